@@ -1,0 +1,42 @@
+package io.callguard.schemas;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.Objects;
+
+/**
+ * Every webhook and socket event, as received, on {@code callguard.call-events} keyed by call id.
+ *
+ * @param schemaVersion  always {@link #SCHEMA_VERSION} when written by this code
+ * @param eventId        unique per delivery (a UUID), so two deliveries of one event are told apart
+ * @param callId         Retell's call id; the record key
+ * @param source         webhook or socket
+ * @param type           the webhook {@code event} or the socket {@code interaction_type}, as Retell sent it
+ * @param idempotencyKey the key duplicates share (see {@link IdempotencyKeys}); null when the event is
+ *                       not deduplicated (latest wins, e.g. {@code transcript_updated})
+ * @param receivedAtMs   when the edge received it, ms since the epoch (the start of a turn's budget)
+ * @param responseId     the socket {@code response_id}, when there is one
+ * @param edgeNode       id of the edge node that received it (the node that holds the call's socket)
+ * @param payload        the parsed body or frame, unchanged
+ */
+public record CallEvent(
+        int schemaVersion,
+        String eventId,
+        String callId,
+        EventSource source,
+        String type,
+        String idempotencyKey,
+        long receivedAtMs,
+        Long responseId,
+        String edgeNode,
+        JsonNode payload) {
+
+    public static final int SCHEMA_VERSION = 1;
+
+    public CallEvent {
+        Objects.requireNonNull(eventId, "eventId");
+        Objects.requireNonNull(callId, "callId");
+        Objects.requireNonNull(source, "source");
+        Objects.requireNonNull(type, "type");
+        Objects.requireNonNull(payload, "payload");
+    }
+}

@@ -1,0 +1,83 @@
+package io.callguard.schemas;
+
+import java.util.Map;
+import org.apache.kafka.common.config.AbstractConfig;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.Importance;
+import org.apache.kafka.common.config.ConfigDef.Range;
+import org.apache.kafka.common.config.ConfigDef.Type;
+
+/** Settings every role shares: where Kafka is and what the topics are called. */
+public final class CommonConfig extends AbstractConfig {
+
+    public static final String BOOTSTRAP_SERVERS_CONFIG = "bootstrap.servers";
+    private static final String BOOTSTRAP_SERVERS_DOC = "Kafka bootstrap servers (host:port,...). Empty: "
+            + "start an embedded single-node broker under the data dir.";
+
+    public static final String TOPICS_PREFIX_CONFIG = "topics.prefix";
+    private static final String TOPICS_PREFIX_DOC = "Prefix of every callguard topic name.";
+
+    public static final String TOPICS_PARTITIONS_CONFIG = "topics.partitions";
+    private static final String TOPICS_PARTITIONS_DOC = "Partitions of each topic callguard creates. "
+            + "A partition is the unit of capacity, state and failover.";
+
+    public static final String TOPICS_REPLICATION_FACTOR_CONFIG = "topics.replication-factor";
+    private static final String TOPICS_REPLICATION_FACTOR_DOC = "Replication factor of the topics callguard "
+            + "creates; -1 takes the broker's default.";
+
+    public static final String NODE_ID_CONFIG = "node.id";
+    private static final String NODE_ID_DOC = "Name of this instance, unique in the deployment (it routes answers "
+            + "to the edge node holding a call's socket). Empty: derived from the host name and a random suffix.";
+
+    private static final ConfigDef DEFINITION = new ConfigDef()
+            .define(BOOTSTRAP_SERVERS_CONFIG, Type.STRING, "", Importance.HIGH, BOOTSTRAP_SERVERS_DOC)
+            .define(TOPICS_PREFIX_CONFIG, Type.STRING, Topics.DEFAULT_PREFIX, new ConfigDef.Validator() {
+                @Override
+                public void ensureValid(String name, Object value) {
+                    try {
+                        Topics.withPrefix((String) value);
+                    } catch (IllegalArgumentException e) {
+                        throw new org.apache.kafka.common.config.ConfigException(name, value, e.getMessage());
+                    }
+                }
+
+                @Override
+                public String toString() {
+                    return "[a-zA-Z0-9._-]{0,200}";
+                }
+            }, Importance.MEDIUM, TOPICS_PREFIX_DOC)
+            .define(TOPICS_PARTITIONS_CONFIG, Type.INT, 6, Range.between(1, 10_000), Importance.MEDIUM,
+                    TOPICS_PARTITIONS_DOC)
+            .define(TOPICS_REPLICATION_FACTOR_CONFIG, Type.SHORT, (short) -1, Range.between(-1, 32),
+                    Importance.MEDIUM, TOPICS_REPLICATION_FACTOR_DOC)
+            .define(NODE_ID_CONFIG, Type.STRING, "", Importance.LOW, NODE_ID_DOC);
+
+    public CommonConfig(Map<?, ?> values) {
+        super(DEFINITION, values, false);
+    }
+
+    /** Every key this config declares, with type, default and doc. */
+    public static ConfigDef definition() {
+        return new ConfigDef(DEFINITION);
+    }
+
+    public String bootstrapServers() {
+        return getString(BOOTSTRAP_SERVERS_CONFIG);
+    }
+
+    public Topics topics() {
+        return Topics.withPrefix(getString(TOPICS_PREFIX_CONFIG));
+    }
+
+    public int partitions() {
+        return getInt(TOPICS_PARTITIONS_CONFIG);
+    }
+
+    public short replicationFactor() {
+        return getShort(TOPICS_REPLICATION_FACTOR_CONFIG);
+    }
+
+    public String nodeId() {
+        return getString(NODE_ID_CONFIG);
+    }
+}

@@ -1,0 +1,20 @@
+package io.callguard.schemas;
+
+import com.fasterxml.jackson.annotation.JsonValue;
+
+/** How an {@link AgentResponse} was produced. */
+public enum ResponseKind {
+    /** The agent backend generated it for this turn. */
+    GENERATED,
+    /** Served from the response cache. */
+    CACHED,
+    /** A configured fallback line: the backend failed, was slow, or was shed. */
+    FALLBACK,
+    /** The polite busy line for a call refused for capacity. */
+    BUSY;
+
+    @JsonValue
+    public String wireName() {
+        return name().toLowerCase(java.util.Locale.ROOT);
+    }
+}

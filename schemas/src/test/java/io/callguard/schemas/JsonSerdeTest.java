@@ -1,0 +1,129 @@
+package io.callguard.schemas;
+
+import static io.callguard.schemas.SchemaAssertions.assertMatchesSchema;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.stream.Stream;
+import org.apache.kafka.common.errors.SerializationException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class JsonSerdeTest {
+
+    static Stream<Object> samples() {
+        return Stream.of(
+                SampleRecords.webhookEvent("call-1", "call_started"),
+                SampleRecords.webhookEvent("call-1", "transcript_updated"),
+                SampleRecords.socketEvent("call-1", "response_required", 3),
+                SampleRecords.response("call-1", 3, ResponseKind.GENERATED),
+                SampleRecords.response("call-1", 3, ResponseKind.FALLBACK),
+                SampleRecords.response("call-1", 0, ResponseKind.BUSY),
+                SampleRecords.fullState("call-1"),
+                SampleRecords.minimalState("call-1"),
+                SampleRecords.archive("call-1"),
+                SampleRecords.deadLetter());
+    }
+
+    @ParameterizedTest
+    @MethodSource("samples")
+    void shouldRoundTripEveryRecordType(Object record) {
+        JsonSerde<Object> serde = serdeFor(record);
+
+        byte[] bytes = serde.serializer().serialize("t", record);
+        Object back = serde.deserializer().deserialize("t", bytes);
+
+        assertThat(back).isEqualTo(record);
+    }
+
+    @ParameterizedTest
+    @MethodSource("samples")
+    void shouldProduceJsonThatMatchesItsSchemaFile(Object record) {
+        assertMatchesSchema(record);
+    }
+
+    @Test
+    void shouldMapNullToNullBothWays() {
+        for (Class<?> type : RecordSchemas.types()) {
+            JsonSerde<?> serde = JsonSerde.of(type);
+            assertThat(serde.serializer().serialize("t", null)).isNull();
+            assertThat(serde.deserializer().deserialize("t", null)).isNull();
+        }
+    }
+
+    @Test
+    void shouldRefuseBytesThatAreNotJsonWithAClearError() {
+        JsonSerde<CallEvent> serde = JsonSerde.of(CallEvent.class);
+
+        assertThatThrownBy(() -> serde.fromBytes("{nope".getBytes(StandardCharsets.UTF_8)))
+                .isInstanceOf(SerializationException.class)
+                .hasMessageStartingWith("not a JSON CallEvent");
+        assertThatThrownBy(() -> serde.fromBytes("[1,2]".getBytes(StandardCharsets.UTF_8)))
+                .isInstanceOf(SerializationException.class)
+                .hasMessageContaining("expected an object");
+    }
+
+    @Test
+    void shouldRefuseJsonThatBreaksTheSchemaNamingTheField() {
+        JsonSerde<CallEvent> serde = JsonSerde.of(CallEvent.class);
+        String missingCallId = "{\"schema_version\":1,\"event_id\":\"e\",\"source\":\"webhook\",\"type\":\"call_started\","
+                + "\"received_at_ms\":1,\"payload\":{}}";
+        String badSource = missingCallId.replace("\"source\":\"webhook\"", "\"source\":\"carrier-pigeon\",\"call_id\":\"c\"");
+
+        assertThatThrownBy(() -> serde.fromBytes(missingCallId.getBytes(StandardCharsets.UTF_8)))
+                .isInstanceOf(SerializationException.class)
+                .hasMessageContaining("invalid CallEvent")
+                .hasMessageContaining("call_id");
+        assertThatThrownBy(() -> serde.fromBytes(badSource.getBytes(StandardCharsets.UTF_8)))
+                .isInstanceOf(SerializationException.class)
+                .hasMessageContaining("source");
+    }
+
+    @Test
+    void shouldIgnoreUnknownFieldsSoNewerWritersDoNotBreakOlderReaders() {
+        CallState state = SampleRecords.minimalState("c-9");
+        String json = new String(JsonSerde.of(CallState.class).toBytes(state), StandardCharsets.UTF_8);
+        String withExtra = json.replaceFirst("\\{", "{\"added_in_v2\":{\"x\":1},");
+
+        assertThat(JsonSerde.of(CallState.class).fromBytes(withExtra.getBytes(StandardCharsets.UTF_8))).isEqualTo(state);
+    }
+
+    @Test
+    void shouldWriteSnakeCaseNamesAndLeaveNullsOut() {
+        String json = new String(JsonSerde.of(CallState.class).toBytes(SampleRecords.minimalState("c-1")),
+                StandardCharsets.UTF_8);
+
+        assertThat(json).contains("\"call_id\":\"c-1\"", "\"schema_version\":1", "\"status\":\"active\"")
+                .doesNotContain("agent_id", "null");
+    }
+
+    @Test
+    void shouldDescribeEveryTopicOnceUnderItsPrefix() {
+        Topics topics = Topics.withPrefix("staging.");
+
+        assertThat(topics.all()).extracting(Topic::name).containsExactly("staging.call-events",
+                "staging.responses", "staging.call-state", "staging.call-archive", "staging.dead-letters");
+        assertThat(topics.callState().compacted()).isTrue();
+        assertThat(topics.byName("staging.responses")).contains(topics.responses());
+        assertThatThrownBy(() -> Topics.withPrefix("bad prefix/"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("bad prefix/");
+    }
+
+    @Test
+    void shouldHaveASchemaFileWithAVersionForEveryRecordType() {
+        assertThat(RecordSchemas.types()).containsExactlyInAnyOrderElementsOf(List.of(CallEvent.class,
+                AgentResponse.class, CallState.class, CallArchive.class, DeadLetter.class));
+        for (Class<?> type : RecordSchemas.types()) {
+            assertThat(RecordSchemas.class.getResource(RecordSchemas.resourceFor(type))).isNotNull();
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static JsonSerde<Object> serdeFor(Object record) {
+        return (JsonSerde<Object>) JsonSerde.of(record.getClass());
+    }
+}
