@@ -1,0 +1,180 @@
+package io.callguard.app.broker;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Properties;
+import kafka.server.KafkaConfig;
+import kafka.server.KafkaRaftServer;
+import kafka.tools.StorageTool;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.utils.Time;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A real single-node Kafka broker (KRaft, broker and controller in one) inside this JVM, keeping its
+ * log under a data directory so a restart finds its data again.
+ *
+ * <p>The log directory is formatted once, when it has no {@code meta.properties}. The controller uses a
+ * static voter set on a port picked at each start, so a restart does not depend on a port staying free.
+ */
+public final class EmbeddedKafka implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EmbeddedKafka.class);
+
+    /** File under the data directory naming the running broker's address, for the CLI tools. */
+    public static final String ADDRESS_FILE = "broker.address";
+
+    private final Path dataDir;
+    private final int requestedPort;
+    private KafkaRaftServer server;
+    private int port;
+
+    /**
+     * @param dataDir       directory holding the broker's log under {@code kafka/}; created if missing
+     * @param requestedPort the client port on 127.0.0.1; 0 picks a free one
+     */
+    public EmbeddedKafka(Path dataDir, int requestedPort) {
+        if (requestedPort < 0 || requestedPort > 65_535) {
+            throw new IllegalArgumentException("broker port must be 0..65535, was " + requestedPort);
+        }
+        this.dataDir = dataDir.toAbsolutePath();
+        this.requestedPort = requestedPort;
+    }
+
+    /**
+     * Formats the log directory if needed and starts the broker.
+     *
+     * @throws IllegalStateException when formatting or start-up fails; nothing is left running then
+     */
+    public synchronized void start() {
+        if (server != null) {
+            throw new IllegalStateException("already started");
+        }
+        Path logDir = dataDir.resolve("kafka");
+        try {
+            Files.createDirectories(logDir);
+            port = requestedPort == 0 ? freePort() : requestedPort;
+            Properties props = brokerProperties(logDir, port, freePort());
+            formatIfNeeded(logDir, props);
+            KafkaRaftServer candidate = new KafkaRaftServer(new KafkaConfig(props, false), Time.SYSTEM);
+            try {
+                candidate.startup();
+            } catch (RuntimeException e) {
+                // Controller threads linger unless a failed start is shut down too.
+                candidate.shutdown();
+                candidate.awaitShutdown();
+                throw e;
+            }
+            server = candidate;
+            Files.writeString(dataDir.resolve(ADDRESS_FILE), bootstrapServers() + "\n");
+            LOG.info("embedded Kafka broker started at {} with its log in {}", bootstrapServers(), logDir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot prepare the embedded broker under " + logDir, e);
+        }
+    }
+
+    /** The address clients connect to, {@code 127.0.0.1:port}. */
+    public String bootstrapServers() {
+        if (port == 0) {
+            throw new IllegalStateException("not started");
+        }
+        return "127.0.0.1:" + port;
+    }
+
+    /** Stops the broker and waits for its threads to end. Safe to call twice. */
+    @Override
+    public synchronized void close() {
+        if (server == null) {
+            return;
+        }
+        try {
+            server.shutdown();
+            server.awaitShutdown();
+        } finally {
+            server = null;
+            try {
+                Files.deleteIfExists(dataDir.resolve(ADDRESS_FILE));
+            } catch (IOException e) {
+                LOG.warn("cannot remove {}: {}", dataDir.resolve(ADDRESS_FILE), e.toString());
+            }
+            LOG.info("embedded Kafka broker stopped");
+        }
+    }
+
+    /** The broker's address as written by a running embedded broker under {@code dataDir}, if any. */
+    public static java.util.Optional<String> runningAddress(Path dataDir) {
+        Path file = dataDir.resolve(ADDRESS_FILE);
+        try {
+            return Files.exists(file) ? java.util.Optional.of(Files.readString(file).trim()) : java.util.Optional.empty();
+        } catch (IOException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
+    private static Properties brokerProperties(Path logDir, int port, int controllerPort) {
+        Properties p = new Properties();
+        p.put("process.roles", "broker,controller");
+        p.put("node.id", "1");
+        p.put("controller.quorum.voters", "1@127.0.0.1:" + controllerPort);
+        p.put("listeners", "PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort);
+        p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + port);
+        p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        p.put("controller.listener.names", "CONTROLLER");
+        p.put("inter.broker.listener.name", "PLAINTEXT");
+        p.put("log.dirs", logDir.toString());
+        // One node: every internal topic has one replica.
+        p.put("offsets.topic.replication.factor", "1");
+        p.put("offsets.topic.num.partitions", "10");
+        p.put("transaction.state.log.replication.factor", "1");
+        p.put("transaction.state.log.min.isr", "1");
+        p.put("transaction.state.log.num.partitions", "10");
+        p.put("share.coordinator.state.topic.replication.factor", "1");
+        p.put("share.coordinator.state.topic.min.isr", "1");
+        p.put("min.insync.replicas", "1");
+        p.put("default.replication.factor", "1");
+        p.put("num.partitions", "1");
+        p.put("auto.create.topics.enable", "false");
+        p.put("group.initial.rebalance.delay.ms", "0");
+        // The cleaner's 128 MiB default buffer would sit on our heap.
+        p.put("log.cleaner.dedupe.buffer.size", String.valueOf(4 * 1024 * 1024));
+        p.put("log.cleaner.io.buffer.size", String.valueOf(512 * 1024));
+        p.put("log.segment.bytes", String.valueOf(64 * 1024 * 1024));
+        return p;
+    }
+
+    private static void formatIfNeeded(Path logDir, Properties props) throws IOException {
+        if (Files.exists(logDir.resolve("meta.properties"))) {
+            return;
+        }
+        Path propsFile = logDir.resolve("format.properties");
+        try (Writer w = Files.newBufferedWriter(propsFile)) {
+            props.store(w, "written by callguard to format the embedded broker's log directory");
+        }
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int code;
+        try (PrintStream print = new PrintStream(out, true, StandardCharsets.UTF_8)) {
+            code = StorageTool.execute(new String[] {"format", "-t", Uuid.randomUuid().toString(), "-c",
+                    propsFile.toString()}, print);
+        }
+        if (code != 0) {
+            throw new IllegalStateException("formatting the embedded broker's log directory " + logDir
+                    + " failed (exit " + code + "): " + out.toString(StandardCharsets.UTF_8).trim());
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            socket.setReuseAddress(true);
+            return socket.getLocalPort();
+        }
+    }
+}
