@@ -1,0 +1,218 @@
+package io.callguard.app;
+
+import io.callguard.app.broker.EmbeddedKafka;
+import io.callguard.app.config.AppConfig;
+import io.callguard.app.config.GatewayConfig;
+import io.callguard.ingress.HttpReply;
+import io.callguard.ingress.IngressServer;
+import io.callguard.processor.ProcessorRole;
+import io.callguard.schemas.Topics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.DescribeClusterOptions;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One callguard instance: the embedded broker when no cluster is configured, the topics, and the roles
+ * asked for, started in dependency order and stopped in reverse.
+ */
+public final class Gateway implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
+    private static final long ADMIN_TIMEOUT_MS = 30_000;
+    private static final long READY_CHECK_TIMEOUT_MS = 2_000;
+
+    private final GatewayConfig config;
+    private final Clock clock;
+    private final PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final Deque<AutoCloseable> started = new ArrayDeque<>();
+    private EmbeddedKafka broker;
+    private String bootstrapServers;
+    private Admin admin;
+    private KafkaProducer<String, byte[]> producer;
+    private ProcessorRole processor;
+    private IngressServer http;
+
+    public Gateway(GatewayConfig config, Clock clock) {
+        this.config = config;
+        this.clock = clock;
+    }
+
+    /**
+     * Starts everything; on failure stops what was started and rethrows.
+     *
+     * @return this gateway, started
+     */
+    public synchronized Gateway start() {
+        try {
+            doStart();
+            return this;
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
+    }
+
+    private void doStart() {
+        AppConfig app = config.app();
+        Path dataDir = app.dataDir();
+        Topics topics = config.common().topics();
+        try {
+            Files.createDirectories(dataDir);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("cannot create the data dir " + dataDir + ": " + e.getMessage(), e);
+        }
+        new JvmMemoryMetrics().bindTo(meters);
+        new JvmThreadMetrics().bindTo(meters);
+        new ProcessorMetrics().bindTo(meters);
+        new UptimeMetrics().bindTo(meters);
+        JvmGcMetrics gc = new JvmGcMetrics();
+        gc.bindTo(meters);
+        started.push(gc);
+
+        bootstrapServers = config.common().bootstrapServers();
+        if (bootstrapServers.isEmpty()) {
+            broker = new EmbeddedKafka(dataDir, app.brokerPort());
+            broker.start();
+            started.push(broker);
+            bootstrapServers = broker.bootstrapServers();
+        }
+
+        admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                AdminClientConfig.CLIENT_ID_CONFIG, "callguard-admin-" + config.nodeId()));
+        started.push(admin);
+        TopicBootstrap.ensure(admin, topics, config.common().partitions(), config.common().replicationFactor(),
+                ADMIN_TIMEOUT_MS);
+
+        if (app.runs(AppConfig.ROLE_PROCESSOR)) {
+            Path stateDir = config.processor().stateDir().isEmpty() ? dataDir.resolve("streams")
+                    : Path.of(config.processor().stateDir());
+            processor = new ProcessorRole(config.processor(), bootstrapServers, topics, stateDir, meters);
+            processor.start();
+            started.push(processor);
+        }
+
+        if (app.runs(AppConfig.ROLE_INGRESS)) {
+            producer = new KafkaProducer<>(producerConfig(), new StringSerializer(), new ByteArraySerializer());
+            KafkaClientMetrics producerMetrics = new KafkaClientMetrics(producer);
+            producerMetrics.bindTo(meters);
+            started.push(producer);
+            started.push(producerMetrics);
+        }
+        http = new IngressServer(config.ingress(), topics, producer, meters, clock, config.nodeId());
+        http.route("GET", "/healthz", q -> HttpReply.json(200, Map.of("status", "up", "node", config.nodeId())));
+        http.route("GET", "/readyz", q -> {
+            Map<String, Object> readiness = readiness();
+            return HttpReply.json(Boolean.TRUE.equals(readiness.get("ready")) ? 200 : 503, readiness);
+        });
+        http.route("GET", "/metrics", q -> new HttpReply(200, "text/plain; version=0.0.4; charset=utf-8",
+                meters.scrape().getBytes(StandardCharsets.UTF_8)));
+        http.start();
+        started.push(http);
+    }
+
+    private Map<String, Object> producerConfig() {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, "callguard-ingress-" + config.nodeId());
+        // Acknowledge only what is durable: all in-sync replicas, no duplicates from producer retries.
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 2_000);
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
+        return p;
+    }
+
+    /** Readiness: the broker answers, Streams is RUNNING (when the processor runs here), HTTP is up. */
+    public Map<String, Object> readiness() {
+        Map<String, Object> checks = new LinkedHashMap<>();
+        boolean ready = true;
+        try {
+            int nodes = admin.describeCluster(new DescribeClusterOptions().timeoutMs((int) READY_CHECK_TIMEOUT_MS))
+                    .nodes().get(READY_CHECK_TIMEOUT_MS, TimeUnit.MILLISECONDS).size();
+            checks.put("broker", Map.of("ok", nodes > 0, "detail", nodes + " broker(s) reachable at " + bootstrapServers));
+            ready &= nodes > 0;
+        } catch (Exception e) {
+            checks.put("broker", Map.of("ok", false, "detail", "unreachable at " + bootstrapServers + ": " + e));
+            ready = false;
+        }
+        if (processor != null) {
+            String state = String.valueOf(processor.state());
+            boolean running = processor.isRunning();
+            checks.put("streams", Map.of("ok", running, "detail", "state " + state
+                    + (running ? "" : " (not RUNNING: starting, rebalancing or restoring state)")));
+            ready &= running;
+        }
+        boolean httpUp = http != null && http.isRunning();
+        checks.put("http", Map.of("ok", httpUp, "detail", httpUp ? "listening on " + http.uri() : "not started"));
+        ready &= httpUp;
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("ready", ready);
+        out.put("node", config.nodeId());
+        out.put("checks", checks);
+        return out;
+    }
+
+    /** The single line printed on stdout once the gateway is ready. */
+    public String readyLine() {
+        return "callguard ready: " + httpUri() + " broker=" + bootstrapServers
+                + (broker != null ? " (embedded)" : "") + " data=" + config.app().dataDir()
+                + " roles=" + String.join(",", config.app().roles().stream().sorted().toList())
+                + " node=" + config.nodeId();
+    }
+
+    public URI httpUri() {
+        return http.uri();
+    }
+
+    public String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    public PrometheusMeterRegistry meters() {
+        return meters;
+    }
+
+    public ProcessorRole processor() {
+        return processor;
+    }
+
+    /** Stops every started component in reverse order. Safe to call twice. */
+    @Override
+    public synchronized void close() {
+        while (!started.isEmpty()) {
+            AutoCloseable component = started.pop();
+            try {
+                component.close();
+            } catch (Exception e) {
+                LOG.warn("error while stopping {}: {}", component.getClass().getSimpleName(), e.toString());
+            }
+        }
+        meters.close();
+    }
+}

@@ -1,0 +1,97 @@
+package io.callguard.app;
+
+import io.callguard.schemas.Topic;
+import io.callguard.schemas.Topics;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Creates the topics of DESIGN.md when they are missing; leaves existing ones as they are. */
+public final class TopicBootstrap {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TopicBootstrap.class);
+
+    private TopicBootstrap() {
+    }
+
+    /**
+     * Ensures every topic exists.
+     *
+     * @param partitions        partitions of a topic created here
+     * @param replicationFactor replicas of a topic created here; -1 for the broker's default
+     * @return the names of the topics created
+     * @throws IllegalStateException when the cluster cannot be reached or refuses, within the timeout
+     */
+    public static List<String> ensure(Admin admin, Topics topics, int partitions, short replicationFactor,
+                                      long timeoutMs) {
+        try {
+            Set<String> existing = admin.listTopics().names().get(timeoutMs, TimeUnit.MILLISECONDS);
+            List<NewTopic> missing = new ArrayList<>();
+            for (Topic<String, ?> topic : topics.all()) {
+                if (!existing.contains(topic.name())) {
+                    NewTopic newTopic = new NewTopic(topic.name(), Optional.of(partitions),
+                            replicationFactor < 0 ? Optional.empty() : Optional.of(replicationFactor));
+                    if (topic.compacted()) {
+                        newTopic.configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT));
+                    }
+                    missing.add(newTopic);
+                }
+            }
+            List<String> created = new ArrayList<>();
+            if (!missing.isEmpty()) {
+                var results = admin.createTopics(missing).values();
+                for (NewTopic t : missing) {
+                    try {
+                        results.get(t.name()).get(timeoutMs, TimeUnit.MILLISECONDS);
+                        created.add(t.name());
+                    } catch (ExecutionException e) {
+                        if (!(e.getCause() instanceof TopicExistsException)) {
+                            throw e;
+                        }
+                    }
+                }
+                LOG.info("created topics {} with {} partitions", created, partitions);
+            }
+            warnOnPartitionMismatch(admin, topics, partitions, timeoutMs);
+            return created;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cannot create callguard topics: " + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("Kafka did not answer within " + timeoutMs + " ms while creating topics", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while creating topics", e);
+        }
+    }
+
+    private static void warnOnPartitionMismatch(Admin admin, Topics topics, int partitions, long timeoutMs)
+            throws ExecutionException, TimeoutException, InterruptedException {
+        List<String> names = topics.all().stream().map(Topic::name).toList();
+        Map<String, TopicDescription> described = admin.describeTopics(names).allTopicNames()
+                .get(timeoutMs, TimeUnit.MILLISECONDS);
+        int events = described.get(topics.callEvents().name()).partitions().size();
+        for (TopicDescription d : described.values()) {
+            if (d.partitions().size() != events) {
+                // Streams co-partitions call-events with its outputs only by key; a mismatch moves calls.
+                LOG.warn("topic {} has {} partitions but {} has {}: keep them equal", d.name(),
+                        d.partitions().size(), topics.callEvents().name(), events);
+            }
+        }
+        if (events != partitions) {
+            LOG.warn("topic {} exists with {} partitions; topics.partitions={} applies only to topics created now",
+                    topics.callEvents().name(), events, partitions);
+        }
+    }
+}

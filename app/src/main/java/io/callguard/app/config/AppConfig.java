@@ -1,0 +1,84 @@
+package io.callguard.app.config;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.kafka.common.config.AbstractConfig;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.Importance;
+import org.apache.kafka.common.config.ConfigDef.Range;
+import org.apache.kafka.common.config.ConfigDef.Type;
+
+/** Settings of the launcher itself: where data lives, which roles run, the embedded broker. */
+public final class AppConfig extends AbstractConfig {
+
+    public static final String ROLE_INGRESS = "ingress";
+    public static final String ROLE_PROCESSOR = "processor";
+    public static final String ROLE_EGRESS = "egress";
+    public static final List<String> ALL_ROLES = List.of(ROLE_INGRESS, ROLE_PROCESSOR, ROLE_EGRESS);
+
+    public static final String DATA_DIR_CONFIG = "data.dir";
+    private static final String DATA_DIR_DOC = "Directory for the embedded broker's log and the processor's "
+            + "state stores. Created if missing; a second run on the same directory finds its data again.";
+
+    public static final String ROLES_CONFIG = "roles";
+    private static final String ROLES_DOC = "Roles this instance runs: any of ingress, processor, egress "
+            + "(e.g. ingress,egress on edge nodes and processor elsewhere).";
+
+    public static final String BROKER_PORT_CONFIG = "broker.port";
+    private static final String BROKER_PORT_DOC = "Client port of the embedded broker on 127.0.0.1, used only "
+            + "when bootstrap.servers is empty; 0 picks a free port.";
+
+    public static final String SHUTDOWN_TIMEOUT_MS_CONFIG = "shutdown.timeout-ms";
+    private static final String SHUTDOWN_TIMEOUT_MS_DOC = "Upper bound on a clean stop (SIGTERM) of all roles "
+            + "and the embedded broker.";
+
+    public static final String LOG_FORMAT_CONFIG = "log.format";
+    private static final String LOG_FORMAT_DOC = "Log line format on stderr: text or json (one JSON object per line).";
+
+    private static final ConfigDef DEFINITION = new ConfigDef()
+            .define(DATA_DIR_CONFIG, Type.STRING, "./data", new ConfigDef.NonEmptyString(), Importance.HIGH,
+                    DATA_DIR_DOC)
+            .define(ROLES_CONFIG, Type.LIST, String.join(",", ALL_ROLES),
+                    ConfigDef.ValidList.in(false, ALL_ROLES.toArray(String[]::new)), Importance.HIGH, ROLES_DOC)
+            .define(BROKER_PORT_CONFIG, Type.INT, 9092, Range.between(0, 65_535), Importance.MEDIUM,
+                    BROKER_PORT_DOC)
+            .define(SHUTDOWN_TIMEOUT_MS_CONFIG, Type.LONG, 8000L, Range.between(100, 60_000), Importance.LOW,
+                    SHUTDOWN_TIMEOUT_MS_DOC)
+            .define(LOG_FORMAT_CONFIG, Type.STRING, "text", ConfigDef.ValidString.in("text", "json"),
+                    Importance.LOW, LOG_FORMAT_DOC);
+
+    public AppConfig(Map<?, ?> values) {
+        super(DEFINITION, values, false);
+    }
+
+    /** Every key this config declares, with type, default and doc. */
+    public static ConfigDef definition() {
+        return new ConfigDef(DEFINITION);
+    }
+
+    public Path dataDir() {
+        return Path.of(getString(DATA_DIR_CONFIG)).toAbsolutePath().normalize();
+    }
+
+    public Set<String> roles() {
+        return Set.copyOf(getList(ROLES_CONFIG));
+    }
+
+    public boolean runs(String role) {
+        return roles().contains(role);
+    }
+
+    public int brokerPort() {
+        return getInt(BROKER_PORT_CONFIG);
+    }
+
+    public long shutdownTimeoutMs() {
+        return getLong(SHUTDOWN_TIMEOUT_MS_CONFIG);
+    }
+
+    public String logFormat() {
+        return getString(LOG_FORMAT_CONFIG);
+    }
+}
