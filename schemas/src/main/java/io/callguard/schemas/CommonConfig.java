@@ -29,6 +29,15 @@ public final class CommonConfig extends AbstractConfig {
     private static final String NODE_ID_DOC = "Name of this instance, unique in the deployment (it routes answers "
             + "to the edge node holding a call's socket). Empty: derived from the host name and a random suffix.";
 
+    public static final String TURN_BUDGET_MS_CONFIG = "turn.budget-ms";
+    private static final String TURN_BUDGET_MS_DOC = "Latency budget of one turn, from the edge receiving Retell's "
+            + "request to the complete answer on the socket. The responder answers with a fallback before it ends; "
+            + "the edge watchdog sends one itself when it ends.";
+
+    public static final String TURN_FALLBACK_MESSAGE_CONFIG = "turn.fallback-message";
+    private static final String TURN_FALLBACK_MESSAGE_DOC = "What the caller hears when no answer can be had in "
+            + "the budget and no more specific fallback is configured.";
+
     private static final ConfigDef DEFINITION = new ConfigDef()
             .define(BOOTSTRAP_SERVERS_CONFIG, Type.STRING, "", Importance.HIGH, BOOTSTRAP_SERVERS_DOC)
             .define(TOPICS_PREFIX_CONFIG, Type.STRING, Topics.DEFAULT_PREFIX, new ConfigDef.Validator() {
@@ -50,7 +59,11 @@ public final class CommonConfig extends AbstractConfig {
                     TOPICS_PARTITIONS_DOC)
             .define(TOPICS_REPLICATION_FACTOR_CONFIG, Type.SHORT, (short) -1, Range.between(-1, 32),
                     Importance.MEDIUM, TOPICS_REPLICATION_FACTOR_DOC)
-            .define(NODE_ID_CONFIG, Type.STRING, "", Importance.LOW, NODE_ID_DOC);
+            .define(NODE_ID_CONFIG, Type.STRING, "", Importance.LOW, NODE_ID_DOC)
+            .define(TURN_BUDGET_MS_CONFIG, Type.LONG, 800L, Range.between(50, 30_000), Importance.HIGH,
+                    TURN_BUDGET_MS_DOC)
+            .define(TURN_FALLBACK_MESSAGE_CONFIG, Type.STRING, "Sorry, one moment please.", Importance.MEDIUM,
+                    TURN_FALLBACK_MESSAGE_DOC);
 
     public CommonConfig(Map<?, ?> values) {
         super(DEFINITION, values, false);
@@ -79,5 +92,13 @@ public final class CommonConfig extends AbstractConfig {
 
     public String nodeId() {
         return getString(NODE_ID_CONFIG);
+    }
+
+    public long turnBudgetMs() {
+        return getLong(TURN_BUDGET_MS_CONFIG);
+    }
+
+    public String turnFallbackMessage() {
+        return getString(TURN_FALLBACK_MESSAGE_CONFIG);
     }
 }

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 @Tag("integration")
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
-class EmbeddedKafkaTest {
+class EmbeddedKafkaIT {
 
     @TempDir
     Path dataDir;

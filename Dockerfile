@@ -1,0 +1,22 @@
+# Build stage: the same Maven build as on a developer machine, tests skipped (CI runs them).
+FROM maven:3.9-eclipse-temurin-17 AS build
+WORKDIR /src
+COPY pom.xml .
+COPY schemas schemas
+COPY ingress ingress
+COPY processor processor
+COPY egress egress
+COPY app app
+RUN mvn -B -q -DskipTests package
+
+FROM eclipse-temurin:17-jre
+RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/callguard
+COPY --from=build /src/app/target/callguard.jar callguard.jar
+COPY --from=build /src/app/target/lib lib
+RUN useradd --system --home /var/lib/callguard callguard && mkdir -p /var/lib/callguard \
+    && chown callguard /var/lib/callguard
+USER callguard
+EXPOSE 8080
+ENTRYPOINT ["java", "-XX:MaxRAMPercentage=75", "-jar", "/opt/callguard/callguard.jar"]
+CMD ["run"]
