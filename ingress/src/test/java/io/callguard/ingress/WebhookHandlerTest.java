@@ -117,7 +117,9 @@ class WebhookHandlerTest {
         assertThat(event.responseId()).isNull();
         assertThat(event.edgeNode()).isEqualTo("node-test");
         assertThat(event.payload()).isEqualTo(Json.mapper().readTree(body));
-        assertThat(timer("call_started", IngressMetrics.OUTCOME_ACCEPTED).count()).isEqualTo(1);
+        Timer latency = timer("call_started", IngressMetrics.OUTCOME_ACCEPTED);
+        assertThat(latency.count()).isEqualTo(1);
+        assertThat(latency.takeSnapshot().percentileValues()).extracting(v -> v.percentile()).containsExactly(0.5, 0.99);
     }
 
     @Test
@@ -216,6 +218,23 @@ class WebhookHandlerTest {
         assertThat(meters.find(IngressMetrics.WEBHOOK_LATENCY).tag(IngressMetrics.TAG_OUTCOME,
                 IngressMetrics.OUTCOME_ACCEPTED).timer()).isNull();
         assertThat(rejected("ack_timeout")).isEqualTo(1);
+    }
+
+    @Test
+    void shouldAnswerPendingWebhookBeforeStopping() throws Exception {
+        // Given a webhook waiting for an ack that never comes
+        start(Map.of(IngressConfig.WEBHOOK_ACK_TIMEOUT_MS_CONFIG, 300L));
+        byte[] body = webhook("call_ended", "call_15");
+        CompletableFuture<ContentResponse> reply = postAsync(body, signer.sign(body, NOW));
+        await().atMost(WAIT).until(() -> producer.history().size() == 1);
+
+        // When the server stops meanwhile
+        server.stop();
+
+        // Then the caller still got its answer (503, so Retell retries elsewhere or later), not a dropped connection
+        ContentResponse response = reply.get(5, TimeUnit.SECONDS);
+        assertThat(response.getStatus()).isEqualTo(503);
+        assertThat(json(response).path("reason").asText()).isEqualTo("ack_timeout");
     }
 
     @Test
