@@ -117,7 +117,8 @@ public final class WebhookHandler extends Handler.Abstract {
 
             @Override
             public void onTooLarge(long bytesSeen) {
-                exchange.refuse(413, "body_too_large", "body is over the limit of " + maxBodyBytes + " bytes", CLOSE);
+                exchange.refuse(413, "body_too_large",
+                        "body of at least " + bytesSeen + " bytes is over the limit of " + maxBodyBytes, CLOSE);
             }
 
             @Override
@@ -222,7 +223,7 @@ public final class WebhookHandler extends Handler.Abstract {
         DeadLetter letter = DeadLetter.atEdge(SOURCE, reason, detail, callId, exchange.receivedAtMs, body);
         meters.counter(IngressMetrics.DEAD_LETTERS, IngressMetrics.TAG_SOURCE, SOURCE, IngressMetrics.TAG_REASON, reason)
                 .increment();
-        LOG.warn("dead-lettering a signed webhook: {} ({}), call {}, {} bytes", reason, detail, callId, body.length);
+        LOG.warn("dead-lettering a webhook: {} ({}), call {}, {} bytes", reason, detail, callId, body.length);
         try {
             byte[] value = deadLetters.valueSerde().serializer().serialize(deadLetters.name(), letter);
             producer.send(new ProducerRecord<>(deadLetters.name(), SOURCE, value), (metadata, error) -> {
