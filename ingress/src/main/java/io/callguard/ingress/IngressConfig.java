@@ -1,0 +1,117 @@
+package io.callguard.ingress;
+
+import java.util.Map;
+import org.apache.kafka.common.config.AbstractConfig;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.Importance;
+import org.apache.kafka.common.config.ConfigDef.Range;
+import org.apache.kafka.common.config.ConfigDef.Type;
+import org.apache.kafka.common.config.types.Password;
+
+/** Settings of the ingress role: the HTTP listener and the Retell webhook endpoint. */
+public final class IngressConfig extends AbstractConfig {
+
+    public static final String HTTP_HOST_CONFIG = "http.host";
+    private static final String HTTP_HOST_DOC = "Address the HTTP server binds to.";
+
+    public static final String HTTP_PORT_CONFIG = "http.port";
+    private static final String HTTP_PORT_DOC = "Port the HTTP server listens on; 0 takes any free port.";
+
+    public static final String RETELL_API_KEY_CONFIG = "retell.api-key";
+    private static final String RETELL_API_KEY_DOC = "Retell API key (the one marked for webhooks), used to verify "
+            + "the x-retell-signature of every webhook. Without it every webhook is refused with 401, unless "
+            + "webhook.insecure-skip-signature is true.";
+
+    public static final String WEBHOOK_INSECURE_SKIP_SIGNATURE_CONFIG = "webhook.insecure-skip-signature";
+    private static final String WEBHOOK_INSECURE_SKIP_SIGNATURE_DOC = "Accept webhooks without verifying their "
+            + "signature. For local experiments only: anyone who can reach the port can inject events.";
+
+    public static final String WEBHOOK_MAX_BODY_BYTES_CONFIG = "webhook.max-body-bytes";
+    private static final String WEBHOOK_MAX_BODY_BYTES_DOC = "Largest webhook body accepted; a larger one is "
+            + "refused with 413 without being read to its end.";
+
+    public static final String WEBHOOK_ACK_TIMEOUT_MS_CONFIG = "webhook.ack-timeout-ms";
+    private static final String WEBHOOK_ACK_TIMEOUT_MS_DOC = "How long a webhook waits for Kafka to acknowledge "
+            + "its record before it is answered 503 (Retell then retries). Must stay under Retell's 10 s "
+            + "webhook timeout.";
+
+    public static final String WEBHOOK_SIGNATURE_TOLERANCE_MS_CONFIG = "webhook.signature-tolerance-ms";
+    private static final String WEBHOOK_SIGNATURE_TOLERANCE_MS_DOC = "Largest accepted distance between the "
+            + "signature's timestamp and this node's clock.";
+
+    public static final String WEBHOOK_SLOW_THRESHOLD_MS_CONFIG = "webhook.slow-threshold-ms";
+    private static final String WEBHOOK_SLOW_THRESHOLD_MS_DOC = "A webhook answered later than this after "
+            + "receipt is counted as slow.";
+
+    private static final ConfigDef DEFINITION = new ConfigDef()
+            .define(HTTP_HOST_CONFIG, Type.STRING, "127.0.0.1", new ConfigDef.NonEmptyString(), Importance.HIGH,
+                    HTTP_HOST_DOC)
+            .define(HTTP_PORT_CONFIG, Type.INT, 8080, Range.between(0, 65535), Importance.HIGH, HTTP_PORT_DOC)
+            .define(RETELL_API_KEY_CONFIG, Type.PASSWORD, null, Importance.HIGH, RETELL_API_KEY_DOC)
+            .define(WEBHOOK_INSECURE_SKIP_SIGNATURE_CONFIG, Type.BOOLEAN, false, Importance.MEDIUM,
+                    WEBHOOK_INSECURE_SKIP_SIGNATURE_DOC)
+            .define(WEBHOOK_MAX_BODY_BYTES_CONFIG, Type.INT, 1_048_576, Range.atLeast(1), Importance.MEDIUM,
+                    WEBHOOK_MAX_BODY_BYTES_DOC)
+            .define(WEBHOOK_ACK_TIMEOUT_MS_CONFIG, Type.LONG, 5_000L, Range.between(1L, 9_000L), Importance.MEDIUM,
+                    WEBHOOK_ACK_TIMEOUT_MS_DOC)
+            .define(WEBHOOK_SIGNATURE_TOLERANCE_MS_CONFIG, Type.LONG, RetellSignature.DEFAULT_TOLERANCE_MS,
+                    Range.atLeast(0L), Importance.LOW, WEBHOOK_SIGNATURE_TOLERANCE_MS_DOC)
+            .define(WEBHOOK_SLOW_THRESHOLD_MS_CONFIG, Type.LONG, 500L, Range.atLeast(0L), Importance.LOW,
+                    WEBHOOK_SLOW_THRESHOLD_MS_DOC);
+
+    /**
+     * Parses and validates the values; unknown keys are ignored (they belong to other roles).
+     *
+     * @throws org.apache.kafka.common.config.ConfigException naming the key, when a value is invalid
+     */
+    public IngressConfig(Map<?, ?> values) {
+        super(DEFINITION, values, false);
+    }
+
+    /** Every key this config declares, with type, default and doc. */
+    public static ConfigDef definition() {
+        return new ConfigDef(DEFINITION);
+    }
+
+    public String httpHost() {
+        return getString(HTTP_HOST_CONFIG);
+    }
+
+    public int httpPort() {
+        return getInt(HTTP_PORT_CONFIG);
+    }
+
+    /** The Retell API key, or null when none (or an empty one) is configured. */
+    public Password retellApiKey() {
+        Password key = getPassword(RETELL_API_KEY_CONFIG);
+        return key == null || key.value() == null || key.value().isEmpty() ? null : key;
+    }
+
+    public boolean insecureSkipSignature() {
+        return getBoolean(WEBHOOK_INSECURE_SKIP_SIGNATURE_CONFIG);
+    }
+
+    public int maxBodyBytes() {
+        return getInt(WEBHOOK_MAX_BODY_BYTES_CONFIG);
+    }
+
+    public long ackTimeoutMs() {
+        return getLong(WEBHOOK_ACK_TIMEOUT_MS_CONFIG);
+    }
+
+    public long signatureToleranceMs() {
+        return getLong(WEBHOOK_SIGNATURE_TOLERANCE_MS_CONFIG);
+    }
+
+    public long slowThresholdMs() {
+        return getLong(WEBHOOK_SLOW_THRESHOLD_MS_CONFIG);
+    }
+
+    /** How webhooks are authenticated with this configuration. */
+    public SignatureMode signatureMode() {
+        if (insecureSkipSignature()) {
+            return SignatureMode.INSECURE_SKIP;
+        }
+        return retellApiKey() == null ? SignatureMode.NO_API_KEY : SignatureMode.VERIFY;
+    }
+}

@@ -1,0 +1,207 @@
+package io.callguard.ingress;
+
+import io.callguard.ingress.internal.RouteHandler;
+import io.callguard.ingress.internal.Router;
+import io.callguard.ingress.internal.WebhookHandler;
+import io.callguard.schemas.Topics;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import org.apache.kafka.clients.producer.Producer;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The ingress HTTP server: Retell's webhook at {@code POST /webhook}, plus the simple routes the app adds.
+ * Lifecycle: construct, add routes, {@link #start()}, {@link #stop()} (or close); not restartable.
+ *
+ * <p>Route matching (see {@link #route}): a path ending in {@code /} is a prefix and matches every longer path
+ * under it ({@code /calls/} matches {@code /calls/abc}); any other path matches only itself. An exact path
+ * wins over a prefix and a longer prefix over a shorter one. Unknown path: 404; known path, other method: 405.
+ * Both answer a JSON error body.
+ *
+ * <p>On stop, requests already waiting for Kafka are answered first (for at most the ack timeout plus a second),
+ * so stop this server before the producer it was given.
+ */
+public final class IngressServer implements AutoCloseable {
+
+    /** Where Retell's webhooks are posted. */
+    public static final String WEBHOOK_PATH = "/webhook";
+
+    private static final Logger LOG = LoggerFactory.getLogger(IngressServer.class);
+    private static final String THREAD_PREFIX = "callguard-ingress";
+
+    private final IngressConfig config;
+    private final Topics topics;
+    private final Producer<String, byte[]> producer;
+    private final MeterRegistry meters;
+    private final Clock clock;
+    private final String nodeId;
+    private final List<Router.Route> appRoutes = new ArrayList<>();
+    private Server server;
+    private ServerConnector connector;
+    private boolean stopped;
+
+    /**
+     * @param config   the ingress settings
+     * @param topics   where webhooks and dead letters go
+     * @param producer the producer of call events and dead letters (acks=all, idempotent; {@code max.block.ms}
+     *                 should stay under {@code webhook.ack-timeout-ms}, since {@code send} may block on metadata);
+     *                 not closed by this server
+     * @param meters   where metrics go (see {@link IngressMetrics})
+     * @param clock    the clock of signatures and receipt times
+     * @param nodeId   this instance's node id, written as {@code edge_node} on every event
+     */
+    public IngressServer(IngressConfig config, Topics topics, Producer<String, byte[]> producer, MeterRegistry meters,
+                         Clock clock, String nodeId) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.topics = Objects.requireNonNull(topics, "topics");
+        this.producer = Objects.requireNonNull(producer, "producer");
+        this.meters = Objects.requireNonNull(meters, "meters");
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.nodeId = nodeId;
+    }
+
+    /**
+     * Adds a route; call before {@link #start()}.
+     *
+     * @param method the HTTP method, e.g. {@code GET}
+     * @param path   an exact path ({@code /healthz}) or a prefix ending in {@code /} ({@code /calls/})
+     * @return this server
+     * @throws IllegalStateException    when the server was already started
+     * @throws IllegalArgumentException when the path does not start with {@code /}, or the method and path are
+     *                                  taken (the webhook's included)
+     */
+    public synchronized IngressServer route(String method, String path, HttpRoute route) {
+        if (server != null || stopped) {
+            throw new IllegalStateException("routes must be added before start()");
+        }
+        String m = Objects.requireNonNull(method, "method").toUpperCase(Locale.ROOT);
+        if ("POST".equals(m) && WEBHOOK_PATH.equals(path)) {
+            throw new IllegalArgumentException("POST " + WEBHOOK_PATH + " is the webhook's route");
+        }
+        for (Router.Route r : appRoutes) {
+            if (r.method().equals(m) && r.path().equals(path)) {
+                throw new IllegalArgumentException("two routes for " + m + " " + path);
+            }
+        }
+        appRoutes.add(new Router.Route(m, path, new RouteHandler(route)));
+        return this;
+    }
+
+    /**
+     * Binds {@code http.host}:{@code http.port} and starts serving.
+     *
+     * @throws UncheckedIOException  when the address cannot be bound
+     * @throws IllegalStateException when already started or stopped, or Jetty fails to start
+     */
+    public synchronized void start() {
+        if (server != null || stopped) {
+            throw new IllegalStateException("an IngressServer starts once");
+        }
+        QueuedThreadPool threads = new QueuedThreadPool();
+        threads.setName(THREAD_PREFIX + "-http");
+        server = new Server(threads, new ScheduledExecutorScheduler(THREAD_PREFIX + "-scheduler", false), null);
+        HttpConfiguration http = new HttpConfiguration();
+        http.setSendServerVersion(false);
+        connector = new ServerConnector(server, new HttpConnectionFactory(http));
+        connector.setHost(config.httpHost());
+        connector.setPort(config.httpPort());
+        server.addConnector(connector);
+        server.setHandler(handlers());
+        // Graceful: requests waiting for Kafka get their answer (the ack timeout bounds the wait).
+        server.setStopTimeout(config.ackTimeoutMs() + 1_000);
+        try {
+            server.start();
+        } catch (IOException e) {
+            stopQuietly();
+            throw new UncheckedIOException("cannot listen on " + config.httpHost() + ":" + config.httpPort(), e);
+        } catch (Exception e) {
+            stopQuietly();
+            throw new IllegalStateException("ingress server failed to start", e);
+        }
+        logStart();
+    }
+
+    /** Stops serving and releases every thread; idempotent. */
+    public synchronized void stop() {
+        if (stopped) {
+            return;
+        }
+        stopped = true;
+        if (server != null) {
+            stopQuietly();
+            LOG.info("ingress stopped on {}", config.httpHost());
+        }
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+
+    /** The bound port (the actual one when {@code http.port} is 0). */
+    public synchronized int port() {
+        if (connector == null || !server.isStarted()) {
+            throw new IllegalStateException("the server is not started");
+        }
+        return connector.getLocalPort();
+    }
+
+    /** The base URI, e.g. {@code http://127.0.0.1:8080/}. */
+    public URI uri() {
+        String host = config.httpHost();
+        return URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port() + "/");
+    }
+
+    /** How webhooks are authenticated, so startup (and {@code /readyz}) can tell why they would be refused. */
+    public SignatureMode signatureMode() {
+        return config.signatureMode();
+    }
+
+    // The one place the handler tree is built. The LLM WebSocket joins here as one more route
+    // (GET /llm-websocket/, a prefix) whose handler is Jetty's WebSocket upgrade handler.
+    private Handler handlers() {
+        List<Router.Route> routes = new ArrayList<>();
+        routes.add(new Router.Route("POST", WEBHOOK_PATH,
+                new WebhookHandler(config, topics, producer, meters, clock, nodeId)));
+        routes.addAll(appRoutes);
+        return new GracefulHandler(new Router(routes));
+    }
+
+    private void logStart() {
+        SignatureMode mode = signatureMode();
+        LOG.info("ingress listening on {} (webhook signature mode {}, max body {} bytes, ack timeout {} ms)",
+                uri(), mode, config.maxBodyBytes(), config.ackTimeoutMs());
+        if (mode == SignatureMode.INSECURE_SKIP) {
+            LOG.warn("!!! {}=true: webhook signatures are NOT verified; anyone who can reach {} can inject call "
+                    + "events. Never run this in production. !!!",
+                    IngressConfig.WEBHOOK_INSECURE_SKIP_SIGNATURE_CONFIG, uri());
+        } else if (mode == SignatureMode.NO_API_KEY) {
+            LOG.warn("no {} configured: every webhook is refused with 401 (no_api_key_configured)",
+                    IngressConfig.RETELL_API_KEY_CONFIG);
+        }
+    }
+
+    private void stopQuietly() {
+        try {
+            server.stop();
+        } catch (Exception e) {
+            LOG.warn("ingress server did not stop cleanly", e);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+package io.callguard.ingress;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Map;
+import org.apache.kafka.common.config.ConfigException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class IngressConfigTest {
+
+    @Test
+    void shouldApplyDefaults() {
+        IngressConfig config = new IngressConfig(Map.of());
+
+        assertThat(config.httpHost()).isEqualTo("127.0.0.1");
+        assertThat(config.httpPort()).isEqualTo(8080);
+        assertThat(config.retellApiKey()).isNull();
+        assertThat(config.insecureSkipSignature()).isFalse();
+        assertThat(config.maxBodyBytes()).isEqualTo(1_048_576);
+        assertThat(config.ackTimeoutMs()).isEqualTo(5_000L);
+        assertThat(config.signatureToleranceMs()).isEqualTo(300_000L);
+        assertThat(config.slowThresholdMs()).isEqualTo(500L);
+        assertThat(config.signatureMode()).isEqualTo(SignatureMode.NO_API_KEY);
+    }
+
+    @Test
+    void shouldParseStringValuesAsFromAPropertiesFile() {
+        IngressConfig config = new IngressConfig(Map.of(
+                "http.port", "0", "retell.api-key", "key_1", "webhook.ack-timeout-ms", "9000",
+                "webhook.max-body-bytes", "1", "some.other.role.key", "ignored"));
+
+        assertThat(config.httpPort()).isZero();
+        assertThat(config.retellApiKey().value()).isEqualTo("key_1");
+        assertThat(config.ackTimeoutMs()).isEqualTo(9_000L);
+        assertThat(config.maxBodyBytes()).isEqualTo(1);
+        assertThat(config.signatureMode()).isEqualTo(SignatureMode.VERIFY);
+    }
+
+    @Test
+    void shouldTreatEmptyApiKeyAsNone() {
+        assertThat(new IngressConfig(Map.of("retell.api-key", "")).signatureMode()).isEqualTo(SignatureMode.NO_API_KEY);
+    }
+
+    @Test
+    void shouldPreferInsecureModeWhenAsked() {
+        IngressConfig config = new IngressConfig(Map.of("retell.api-key", "k", "webhook.insecure-skip-signature", "true"));
+
+        assertThat(config.signatureMode()).isEqualTo(SignatureMode.INSECURE_SKIP);
+    }
+
+    @Test
+    void shouldHideTheApiKeyWhenPrinted() {
+        IngressConfig config = new IngressConfig(Map.of("retell.api-key", "super-secret-key"));
+
+        assertThat(config.toString()).doesNotContain("super-secret-key");
+        assertThat(config.values().toString()).doesNotContain("super-secret-key");
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+        "http.port, 65536",
+        "http.port, -1",
+        "webhook.ack-timeout-ms, 0",
+        "webhook.ack-timeout-ms, 9001",
+        "webhook.max-body-bytes, 0",
+        "webhook.signature-tolerance-ms, -1",
+        "webhook.slow-threshold-ms, -1",
+        "http.host, ''",
+    })
+    void shouldRefuseOutOfRangeValuesNamingTheKey(String key, String value) {
+        assertThatThrownBy(() -> new IngressConfig(Map.of(key, value)))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining(key);
+    }
+
+    @Test
+    void shouldDeclareEveryKeyOnceWithItsDoc() {
+        assertThat(IngressConfig.definition().names()).containsExactlyInAnyOrder(
+                "http.host", "http.port", "retell.api-key", "webhook.insecure-skip-signature",
+                "webhook.max-body-bytes", "webhook.ack-timeout-ms", "webhook.signature-tolerance-ms",
+                "webhook.slow-threshold-ms");
+        IngressConfig.definition().configKeys().values()
+                .forEach(key -> assertThat(key.documentation).as(key.name).isNotBlank());
+    }
+
+    @Test
+    void shouldHandOutACopyOfTheDefinition() {
+        IngressConfig.definition().define("extra", org.apache.kafka.common.config.ConfigDef.Type.STRING,
+                org.apache.kafka.common.config.ConfigDef.Importance.LOW, "extra");
+
+        assertThat(IngressConfig.definition().names()).doesNotContain("extra");
+    }
+}
