@@ -55,6 +55,7 @@ public final class Gateway implements AutoCloseable {
     private KafkaProducer<String, byte[]> producer;
     private ProcessorRole processor;
     private IngressServer http;
+    private volatile boolean httpStarted;
 
     public Gateway(GatewayConfig config, Clock clock) {
         this.config = config;
@@ -132,6 +133,7 @@ public final class Gateway implements AutoCloseable {
                 meters.scrape().getBytes(StandardCharsets.UTF_8)));
         http.start();
         started.push(http);
+        httpStarted = true;
     }
 
     private Map<String, Object> producerConfig() {
@@ -145,6 +147,8 @@ public final class Gateway implements AutoCloseable {
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 2_000);
         p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
         p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
+        // A webhook body at its size limit, wrapped in its envelope (or base64 in a dead letter), must fit.
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, TopicBootstrap.MAX_MESSAGE_BYTES);
         return p;
     }
 
@@ -168,7 +172,7 @@ public final class Gateway implements AutoCloseable {
                     + (running ? "" : " (not RUNNING: starting, rebalancing or restoring state)")));
             ready &= running;
         }
-        boolean httpUp = http != null && http.isRunning();
+        boolean httpUp = httpStarted;
         checks.put("http", Map.of("ok", httpUp, "detail", httpUp ? "listening on " + http.uri() : "not started"));
         ready &= httpUp;
         Map<String, Object> out = new LinkedHashMap<>();
@@ -205,6 +209,7 @@ public final class Gateway implements AutoCloseable {
     /** Stops every started component in reverse order. Safe to call twice. */
     @Override
     public synchronized void close() {
+        httpStarted = false;
         while (!started.isEmpty()) {
             AutoCloseable component = started.pop();
             try {

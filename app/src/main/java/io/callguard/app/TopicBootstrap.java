@@ -23,6 +23,9 @@ public final class TopicBootstrap {
 
     private static final Logger LOG = LoggerFactory.getLogger(TopicBootstrap.class);
 
+    /** Largest record on a callguard topic: a 1 MiB webhook body in its envelope, or base64 in a dead letter. */
+    public static final int MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
     private TopicBootstrap() {
     }
 
@@ -43,9 +46,10 @@ public final class TopicBootstrap {
                 if (!existing.contains(topic.name())) {
                     NewTopic newTopic = new NewTopic(topic.name(), Optional.of(partitions),
                             replicationFactor < 0 ? Optional.empty() : Optional.of(replicationFactor));
-                    if (topic.compacted()) {
-                        newTopic.configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT));
-                    }
+                    newTopic.configs(topic.compacted()
+                            ? Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
+                                    TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(MAX_MESSAGE_BYTES))
+                            : Map.of(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(MAX_MESSAGE_BYTES)));
                     missing.add(newTopic);
                 }
             }
