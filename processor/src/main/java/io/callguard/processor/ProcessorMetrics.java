@@ -1,0 +1,38 @@
+package io.callguard.processor;
+
+/**
+ * Names and tags of the processor's Micrometer meters, in one place (exported to Prometheus with
+ * dots as underscores, e.g. {@code callguard_duplicates_dropped_total}).
+ */
+public final class ProcessorMetrics {
+
+    /** Counter: duplicate deliveries dropped; tag {@link #TAG_KIND} = event type. */
+    public static final String DUPLICATES_DROPPED = "callguard.duplicates.dropped";
+    /** Counter: events folded into a call's state; tag {@link #TAG_KIND} = event type. */
+    public static final String EVENTS_APPLIED = "callguard.events.applied";
+    /** Counter: events dropped for a reason other than duplication; tag {@link #TAG_REASON}. */
+    public static final String EVENTS_DROPPED = "callguard.events.dropped";
+    /** Counter: records sent to the dead-letter topic; tag {@link #TAG_REASON}. */
+    public static final String DEAD_LETTERS = "callguard.dead.letters";
+    /** Gauge: calls holding a capacity slot; tag {@link #TAG_PARTITION}. */
+    public static final String CALLS_ACTIVE = "callguard.calls.active";
+    /** Gauge: calls waiting for a slot; tag {@link #TAG_PARTITION}. */
+    public static final String CALLS_QUEUED = "callguard.calls.queued";
+    /** Gauge: capacity slots; tag {@link #TAG_PARTITION}. */
+    public static final String CAPACITY = "callguard.capacity";
+    /** Counter: calls refused for capacity; tag {@link #TAG_REASON} ({@code queue_full}, {@code queue_timeout}). */
+    public static final String CALLS_REJECTED = "callguard.calls.rejected";
+    /** Counter: calls archived; tag {@link #TAG_REASON} ({@code ended}, {@code expired}, {@code rejected}). */
+    public static final String CALLS_ARCHIVED = "callguard.calls.archived";
+    /** Counter: stream threads replaced after an uncaught exception. */
+    public static final String STREAM_THREADS_REPLACED = "callguard.processor.threads.replaced";
+    /** Counter: output records Kafka refused and that were skipped; tag {@link #TAG_REASON} = exception class. */
+    public static final String PRODUCTION_ERRORS_SKIPPED = "callguard.processor.production.errors.skipped";
+
+    public static final String TAG_KIND = "kind";
+    public static final String TAG_REASON = "reason";
+    public static final String TAG_PARTITION = "partition";
+
+    private ProcessorMetrics() {
+    }
+}

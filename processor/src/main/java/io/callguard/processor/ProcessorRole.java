@@ -1,0 +1,188 @@
+package io.callguard.processor;
+
+import io.callguard.processor.internal.DeadLetterProcessingExceptionHandler;
+import io.callguard.processor.internal.HandlerSettings;
+import io.callguard.processor.internal.SkipUnwritableOutputHandler;
+import io.callguard.schemas.CallState;
+import io.callguard.schemas.Topics;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Properties;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.CloseOptions;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.KeyQueryMetadata;
+import org.apache.kafka.streams.StoreQueryParameters;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.errors.InvalidStateStoreException;
+import org.apache.kafka.streams.errors.LogAndFailExceptionHandler;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
+import org.apache.kafka.streams.state.QueryableStoreTypes;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs the call topology in Kafka Streams: {@link #start()} / {@link #stop()}, state of the streams
+ * client, and read-only queries of the local stores. Source topics must exist before {@link #start()}.
+ */
+public final class ProcessorRole implements AutoCloseable {
+
+    /** How long {@link #stop()} waits for the streams client to close. */
+    public static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(30);
+
+    private static final Logger LOG = LoggerFactory.getLogger(ProcessorRole.class);
+
+    private final ProcessorConfig config;
+    private final Topics topics;
+    private final MeterRegistry meters;
+    private final Properties properties;
+    private KafkaStreams streams;
+    private KafkaStreamsMetrics streamsMetrics;
+    private boolean stopped;
+
+    /**
+     * Prepares the role; nothing connects before {@link #start()}.
+     *
+     * @param config           processor settings
+     * @param bootstrapServers Kafka bootstrap servers
+     * @param topics           the topics to read and write
+     * @param stateDir         where the state stores live; null: {@code processor.state-dir}, and when that is
+     *                         empty too, Kafka Streams' default
+     * @param meters           where processor and Kafka Streams metrics go
+     */
+    public ProcessorRole(ProcessorConfig config, String bootstrapServers, Topics topics, Path stateDir,
+                         MeterRegistry meters) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.topics = Objects.requireNonNull(topics, "topics");
+        this.meters = Objects.requireNonNull(meters, "meters");
+        this.properties = streamsProperties(config, Objects.requireNonNull(bootstrapServers, "bootstrapServers"),
+                topics, stateDir, meters);
+    }
+
+    /** The Kafka Streams properties the role runs with (tests drive the topology with the same ones). */
+    public static Properties streamsProperties(ProcessorConfig config, String bootstrapServers, Topics topics,
+                                               Path stateDir, MeterRegistry meters) {
+        Properties p = new Properties();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, config.applicationId());
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        if (stateDir != null) {
+            p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toAbsolutePath().toString());
+        } else if (!config.stateDir().isEmpty()) {
+            p.put(StreamsConfig.STATE_DIR_CONFIG, config.stateDir());
+        }
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, config.processingGuarantee());
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, config.commitIntervalMs());
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, config.numStreamThreads());
+        p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, config.numStandbyReplicas());
+        // A call's state and answers must survive a broker failover and never be written twice by a retry.
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.ACKS_CONFIG), "all");
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG), true);
+        // Output Kafka refuses: retry what is retriable, skip what can never be written, fail on the rest
+        // (see the class for why).
+        p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, SkipUnwritableOutputHandler.class);
+        // A processor that throws: dead-letter the record and continue, so one record cannot stall a partition.
+        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, DeadLetterProcessingExceptionHandler.class);
+        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, true);
+        // The source reads raw bytes and parses inside the processor, so deserialization cannot fail here;
+        // if it ever does, something is wrong with the topology itself: fail loudly.
+        p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndFailExceptionHandler.class);
+        p.put(HandlerSettings.METER_REGISTRY, meters);
+        p.put(HandlerSettings.DEAD_LETTER_TOPIC, topics.deadLetters().name());
+        return p;
+    }
+
+    /** Starts the streams client and returns; it reaches RUNNING after joining the group and restoring state. */
+    public synchronized void start() {
+        if (stopped) {
+            throw new IllegalStateException("a stopped ProcessorRole cannot be restarted; create a new one");
+        }
+        if (streams != null) {
+            return;
+        }
+        KafkaStreams created = new KafkaStreams(CallTopology.build(topics, config, meters), properties);
+        created.setUncaughtExceptionHandler(exception -> {
+            if (exception instanceof Error) {
+                // OutOfMemoryError and friends leave the JVM in an unknown state: stop this client, do not loop.
+                LOG.error("stream thread died with an Error; shutting the processor down", exception);
+                return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+            }
+            // Anything else (a broker outage that outlasted the producer's retries, a commit failure) is most
+            // likely transient: a fresh thread resumes from the last commit with its local stores, and the
+            // rest of the process (ingress, egress) keeps serving meanwhile.
+            LOG.error("stream thread failed; replacing it", exception);
+            meters.counter(ProcessorMetrics.STREAM_THREADS_REPLACED).increment();
+            return StreamThreadExceptionResponse.REPLACE_THREAD;
+        });
+        streamsMetrics = new KafkaStreamsMetrics(created);
+        streamsMetrics.bindTo(meters);
+        streams = created;
+        created.start();
+    }
+
+    /**
+     * Closes the streams client, leaving the consumer group so the next start does not wait out the
+     * session timeout; waits at most {@link #CLOSE_TIMEOUT}. Idempotent.
+     */
+    public synchronized void stop() {
+        stopped = true;
+        if (streams == null) {
+            return;
+        }
+        boolean closed = streams.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+                .withTimeout(CLOSE_TIMEOUT));
+        if (!closed) {
+            LOG.warn("Kafka Streams did not close within {}", CLOSE_TIMEOUT);
+        }
+        streamsMetrics.close();
+        streams = null;
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+
+    /** State of the streams client; {@code NOT_RUNNING} before start and after stop. */
+    public synchronized KafkaStreams.State state() {
+        return streams == null ? KafkaStreams.State.NOT_RUNNING : streams.state();
+    }
+
+    /** True when the streams client is RUNNING (or REBALANCING, which still processes). */
+    public boolean isRunning() {
+        return state().isRunningOrRebalancing();
+    }
+
+    /** The running streams client, for interactive queries; empty before start and after stop. */
+    public synchronized Optional<KafkaStreams> streams() {
+        return Optional.ofNullable(streams);
+    }
+
+    /**
+     * A call's state from this instance's stores. Empty when the call is unknown, owned by another
+     * instance, or the store is not queryable right now (starting, rebalancing).
+     */
+    public Optional<CallState> callState(String callId) {
+        KafkaStreams current = streams().orElse(null);
+        if (current == null || callId == null) {
+            return Optional.empty();
+        }
+        try {
+            StoreQueryParameters<ReadOnlyKeyValueStore<String, CallState>> query = StoreQueryParameters.fromNameAndType(
+                    CallTopology.CALL_STATE_STORE, QueryableStoreTypes.<String, CallState>keyValueStore());
+            KeyQueryMetadata where = current.queryMetadataForKey(CallTopology.CALL_STATE_STORE, callId,
+                    Serdes.String().serializer());
+            if (where != null && !KeyQueryMetadata.NOT_AVAILABLE.equals(where) && where.partition() >= 0) {
+                query = query.withPartition(where.partition());
+            }
+            return Optional.ofNullable(current.store(query).get(callId));
+        } catch (InvalidStateStoreException e) {
+            return Optional.empty();
+        }
+    }
+}
