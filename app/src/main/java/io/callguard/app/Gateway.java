@@ -20,6 +20,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.LinkedHashMap;
@@ -104,7 +105,7 @@ public final class Gateway implements AutoCloseable {
 
         admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                 AdminClientConfig.CLIENT_ID_CONFIG, "callguard-admin-" + config.nodeId()));
-        started.push(admin);
+        started.push(() -> admin.close(Duration.ofSeconds(2)));
         TopicBootstrap.ensure(admin, topics, config.common().partitions(), config.common().replicationFactor(),
                 ADMIN_TIMEOUT_MS);
 
@@ -120,7 +121,8 @@ public final class Gateway implements AutoCloseable {
             producer = new KafkaProducer<>(producerConfig(), new StringSerializer(), new ByteArraySerializer());
             KafkaClientMetrics producerMetrics = new KafkaClientMetrics(producer);
             producerMetrics.bindTo(meters);
-            started.push(producer);
+            // Bounded: close() alone would wait forever for records a stopped broker never acknowledges.
+            started.push(() -> producer.close(Duration.ofSeconds(3)));
             started.push(producerMetrics);
         }
         http = new IngressServer(config.ingress(), topics, producer, meters, clock, config.nodeId());
@@ -200,6 +202,11 @@ public final class Gateway implements AutoCloseable {
 
     public PrometheusMeterRegistry meters() {
         return meters;
+    }
+
+    /** The embedded broker, when this gateway started one. */
+    public java.util.Optional<EmbeddedKafka> embeddedBroker() {
+        return java.util.Optional.ofNullable(broker);
     }
 
     public ProcessorRole processor() {

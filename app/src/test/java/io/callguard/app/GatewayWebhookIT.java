@@ -41,7 +41,7 @@ class GatewayWebhookIT {
     private static final Duration WAIT = Duration.ofSeconds(30);
 
     @TempDir
-    Path dataDir;
+    static Path dataDir;
 
     private Gateway gateway;
     private Topics topics;
@@ -171,7 +171,10 @@ class GatewayWebhookIT {
         JsonNode checks = Json.mapper().readTree(ready.body()).get("checks");
         assertThat(checks.get("broker").get("ok").asBoolean()).isTrue();
         assertThat(checks.get("streams").get("ok").asBoolean()).isTrue();
-        assertThat(get("/metrics").body()).contains("callguard_webhook_latency_seconds");
+        String body = RetellWebhooks.body("call_started", "call-metrics");
+        assertThat(post(body, sign(body)).statusCode()).isEqualTo(200);
+        assertThat(get("/metrics").body()).contains("callguard_webhook_latency_seconds", "jvm_memory_used_bytes",
+                "kafka_producer_record_send_total");
     }
 
     private String sign(String body) {
