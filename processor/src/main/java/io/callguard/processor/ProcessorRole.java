@@ -186,7 +186,8 @@ public final class ProcessorRole implements AutoCloseable {
                 query = query.withPartition(where.partition());
             }
             return Optional.ofNullable(current.store(query).get(callId));
-        } catch (InvalidStateStoreException e) {
+        } catch (InvalidStateStoreException | IllegalStateException e) {
+            // Starting, rebalancing, stopping or failed: a query answers "not here" rather than throwing.
             return Optional.empty();
         }
     }
