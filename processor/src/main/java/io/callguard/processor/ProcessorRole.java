@@ -9,6 +9,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Properties;
@@ -19,6 +22,8 @@ import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyQueryMetadata;
 import org.apache.kafka.streams.StoreQueryParameters;
 import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.TaskMetadata;
+import org.apache.kafka.streams.ThreadMetadata;
 import org.apache.kafka.streams.errors.InvalidStateStoreException;
 import org.apache.kafka.streams.errors.LogAndFailExceptionHandler;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
@@ -181,8 +186,54 @@ public final class ProcessorRole implements AutoCloseable {
                 query = query.withPartition(where.partition());
             }
             return Optional.ofNullable(current.store(query).get(callId));
+        } catch (InvalidStateStoreException | IllegalStateException e) {
+            // Starting, rebalancing, stopping or failed: a query answers "not here" rather than throwing.
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * Capacity of the partitions this instance owns, from their local stores. Partitions whose store is not
+     * queryable right now (restoring, migrating) are left out.
+     */
+    public CapacityView localCapacity() {
+        KafkaStreams current = streams().orElse(null);
+        if (current == null) {
+            return new CapacityView(List.of());
+        }
+        int slots = config.maxActiveCallsPerPartition();
+        List<PartitionCapacity> partitions = new ArrayList<>();
+        try {
+            for (ThreadMetadata thread : current.metadataForLocalThreads()) {
+                for (TaskMetadata task : thread.activeTasks()) {
+                    int partition = task.taskId().partition();
+                    localCounters(current, partition).ifPresent(counters -> partitions.add(new PartitionCapacity(
+                            partition, count(counters, CallTopology.ACTIVE_COUNTER),
+                            count(counters, CallTopology.QUEUED_COUNTER), slots, config.queueSize())));
+                }
+            }
+        } catch (IllegalStateException e) {
+            return new CapacityView(List.of());
+        }
+        partitions.sort(Comparator.comparingInt(PartitionCapacity::partition));
+        return new CapacityView(partitions);
+    }
+
+    private static Optional<ReadOnlyKeyValueStore<String, Long>> localCounters(KafkaStreams streams, int partition) {
+        try {
+            return Optional.of(streams.store(StoreQueryParameters.fromNameAndType(CallTopology.CAPACITY_COUNTERS_STORE,
+                    QueryableStoreTypes.<String, Long>keyValueStore()).withPartition(partition)));
         } catch (InvalidStateStoreException e) {
             return Optional.empty();
+        }
+    }
+
+    private static long count(ReadOnlyKeyValueStore<String, Long> counters, String key) {
+        try {
+            Long value = counters.get(key);
+            return value == null ? 0 : value;
+        } catch (InvalidStateStoreException e) {
+            return 0;
         }
     }
 }

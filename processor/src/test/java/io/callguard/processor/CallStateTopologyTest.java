@@ -140,7 +140,9 @@ class CallStateTopologyTest {
         CallState reversed = fixture.storedState("c2");
         assertThat(reversed.status()).isEqualTo(CallStatus.ENDED);
         assertThat(reversed.retellStatus()).isEqualTo("ended");
-        assertThat(reversed.toBuilder().callId("c1").build()).isEqualTo(inOrder);
+        assertThat(inOrder.admittedAtMs()).isEqualTo(T0);
+        assertThat(reversed.admittedAtMs()).as("a call first seen ended never takes a slot").isNull();
+        assertThat(reversed.toBuilder().callId("c1").admittedAtMs(T0).build()).isEqualTo(inOrder);
     }
 
     @Test

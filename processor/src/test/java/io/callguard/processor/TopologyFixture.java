@@ -2,6 +2,8 @@ package io.callguard.processor;
 
 import static io.callguard.schemas.SchemaAssertions.assertMatchesSchema;
 
+import io.callguard.schemas.AgentResponse;
+import io.callguard.schemas.CallArchive;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.CallState;
 import io.callguard.schemas.DeadLetter;
@@ -13,6 +15,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -41,6 +44,8 @@ final class TopologyFixture implements AutoCloseable {
     final TestInputTopic<String, byte[]> rawEvents;
     private final TestOutputTopic<String, CallState> states;
     private final TestOutputTopic<String, DeadLetter> deadLetters;
+    private final TestOutputTopic<String, AgentResponse> responses;
+    private final TestOutputTopic<String, CallArchive> archives;
 
     TopologyFixture(Path stateDir, Map<String, ?> overrides) {
         Map<String, Object> values = new HashMap<>(overrides);
@@ -55,6 +60,10 @@ final class TopologyFixture implements AutoCloseable {
                 topics.callState().valueSerde().deserializer());
         deadLetters = driver.createOutputTopic(topics.deadLetters().name(), new StringDeserializer(),
                 topics.deadLetters().valueSerde().deserializer());
+        responses = driver.createOutputTopic(topics.responses().name(), new StringDeserializer(),
+                topics.responses().valueSerde().deserializer());
+        archives = driver.createOutputTopic(topics.callArchive().name(), new StringDeserializer(),
+                topics.callArchive().valueSerde().deserializer());
     }
 
     TopologyFixture(Path stateDir) {
@@ -93,6 +102,35 @@ final class TopologyFixture implements AutoCloseable {
         List<DeadLetter> letters = new ArrayList<>(deadLetters.readValuesToList());
         letters.forEach(letter -> assertMatchesSchema(letter));
         return letters;
+    }
+
+    List<AgentResponse> responses() {
+        List<AgentResponse> read = responses.readValuesToList();
+        read.forEach(response -> assertMatchesSchema(response));
+        return read;
+    }
+
+    List<CallArchive> archives() {
+        List<CallArchive> read = archives.readValuesToList();
+        read.forEach(archive -> assertMatchesSchema(archive));
+        return read;
+    }
+
+    /** The latest state of each call written since the last read, by call id (null for a tombstone). */
+    Map<String, CallState> latestStates() {
+        Map<String, CallState> latest = new LinkedHashMap<>();
+        stateChanges().forEach(change -> latest.put(change.key, change.value));
+        return latest;
+    }
+
+    long counter(String key) {
+        KeyValueStore<String, Long> counters = driver.getKeyValueStore(CallTopology.CAPACITY_COUNTERS_STORE);
+        Long value = counters.get(key);
+        return value == null ? 0 : value;
+    }
+
+    double gauge(String meter) {
+        return meters.get(meter).tag(ProcessorMetrics.TAG_PARTITION, "0").gauge().value();
     }
 
     CallState storedState(String callId) {

@@ -3,13 +3,21 @@ package io.callguard.processor.internal;
 import io.callguard.processor.CallTopology;
 import io.callguard.processor.ProcessorConfig;
 import io.callguard.processor.ProcessorMetrics;
+import io.callguard.schemas.AgentResponse;
+import io.callguard.schemas.ArchiveReason;
+import io.callguard.schemas.CallArchive;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.CallState;
 import io.callguard.schemas.CallStatus;
 import io.callguard.schemas.DeadLetter;
 import io.callguard.schemas.JsonSerde;
+import io.callguard.schemas.ResponseKind;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -21,42 +29,77 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Turns the call-events stream into call state: deserializes each record (dead-lettering what cannot be
- * read), drops duplicate deliveries by idempotency key, folds the rest into the call's state and forwards
- * every change to the call-state topic. One instance per stream task, i.e. per partition.
+ * Turns the call-events stream into call state, one instance per stream task (= partition): parses each
+ * record (dead-lettering what cannot be read), drops duplicate deliveries by idempotency key, folds the
+ * rest into the call's state, admits calls to this partition's capacity (slot, FIFO queue or busy
+ * rejection), archives calls that end, expire or are rejected, and deletes them after a grace period.
+ * Every change of a call's state is forwarded to the call-state topic.
+ *
+ * <p>Status: a call's first event admits it (ACTIVE), queues it (QUEUED) or rejects it (REJECTED), unless
+ * that event is {@code call_ended}, which makes it ENDED without a slot. A live call (ACTIVE or QUEUED)
+ * becomes ENDED on {@code call_ended} or EXPIRED after {@code call.ttl-ms} without a change, and a queued
+ * one REJECTED after {@code capacity.queue-timeout-ms}. ENDED, EXPIRED and REJECTED are final: the call is
+ * archived once, its slot or queue place released, and later events during the grace period still update
+ * its state (a late {@code call_analyzed}) but never give it a slot again.
  */
 public final class CallStateProcessor implements Processor<String, byte[], String, Object> {
 
     /** Key of the dead letters this processor writes, and their {@code source}. */
     public static final String DEAD_LETTER_SOURCE = "processor";
-    /** Most expired idempotency keys purged per punctuation, so one purge never holds the thread for long. */
-    static final int PURGE_BATCH = 10_000;
+    /** Most entries one punctuation handles, so a punctuation never holds the stream thread for long. */
+    static final int PUNCTUATION_BATCH = 10_000;
 
     private static final Logger LOG = LoggerFactory.getLogger(CallStateProcessor.class);
 
     private final ProcessorConfig config;
+    private final int capacityPerPartition;
     private final MeterRegistry meters;
     private final JsonSerde<CallEvent> eventSerde = JsonSerde.of(CallEvent.class);
+    private final List<Gauge> gauges = new ArrayList<>();
 
     private ProcessorContext<String, Object> context;
     private KeyValueStore<String, CallState> states;
     private KeyValueStore<String, CallDetails> details;
+    private KeyValueStore<String, Long> closedCalls;
     private DedupeLedger dedupe;
+    private CallTimers timers;
+    private CapacityLedger capacity;
 
-    public CallStateProcessor(ProcessorConfig config, MeterRegistry meters) {
+    /**
+     * @param config               dedupe, capacity and lifecycle settings
+     * @param capacityPerPartition slots of each partition
+     * @param meters               where to record metrics
+     */
+    public CallStateProcessor(ProcessorConfig config, int capacityPerPartition, MeterRegistry meters) {
         this.config = config;
+        this.capacityPerPartition = capacityPerPartition;
         this.meters = meters;
     }
 
     @Override
     public void init(ProcessorContext<String, Object> context) {
         this.context = context;
-        this.states = context.getStateStore(CallTopology.CALL_STATE_STORE);
-        this.details = context.getStateStore(CallTopology.CALL_DETAILS_STORE);
-        this.dedupe = new DedupeLedger(context.getStateStore(CallTopology.DEDUPE_STORE),
+        states = context.getStateStore(CallTopology.CALL_STATE_STORE);
+        details = context.getStateStore(CallTopology.CALL_DETAILS_STORE);
+        closedCalls = context.getStateStore(CallTopology.CLOSED_CALLS_STORE);
+        dedupe = new DedupeLedger(context.getStateStore(CallTopology.DEDUPE_STORE),
                 context.getStateStore(CallTopology.DEDUPE_EXPIRY_STORE), config.dedupeTtlMs());
+        timers = new CallTimers(context.getStateStore(CallTopology.CALL_TIMERS_STORE));
+        capacity = new CapacityLedger(context.getStateStore(CallTopology.CAPACITY_COUNTERS_STORE),
+                context.getStateStore(CallTopology.CAPACITY_QUEUE_STORE), capacityPerPartition, config.queueSize());
+        capacity.recount(states);
+        registerGauges(String.valueOf(context.taskId().partition()));
         context.schedule(Duration.ofMillis(config.dedupePurgeIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
-                nowMs -> dedupe.purge(nowMs, PURGE_BATCH));
+                nowMs -> dedupe.purge(nowMs, PUNCTUATION_BATCH));
+        context.schedule(Duration.ofMillis(config.expiryScanIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
+                this::fireTimers);
+    }
+
+    @Override
+    public void close() {
+        // A task can move away and come back: its gauges must not keep pointing at this instance.
+        gauges.forEach(meters::remove);
+        gauges.clear();
     }
 
     @Override
@@ -85,6 +128,12 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
             dropDuplicate(event);
             return;
         }
+        Long closedUntil = closedCalls.get(event.callId());
+        if (closedUntil != null && closedUntil > nowMs) {
+            // The call was archived and removed: a straggler must not open it again and take a slot.
+            meters.counter(ProcessorMetrics.EVENTS_DROPPED, ProcessorMetrics.TAG_REASON, "call_closed").increment();
+            return;
+        }
         apply(event, nowMs);
         // Remembered after applying: if a crash under at_least_once lands only one of the two writes,
         // a redelivery is applied twice rather than lost.
@@ -95,18 +144,36 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
 
     private void apply(CallEvent event, long nowMs) {
         CallState prior = states.get(event.callId());
-        CallState folded = CallEventFold.fold(prior, event, nowMs);
-        CallState.Builder next = folded.toBuilder();
-        DetailsSource.of(event.type()).ifPresent(source -> {
-            details.put(source.storeKey(event.callId()), CallEventFold.details(event));
-            mergedDetails(event.callId()).applyTo(next);
-        });
-        next.status(folded.ended() ? CallStatus.ENDED : CallStatus.ACTIVE);
-        CallState state = next.build();
-        states.put(state.callId(), state);
-        context.forward(new Record<String, Object>(state.callId(), state, context.currentSystemTimeMs()),
-                CallTopology.CALL_STATE_SINK);
+        CallState folded = foldWithDetails(prior, event, nowMs);
+        CallState next;
+        if (prior == null) {
+            next = folded.ended() ? folded.toBuilder().status(CallStatus.ENDED).build() : admit(folded, event, nowMs);
+        } else if (isLive(prior.status()) && folded.ended()) {
+            next = folded.toBuilder().status(CallStatus.ENDED).build();
+        } else {
+            next = folded;
+        }
+        save(next, nowMs);
         meters.counter(ProcessorMetrics.EVENTS_APPLIED, ProcessorMetrics.TAG_KIND, event.type()).increment();
+        CallStatus before = prior == null ? null : prior.status();
+        if (prior != null && isLive(before)) {
+            timers.cancel(CallTimers.Kind.TTL, prior.callId(), prior.updatedAtMs() + config.callTtlMs());
+        }
+        if (isLive(next.status())) {
+            timers.schedule(CallTimers.Kind.TTL, next.callId(), next.updatedAtMs() + config.callTtlMs());
+        } else if (before == null || isLive(before)) {
+            closed(next, before, archiveReason(next.status()), nowMs);
+        }
+    }
+
+    private CallState foldWithDetails(CallState prior, CallEvent event, long nowMs) {
+        CallState folded = CallEventFold.fold(prior, event, nowMs);
+        Optional<DetailsSource> source = DetailsSource.of(event.type());
+        if (source.isEmpty()) {
+            return folded;
+        }
+        details.put(source.get().storeKey(event.callId()), CallEventFold.details(event));
+        return mergedDetails(event.callId()).applyTo(folded.toBuilder()).build();
     }
 
     /** The call's details from every source seen so far, later lifecycle sources winning field by field. */
@@ -119,6 +186,153 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
             }
         }
         return merged;
+    }
+
+    /** Gives a new call a slot, a queue place, or a busy rejection (queue_full). Keeps the queue FIFO. */
+    private CallState admit(CallState call, CallEvent first, long nowMs) {
+        if (capacity.hasFreeSlot() && capacity.queueIsEmpty()) {
+            capacity.takeSlot();
+            return call.toBuilder().status(CallStatus.ACTIVE).admittedAtMs(nowMs).build();
+        }
+        if (!capacity.queueIsFull()) {
+            capacity.enqueue(new QueuedCall(call.callId(), nowMs, first.receivedAtMs(), first.edgeNode()));
+            timers.schedule(CallTimers.Kind.QUEUE_TIMEOUT, call.callId(), nowMs + config.queueTimeoutMs());
+            return call.toBuilder().status(CallStatus.QUEUED).queuedAtMs(nowMs).build();
+        }
+        String reason = "queue_full";
+        sendBusy(call.callId(), reason, first.receivedAtMs(), first.edgeNode(), nowMs);
+        return call.toBuilder().status(CallStatus.REJECTED).rejectionReason(reason).build();
+    }
+
+    /**
+     * Bookkeeping when a call reaches a final status: archive it once, free what it held, delete it after
+     * the grace period, and let the queue move up.
+     */
+    private void closed(CallState call, CallStatus before, ArchiveReason reason, long nowMs) {
+        if (before == CallStatus.ACTIVE) {
+            capacity.releaseSlot();
+        } else if (before == CallStatus.QUEUED) {
+            capacity.leaveQueue(call.callId());
+            timers.cancel(CallTimers.Kind.QUEUE_TIMEOUT, call.callId(), call.queuedAtMs() + config.queueTimeoutMs());
+        }
+        archive(call, reason, nowMs);
+        timers.schedule(CallTimers.Kind.GRACE, call.callId(), nowMs + config.archiveGraceMs());
+        admitFromQueue(nowMs);
+    }
+
+    /** Admits queued calls, oldest first, while there are free slots. */
+    private void admitFromQueue(long nowMs) {
+        while (capacity.hasFreeSlot()) {
+            Optional<QueuedCall> head = capacity.pollHead();
+            if (head.isEmpty()) {
+                return;
+            }
+            CallState queued = states.get(head.get().callId());
+            if (queued == null || queued.status() != CallStatus.QUEUED) {
+                continue;
+            }
+            timers.cancel(CallTimers.Kind.QUEUE_TIMEOUT, queued.callId(), queued.queuedAtMs() + config.queueTimeoutMs());
+            timers.cancel(CallTimers.Kind.TTL, queued.callId(), queued.updatedAtMs() + config.callTtlMs());
+            capacity.takeSlot();
+            CallState admitted = queued.toBuilder().status(CallStatus.ACTIVE).admittedAtMs(nowMs).updatedAtMs(nowMs)
+                    .build();
+            save(admitted, nowMs);
+            timers.schedule(CallTimers.Kind.TTL, admitted.callId(), nowMs + config.callTtlMs());
+        }
+    }
+
+    private void fireTimers(long nowMs) {
+        for (CallTimers.Timer timer : timers.takeDue(nowMs, PUNCTUATION_BATCH)) {
+            switch (timer.kind()) {
+                case TTL -> expireIfIdle(timer.callId(), nowMs);
+                case QUEUE_TIMEOUT -> rejectIfStillQueued(timer.callId(), nowMs);
+                case GRACE -> removeIfClosed(timer.callId(), nowMs);
+                case CLOSED -> forgetClosedMarker(timer.callId(), nowMs);
+            }
+        }
+        // Also picks up slots added by a larger capacity setting after a restart.
+        admitFromQueue(nowMs);
+    }
+
+    private void expireIfIdle(String callId, long nowMs) {
+        CallState call = states.get(callId);
+        if (call == null || !isLive(call.status())) {
+            return;
+        }
+        long dueAtMs = call.updatedAtMs() + config.callTtlMs();
+        if (dueAtMs > nowMs) {
+            // The call changed since (or the TTL setting grew): keep a timer for the real due time.
+            timers.schedule(CallTimers.Kind.TTL, callId, dueAtMs);
+            return;
+        }
+        CallState expired = call.toBuilder().status(CallStatus.EXPIRED).updatedAtMs(nowMs).build();
+        save(expired, nowMs);
+        closed(expired, call.status(), ArchiveReason.EXPIRED, nowMs);
+    }
+
+    private void rejectIfStillQueued(String callId, long nowMs) {
+        CallState call = states.get(callId);
+        if (call == null || call.status() != CallStatus.QUEUED || call.queuedAtMs() == null) {
+            return;
+        }
+        long dueAtMs = call.queuedAtMs() + config.queueTimeoutMs();
+        if (dueAtMs > nowMs) {
+            timers.schedule(CallTimers.Kind.QUEUE_TIMEOUT, callId, dueAtMs);
+            return;
+        }
+        String reason = "queue_timeout";
+        Optional<QueuedCall> entry = capacity.leaveQueue(callId);
+        sendBusy(callId, reason, entry.map(QueuedCall::requestReceivedAtMs).orElse(call.firstEventAtMs()),
+                entry.map(QueuedCall::edgeNode).orElse(null), nowMs);
+        CallState rejected = call.toBuilder().status(CallStatus.REJECTED).rejectionReason(reason).updatedAtMs(nowMs)
+                .build();
+        save(rejected, nowMs);
+        timers.cancel(CallTimers.Kind.TTL, callId, call.updatedAtMs() + config.callTtlMs());
+        closed(rejected, CallStatus.QUEUED, ArchiveReason.REJECTED, nowMs);
+    }
+
+    private void removeIfClosed(String callId, long nowMs) {
+        CallState call = states.get(callId);
+        if (call == null || isLive(call.status())) {
+            return;
+        }
+        states.delete(callId);
+        for (DetailsSource source : DetailsSource.values()) {
+            details.delete(source.storeKey(callId));
+        }
+        long closedUntil = nowMs + config.dedupeTtlMs();
+        closedCalls.put(callId, closedUntil);
+        timers.schedule(CallTimers.Kind.CLOSED, callId, closedUntil);
+        // Tombstone: the compacted call-state topic forgets the call too.
+        context.forward(new Record<String, Object>(callId, null, nowMs), CallTopology.CALL_STATE_SINK);
+    }
+
+    private void forgetClosedMarker(String callId, long nowMs) {
+        Long closedUntil = closedCalls.get(callId);
+        if (closedUntil != null && closedUntil <= nowMs) {
+            closedCalls.delete(callId);
+        }
+    }
+
+    private void save(CallState state, long nowMs) {
+        states.put(state.callId(), state);
+        context.forward(new Record<String, Object>(state.callId(), state, nowMs), CallTopology.CALL_STATE_SINK);
+    }
+
+    private void archive(CallState call, ArchiveReason reason, long nowMs) {
+        long durationMs = call.durationMs() != null ? call.durationMs() : call.lastEventAtMs() - call.firstEventAtMs();
+        CallArchive archive = new CallArchive(CallArchive.SCHEMA_VERSION, call.callId(), reason, nowMs,
+                Math.max(0, durationMs), call.turnCount(), call.fallbacks(), call.duplicatesDropped(), call.reconnects(),
+                call);
+        context.forward(new Record<String, Object>(call.callId(), archive, nowMs), CallTopology.CALL_ARCHIVE_SINK);
+        meters.counter(ProcessorMetrics.CALLS_ARCHIVED, ProcessorMetrics.TAG_REASON, reason.wireName()).increment();
+    }
+
+    private void sendBusy(String callId, String reason, long requestReceivedAtMs, String edgeNode, long nowMs) {
+        AgentResponse busy = new AgentResponse(AgentResponse.SCHEMA_VERSION, callId, 0, ResponseKind.BUSY, reason,
+                config.busyMessage(), true, Boolean.TRUE, 0, requestReceivedAtMs, nowMs, edgeNode);
+        context.forward(new Record<String, Object>(callId, busy, nowMs), CallTopology.RESPONSE_SINK);
+        meters.counter(ProcessorMetrics.CALLS_REJECTED, ProcessorMetrics.TAG_REASON, reason).increment();
     }
 
     private void dropDuplicate(CallEvent event) {
@@ -143,5 +357,27 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         context.forward(new Record<String, Object>(DEAD_LETTER_SOURCE, letter, record.timestamp()),
                 CallTopology.DEAD_LETTER_SINK);
         meters.counter(ProcessorMetrics.DEAD_LETTERS, ProcessorMetrics.TAG_REASON, reason).increment();
+    }
+
+    private void registerGauges(String partition) {
+        gauges.add(Gauge.builder(ProcessorMetrics.CALLS_ACTIVE, capacity.activeCount(), Number::doubleValue)
+                .tag(ProcessorMetrics.TAG_PARTITION, partition).strongReference(true).register(meters));
+        gauges.add(Gauge.builder(ProcessorMetrics.CALLS_QUEUED, capacity.queuedCount(), Number::doubleValue)
+                .tag(ProcessorMetrics.TAG_PARTITION, partition).strongReference(true).register(meters));
+        gauges.add(Gauge.builder(ProcessorMetrics.CAPACITY, capacity, c -> c.capacity())
+                .tag(ProcessorMetrics.TAG_PARTITION, partition).strongReference(true).register(meters));
+    }
+
+    private static boolean isLive(CallStatus status) {
+        return status == CallStatus.ACTIVE || status == CallStatus.QUEUED;
+    }
+
+    private static ArchiveReason archiveReason(CallStatus status) {
+        return switch (status) {
+            case ENDED -> ArchiveReason.ENDED;
+            case EXPIRED -> ArchiveReason.EXPIRED;
+            case REJECTED -> ArchiveReason.REJECTED;
+            default -> throw new IllegalArgumentException("a " + status + " call is not archived");
+        };
     }
 }

@@ -1,0 +1,56 @@
+package io.callguard.processor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.callguard.schemas.Topics;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.apache.kafka.streams.KafkaStreams;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The role's lifecycle against an address where no broker listens: it starts without blocking, answers
+ * queries with empty results while nothing is owned, and stops within its bound. Processing itself is
+ * covered by the TopologyTestDriver tests.
+ */
+class ProcessorRoleTest {
+
+    @TempDir
+    Path stateDir;
+
+    @Test
+    void shouldStartWithoutBlockingAndStopWithinItsBound() {
+        // Given
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        ProcessorRole role = new ProcessorRole(new ProcessorConfig(Map.of()), "127.0.0.1:1", Topics.defaults(),
+                stateDir, meters);
+        assertThat(role.state()).isEqualTo(KafkaStreams.State.NOT_RUNNING);
+
+        // When
+        role.start();
+
+        // Then
+        assertThat(role.state()).isIn(KafkaStreams.State.REBALANCING, KafkaStreams.State.RUNNING,
+                KafkaStreams.State.CREATED);
+        assertThat(role.streams()).isPresent();
+        assertThat(role.callState("c1")).isEmpty();
+        assertThat(role.localCapacity().partitions()).isEmpty();
+        assertThat(meters.getMeters()).as("Kafka Streams metrics are bound")
+                .anyMatch(meter -> meter.getId().getName().startsWith("kafka.stream"));
+
+        // When
+        long startedStop = System.nanoTime();
+        role.stop();
+
+        // Then
+        assertThat(Duration.ofNanos(System.nanoTime() - startedStop)).isLessThan(ProcessorRole.CLOSE_TIMEOUT);
+        assertThat(role.state()).isEqualTo(KafkaStreams.State.NOT_RUNNING);
+        assertThat(role.isRunning()).isFalse();
+        role.stop();
+        assertThatThrownBy(role::start).isInstanceOf(IllegalStateException.class);
+    }
+}
