@@ -514,6 +514,21 @@ class LlmSocketTest {
     }
 
     @Test
+    void shouldCloseASocketIdleForTheConfiguredTime() throws Exception {
+        // Given a server whose sockets idle out after 1 s
+        start(Map.of(IngressConfig.SOCKET_IDLE_TIMEOUT_MS_CONFIG, 1_000L));
+        RecordingClientEndpoint socket = connect("call_1");
+        skipOpening(socket);
+
+        // When nothing is sent, then the server closes it (not 1000: Retell reconnects on anything else)
+        long start = System.nanoTime();
+        RecordingClientEndpoint.Close close = socket.awaitClose();
+        assertThat(close.code()).isEqualTo(1001);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThan(Duration.ofMillis(800));
+        await().atMost(WAIT).until(() -> listener.closed.size() == 1);
+    }
+
+    @Test
     void shouldNeverLogTheToken() throws Exception {
         Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
         ListAppender<ILoggingEvent> recorded = new ListAppender<>();

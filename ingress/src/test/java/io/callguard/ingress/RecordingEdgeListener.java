@@ -5,7 +5,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.IntSupplier;
 
 /** Records what the edge told the delivery side, and how many records were produced at that moment. */
-final class RecordingEdgeListener implements EdgeListener {
+class RecordingEdgeListener implements EdgeListener {
 
     record Closed(CallSocket socket, int code, String reason) {
     }
