@@ -18,7 +18,10 @@ public final class IngressMetrics {
     public static final String SOCKET_FRAMES = "callguard.socket.frames";
     /** Counter, LLM WebSocket upgrades refused with 401. Tag: reason. */
     public static final String SOCKET_AUTH_FAILURES = "callguard.socket.auth-failures";
-    /** Counter, socket events or dead letters that did not reach Kafka. Tag: reason. */
+    /**
+     * Counter, socket events or dead letters that did not reach Kafka. Tag: reason ({@code queue_full},
+     * {@code closed}, {@code send_failed}, {@code kafka_error}).
+     */
     public static final String SOCKET_PRODUCE_FAILURES = "callguard.socket.produce-failures";
     /** Counter, frames to Retell that could not be written (socket gone mid-send). */
     public static final String SOCKET_SEND_FAILURES = "callguard.socket.send-failures";
