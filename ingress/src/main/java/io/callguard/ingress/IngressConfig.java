@@ -8,7 +8,7 @@ import org.apache.kafka.common.config.ConfigDef.Range;
 import org.apache.kafka.common.config.ConfigDef.Type;
 import org.apache.kafka.common.config.types.Password;
 
-/** Settings of the ingress role: the HTTP listener and the Retell webhook endpoint. */
+/** Settings of the ingress role: the HTTP listener, the Retell webhook endpoint and the LLM WebSocket endpoint. */
 public final class IngressConfig extends AbstractConfig {
 
     public static final String HTTP_HOST_CONFIG = "http.host";
@@ -43,6 +43,27 @@ public final class IngressConfig extends AbstractConfig {
     private static final String WEBHOOK_SLOW_THRESHOLD_MS_DOC = "A webhook answered later than this after "
             + "receipt is counted as slow.";
 
+    public static final String SOCKET_TOKEN_CONFIG = "socket.token";
+    private static final String SOCKET_TOKEN_DOC = "Secret Retell must send as ?token= on the LLM WebSocket URL "
+            + "(Retell sends no auth header). Without it every socket is refused with 401.";
+
+    public static final String SOCKET_MAX_FRAME_BYTES_CONFIG = "socket.max-frame-bytes";
+    private static final String SOCKET_MAX_FRAME_BYTES_DOC = "Largest text message (one JSON frame) accepted on "
+            + "the LLM WebSocket; a larger one closes the socket with 1009.";
+
+    public static final String SOCKET_IDLE_TIMEOUT_MS_CONFIG = "socket.idle-timeout-ms";
+    private static final String SOCKET_IDLE_TIMEOUT_MS_DOC = "An LLM WebSocket with no frame either way for this "
+            + "long is closed. Retell pings every 2 s when auto_reconnect is on; without it, keep this longer "
+            + "than the longest silence of a call.";
+
+    public static final String SOCKET_GREETING_CONFIG = "socket.greeting";
+    private static final String SOCKET_GREETING_DOC = "Text of the begin message (response_id 0) sent when an LLM "
+            + "WebSocket opens; empty lets the caller speak first.";
+
+    public static final String SOCKET_AUTO_RECONNECT_CONFIG = "socket.auto-reconnect";
+    private static final String SOCKET_AUTO_RECONNECT_DOC = "Whether the config message asks Retell for "
+            + "auto_reconnect (pings every 2 s, and a new socket when 5 s pass without an answer).";
+
     private static final ConfigDef DEFINITION = new ConfigDef()
             .define(HTTP_HOST_CONFIG, Type.STRING, "127.0.0.1", new ConfigDef.NonEmptyString(), Importance.HIGH,
                     HTTP_HOST_DOC)
@@ -57,7 +78,15 @@ public final class IngressConfig extends AbstractConfig {
             .define(WEBHOOK_SIGNATURE_TOLERANCE_MS_CONFIG, Type.LONG, RetellSignature.DEFAULT_TOLERANCE_MS,
                     Range.atLeast(0L), Importance.LOW, WEBHOOK_SIGNATURE_TOLERANCE_MS_DOC)
             .define(WEBHOOK_SLOW_THRESHOLD_MS_CONFIG, Type.LONG, 500L, Range.atLeast(0L), Importance.LOW,
-                    WEBHOOK_SLOW_THRESHOLD_MS_DOC);
+                    WEBHOOK_SLOW_THRESHOLD_MS_DOC)
+            .define(SOCKET_TOKEN_CONFIG, Type.PASSWORD, null, Importance.HIGH, SOCKET_TOKEN_DOC)
+            .define(SOCKET_MAX_FRAME_BYTES_CONFIG, Type.INT, 1_048_576, Range.between(1_024, 67_108_864),
+                    Importance.MEDIUM, SOCKET_MAX_FRAME_BYTES_DOC)
+            .define(SOCKET_IDLE_TIMEOUT_MS_CONFIG, Type.LONG, 30_000L, Range.between(1_000L, 3_600_000L),
+                    Importance.MEDIUM, SOCKET_IDLE_TIMEOUT_MS_DOC)
+            .define(SOCKET_GREETING_CONFIG, Type.STRING, "Hello! How can I help you today?", Importance.MEDIUM,
+                    SOCKET_GREETING_DOC)
+            .define(SOCKET_AUTO_RECONNECT_CONFIG, Type.BOOLEAN, true, Importance.LOW, SOCKET_AUTO_RECONNECT_DOC);
 
     /**
      * Parses and validates the values; unknown keys are ignored (they belong to other roles).
@@ -113,5 +142,29 @@ public final class IngressConfig extends AbstractConfig {
             return SignatureMode.INSECURE_SKIP;
         }
         return retellApiKey() == null ? SignatureMode.NO_API_KEY : SignatureMode.VERIFY;
+    }
+
+    /** The LLM WebSocket token, or null when none (or an empty one) is configured. */
+    public Password socketToken() {
+        Password token = getPassword(SOCKET_TOKEN_CONFIG);
+        return token == null || token.value() == null || token.value().isEmpty() ? null : token;
+    }
+
+    public int socketMaxFrameBytes() {
+        return getInt(SOCKET_MAX_FRAME_BYTES_CONFIG);
+    }
+
+    public long socketIdleTimeoutMs() {
+        return getLong(SOCKET_IDLE_TIMEOUT_MS_CONFIG);
+    }
+
+    /** The begin message's text; never null (empty when so configured). */
+    public String socketGreeting() {
+        String greeting = getString(SOCKET_GREETING_CONFIG);
+        return greeting == null ? "" : greeting;
+    }
+
+    public boolean socketAutoReconnect() {
+        return getBoolean(SOCKET_AUTO_RECONNECT_CONFIG);
     }
 }

@@ -14,7 +14,20 @@ public final class IngressMetrics {
     /** Counter, dead letters produced. Tags: source, reason. */
     public static final String DEAD_LETTERS = "callguard.dead-letters";
 
+    /** Counter, frames received on LLM WebSockets. Tag: type (an interaction type, or one of the FRAME_ tags). */
+    public static final String SOCKET_FRAMES = "callguard.socket.frames";
+    /** Counter, LLM WebSocket upgrades refused with 401. Tag: reason. */
+    public static final String SOCKET_AUTH_FAILURES = "callguard.socket.auth-failures";
+    /**
+     * Counter, socket events or dead letters that did not reach Kafka. Tag: reason ({@code queue_full},
+     * {@code closed}, {@code send_failed}, {@code kafka_error}).
+     */
+    public static final String SOCKET_PRODUCE_FAILURES = "callguard.socket.produce-failures";
+    /** Counter, frames to Retell that could not be written (socket gone mid-send). */
+    public static final String SOCKET_SEND_FAILURES = "callguard.socket.send-failures";
+
     public static final String TAG_EVENT = "event";
+    public static final String TAG_TYPE = "type";
     public static final String TAG_OUTCOME = "outcome";
     public static final String TAG_REASON = "reason";
     public static final String TAG_SOURCE = "source";
@@ -24,6 +37,19 @@ public final class IngressMetrics {
 
     /** The {@code event} tag of a webhook whose type is not one of {@link #KNOWN_EVENTS}, or not known yet. */
     public static final String EVENT_UNKNOWN = "unknown";
+
+    /** The {@code type} tag of a frame with an interaction type not in {@link #KNOWN_INTERACTIONS}. */
+    public static final String FRAME_UNKNOWN = "unknown";
+    /** The {@code type} tag of a text frame refused as bad input (dead-lettered). */
+    public static final String FRAME_INVALID = "invalid";
+    /** The {@code type} tag of a binary frame. */
+    public static final String FRAME_BINARY = "binary";
+    /** The {@code type} tag of a frame over {@code socket.max-frame-bytes}. */
+    public static final String FRAME_TOO_LARGE = "too_large";
+
+    /** Retell's interaction types, each its own {@code type} tag; any other is tagged {@link #FRAME_UNKNOWN}. */
+    public static final Set<String> KNOWN_INTERACTIONS = Set.of(
+            "ping_pong", "call_details", "update_only", "response_required", "reminder_required");
 
     /** Webhook types that get their own {@code event} tag; any other is tagged {@link #EVENT_UNKNOWN}. */
     public static final Set<String> KNOWN_EVENTS = Set.of(
@@ -37,5 +63,11 @@ public final class IngressMetrics {
     /** The {@code event} tag of a webhook type: itself when known, else {@link #EVENT_UNKNOWN}, keeping tags bounded. */
     public static String eventTag(String event) {
         return event != null && KNOWN_EVENTS.contains(event) ? event : EVENT_UNKNOWN;
+    }
+
+    /** The {@code type} tag of an interaction type: itself when known, else {@link #FRAME_UNKNOWN}. */
+    public static String frameTag(String interactionType) {
+        return interactionType != null && KNOWN_INTERACTIONS.contains(interactionType) ? interactionType
+                : FRAME_UNKNOWN;
     }
 }

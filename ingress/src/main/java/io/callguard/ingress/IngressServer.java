@@ -1,5 +1,6 @@
 package io.callguard.ingress;
 
+import io.callguard.ingress.internal.LlmSocketHandler;
 import io.callguard.ingress.internal.RouteHandler;
 import io.callguard.ingress.internal.Router;
 import io.callguard.ingress.internal.WebhookHandler;
@@ -13,6 +14,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.function.Function;
 import org.apache.kafka.clients.producer.Producer;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
@@ -26,8 +29,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The ingress HTTP server: Retell's webhook at {@code POST /webhook}, plus the simple routes the app adds.
- * Lifecycle: construct, add routes, {@link #start()}, {@link #stop()} (or close); not restartable.
+ * The ingress HTTP server: Retell's webhook at {@code POST /webhook}, Retell's custom-LLM WebSocket at
+ * {@code GET /llm-websocket/{call_id}} (once {@link #withSockets} was called), plus the simple routes the app adds.
+ * Without a producer (an instance without the ingress role) only the app's routes are served.
+ * Lifecycle: construct, add routes, {@link #withSockets}, {@link #start()}, {@link #stop()} (or close); not
+ * restartable.
  *
  * <p>Route matching (see {@link #route}): a path ending in {@code /} is a prefix and matches every longer path
  * under it ({@code /calls/} matches {@code /calls/abc}); any other path matches only itself. An exact path
@@ -41,6 +47,8 @@ public final class IngressServer implements AutoCloseable {
 
     /** Where Retell's webhooks are posted. */
     public static final String WEBHOOK_PATH = "/webhook";
+    /** The prefix of Retell's custom-LLM WebSocket; the call id follows it. */
+    public static final String LLM_WEBSOCKET_PATH = "/llm-websocket/";
 
     private static final Logger LOG = LoggerFactory.getLogger(IngressServer.class);
     private static final String THREAD_PREFIX = "callguard-ingress";
@@ -52,6 +60,8 @@ public final class IngressServer implements AutoCloseable {
     private final Clock clock;
     private final String nodeId;
     private final List<Router.Route> appRoutes = new ArrayList<>();
+    private LlmSocketProtocol socketProtocol;
+    private boolean socketsRequested;
     private Server server;
     private ServerConnector connector;
     private boolean stopped;
@@ -61,7 +71,8 @@ public final class IngressServer implements AutoCloseable {
      * @param topics   where webhooks and dead letters go
      * @param producer the producer of call events and dead letters (acks=all, idempotent; {@code max.block.ms}
      *                 should stay under {@code webhook.ack-timeout-ms}, since {@code send} may block on metadata);
-     *                 not closed by this server
+     *                 not closed by this server; null on an instance without the ingress role, which then serves
+     *                 neither the webhook nor the LLM WebSocket
      * @param meters   where metrics go (see {@link IngressMetrics})
      * @param clock    the clock of signatures and receipt times
      * @param nodeId   this instance's node id, written as {@code edge_node} on every event
@@ -70,10 +81,43 @@ public final class IngressServer implements AutoCloseable {
                          Clock clock, String nodeId) {
         this.config = Objects.requireNonNull(config, "config");
         this.topics = Objects.requireNonNull(topics, "topics");
-        this.producer = Objects.requireNonNull(producer, "producer");
+        this.producer = producer;
         this.meters = Objects.requireNonNull(meters, "meters");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.nodeId = nodeId;
+    }
+
+    /**
+     * Serves Retell's custom-LLM WebSocket at {@code GET /llm-websocket/{call_id}}; call before {@link #start()}.
+     * Does nothing but remember the listener when this server has no producer.
+     *
+     * @param listener  told about sockets and turns (the egress)
+     * @param beginText the begin message's text per call id; null, or a null answer, means {@code socket.greeting}
+     * @return this server
+     * @throws IllegalStateException when the server was already started, or sockets were already set up
+     */
+    public synchronized IngressServer withSockets(EdgeListener listener, Function<String, String> beginText) {
+        Objects.requireNonNull(listener, "listener");
+        if (server != null || stopped) {
+            throw new IllegalStateException("sockets must be set up before start()");
+        }
+        if (socketsRequested) {
+            throw new IllegalStateException("sockets are already set up");
+        }
+        socketsRequested = true;
+        if (producer != null) {
+            socketProtocol = new LlmSocketProtocol(config, topics, producer, meters, clock, nodeId, listener,
+                    beginText);
+        }
+        return this;
+    }
+
+    /**
+     * The LLM WebSocket protocol of this server, for sockets opened elsewhere (the egress's dial-out client);
+     * empty until {@link #withSockets} was called, and on a server without a producer. Stopping this server closes it.
+     */
+    public synchronized Optional<LlmSocketProtocol> socketProtocol() {
+        return Optional.ofNullable(socketProtocol);
     }
 
     /**
@@ -84,7 +128,7 @@ public final class IngressServer implements AutoCloseable {
      * @return this server
      * @throws IllegalStateException    when the server was already started
      * @throws IllegalArgumentException when the path does not start with {@code /}, or the method and path are
-     *                                  taken (the webhook's included)
+     *                                  taken (the webhook's and the LLM WebSocket's included)
      */
     public synchronized IngressServer route(String method, String path, HttpRoute route) {
         if (server != null || stopped) {
@@ -93,6 +137,9 @@ public final class IngressServer implements AutoCloseable {
         String m = Objects.requireNonNull(method, "method").toUpperCase(Locale.ROOT);
         if ("POST".equals(m) && WEBHOOK_PATH.equals(path)) {
             throw new IllegalArgumentException("POST " + WEBHOOK_PATH + " is the webhook's route");
+        }
+        if ("GET".equals(m) && LLM_WEBSOCKET_PATH.equals(path)) {
+            throw new IllegalArgumentException("GET " + LLM_WEBSOCKET_PATH + " is the LLM WebSocket's route");
         }
         for (Router.Route r : appRoutes) {
             if (r.method().equals(m) && r.path().equals(path)) {
@@ -147,6 +194,15 @@ public final class IngressServer implements AutoCloseable {
             stopQuietly();
             LOG.info("ingress stopped on {}", config.httpHost());
         }
+        // After the server: its sockets' last events are queued by now.
+        if (socketProtocol != null) {
+            socketProtocol.close();
+        }
+    }
+
+    /** True between a successful {@link #start()} and {@link #stop()}. */
+    public synchronized boolean isRunning() {
+        return server != null && !stopped && server.isStarted();
     }
 
     @Override
@@ -173,20 +229,37 @@ public final class IngressServer implements AutoCloseable {
         return config.signatureMode();
     }
 
-    // The one place the handler tree is built. The LLM WebSocket joins here as one more route
-    // (GET /llm-websocket/, a prefix) whose handler is Jetty's WebSocket upgrade handler.
+    // The one place the handler tree is built.
     private Handler handlers() {
         List<Router.Route> routes = new ArrayList<>();
-        routes.add(new Router.Route("POST", WEBHOOK_PATH,
-                new WebhookHandler(config, topics, producer, meters, clock, nodeId)));
+        if (producer != null) {
+            routes.add(new Router.Route("POST", WEBHOOK_PATH,
+                    new WebhookHandler(config, topics, producer, meters, clock, nodeId)));
+        }
+        if (socketProtocol != null) {
+            routes.add(new Router.Route("GET", LLM_WEBSOCKET_PATH,
+                    new LlmSocketHandler(server, LLM_WEBSOCKET_PATH, config, socketProtocol, meters)));
+        }
         routes.addAll(appRoutes);
         return new GracefulHandler(new Router(routes));
     }
 
     private void logStart() {
         SignatureMode mode = signatureMode();
+        if (producer == null) {
+            LOG.info("ingress listening on {} without a producer: no webhook, no LLM WebSocket", uri());
+            return;
+        }
         LOG.info("ingress listening on {} (webhook signature mode {}, max body {} bytes, ack timeout {} ms)",
                 uri(), mode, config.maxBodyBytes(), config.ackTimeoutMs());
+        if (socketProtocol != null) {
+            LOG.info("LLM WebSocket at {}{}{call_id}?token=... (idle timeout {} ms, max frame {} bytes)",
+                    uri(), LLM_WEBSOCKET_PATH.substring(1), config.socketIdleTimeoutMs(), config.socketMaxFrameBytes());
+            if (config.socketToken() == null) {
+                LOG.warn("no {} configured: every LLM WebSocket is refused with 401 (no_token_configured)",
+                        IngressConfig.SOCKET_TOKEN_CONFIG);
+            }
+        }
         if (mode == SignatureMode.INSECURE_SKIP) {
             LOG.warn("!!! {}=true: webhook signatures are NOT verified; anyone who can reach {} can inject call "
                     + "events. Never run this in production. !!!",

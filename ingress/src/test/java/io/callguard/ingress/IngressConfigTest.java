@@ -24,6 +24,25 @@ class IngressConfigTest {
         assertThat(config.signatureToleranceMs()).isEqualTo(300_000L);
         assertThat(config.slowThresholdMs()).isEqualTo(500L);
         assertThat(config.signatureMode()).isEqualTo(SignatureMode.NO_API_KEY);
+        assertThat(config.socketToken()).isNull();
+        assertThat(config.socketMaxFrameBytes()).isEqualTo(1_048_576);
+        assertThat(config.socketIdleTimeoutMs()).isEqualTo(30_000L);
+        assertThat(config.socketGreeting()).isEqualTo("Hello! How can I help you today?");
+        assertThat(config.socketAutoReconnect()).isTrue();
+    }
+
+    @Test
+    void shouldParseSocketValuesAndTreatAnEmptyTokenAsNone() {
+        IngressConfig config = new IngressConfig(Map.of("socket.token", "tok_1", "socket.max-frame-bytes", "2048",
+                "socket.idle-timeout-ms", "5000", "socket.greeting", "", "socket.auto-reconnect", "false"));
+
+        assertThat(config.socketToken().value()).isEqualTo("tok_1");
+        assertThat(config.socketMaxFrameBytes()).isEqualTo(2_048);
+        assertThat(config.socketIdleTimeoutMs()).isEqualTo(5_000L);
+        assertThat(config.socketGreeting()).isEmpty();
+        assertThat(config.socketAutoReconnect()).isFalse();
+        assertThat(new IngressConfig(Map.of("socket.token", "")).socketToken()).isNull();
+        assertThat(new IngressConfig(Map.of("socket.token", "tok_secret")).toString()).doesNotContain("tok_secret");
     }
 
     @Test
@@ -69,6 +88,11 @@ class IngressConfigTest {
         "webhook.signature-tolerance-ms, -1",
         "webhook.slow-threshold-ms, -1",
         "http.host, ''",
+        "socket.max-frame-bytes, 1023",
+        "socket.max-frame-bytes, 67108865",
+        "socket.idle-timeout-ms, 999",
+        "socket.idle-timeout-ms, 3600001",
+        "socket.auto-reconnect, maybe",
     })
     void shouldRefuseOutOfRangeValuesNamingTheKey(String key, String value) {
         assertThatThrownBy(() -> new IngressConfig(Map.of(key, value)))
@@ -81,7 +105,8 @@ class IngressConfigTest {
         assertThat(IngressConfig.definition().names()).containsExactlyInAnyOrder(
                 "http.host", "http.port", "retell.api-key", "webhook.insecure-skip-signature",
                 "webhook.max-body-bytes", "webhook.ack-timeout-ms", "webhook.signature-tolerance-ms",
-                "webhook.slow-threshold-ms");
+                "webhook.slow-threshold-ms", "socket.token", "socket.max-frame-bytes", "socket.idle-timeout-ms",
+                "socket.greeting", "socket.auto-reconnect");
         IngressConfig.definition().configKeys().values()
                 .forEach(key -> assertThat(key.documentation).as(key.name).isNotBlank());
     }

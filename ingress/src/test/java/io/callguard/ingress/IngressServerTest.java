@@ -118,6 +118,65 @@ class IngressServerTest {
     }
 
     @Test
+    void shouldServeOnlyAppRoutesWithoutAProducer() throws Exception {
+        // Given a server of an instance without the ingress role, asked for sockets too
+        IngressServer server = new IngressServer(new IngressConfig(Map.of("http.port", 0, "socket.token", "t")),
+                Topics.defaults(), null, new SimpleMeterRegistry(), Clock.systemUTC(), "node-test")
+                .withSockets(EdgeListener.NONE, null)
+                .route("GET", "/healthz", q -> HttpReply.text(200, "ok"));
+        assertThat(server.socketProtocol()).isEmpty();
+        server.start();
+        assertThat(server.isRunning()).isTrue();
+        HttpClient client = new HttpClient();
+        client.start();
+        try {
+            // Then health answers, the webhook and the socket route do not exist
+            assertThat(client.GET(server.uri().resolve("/healthz")).getStatus()).isEqualTo(200);
+            assertThat(client.POST(server.uri().resolve(IngressServer.WEBHOOK_PATH)).send().getStatus())
+                    .isEqualTo(404);
+            assertThat(client.GET(server.uri().resolve("/llm-websocket/call_1?token=t")).getStatus()).isEqualTo(404);
+        } finally {
+            // The client first: a graceful stop waits for its keep-alive connection otherwise.
+            client.stop();
+            server.stop();
+        }
+        assertThat(server.isRunning()).isFalse();
+    }
+
+    @Test
+    void shouldMountTheSocketRouteOnlyWhenAsked() throws Exception {
+        IngressServer server = server(Map.of("http.port", 0, "socket.token", "t"));
+        assertThat(server.socketProtocol()).isEmpty();
+        server.start();
+        HttpClient client = new HttpClient();
+        client.start();
+        try {
+            assertThat(client.GET(server.uri().resolve("/llm-websocket/call_1?token=t")).getStatus()).isEqualTo(404);
+        } finally {
+            client.stop();
+            server.stop();
+        }
+    }
+
+    @Test
+    void shouldHandOutTheSocketProtocolAndRefuseLateOrRepeatedSetup() {
+        try (IngressServer server = server(Map.of("http.port", 0))) {
+            server.withSockets(EdgeListener.NONE, null);
+            assertThat(server.socketProtocol()).isPresent();
+            assertThatThrownBy(() -> server.withSockets(EdgeListener.NONE, null))
+                    .isInstanceOf(IllegalStateException.class);
+            assertThatThrownBy(() -> server.route("GET", IngressServer.LLM_WEBSOCKET_PATH, q -> HttpReply.text(200, "")))
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+        try (IngressServer started = server(Map.of("http.port", 0))) {
+            started.start();
+            assertThatThrownBy(() -> started.withSockets(EdgeListener.NONE, null))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("before start()");
+        }
+    }
+
+    @Test
     void shouldReportSignatureMode() {
         assertThat(server(Map.of()).signatureMode()).isEqualTo(SignatureMode.NO_API_KEY);
         assertThat(server(Map.of("retell.api-key", "k")).signatureMode()).isEqualTo(SignatureMode.VERIFY);

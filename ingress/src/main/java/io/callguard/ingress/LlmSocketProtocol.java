@@ -1,0 +1,373 @@
+package io.callguard.ingress;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.schemas.CallEvent;
+import io.callguard.schemas.DeadLetter;
+import io.callguard.schemas.EventSource;
+import io.callguard.schemas.IdempotencyKeys;
+import io.callguard.schemas.Json;
+import io.callguard.schemas.Topic;
+import io.callguard.schemas.Topics;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Retell's custom-LLM WebSocket protocol on any {@link CallSocket}: the sockets Retell dials in to
+ * {@link IngressServer} and the ones the egress dials out feed their frames here. Thread-safe; each socket's frames
+ * must be fed one at a time, in order.
+ *
+ * <p>Decisions, per frame:
+ * <ul>
+ *   <li>open: {@link EdgeListener#socketOpened}, then the config message and the begin message ({@code response_id}
+ *       0), in that order;</li>
+ *   <li>{@code ping_pong}: echoed at once on the calling thread with the same {@code timestamp}; never produced, so
+ *       a stalled broker or generation cannot delay it;</li>
+ *   <li>{@code response_required} / {@code reminder_required}: {@link EdgeListener#turnRequested} first (the turn's
+ *       budget starts at receipt), then a {@link CallEvent} keyed by call id; {@code response_id} must be a
+ *       non-negative integer;</li>
+ *   <li>{@code update_only}, {@code call_details} and unknown interaction types: a {@link CallEvent} each;</li>
+ *   <li>a text frame that is not a JSON object, has no string {@code interaction_type} (1 to 128 characters) or a
+ *       turn with a mistyped {@code response_id}: a {@link DeadLetter} with the original bytes, then close 1007;</li>
+ *   <li>a binary frame: a dead letter with its bytes, then close 1003;</li>
+ *   <li>a frame over {@code socket.max-frame-bytes}: a dead letter without bytes (the transport discarded them),
+ *       then close 1009.</li>
+ * </ul>
+ *
+ * <p>Records are handed to one producing thread through a bounded queue, so a {@code send} that blocks (metadata
+ * missing, buffer full) never holds a socket thread and its pings. A record that cannot be queued or that Kafka
+ * refuses is logged and counted ({@value IngressMetrics#SOCKET_PRODUCE_FAILURES}); the caller still gets an answer
+ * from the edge watchdog, which started at {@link EdgeListener#turnRequested}. {@link #close()} drains the queue for
+ * a bounded time; close it after the sockets and before the producer.
+ */
+public final class LlmSocketProtocol implements AutoCloseable {
+
+    /** The dead-letter source, and the key of this protocol's dead letters. */
+    public static final String SOURCE = "socket";
+
+    /** Close code for a text frame that is not a usable Retell frame (invalid payload). */
+    public static final int CLOSE_INVALID_PAYLOAD = 1007;
+    /** Close code for a binary frame (Retell speaks text frames only). */
+    public static final int CLOSE_UNSUPPORTED_DATA = 1003;
+    /** Close code for a frame over {@code socket.max-frame-bytes}. */
+    public static final int CLOSE_TOO_LARGE = 1009;
+
+    /** The interaction type Retell pings with. */
+    public static final String PING_PONG = "ping_pong";
+    public static final String RESPONSE_REQUIRED = "response_required";
+    public static final String REMINDER_REQUIRED = "reminder_required";
+
+    /** Records waiting for the producing thread; beyond this they are counted as lost ({@code queue_full}). */
+    static final int PRODUCE_QUEUE_CAPACITY = 10_000;
+    private static final long CLOSE_DRAIN_MS = 2_000;
+    // Bound of the call-event schema's type: a longer one would make a record consumers refuse.
+    private static final int MAX_TYPE_LENGTH = 128;
+    private static final String THREAD_NAME = "callguard-ingress-socket-produce";
+
+    private static final Logger LOG = LoggerFactory.getLogger(LlmSocketProtocol.class);
+    private static final ObjectMapper MAPPER = Json.mapper();
+
+    private final int maxFrameBytes;
+    private final String greeting;
+    private final String configMessage;
+    private final Topic<String, CallEvent> callEvents;
+    private final Topic<String, DeadLetter> deadLetters;
+    private final Producer<String, byte[]> producer;
+    private final MeterRegistry meters;
+    private final Clock clock;
+    private final String nodeId;
+    private final EdgeListener listener;
+    private final Function<String, String> beginText;
+    private final ThreadPoolExecutor sender;
+
+    /** A protocol whose begin message is always {@code socket.greeting}. */
+    public LlmSocketProtocol(IngressConfig config, Topics topics, Producer<String, byte[]> producer,
+                             MeterRegistry meters, Clock clock, String nodeId, EdgeListener listener) {
+        this(config, topics, producer, meters, clock, nodeId, listener, null);
+    }
+
+    /**
+     * @param config    supplies {@code socket.max-frame-bytes}, {@code socket.greeting}, {@code socket.auto-reconnect}
+     * @param topics    where socket events and dead letters go
+     * @param producer  the producer of call events and dead letters; not closed here
+     * @param meters    where metrics go (see {@link IngressMetrics})
+     * @param clock     the clock of receipt times (a turn's budget starts there)
+     * @param nodeId    this instance's node id, written as {@code edge_node} on every event
+     * @param listener  told about sockets and turns (the egress)
+     * @param beginText the begin message's text per call id (e.g. the busy line for a call refused for capacity);
+     *                  null, or a null answer, means {@code socket.greeting}
+     */
+    public LlmSocketProtocol(IngressConfig config, Topics topics, Producer<String, byte[]> producer,
+                             MeterRegistry meters, Clock clock, String nodeId, EdgeListener listener,
+                             Function<String, String> beginText) {
+        this.maxFrameBytes = config.socketMaxFrameBytes();
+        this.greeting = config.socketGreeting();
+        this.configMessage = configMessage(config.socketAutoReconnect());
+        this.callEvents = topics.callEvents();
+        this.deadLetters = topics.deadLetters();
+        this.producer = Objects.requireNonNull(producer, "producer");
+        this.meters = Objects.requireNonNull(meters, "meters");
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.nodeId = nodeId;
+        this.listener = Objects.requireNonNull(listener, "listener");
+        this.beginText = beginText;
+        // One thread keeps the records of a call in the order their frames arrived.
+        this.sender = new ThreadPoolExecutor(1, 1, 0L, TimeUnit.MILLISECONDS,
+                new ArrayBlockingQueue<>(PRODUCE_QUEUE_CAPACITY), r -> {
+                    Thread t = new Thread(r, THREAD_NAME);
+                    t.setDaemon(true);
+                    return t;
+                }, new ThreadPoolExecutor.AbortPolicy());
+    }
+
+    /** The largest frame accepted, in bytes of UTF-8; a transport should refuse larger ones itself. */
+    public int maxFrameBytes() {
+        return maxFrameBytes;
+    }
+
+    /** A socket opened: tells the listener, then sends the config message and the begin message, in that order. */
+    public void opened(CallSocket socket) {
+        LOG.debug("LLM socket opened for call {} ({})", socket.callId(), socket.connectionId());
+        notifyListener("socketOpened", socket, () -> listener.socketOpened(socket));
+        socket.send(configMessage);
+        socket.send(response(0, beginTextOf(socket.callId())));
+    }
+
+    /** One text frame from Retell, received now. */
+    public void text(CallSocket socket, String frame) {
+        long receivedAtMs = clock.millis();
+        // Characters never outnumber UTF-8 bytes: this catches what a transport without a limit let through.
+        if (frame.length() > maxFrameBytes) {
+            tooLarge(socket, "text frame of " + frame.length() + " characters is over the limit of "
+                    + maxFrameBytes + " bytes");
+            return;
+        }
+        JsonNode tree;
+        try {
+            tree = MAPPER.readTree(frame);
+        } catch (IOException e) {
+            refuse(socket, frame, receivedAtMs, "invalid_json", "frame is not JSON: " + firstLine(e.getMessage()));
+            return;
+        }
+        if (tree == null || tree.isMissingNode()) {
+            refuse(socket, frame, receivedAtMs, "invalid_json", "frame is empty");
+            return;
+        }
+        if (!tree.isObject()) {
+            refuse(socket, frame, receivedAtMs, "not_an_object", "frame is JSON but not an object");
+            return;
+        }
+        JsonNode typeNode = tree.get("interaction_type");
+        if (typeNode == null || !typeNode.isTextual()) {
+            refuse(socket, frame, receivedAtMs, "missing_interaction_type", "no string field 'interaction_type'");
+            return;
+        }
+        String type = typeNode.textValue();
+        if (type.isEmpty() || type.length() > MAX_TYPE_LENGTH) {
+            refuse(socket, frame, receivedAtMs, "invalid_interaction_type",
+                    "'interaction_type' must have 1 to " + MAX_TYPE_LENGTH + " characters");
+            return;
+        }
+        if (PING_PONG.equals(type)) {
+            count(PING_PONG);
+            socket.send(pong(tree.get("timestamp")));
+            return;
+        }
+        Long responseId = null;
+        if (RESPONSE_REQUIRED.equals(type) || REMINDER_REQUIRED.equals(type)) {
+            JsonNode id = tree.get("response_id");
+            if (id == null || !id.isIntegralNumber() || !id.canConvertToLong() || id.longValue() < 0) {
+                refuse(socket, frame, receivedAtMs, "invalid_response_id",
+                        "'response_id' of " + type + " must be a non-negative integer");
+                return;
+            }
+            responseId = id.longValue();
+            long turn = responseId;
+            notifyListener("turnRequested", socket, () -> listener.turnRequested(socket, turn, receivedAtMs));
+        }
+        count(IngressMetrics.frameTag(type));
+        String callId = socket.callId();
+        CallEvent event = new CallEvent(CallEvent.SCHEMA_VERSION, UUID.randomUUID().toString(), callId,
+                EventSource.SOCKET, type, IdempotencyKeys.forSocket(type, callId, responseId), receivedAtMs,
+                responseId, nodeId, tree);
+        byte[] value = callEvents.valueSerde().serializer().serialize(callEvents.name(), event);
+        produce(new ProducerRecord<>(callEvents.name(), callId, value), type, callId);
+    }
+
+    /** One binary frame: Retell sends none, so it is dead-lettered and the socket closed with 1003. */
+    public void binary(CallSocket socket, byte[] payload) {
+        long now = clock.millis();
+        meters.counter(IngressMetrics.SOCKET_FRAMES, IngressMetrics.TAG_TYPE, IngressMetrics.FRAME_BINARY).increment();
+        deadLetter(socket, payload, now, "binary_frame", "binary frame of " + payload.length + " bytes");
+        socket.close(CLOSE_UNSUPPORTED_DATA, "text frames only");
+    }
+
+    /**
+     * A frame over {@code socket.max-frame-bytes}, as the transport reports it: dead-lettered without bytes (they
+     * were discarded unread) and the socket closed with 1009, unless the transport already did.
+     */
+    public void tooLarge(CallSocket socket, String detail) {
+        long now = clock.millis();
+        meters.counter(IngressMetrics.SOCKET_FRAMES, IngressMetrics.TAG_TYPE, IngressMetrics.FRAME_TOO_LARGE)
+                .increment();
+        deadLetter(socket, new byte[0], now, "frame_too_large", detail);
+        socket.close(CLOSE_TOO_LARGE, "frame too large");
+    }
+
+    /** A socket closed, by either side: tells the listener. */
+    public void closed(CallSocket socket, int code, String reason) {
+        if (code == 1000) {
+            LOG.debug("LLM socket of call {} ({}) closed: {} {}", socket.callId(), socket.connectionId(), code, reason);
+        } else {
+            LOG.info("LLM socket of call {} ({}) closed: {} {}", socket.callId(), socket.connectionId(), code, reason);
+        }
+        notifyListener("socketClosed", socket, () -> listener.socketClosed(socket, code, reason));
+    }
+
+    /** Stops taking records and waits (at most 2 s) for the queued ones to be handed to the producer; idempotent. */
+    @Override
+    public void close() {
+        sender.shutdown();
+        try {
+            if (!sender.awaitTermination(CLOSE_DRAIN_MS, TimeUnit.MILLISECONDS)) {
+                int lost = sender.shutdownNow().size();
+                meters.counter(IngressMetrics.SOCKET_PRODUCE_FAILURES, IngressMetrics.TAG_REASON, "closed")
+                        .increment(lost);
+                LOG.warn("{} socket records not produced: the producer did not take them within {} ms of close",
+                        lost, CLOSE_DRAIN_MS);
+            }
+        } catch (InterruptedException e) {
+            sender.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void refuse(CallSocket socket, String frame, long receivedAtMs, String reason, String detail) {
+        count(IngressMetrics.FRAME_INVALID);
+        deadLetter(socket, frame.getBytes(StandardCharsets.UTF_8), receivedAtMs, reason, detail);
+        socket.close(CLOSE_INVALID_PAYLOAD, reason);
+    }
+
+    private void deadLetter(CallSocket socket, byte[] bytes, long receivedAtMs, String reason, String detail) {
+        String callId = socket.callId();
+        meters.counter(IngressMetrics.DEAD_LETTERS, IngressMetrics.TAG_SOURCE, SOURCE, IngressMetrics.TAG_REASON, reason)
+                .increment();
+        LOG.warn("dead-lettering a socket frame: {} ({}), call {} ({}), {} bytes", reason, detail, callId,
+                socket.connectionId(), bytes.length);
+        DeadLetter letter = DeadLetter.atEdge(SOURCE, reason, detail, callId, receivedAtMs, bytes);
+        byte[] value = deadLetters.valueSerde().serializer().serialize(deadLetters.name(), letter);
+        produce(new ProducerRecord<>(deadLetters.name(), SOURCE, value), "dead letter " + reason, callId);
+    }
+
+    private void produce(ProducerRecord<String, byte[]> record, String what, String callId) {
+        try {
+            sender.execute(() -> send(record, what, callId));
+        } catch (RejectedExecutionException e) {
+            String reason = sender.isShutdown() ? "closed" : "queue_full";
+            produceFailed(reason, what, callId, reason);
+        }
+    }
+
+    private void send(ProducerRecord<String, byte[]> record, String what, String callId) {
+        try {
+            producer.send(record, (metadata, error) -> {
+                if (error != null) {
+                    produceFailed("kafka_error", what, callId, error.toString());
+                }
+            });
+        } catch (RuntimeException e) {
+            produceFailed("send_failed", what, callId, e.toString());
+        }
+    }
+
+    private void produceFailed(String reason, String what, String callId, String detail) {
+        meters.counter(IngressMetrics.SOCKET_PRODUCE_FAILURES, IngressMetrics.TAG_REASON, reason).increment();
+        LOG.warn("socket {} of call {} not produced: {}", what, callId, detail);
+    }
+
+    private void count(String typeTag) {
+        meters.counter(IngressMetrics.SOCKET_FRAMES, IngressMetrics.TAG_TYPE, typeTag).increment();
+    }
+
+    private String beginTextOf(String callId) {
+        if (beginText == null) {
+            return greeting;
+        }
+        try {
+            String text = beginText.apply(callId);
+            return text == null ? greeting : text;
+        } catch (RuntimeException e) {
+            LOG.warn("begin text of call {} failed; the greeting is said instead", callId, e);
+            return greeting;
+        }
+    }
+
+    private void notifyListener(String what, CallSocket socket, Runnable call) {
+        try {
+            call.run();
+        } catch (RuntimeException e) {
+            // The listener's failure must not cost the caller the protocol (pings, begin message, events).
+            LOG.error("edge listener {} failed for call {} ({})", what, socket.callId(), socket.connectionId(), e);
+        }
+    }
+
+    private static String configMessage(boolean autoReconnect) {
+        ObjectNode config = MAPPER.createObjectNode();
+        config.put("auto_reconnect", autoReconnect);
+        config.put("call_details", true);
+        ObjectNode message = MAPPER.createObjectNode();
+        message.put("response_type", "config");
+        message.set("config", config);
+        return write(message);
+    }
+
+    private static String response(long responseId, String content) {
+        ObjectNode message = MAPPER.createObjectNode();
+        message.put("response_type", "response");
+        message.put("response_id", responseId);
+        message.put("content", content);
+        message.put("content_complete", true);
+        return write(message);
+    }
+
+    private String pong(JsonNode timestamp) {
+        ObjectNode message = MAPPER.createObjectNode();
+        message.put("response_type", PING_PONG);
+        if (timestamp != null && !timestamp.isNull()) {
+            message.set("timestamp", timestamp);
+        } else {
+            message.put("timestamp", clock.millis());
+        }
+        return write(message);
+    }
+
+    private static String write(JsonNode node) {
+        try {
+            return MAPPER.writeValueAsString(node);
+        } catch (IOException e) {
+            throw new IllegalStateException("a JSON tree could not be written", e);
+        }
+    }
+
+    private static String firstLine(String message) {
+        if (message == null) {
+            return "unknown error";
+        }
+        int nl = message.indexOf('\n');
+        return nl < 0 ? message : message.substring(0, nl);
+    }
+}

@@ -1,0 +1,39 @@
+package io.callguard.ingress;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.IntSupplier;
+
+/** Records what the edge told the delivery side, and how many records were produced at that moment. */
+class RecordingEdgeListener implements EdgeListener {
+
+    record Closed(CallSocket socket, int code, String reason) {
+    }
+
+    record Turn(CallSocket socket, long responseId, long receivedAtMs, int producedBefore) {
+    }
+
+    final List<CallSocket> opened = new CopyOnWriteArrayList<>();
+    final List<Closed> closed = new CopyOnWriteArrayList<>();
+    final List<Turn> turns = new CopyOnWriteArrayList<>();
+    private final IntSupplier produced;
+
+    RecordingEdgeListener(IntSupplier produced) {
+        this.produced = produced;
+    }
+
+    @Override
+    public void socketOpened(CallSocket socket) {
+        opened.add(socket);
+    }
+
+    @Override
+    public void socketClosed(CallSocket socket, int code, String reason) {
+        closed.add(new Closed(socket, code, reason));
+    }
+
+    @Override
+    public void turnRequested(CallSocket socket, long responseId, long receivedAtMs) {
+        turns.add(new Turn(socket, responseId, receivedAtMs, produced.getAsInt()));
+    }
+}
