@@ -1,5 +1,6 @@
 package io.callguard.egress.internal;
 
+import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
 
 /**
@@ -55,12 +56,16 @@ public final class DialOutEndpoint implements Session.Listener.AutoDemanding {
     }
 
     @Override
-    public void onWebSocketClose(int statusCode, String reason) {
+    public void onWebSocketClose(int statusCode, String reason, Callback callback) {
         DialOutSocket open = socket;
         if (open != null) {
             open.markClosed();
         }
-        events.closed(this, statusCode, reason);
+        try {
+            events.closed(this, statusCode, reason);
+        } finally {
+            callback.succeed();
+        }
     }
 
     @Override
