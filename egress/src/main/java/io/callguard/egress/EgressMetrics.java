@@ -1,0 +1,64 @@
+package io.callguard.egress;
+
+/**
+ * Names of every metric the egress records, Micrometer style (exported to Prometheus as
+ * {@code callguard_turn_latency_seconds} and so on), with their tag keys and values.
+ */
+public final class EgressMetrics {
+
+    /** Gauge: call sockets held by this node right now. */
+    public static final String SOCKET_CONNECTIONS = "callguard.socket.connections";
+    /** Counter: old sockets closed because a newer socket of the same call replaced them. */
+    public static final String SOCKET_SUPERSEDED = "callguard.socket.superseded";
+    /** Counter, tag {@link #TAG_MODE}: a call got another socket after its first one (or a redial connected). */
+    public static final String SOCKET_RECONNECTS = "callguard.socket.reconnects";
+
+    /** Counter: answers for a response id older than the call's latest request, dropped. */
+    public static final String STALE_RESPONSES_DROPPED = "callguard.stale-responses.dropped";
+    /** Counter: answers for calls whose socket another edge node holds, dropped. */
+    public static final String RESPONSES_NOT_HELD = "callguard.responses.not-held";
+    /** Counter, tag {@link #TAG_REASON}: answers dropped for another rule (unrequested id, after the turn completed, duplicate chunk). */
+    public static final String RESPONSES_DROPPED = "callguard.responses.dropped";
+    /** Counter: records on the responses topic that could not be read. */
+    public static final String RESPONSES_INVALID = "callguard.responses.invalid";
+    /** Counter: owed answers re-sent on a new socket after a reconnect (whole answer or the part so far). */
+    public static final String RESPONSES_RESENT = "callguard.responses.resent";
+
+    /** Counter, tag {@link #TAG_REASON}: fallbacks the edge itself sent. */
+    public static final String FALLBACKS = "callguard.fallbacks";
+    /** Timer, tag {@link #TAG_KIND}: budget start to the complete frame on the socket. */
+    public static final String TURN_LATENCY = "callguard.turn.latency";
+    /** Timer, tag {@link #TAG_KIND}: budget start to the first chunk of a streamed answer. */
+    public static final String TURN_FIRST_CHUNK_LATENCY = "callguard.turn.first-chunk.latency";
+    /** Counter, tag {@link #TAG_KIND}: complete answers sent after the budget had run out. */
+    public static final String TURN_OVER_BUDGET = "callguard.turn.over-budget";
+
+    /** Counter, tag {@link #TAG_OUTCOME}: dial-out connection attempts. */
+    public static final String DIALOUT_ATTEMPTS = "callguard.dialout.attempts";
+    /** Counter: dial-outs abandoned after {@code dialout.max-attempts} failed attempts in a row. */
+    public static final String DIALOUT_EXHAUSTED = "callguard.dialout.exhausted";
+
+    public static final String TAG_KIND = "kind";
+    public static final String TAG_REASON = "reason";
+    public static final String TAG_MODE = "mode";
+    public static final String TAG_OUTCOME = "outcome";
+
+    /** {@link #TAG_REASON} of a fallback the edge watchdog sent because the budget ran out. */
+    public static final String REASON_EDGE_TIMEOUT = "edge_timeout";
+    /** {@link #TAG_REASON} of a chunk that arrived after its turn was complete. */
+    public static final String REASON_AFTER_COMPLETE = "after_complete";
+    /** {@link #TAG_REASON} of an answer for a response id the current socket has not requested. */
+    public static final String REASON_UNREQUESTED = "unrequested";
+    /** {@link #TAG_REASON} of a chunk whose index was already delivered. */
+    public static final String REASON_DUPLICATE_CHUNK = "duplicate_chunk";
+    /** {@link #TAG_MODE} of a socket Retell dialled in. */
+    public static final String MODE_DIAL_IN = "dial_in";
+    /** {@link #TAG_MODE} of a socket callguard dialled out. */
+    public static final String MODE_DIAL_OUT = "dial_out";
+    /** {@link #TAG_OUTCOME} values of {@link #DIALOUT_ATTEMPTS}. */
+    public static final String OUTCOME_CONNECTED = "connected";
+    public static final String OUTCOME_FAILED = "failed";
+
+    private EgressMetrics() {
+    }
+}

@@ -1,0 +1,45 @@
+package io.callguard.egress.internal;
+
+import io.callguard.egress.EgressConfig;
+import io.callguard.egress.EgressMetrics;
+import io.callguard.egress.Scheduler;
+import io.micrometer.core.instrument.Gauge;
+import java.time.Clock;
+
+/**
+ * The turn path at the edge, wired: ledger, socket registry, watchdog and response delivery sharing one
+ * scheduler and clock. Free of Kafka and Jetty, so it is tested with a manual clock.
+ */
+public final class EdgeDelivery {
+
+    private final TurnLedger ledger;
+    private final SocketRegistry registry;
+    private final ResponseDelivery delivery;
+
+    /**
+     * @param budgetMs        {@code turn.budget-ms}
+     * @param fallbackMessage {@code turn.fallback-message}
+     */
+    public EdgeDelivery(EgressConfig config, long budgetMs, String fallbackMessage, Scheduler scheduler, Clock clock,
+                        EgressMeters meters) {
+        this.ledger = new TurnLedger(budgetMs, fallbackMessage, meters);
+        TurnWatchdog watchdog = new TurnWatchdog(ledger, scheduler, clock);
+        this.registry = new SocketRegistry(ledger, watchdog, scheduler, clock, meters, config.supersededCloseCode(),
+                config.detachedRetentionMs());
+        this.delivery = new ResponseDelivery(ledger, watchdog, clock);
+        Gauge.builder(EgressMetrics.SOCKET_CONNECTIONS, ledger, TurnLedger::attachedCount)
+                .description("Call sockets held by this edge node").register(meters.registry());
+    }
+
+    public TurnLedger ledger() {
+        return ledger;
+    }
+
+    public SocketRegistry registry() {
+        return registry;
+    }
+
+    public ResponseDelivery delivery() {
+        return delivery;
+    }
+}

@@ -1,0 +1,115 @@
+package io.callguard.egress.internal;
+
+import static io.callguard.egress.EgressMetrics.*;
+
+import io.callguard.schemas.ResponseKind;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
+
+/** The egress's meters, registered once; names come from {@link io.callguard.egress.EgressMetrics}. */
+public final class EgressMeters {
+
+    private final MeterRegistry registry;
+    private final Map<ResponseKind, Timer> turnLatency = new EnumMap<>(ResponseKind.class);
+    private final Map<ResponseKind, Timer> firstChunkLatency = new EnumMap<>(ResponseKind.class);
+    private final Map<ResponseKind, Counter> overBudget = new EnumMap<>(ResponseKind.class);
+    private final Counter stale;
+    private final Counter notHeld;
+    private final Counter invalid;
+    private final Counter resent;
+    private final Counter superseded;
+    private final Counter edgeTimeoutFallbacks;
+    private final Counter dialOutExhausted;
+
+    public EgressMeters(MeterRegistry registry) {
+        this.registry = registry;
+        for (ResponseKind kind : ResponseKind.values()) {
+            turnLatency.put(kind, latencyTimer(TURN_LATENCY, "Budget start to the complete answer on the socket",
+                    kind));
+            firstChunkLatency.put(kind, latencyTimer(TURN_FIRST_CHUNK_LATENCY,
+                    "Budget start to the first chunk of a streamed answer on the socket", kind));
+            overBudget.put(kind, Counter.builder(TURN_OVER_BUDGET).tag(TAG_KIND, kind.wireName())
+                    .description("Complete answers sent after the turn budget").register(registry));
+        }
+        stale = registry.counter(STALE_RESPONSES_DROPPED);
+        notHeld = registry.counter(RESPONSES_NOT_HELD);
+        invalid = registry.counter(RESPONSES_INVALID);
+        resent = registry.counter(RESPONSES_RESENT);
+        superseded = registry.counter(SOCKET_SUPERSEDED);
+        edgeTimeoutFallbacks = registry.counter(FALLBACKS, TAG_REASON, REASON_EDGE_TIMEOUT);
+        dialOutExhausted = registry.counter(DIALOUT_EXHAUSTED);
+    }
+
+    private Timer latencyTimer(String name, String description, ResponseKind kind) {
+        return Timer.builder(name).tag(TAG_KIND, kind.wireName()).description(description)
+                .publishPercentiles(0.5, 0.99, 0.999).publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofSeconds(30))
+                .register(registry);
+    }
+
+    public MeterRegistry registry() {
+        return registry;
+    }
+
+    /** A complete frame went out; over budget is counted only when {@code countOverBudget}. */
+    void completed(ResponseKind kind, long startMs, long sentAtMs, long budgetMs, boolean countOverBudget) {
+        if (startMs <= 0) {
+            return;
+        }
+        long elapsed = Math.max(0, sentAtMs - startMs);
+        turnLatency.get(kind).record(Duration.ofMillis(elapsed));
+        if (countOverBudget && elapsed > budgetMs) {
+            overBudget.get(kind).increment();
+        }
+    }
+
+    void firstChunk(ResponseKind kind, long startMs, long sentAtMs) {
+        if (startMs > 0) {
+            firstChunkLatency.get(kind).record(Duration.ofMillis(Math.max(0, sentAtMs - startMs)));
+        }
+    }
+
+    void edgeTimeoutFallback() {
+        edgeTimeoutFallbacks.increment();
+    }
+
+    void stale() {
+        stale.increment();
+    }
+
+    void notHeld() {
+        notHeld.increment();
+    }
+
+    void dropped(String reason) {
+        registry.counter(RESPONSES_DROPPED, TAG_REASON, reason).increment();
+    }
+
+    public void invalid() {
+        invalid.increment();
+    }
+
+    void resent() {
+        resent.increment();
+    }
+
+    void superseded() {
+        superseded.increment();
+    }
+
+    public void reconnect(String mode) {
+        registry.counter(SOCKET_RECONNECTS, TAG_MODE, mode).increment();
+    }
+
+    public void dialOutAttempt(String outcome) {
+        registry.counter(DIALOUT_ATTEMPTS, TAG_OUTCOME, outcome).increment();
+    }
+
+    public void dialOutExhausted() {
+        dialOutExhausted.increment();
+    }
+}

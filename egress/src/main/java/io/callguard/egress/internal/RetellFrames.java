@@ -1,0 +1,33 @@
+package io.callguard.egress.internal;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.schemas.Json;
+
+/** Builds the frames the server sends to Retell on the custom-LLM WebSocket. */
+public final class RetellFrames {
+
+    private RetellFrames() {
+    }
+
+    /**
+     * A {@code response} frame. Types are exact because Retell silently drops a frame with a wrong one:
+     * {@code response_id} an integer, {@code content} a string, {@code content_complete} a boolean;
+     * {@code end_call} is written only when true.
+     */
+    public static String response(long responseId, String content, boolean contentComplete, boolean endCall) {
+        ObjectNode frame = Json.mapper().createObjectNode()
+                .put("response_type", "response")
+                .put("response_id", responseId)
+                .put("content", content)
+                .put("content_complete", contentComplete);
+        if (endCall) {
+            frame.put("end_call", true);
+        }
+        try {
+            return Json.mapper().writeValueAsString(frame);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot write a response frame", e);
+        }
+    }
+}

@@ -1,0 +1,87 @@
+package io.callguard.egress.internal;
+
+import io.callguard.egress.EgressMetrics;
+import io.callguard.egress.Scheduler;
+import io.callguard.ingress.CallSocket;
+import io.callguard.ingress.EdgeListener;
+import java.time.Clock;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The edge's view of call sockets: keeps each call's current socket (in the {@link TurnLedger}), lets a
+ * reconnect supersede the old socket, and starts the watchdog for every requested turn. Idempotent: the
+ * same socket opened or closed twice (a dial-out socket is reported by the dial-out client and again by the
+ * ingress path its frames go through) counts once.
+ */
+public final class SocketRegistry implements EdgeListener {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SocketRegistry.class);
+
+    private final TurnLedger ledger;
+    private final TurnWatchdog watchdog;
+    private final Scheduler scheduler;
+    private final Clock clock;
+    private final EgressMeters meters;
+    private final int supersededCloseCode;
+    private final long detachedRetentionMs;
+
+    /**
+     * @param supersededCloseCode close code for a socket replaced by a reconnect (never 1000)
+     * @param detachedRetentionMs how long a closed call's turn state waits for a reconnect
+     */
+    public SocketRegistry(TurnLedger ledger, TurnWatchdog watchdog, Scheduler scheduler, Clock clock,
+                          EgressMeters meters, int supersededCloseCode, long detachedRetentionMs) {
+        if (supersededCloseCode == 1000) {
+            throw new IllegalArgumentException("supersededCloseCode must not be 1000: Retell reads it as hang-up");
+        }
+        this.ledger = ledger;
+        this.watchdog = watchdog;
+        this.scheduler = scheduler;
+        this.clock = clock;
+        this.meters = meters;
+        this.supersededCloseCode = supersededCloseCode;
+        this.detachedRetentionMs = detachedRetentionMs;
+    }
+
+    @Override
+    public void socketOpened(CallSocket socket) {
+        TurnLedger.Attached attached = ledger.attach(socket, clock.millis());
+        if (attached.duplicate()) {
+            return;
+        }
+        if (attached.reconnect()) {
+            meters.reconnect(socket instanceof DialOutSocket ? EgressMetrics.MODE_DIAL_OUT : EgressMetrics.MODE_DIAL_IN);
+        }
+        CallSocket previous = attached.previous();
+        if (previous != null && previous.isOpen()) {
+            LOG.info("call {}: socket {} supersedes {}", socket.callId(), socket.connectionId(),
+                    previous.connectionId());
+            previous.close(supersededCloseCode, "superseded by a newer socket for this call");
+            meters.superseded();
+        }
+    }
+
+    @Override
+    public void socketClosed(CallSocket socket, int code, String reason) {
+        long detachSeq = ledger.detach(socket);
+        if (detachSeq >= 0) {
+            String callId = socket.callId();
+            scheduler.schedule(() -> ledger.evictIfDetached(callId, detachSeq), detachedRetentionMs);
+        }
+    }
+
+    @Override
+    public void turnRequested(CallSocket socket, long responseId, long receivedAtMs) {
+        TurnLedger.TurnTicket ticket = ledger.request(socket, responseId, receivedAtMs, clock.millis());
+        if (ticket != null) {
+            watchdog.watch(ticket);
+        }
+    }
+
+    /** The socket currently carrying the call on this node, if any. */
+    public Optional<CallSocket> current(String callId) {
+        return ledger.socket(callId);
+    }
+}

@@ -1,0 +1,356 @@
+package io.callguard.egress.internal;
+
+import io.callguard.egress.EgressMetrics;
+import io.callguard.ingress.CallSocket;
+import io.callguard.schemas.AgentResponse;
+import io.callguard.schemas.ResponseKind;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Per call, the socket that currently carries it and the state of its latest turn; applies Retell's
+ * rules to everything that would write a {@code response} frame.
+ *
+ * <p>Rules (retell-protocol.md section 2): only the latest requested {@code response_id} of a call is
+ * answered, older ids are dropped; every turn gets exactly one {@code content_complete:true} per socket;
+ * chunks after it are dropped; {@code response_id} 0 (begin or busy message) is deliverable from the moment
+ * the socket is attached, before any request.
+ *
+ * <p>The socket binding lives here rather than in a separate map because "which socket gets the owed
+ * answer" must be decided atomically with the turn's state: a chunk read by the Kafka thread and a
+ * reconnect on a socket thread would otherwise race and lose the answer on a dead socket.
+ *
+ * <p>Thread safety: every operation runs inside {@link ConcurrentHashMap#compute} on the call's entry, so
+ * the Kafka poll thread, watchdog threads and socket threads see one order per call. Frames are sent inside
+ * that critical section; this is safe because {@link CallSocket#send} never blocks by contract, and it is
+ * what makes "exactly one complete" hold. Old sockets are closed by the caller, outside it.
+ */
+public final class TurnLedger {
+
+    /** What became of an answer handed to {@link #deliver}. */
+    public enum Outcome {
+        /** Written to the call's socket. */
+        SENT,
+        /** Recorded for the call, whose socket is closed or detached: a reconnect gets it. */
+        HELD,
+        /** No socket of this call was ever attached here (or it expired): another node holds it. */
+        NOT_HELD,
+        /** For an older response id than the call's latest request. */
+        STALE,
+        /** For a response id newer than anything the current socket requested. */
+        UNREQUESTED,
+        /** The turn already had its complete answer. */
+        AFTER_COMPLETE,
+        /** A chunk index already delivered. */
+        DUPLICATE_CHUNK
+    }
+
+    /** What {@link #attach} did: the socket it replaced (to be closed by the caller), if any. */
+    public record Attached(CallSocket previous, boolean reconnect, boolean duplicate) {
+    }
+
+    /** A turn for the watchdog to check at {@code deadlineMs}. */
+    public record TurnTicket(String callId, long turnSeq, long responseId, long deadlineMs) {
+    }
+
+    /** The outcome of a delivery and, when it opened a turn the socket had not requested, its ticket. */
+    public record Delivered(Outcome outcome, TurnTicket opened) {
+    }
+
+    private final ConcurrentHashMap<String, CallLine> lines = new ConcurrentHashMap<>();
+    private final AtomicLong turnSeq = new AtomicLong();
+    private final long budgetMs;
+    private final String fallbackMessage;
+    private final EgressMeters meters;
+
+    /**
+     * @param budgetMs        the turn budget ({@code turn.budget-ms})
+     * @param fallbackMessage what the edge says when the budget ran out ({@code turn.fallback-message})
+     */
+    public TurnLedger(long budgetMs, String fallbackMessage, EgressMeters meters) {
+        this.budgetMs = budgetMs;
+        this.fallbackMessage = Objects.requireNonNull(fallbackMessage, "fallbackMessage");
+        this.meters = Objects.requireNonNull(meters, "meters");
+    }
+
+    /**
+     * Makes {@code socket} the call's current socket. When it replaces another, the answer still owed for
+     * the latest turn goes to the new socket at once: the whole answer as one complete frame if it had
+     * fully arrived; the fallback if the budget is spent; the part received so far (not complete, more
+     * chunks follow) otherwise. A turn already completed on the old socket is not re-sent: it was written,
+     * and Retell ignores content for a completed id. Attaching the current socket again does nothing.
+     */
+    public Attached attach(CallSocket socket, long nowMs) {
+        Attached[] result = new Attached[1];
+        lines.compute(socket.callId(), (callId, line) -> {
+            if (line == null) {
+                line = new CallLine(newTurn(0, 0, null));
+                line.socket = socket;
+                result[0] = new Attached(null, false, false);
+                return line;
+            }
+            if (line.socket != null && line.socket.connectionId().equals(socket.connectionId())) {
+                result[0] = new Attached(null, false, true);
+                return line;
+            }
+            result[0] = new Attached(line.socket, true, false);
+            line.socket = socket;
+            line.detachSeq++;
+            settleOwed(line, nowMs);
+            return line;
+        });
+        return result[0];
+    }
+
+    private void settleOwed(CallLine line, long nowMs) {
+        Turn turn = line.turn;
+        if (turn.completedOn != null) {
+            return;
+        }
+        if (turn.answerArrived) {
+            if (send(line, turn.content.toString(), true)) {
+                meters.resent();
+                completed(line, turn, turn.kind, turn.startMs, nowMs, true);
+            }
+        } else if (turn.responseId > 0 && turn.startMs > 0 && nowMs >= turn.startMs + budgetMs) {
+            sendFallback(line, turn, nowMs);
+        } else if (turn.content.length() > 0) {
+            // Only part of the answer is here: catch the new socket up and let the rest stream after it.
+            if (send(line, turn.content.toString(), false)) {
+                meters.resent();
+            }
+        }
+    }
+
+    /**
+     * Detaches {@code socket} if it is the call's current socket; the call's turn state stays for a
+     * reconnect until {@link #evictIfDetached} removes it.
+     *
+     * @return the detach sequence to pass to {@link #evictIfDetached}, or -1 when the socket was not current
+     */
+    public long detach(CallSocket socket) {
+        long[] seq = {-1};
+        lines.computeIfPresent(socket.callId(), (callId, line) -> {
+            if (line.socket != null && line.socket.connectionId().equals(socket.connectionId())) {
+                line.socket = null;
+                seq[0] = ++line.detachSeq;
+            }
+            return line;
+        });
+        return seq[0];
+    }
+
+    /** Forgets the call if it is still detached since the detach that returned {@code detachSeq}. */
+    public void evictIfDetached(String callId, long detachSeq) {
+        lines.computeIfPresent(callId, (id, line) -> line.socket == null && line.detachSeq == detachSeq ? null : line);
+    }
+
+    /**
+     * Records that Retell asked for {@code responseId} on {@code socket}. A request supersedes the older turn
+     * when its id is higher, or when it is the first request on a new socket with another id (Retell does not
+     * document whether ids continue across a reconnect; a restart at 1 must not silence the call). Asked again
+     * for the same id on a new socket after the turn completed on an older one, the recorded answer is re-sent
+     * complete at once. Requests from a socket that is not the call's current one, and repeats on the same
+     * socket, are ignored.
+     *
+     * @return the new turn's ticket for the watchdog, or null when no new turn was opened
+     */
+    public TurnTicket request(CallSocket socket, long responseId, long receivedAtMs, long nowMs) {
+        TurnTicket[] ticket = new TurnTicket[1];
+        lines.computeIfPresent(socket.callId(), (callId, line) -> {
+            if (line.socket == null || !line.socket.connectionId().equals(socket.connectionId())) {
+                return line;
+            }
+            String connection = socket.connectionId();
+            Turn turn = line.turn;
+            boolean sameSocket = connection.equals(turn.requestConnection);
+            if (sameSocket && responseId <= turn.responseId) {
+                return line;
+            }
+            if (!sameSocket && responseId == turn.responseId && turn.responseId > 0) {
+                turn.requestConnection = connection;
+                if (turn.completedOn != null && !turn.completedOn.equals(connection)
+                        && send(line, turn.content.toString(), true)) {
+                    turn.completedOn = connection;
+                    meters.resent();
+                }
+                return line;
+            }
+            line.turn = newTurn(responseId, receivedAtMs, connection);
+            ticket[0] = new TurnTicket(callId, line.turn.seq, responseId, receivedAtMs + budgetMs);
+            return line;
+        });
+        return ticket[0];
+    }
+
+    /** Applies the turn rules to one answer or chunk and writes it to the call's socket when they allow. */
+    public Delivered deliver(AgentResponse response, long nowMs) {
+        Delivered[] result = {new Delivered(Outcome.NOT_HELD, null)};
+        lines.computeIfPresent(response.callId(), (callId, line) -> {
+            Turn turn = line.turn;
+            TurnTicket opened = null;
+            if (response.responseId() < turn.responseId) {
+                result[0] = new Delivered(Outcome.STALE, null);
+                return line;
+            }
+            if (response.responseId() > turn.responseId) {
+                if (line.socket != null && line.socket.connectionId().equals(turn.requestConnection)) {
+                    result[0] = new Delivered(Outcome.UNREQUESTED, null);
+                    return line;
+                }
+                // The current socket has asked nothing yet: this is owed from before a reconnect (perhaps
+                // to another node), so it opens the turn; its budget started when the request arrived.
+                long start = response.requestReceivedAtMs() > 0 ? response.requestReceivedAtMs() : nowMs;
+                turn = newTurn(response.responseId(), start, null);
+                line.turn = turn;
+                opened = new TurnTicket(callId, turn.seq, turn.responseId, start + budgetMs);
+            }
+            result[0] = new Delivered(apply(line, turn, response, nowMs), opened);
+            return line;
+        });
+        switch (result[0].outcome()) {
+            case NOT_HELD -> meters.notHeld();
+            case STALE -> meters.stale();
+            case UNREQUESTED -> meters.dropped(EgressMetrics.REASON_UNREQUESTED);
+            case AFTER_COMPLETE -> meters.dropped(EgressMetrics.REASON_AFTER_COMPLETE);
+            case DUPLICATE_CHUNK -> meters.dropped(EgressMetrics.REASON_DUPLICATE_CHUNK);
+            default -> {
+            }
+        }
+        return result[0];
+    }
+
+    private Outcome apply(CallLine line, Turn turn, AgentResponse response, long nowMs) {
+        if (turn.completedOn != null || turn.answerArrived) {
+            return Outcome.AFTER_COMPLETE;
+        }
+        if (response.chunkIndex() < turn.nextChunk) {
+            return Outcome.DUPLICATE_CHUNK;
+        }
+        turn.content.append(response.content());
+        turn.nextChunk = response.chunkIndex() + 1;
+        turn.kind = response.kind();
+        turn.endCall |= Boolean.TRUE.equals(response.endCall());
+        turn.answerArrived = response.contentComplete();
+        if (line.socket == null) {
+            return Outcome.HELD;
+        }
+        if (!send(line, response.content(), response.contentComplete())) {
+            return Outcome.HELD;
+        }
+        long start = response.requestReceivedAtMs() > 0 ? response.requestReceivedAtMs() : turn.startMs;
+        if (response.contentComplete()) {
+            completed(line, turn, response.kind(), start, nowMs, true);
+        } else if (!turn.firstChunkSent) {
+            turn.firstChunkSent = true;
+            meters.firstChunk(response.kind(), start, nowMs);
+        }
+        return Outcome.SENT;
+    }
+
+    /**
+     * The watchdog's check at the turn's deadline: if the turn is still the call's latest and has no complete
+     * answer on the socket, sends the fallback as its complete answer. A detached call gets it on reconnect.
+     *
+     * @return true when the fallback was sent
+     */
+    public boolean expire(TurnTicket ticket, long nowMs) {
+        boolean[] sent = {false};
+        lines.computeIfPresent(ticket.callId(), (callId, line) -> {
+            Turn turn = line.turn;
+            if (turn.seq == ticket.turnSeq() && turn.completedOn == null && line.socket != null) {
+                sent[0] = sendFallback(line, turn, nowMs);
+            }
+            return line;
+        });
+        return sent[0];
+    }
+
+    private boolean sendFallback(CallLine line, Turn turn, long nowMs) {
+        if (!send(line, fallbackMessage, true)) {
+            return false;
+        }
+        turn.content.append(fallbackMessage);
+        turn.kind = ResponseKind.FALLBACK;
+        meters.edgeTimeoutFallback();
+        // The watchdog fires at the budget by design; its lateness shows in the latency, not as over-budget.
+        completed(line, turn, ResponseKind.FALLBACK, turn.startMs, nowMs, false);
+        return true;
+    }
+
+    private void completed(CallLine line, Turn turn, ResponseKind kind, long startMs, long nowMs,
+                           boolean countOverBudget) {
+        turn.completedOn = line.socket.connectionId();
+        meters.completed(kind, startMs, nowMs, budgetMs, countOverBudget);
+    }
+
+    private boolean send(CallLine line, String content, boolean complete) {
+        Turn turn = line.turn;
+        return line.socket.send(RetellFrames.response(turn.responseId, content, complete, complete && turn.endCall));
+    }
+
+    private Turn newTurn(long responseId, long startMs, String requestConnection) {
+        return new Turn(turnSeq.incrementAndGet(), responseId, startMs, requestConnection);
+    }
+
+    /** The socket currently carrying the call on this node, if any. */
+    public Optional<CallSocket> socket(String callId) {
+        CallLine line = lines.get(callId);
+        return line == null ? Optional.empty() : Optional.ofNullable(line.socket);
+    }
+
+    /** Calls whose socket is attached here now. */
+    public int attachedCount() {
+        int count = 0;
+        for (CallLine line : lines.values()) {
+            if (line.socket != null) {
+                count++;
+            }
+        }
+        return count;
+    }
+
+    /** Calls tracked here, attached or waiting for a reconnect. */
+    public int size() {
+        return lines.size();
+    }
+
+    /** One call; every field is guarded by the map entry's compute. */
+    private static final class CallLine {
+        volatile CallSocket socket;
+        long detachSeq;
+        Turn turn;
+
+        CallLine(Turn turn) {
+            this.turn = turn;
+        }
+    }
+
+    /** The call's latest turn. */
+    private static final class Turn {
+        final long seq;
+        final long responseId;
+        /** Budget start in epoch ms; 0 when unknown (the begin message). */
+        final long startMs;
+        /** The socket that requested it; null for the begin message or a turn owed from before a reconnect. */
+        String requestConnection;
+        final StringBuilder content = new StringBuilder();
+        int nextChunk;
+        ResponseKind kind = ResponseKind.GENERATED;
+        boolean endCall;
+        /** The last chunk ({@code content_complete}) was received, whether or not it could be written. */
+        boolean answerArrived;
+        boolean firstChunkSent;
+        /** The socket the complete frame went out on; null while the turn is still owed. */
+        String completedOn;
+
+        Turn(long seq, long responseId, long startMs, String requestConnection) {
+            this.seq = seq;
+            this.responseId = responseId;
+            this.startMs = startMs;
+            this.requestConnection = requestConnection;
+        }
+    }
+}

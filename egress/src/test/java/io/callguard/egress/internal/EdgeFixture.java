@@ -1,0 +1,81 @@
+package io.callguard.egress.internal;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.callguard.egress.EgressConfig;
+import io.callguard.egress.ManualClock;
+import io.callguard.egress.ManualScheduler;
+import io.callguard.egress.RecordingSocket;
+import io.callguard.schemas.AgentResponse;
+import io.callguard.schemas.Json;
+import io.callguard.schemas.ResponseKind;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.List;
+import java.util.Map;
+
+/** The edge turn path on a manual clock and scheduler, with recording sockets. */
+final class EdgeFixture {
+
+    static final long T0 = 1_700_000_000_000L;
+    static final long BUDGET_MS = 800;
+    static final String FALLBACK = "Sorry, one moment please.";
+    static final String CALL = "call-1";
+
+    final ManualClock clock = new ManualClock(T0);
+    final ManualScheduler scheduler = new ManualScheduler(clock);
+    final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    final EdgeDelivery edge = new EdgeDelivery(new EgressConfig(Map.of()), BUDGET_MS, FALLBACK, scheduler, clock,
+            new EgressMeters(meters));
+
+    RecordingSocket open(String connectionId) {
+        RecordingSocket socket = new RecordingSocket(CALL, connectionId);
+        edge.registry().socketOpened(socket);
+        return socket;
+    }
+
+    void request(RecordingSocket socket, long responseId) {
+        edge.registry().turnRequested(socket, responseId, clock.millis());
+    }
+
+    TurnLedger.Outcome deliver(AgentResponse response) {
+        return edge.delivery().deliver(response);
+    }
+
+    static AgentResponse answer(long responseId, String content) {
+        return chunk(responseId, 0, content, true, ResponseKind.GENERATED);
+    }
+
+    static AgentResponse chunk(long responseId, int index, String content, boolean complete, ResponseKind kind) {
+        return new AgentResponse(AgentResponse.SCHEMA_VERSION, CALL, responseId, kind, null, content, complete, null,
+                index, 0, T0, "node-a");
+    }
+
+    static JsonNode parse(String frame) {
+        try {
+            return Json.mapper().readTree(frame);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static List<JsonNode> parsed(RecordingSocket socket) {
+        return socket.frames().stream().map(EdgeFixture::parse).toList();
+    }
+
+    static long completes(RecordingSocket socket) {
+        return parsed(socket).stream().filter(f -> f.path("content_complete").asBoolean()).count();
+    }
+
+    double counter(String name, String... tags) {
+        Counter counter = meters.find(name).tags(tags).counter();
+        return counter == null ? 0 : counter.count();
+    }
+
+    long timerCount(String name, String... tags) {
+        Timer timer = meters.find(name).tags(tags).timer();
+        return timer == null ? 0 : timer.count();
+    }
+}

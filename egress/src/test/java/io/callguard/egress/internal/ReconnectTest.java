@@ -1,0 +1,207 @@
+package io.callguard.egress.internal;
+
+import static io.callguard.egress.internal.EdgeFixture.*;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.callguard.egress.EgressMetrics;
+import io.callguard.egress.RecordingSocket;
+import io.callguard.schemas.AgentResponse;
+import io.callguard.schemas.ResponseKind;
+import io.micrometer.core.instrument.Gauge;
+import org.junit.jupiter.api.Test;
+
+class ReconnectTest {
+
+    private final EdgeFixture fx = new EdgeFixture();
+
+    @Test
+    void shouldSendWholeOwedAnswerAsOneCompleteFrameOnTheNewSocket() {
+        // Given socket A got two chunks, then died; the last chunk arrived while no socket was attached
+        RecordingSocket a = fx.open("A");
+        fx.request(a, 5);
+        fx.deliver(chunk(5, 0, "Your order ", false, ResponseKind.GENERATED));
+        fx.deliver(chunk(5, 1, "ships ", false, ResponseKind.GENERATED));
+        a.drop();
+        fx.edge.registry().socketClosed(a, 1006, "");
+        TurnLedger.Outcome held = fx.deliver(chunk(5, 2, "today.", true, ResponseKind.GENERATED));
+
+        // When
+        fx.clock.advance(100);
+        RecordingSocket b = fx.open("B");
+        fx.scheduler.advance(10_000);
+
+        // Then
+        assertThat(held).isEqualTo(TurnLedger.Outcome.HELD);
+        assertThat(b.frames()).hasSize(1);
+        JsonNode frame = parse(b.frames().get(0));
+        assertThat(frame.get("response_id").asLong()).isEqualTo(5);
+        assertThat(frame.get("content").asText()).isEqualTo("Your order ships today.");
+        assertThat(frame.get("content_complete").booleanValue()).isTrue();
+        assertThat(fx.counter(EgressMetrics.RESPONSES_RESENT)).isEqualTo(1.0);
+        assertThat(fx.counter(EgressMetrics.SOCKET_RECONNECTS, EgressMetrics.TAG_MODE, "dial_in")).isEqualTo(1.0);
+        assertThat(fx.counter(EgressMetrics.FALLBACKS, EgressMetrics.TAG_REASON, "edge_timeout")).isZero();
+    }
+
+    @Test
+    void shouldCloseSupersededSocketWithConfiguredCodeAndMoveTheTurnToTheNewOne() {
+        // Given socket A (still open) streamed part of the answer
+        RecordingSocket a = fx.open("A");
+        fx.request(a, 2);
+        fx.deliver(chunk(2, 0, "Sure, ", false, ResponseKind.GENERATED));
+
+        // When Retell opens socket B for the same call, then the rest of the answer arrives
+        RecordingSocket b = fx.open("B");
+        fx.deliver(chunk(2, 1, "done.", true, ResponseKind.GENERATED));
+        fx.edge.registry().socketClosed(a, 4000, "superseded");
+
+        // Then
+        assertThat(a.isOpen()).isFalse();
+        assertThat(a.closeCode()).isEqualTo(4000);
+        assertThat(a.frames()).hasSize(1);
+        assertThat(parsed(b)).extracting(f -> f.get("content").asText() + "|" + f.get("content_complete").asBoolean())
+                .containsExactly("Sure, |false", "done.|true");
+        assertThat(fx.counter(EgressMetrics.SOCKET_SUPERSEDED)).isEqualTo(1.0);
+        assertThat(fx.edge.registry().current(CALL)).containsSame(b);
+        Gauge connections = fx.meters.find(EgressMetrics.SOCKET_CONNECTIONS).gauge();
+        assertThat(connections.value()).isEqualTo(1.0);
+    }
+
+    @Test
+    void shouldSendFallbackAtOnceWhenBudgetIsSpentAtReconnect() {
+        // Given a request on A, then A dropped and nothing arrived within the budget
+        RecordingSocket a = fx.open("A");
+        fx.request(a, 3);
+        a.drop();
+        fx.edge.registry().socketClosed(a, 1006, "");
+        fx.scheduler.advance(BUDGET_MS + 200);
+
+        // When
+        RecordingSocket b = fx.open("B");
+
+        // Then
+        assertThat(parsed(b)).hasSize(1);
+        JsonNode frame = parsed(b).get(0);
+        assertThat(frame.get("response_id").asLong()).isEqualTo(3);
+        assertThat(frame.get("content").asText()).isEqualTo(FALLBACK);
+        assertThat(frame.get("content_complete").booleanValue()).isTrue();
+        assertThat(fx.counter(EgressMetrics.FALLBACKS, EgressMetrics.TAG_REASON, "edge_timeout")).isEqualTo(1.0);
+        assertThat(fx.deliver(answer(3, "too late"))).isEqualTo(TurnLedger.Outcome.AFTER_COMPLETE);
+    }
+
+    @Test
+    void shouldDeliverAnswerArrivingAfterReconnectToTheNewSocket() {
+        // Given
+        RecordingSocket a = fx.open("A");
+        fx.request(a, 1);
+        a.drop();
+        fx.edge.registry().socketClosed(a, 1006, "");
+        RecordingSocket b = fx.open("B");
+
+        // When
+        fx.deliver(answer(1, "Here you go."));
+        fx.scheduler.advance(10_000);
+
+        // Then
+        assertThat(a.frames()).isEmpty();
+        assertThat(parsed(b)).extracting(f -> f.get("content").asText()).containsExactly("Here you go.");
+    }
+
+    @Test
+    void shouldNotResendTurnCompletedOnTheOldSocket() {
+        // Given
+        RecordingSocket a = fx.open("A");
+        fx.request(a, 1);
+        fx.deliver(answer(1, "Done."));
+
+        // When
+        RecordingSocket b = fx.open("B");
+        fx.scheduler.advance(10_000);
+
+        // Then
+        assertThat(b.frames()).isEmpty();
+    }
+
+    @Test
+    void shouldResendCompletedAnswerWhenTheNewSocketAsksForTheSameIdAgain() {
+        // Given turn 1 completed on A, then Retell reconnected and repeated its request for id 1
+        RecordingSocket a = fx.open("A");
+        fx.request(a, 1);
+        fx.deliver(answer(1, "Done."));
+        RecordingSocket b = fx.open("B");
+
+        // When
+        fx.request(b, 1);
+        fx.scheduler.advance(10_000);
+
+        // Then
+        assertThat(parsed(b)).extracting(f -> f.get("content").asText() + "|" + f.get("content_complete").asBoolean())
+                .containsExactly("Done.|true");
+    }
+
+    @Test
+    void shouldAnswerNewSocketWhoseResponseIdsRestart() {
+        // Given ids reached 7 on A; B starts counting again at 1
+        RecordingSocket a = fx.open("A");
+        fx.request(a, 7);
+        fx.deliver(answer(7, "Seven."));
+        RecordingSocket b = fx.open("B");
+
+        // When
+        fx.request(b, 1);
+        TurnLedger.Outcome oldNumbering = fx.deliver(answer(8, "from A's numbering"));
+        TurnLedger.Outcome answer = fx.deliver(answer(1, "One."));
+
+        // Then
+        assertThat(oldNumbering).isEqualTo(TurnLedger.Outcome.UNREQUESTED);
+        assertThat(answer).isEqualTo(TurnLedger.Outcome.SENT);
+        assertThat(parsed(b)).extracting(f -> f.get("content").asText()).containsExactly("One.");
+    }
+
+    @Test
+    void shouldDeliverAnswerOwedFromBeforeAReconnectToAnotherNode() {
+        // Given this node just received the call's new socket and has seen no request on it
+        RecordingSocket b = fx.open("B");
+        AgentResponse owed = new AgentResponse(AgentResponse.SCHEMA_VERSION, CALL, 4, ResponseKind.GENERATED, null,
+                "Part one, ", false, null, 0, fx.clock.millis() - 100, T0, "node-a");
+
+        // When the answer streams in, then stalls
+        fx.deliver(owed);
+        fx.scheduler.advance(BUDGET_MS);
+
+        // Then it is written, and the watchdog completes the turn at the original budget end
+        assertThat(parsed(b)).extracting(f -> f.get("content_complete").asBoolean()).containsExactly(false, true);
+        assertThat(parsed(b).get(1).get("response_id").asLong()).isEqualTo(4);
+    }
+
+    @Test
+    void shouldIgnoreTheSameSocketOpenedTwiceAndStaleCloseOfSupersededSocket() {
+        // Given
+        RecordingSocket a = fx.open("A");
+        fx.edge.registry().socketOpened(a);
+        RecordingSocket b = fx.open("B");
+
+        // When the old socket's close arrives after B took over
+        fx.edge.registry().socketClosed(a, 4000, "superseded");
+
+        // Then
+        assertThat(fx.edge.registry().current(CALL)).containsSame(b);
+        assertThat(fx.counter(EgressMetrics.SOCKET_RECONNECTS, EgressMetrics.TAG_MODE, "dial_in")).isEqualTo(1.0);
+    }
+
+    @Test
+    void shouldForgetCallAfterRetentionWithoutReconnect() {
+        // Given
+        RecordingSocket a = fx.open("A");
+        fx.request(a, 1);
+        a.drop();
+        fx.edge.registry().socketClosed(a, 1006, "");
+
+        // When
+        fx.scheduler.advance(30_000);
+
+        // Then
+        assertThat(fx.edge.ledger().size()).isZero();
+        assertThat(fx.deliver(answer(1, "nobody to hear it"))).isEqualTo(TurnLedger.Outcome.NOT_HELD);
+    }
+}
