@@ -71,9 +71,13 @@ public final class BackendResilience {
         circuitBreaker.getEventPublisher().onStateTransition(event -> {
             String from = event.getStateTransition().getFromState().name().toLowerCase(Locale.ROOT);
             String to = event.getStateTransition().getToState().name().toLowerCase(Locale.ROOT);
-            CircuitBreaker.Metrics m = circuitBreaker.getMetrics();
-            LOG.info("circuit breaker {}: {} -> {} (failure rate {}%, slow-call rate {}%, {} calls in window)",
-                    NAME, from, to, m.getFailureRate(), m.getSlowCallRate(), m.getNumberOfBufferedCalls());
+            if (event.getStateTransition().getToState() == CircuitBreaker.State.OPEN) {
+                CircuitBreaker.Metrics m = circuitBreaker.getMetrics();
+                LOG.info("circuit breaker {}: {} -> {} (failure rate {}%, slow-call rate {}% over {} calls)", NAME,
+                        from, to, m.getFailureRate(), m.getSlowCallRate(), m.getNumberOfBufferedCalls());
+            } else {
+                LOG.info("circuit breaker {}: {} -> {}", NAME, from, to);
+            }
             meters.counter(ResponderMetrics.BREAKER_TRANSITIONS, ResponderMetrics.TAG_FROM, from,
                     ResponderMetrics.TAG_TO, to).increment();
         });
