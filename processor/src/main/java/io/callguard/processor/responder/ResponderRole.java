@@ -226,10 +226,16 @@ public final class ResponderRole implements AutoCloseable {
     }
 
     private void commitHandedOff() {
-        try {
-            consumer.commitSync(CLOSE_TIMEOUT);
-        } catch (RuntimeException e) {
-            LOG.warn("responder offset commit failed: {}", e.toString());
+        for (int tries = 0; tries < 2; tries++) {
+            try {
+                consumer.commitSync(CLOSE_TIMEOUT);
+                return;
+            } catch (WakeupException e) {
+                // close() woke the consumer while it was not polling; the wake-up is spent now: try again.
+            } catch (RuntimeException e) {
+                LOG.warn("responder offset commit failed: {}", e.toString());
+                return;
+            }
         }
     }
 
