@@ -21,6 +21,7 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -218,7 +219,7 @@ public final class ResponderRole implements AutoCloseable {
             running = false;
             commitHandedOff();
             try {
-                consumer.close(CLOSE_TIMEOUT);
+                consumer.close(CloseOptions.timeout(CLOSE_TIMEOUT));
             } catch (RuntimeException e) {
                 LOG.warn("responder consumer did not close cleanly: {}", e.toString());
             }
@@ -304,7 +305,7 @@ public final class ResponderRole implements AutoCloseable {
                 LOG.warn("responder poll thread did not stop in time");
             }
         } else if (!started) {
-            consumer.close(CLOSE_TIMEOUT);
+            consumer.close(CloseOptions.timeout(CLOSE_TIMEOUT));
         }
         turns.close();
         for (AutoCloseable resource : owned) {

@@ -20,7 +20,6 @@ import io.callguard.schemas.Json;
 import io.callguard.schemas.ResponseKind;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -511,6 +510,34 @@ class TurnResponderTest {
     }
 
     @Test
+    void shouldPassWhatTheCallStartedWebhookTaughtToTheBackend() {
+        // Given
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+        ObjectNode body = Json.mapper().createObjectNode().put("event", "call_started");
+        body.putObject("call").put("call_id", "call-1").put("agent_id", "agent-9")
+                .putObject("retell_llm_dynamic_variables").put("name", "Ada");
+        responder.handle(new CallEvent(CallEvent.SCHEMA_VERSION, "w-1", "call-1", EventSource.WEBHOOK, "call_started",
+                "call_started:call-1", START, null, null, body));
+
+        // When a reminder comes (the caller has been silent)
+        ObjectNode frame = Json.mapper().createObjectNode().put("interaction_type", "reminder_required")
+                .put("response_id", 2);
+        frame.putArray("transcript").addObject().put("role", "agent").put("content", "Hello?");
+        responder.handle(new CallEvent(CallEvent.SCHEMA_VERSION, "s-2", "call-1", EventSource.SOCKET,
+                "reminder_required", IdempotencyKeys.forSocket("reminder_required", "call-1", 2L), START, 2L, "node-a",
+                frame));
+
+        // Then
+        assertThat(backend.call(0).turn()).satisfies(t -> {
+            assertThat(t.agentId()).isEqualTo("agent-9");
+            assertThat(t.dynamicVariables()).containsEntry("name", "Ada");
+            assertThat(t.interactionType()).isEqualTo("reminder_required");
+            assertThat(t.transcript()).containsExactly(new Turn.Utterance("agent", "Hello?"));
+        });
+    }
+
+    @Test
     void shouldUseTheSharedFallbackMessageWhenTheReasonsLineIsEmpty() {
         // Given
         settings.put(ResponderConfig.FALLBACK_TIMEOUT_CONFIG, "");
@@ -556,12 +583,5 @@ class TurnResponderTest {
             calls++;
             return delegate.generate(turn, chunkSink);
         }
-    }
-
-    @SuppressWarnings("unused")
-    private static List<String> contents(List<AgentResponse> records) {
-        List<String> contents = new ArrayList<>();
-        records.forEach(r -> contents.add(r.content()));
-        return contents;
     }
 }

@@ -141,8 +141,8 @@ public final class TurnResponder implements AutoCloseable {
         JsonNode call = event.payload().path("call");
         String agentId = call.path("agent_id").isTextual() ? call.path("agent_id").asText() : null;
         Map<String, String> variables = new LinkedHashMap<>();
-        call.path("retell_llm_dynamic_variables").fields()
-                .forEachRemaining(e -> variables.put(e.getKey(), e.getValue().asText()));
+        call.path("retell_llm_dynamic_variables").properties()
+                .forEach(e -> variables.put(e.getKey(), e.getValue().asText()));
         synchronized (calls) {
             CallTrack track = calls.computeIfAbsent(event.callId(), id -> new CallTrack());
             if (agentId != null) {
