@@ -1,0 +1,329 @@
+package io.callguard.processor.responder;
+
+import io.callguard.schemas.CommonConfig;
+import java.util.Map;
+import org.apache.kafka.common.config.AbstractConfig;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.Importance;
+import org.apache.kafka.common.config.ConfigDef.NonEmptyString;
+import org.apache.kafka.common.config.ConfigDef.Range;
+import org.apache.kafka.common.config.ConfigDef.Type;
+import org.apache.kafka.common.config.ConfigDef.ValidString;
+
+/** Settings of the responder: the agent backend, the resilience around it, and the response cache. */
+public final class ResponderConfig extends AbstractConfig {
+
+    /** {@code agent.backend} value: the deterministic built-in script. */
+    public static final String BACKEND_SCRIPT = "script";
+    /** {@code agent.backend} value: any OpenAI-compatible chat completions endpoint. */
+    public static final String BACKEND_OPENAI = "openai";
+
+    public static final String AGENT_BACKEND_CONFIG = "agent.backend";
+    private static final String AGENT_BACKEND_DOC = "Which agent backend generates answers: '" + BACKEND_SCRIPT
+            + "' (built in, deterministic, with injectable faults) or '" + BACKEND_OPENAI
+            + "' (an OpenAI-compatible /v1/chat/completions endpoint, streamed).";
+
+    public static final String SCRIPT_DELAY_MS_CONFIG = "agent.script.delay-ms";
+    private static final String SCRIPT_DELAY_MS_DOC = "Script backend: time before it answers.";
+
+    public static final String SCRIPT_FAILURE_RATE_CONFIG = "agent.script.failure-rate";
+    private static final String SCRIPT_FAILURE_RATE_DOC = "Script backend: share of calls, 0 to 1, that fail "
+            + "after the delay.";
+
+    public static final String SCRIPT_HANG_RATE_CONFIG = "agent.script.hang-rate";
+    private static final String SCRIPT_HANG_RATE_DOC = "Script backend: share of calls, 0 to 1, that never "
+            + "return (until cancelled).";
+
+    public static final String SCRIPT_GREETING_CONFIG = "agent.script.greeting";
+    private static final String SCRIPT_GREETING_DOC = "Script backend: the begin message (response id 0 or an "
+            + "empty transcript). Other turns echo the caller's last utterance.";
+
+    public static final String OPENAI_URL_CONFIG = "agent.openai.url";
+    private static final String OPENAI_URL_DOC = "OpenAI backend: URL of the chat completions endpoint "
+            + "(OpenAI, Ollama, vLLM, llama.cpp server, ...).";
+
+    public static final String OPENAI_MODEL_CONFIG = "agent.openai.model";
+    private static final String OPENAI_MODEL_DOC = "OpenAI backend: model name sent with each request.";
+
+    public static final String OPENAI_API_KEY_CONFIG = "agent.openai.api-key";
+    private static final String OPENAI_API_KEY_DOC = "OpenAI backend: bearer token; empty sends no "
+            + "Authorization header.";
+
+    public static final String OPENAI_SYSTEM_PROMPT_CONFIG = "agent.openai.system-prompt";
+    private static final String OPENAI_SYSTEM_PROMPT_DOC = "OpenAI backend: system prompt. {{name}} is replaced "
+            + "by the call's Retell dynamic variable of that name, when known.";
+
+    public static final String OPENAI_MAX_TOKENS_CONFIG = "agent.openai.max-tokens";
+    private static final String OPENAI_MAX_TOKENS_DOC = "OpenAI backend: max_tokens of each answer.";
+
+    public static final String GROUP_ID_CONFIG = "responder.group-id";
+    private static final String GROUP_ID_DOC = "Consumer group of the responder on the call-events topic; by "
+            + "convention the processor's application id followed by '-responder'.";
+
+    public static final String MAX_CONCURRENT_CONFIG = "responder.max-concurrent";
+    private static final String MAX_CONCURRENT_DOC = "Bulkhead: turns generating at once on this instance; "
+            + "a turn beyond it gets the bulkhead-full fallback at once (no waiting).";
+
+    public static final String BREAKER_FAILURE_RATE_THRESHOLD_CONFIG = "responder.breaker.failure-rate-threshold";
+    private static final String BREAKER_FAILURE_RATE_THRESHOLD_DOC = "Circuit breaker: percentage of failed "
+            + "backend calls (errors and timeouts) in the sliding window that opens it.";
+
+    public static final String BREAKER_SLOW_CALL_RATE_THRESHOLD_CONFIG = "responder.breaker.slow-call-rate-threshold";
+    private static final String BREAKER_SLOW_CALL_RATE_THRESHOLD_DOC = "Circuit breaker: percentage of slow "
+            + "backend calls in the sliding window that opens it.";
+
+    public static final String BREAKER_SLOW_CALL_DURATION_MS_CONFIG = "responder.breaker.slow-call-duration-ms";
+    private static final String BREAKER_SLOW_CALL_DURATION_MS_DOC = "Circuit breaker: a backend call taking "
+            + "longer than this is slow.";
+
+    public static final String BREAKER_SLIDING_WINDOW_SIZE_CONFIG = "responder.breaker.sliding-window-size";
+    private static final String BREAKER_SLIDING_WINDOW_SIZE_DOC = "Circuit breaker: how many of the latest "
+            + "backend calls the rates are computed over.";
+
+    public static final String BREAKER_MINIMUM_CALLS_CONFIG = "responder.breaker.minimum-calls";
+    private static final String BREAKER_MINIMUM_CALLS_DOC = "Circuit breaker: calls recorded before the rates "
+            + "are judged at all.";
+
+    public static final String BREAKER_WAIT_IN_OPEN_MS_CONFIG = "responder.breaker.wait-in-open-ms";
+    private static final String BREAKER_WAIT_IN_OPEN_MS_DOC = "Circuit breaker: time spent open before trial "
+            + "calls are let through (half-open).";
+
+    public static final String BREAKER_PERMITTED_CALLS_IN_HALF_OPEN_CONFIG =
+            "responder.breaker.permitted-calls-in-half-open";
+    private static final String BREAKER_PERMITTED_CALLS_IN_HALF_OPEN_DOC = "Circuit breaker: trial calls in the "
+            + "half-open state that decide whether it closes or opens again.";
+
+    public static final String RETRY_MAX_ATTEMPTS_CONFIG = "responder.retry.max-attempts";
+    private static final String RETRY_MAX_ATTEMPTS_DOC = "Retry: attempts per turn, the first included. A retry "
+            + "happens only when enough of the turn's budget remains for another attempt and nothing was streamed.";
+
+    public static final String RETRY_INITIAL_BACKOFF_MS_CONFIG = "responder.retry.initial-backoff-ms";
+    private static final String RETRY_INITIAL_BACKOFF_MS_DOC = "Retry: backoff before the second attempt; it "
+            + "doubles for each further attempt.";
+
+    public static final String RETRY_RANDOMIZATION_FACTOR_CONFIG = "responder.retry.randomization-factor";
+    private static final String RETRY_RANDOMIZATION_FACTOR_DOC = "Retry: each backoff is drawn uniformly within "
+            + "this factor around its nominal value (0 = no jitter).";
+
+    public static final String DELIVERY_MARGIN_MS_CONFIG = "responder.delivery-margin-ms";
+    private static final String DELIVERY_MARGIN_MS_DOC = "The responder finishes a turn this long before the "
+            + "turn's budget (turn.budget-ms) ends, leaving time for the Kafka hop to the edge. Must be less than "
+            + "the budget.";
+
+    public static final String FALLBACK_TIMEOUT_CONFIG = "responder.fallback.timeout";
+    private static final String FALLBACK_TIMEOUT_DOC = "Said when the backend did not finish within the budget. "
+            + "Empty: turn.fallback-message.";
+
+    public static final String FALLBACK_CIRCUIT_OPEN_CONFIG = "responder.fallback.circuit-open";
+    private static final String FALLBACK_CIRCUIT_OPEN_DOC = "Said when the circuit breaker is open. "
+            + "Empty: turn.fallback-message.";
+
+    public static final String FALLBACK_BULKHEAD_FULL_CONFIG = "responder.fallback.bulkhead-full";
+    private static final String FALLBACK_BULKHEAD_FULL_DOC = "Said when too many turns are generating at once. "
+            + "Empty: turn.fallback-message.";
+
+    public static final String FALLBACK_ERROR_CONFIG = "responder.fallback.error";
+    private static final String FALLBACK_ERROR_DOC = "Said when the backend failed and could not be retried "
+            + "within the budget. Empty: turn.fallback-message.";
+
+    public static final String CACHE_ENABLED_CONFIG = "cache.enabled";
+    private static final String CACHE_ENABLED_DOC = "Serve a complete generated answer again for the same agent "
+            + "and the same transcript tail (last two utterances, normalized).";
+
+    public static final String CACHE_TTL_MS_CONFIG = "cache.ttl-ms";
+    private static final String CACHE_TTL_MS_DOC = "How long a cached answer may be served.";
+
+    public static final String CACHE_MAX_ENTRIES_CONFIG = "cache.max-entries";
+    private static final String CACHE_MAX_ENTRIES_DOC = "Cached answers kept; the least recently used goes first.";
+
+    private static final ConfigDef DEFINITION = new ConfigDef()
+            .define(AGENT_BACKEND_CONFIG, Type.STRING, BACKEND_SCRIPT, ValidString.in(BACKEND_SCRIPT, BACKEND_OPENAI),
+                    Importance.HIGH, AGENT_BACKEND_DOC)
+            .define(SCRIPT_DELAY_MS_CONFIG, Type.LONG, 0L, Range.between(0, 600_000), Importance.LOW,
+                    SCRIPT_DELAY_MS_DOC)
+            .define(SCRIPT_FAILURE_RATE_CONFIG, Type.DOUBLE, 0.0, Range.between(0.0, 1.0), Importance.LOW,
+                    SCRIPT_FAILURE_RATE_DOC)
+            .define(SCRIPT_HANG_RATE_CONFIG, Type.DOUBLE, 0.0, Range.between(0.0, 1.0), Importance.LOW,
+                    SCRIPT_HANG_RATE_DOC)
+            .define(SCRIPT_GREETING_CONFIG, Type.STRING, "Hello! How can I help you today?", Importance.LOW,
+                    SCRIPT_GREETING_DOC)
+            .define(OPENAI_URL_CONFIG, Type.STRING, "http://127.0.0.1:11434/v1/chat/completions", Importance.HIGH,
+                    OPENAI_URL_DOC)
+            .define(OPENAI_MODEL_CONFIG, Type.STRING, "llama3.2", Importance.HIGH, OPENAI_MODEL_DOC)
+            .define(OPENAI_API_KEY_CONFIG, Type.PASSWORD, "", Importance.HIGH, OPENAI_API_KEY_DOC)
+            .define(OPENAI_SYSTEM_PROMPT_CONFIG, Type.STRING, "You are a friendly voice agent on a phone call. "
+                    + "Answer in one or two short sentences that sound natural when spoken.", Importance.MEDIUM,
+                    OPENAI_SYSTEM_PROMPT_DOC)
+            .define(OPENAI_MAX_TOKENS_CONFIG, Type.INT, 200, Range.between(1, 100_000), Importance.LOW,
+                    OPENAI_MAX_TOKENS_DOC)
+            .define(GROUP_ID_CONFIG, Type.STRING, "callguard-responder", new NonEmptyString(), Importance.MEDIUM,
+                    GROUP_ID_DOC)
+            .define(MAX_CONCURRENT_CONFIG, Type.INT, 64, Range.between(1, 100_000), Importance.MEDIUM,
+                    MAX_CONCURRENT_DOC)
+            .define(BREAKER_FAILURE_RATE_THRESHOLD_CONFIG, Type.DOUBLE, 50.0, Range.between(1.0, 100.0),
+                    Importance.MEDIUM, BREAKER_FAILURE_RATE_THRESHOLD_DOC)
+            .define(BREAKER_SLOW_CALL_RATE_THRESHOLD_CONFIG, Type.DOUBLE, 50.0, Range.between(1.0, 100.0),
+                    Importance.MEDIUM, BREAKER_SLOW_CALL_RATE_THRESHOLD_DOC)
+            .define(BREAKER_SLOW_CALL_DURATION_MS_CONFIG, Type.LONG, 500L, Range.between(1, 600_000),
+                    Importance.MEDIUM, BREAKER_SLOW_CALL_DURATION_MS_DOC)
+            .define(BREAKER_SLIDING_WINDOW_SIZE_CONFIG, Type.INT, 20, Range.between(1, 10_000), Importance.LOW,
+                    BREAKER_SLIDING_WINDOW_SIZE_DOC)
+            .define(BREAKER_MINIMUM_CALLS_CONFIG, Type.INT, 10, Range.between(1, 10_000), Importance.LOW,
+                    BREAKER_MINIMUM_CALLS_DOC)
+            .define(BREAKER_WAIT_IN_OPEN_MS_CONFIG, Type.LONG, 5_000L, Range.between(1, 3_600_000),
+                    Importance.MEDIUM, BREAKER_WAIT_IN_OPEN_MS_DOC)
+            .define(BREAKER_PERMITTED_CALLS_IN_HALF_OPEN_CONFIG, Type.INT, 3, Range.between(1, 10_000),
+                    Importance.LOW, BREAKER_PERMITTED_CALLS_IN_HALF_OPEN_DOC)
+            .define(RETRY_MAX_ATTEMPTS_CONFIG, Type.INT, 3, Range.between(1, 100), Importance.MEDIUM,
+                    RETRY_MAX_ATTEMPTS_DOC)
+            .define(RETRY_INITIAL_BACKOFF_MS_CONFIG, Type.LONG, 20L, Range.between(1, 60_000), Importance.LOW,
+                    RETRY_INITIAL_BACKOFF_MS_DOC)
+            .define(RETRY_RANDOMIZATION_FACTOR_CONFIG, Type.DOUBLE, 0.5, Range.between(0.0, 1.0), Importance.LOW,
+                    RETRY_RANDOMIZATION_FACTOR_DOC)
+            .define(DELIVERY_MARGIN_MS_CONFIG, Type.LONG, 60L, Range.between(0, 30_000), Importance.MEDIUM,
+                    DELIVERY_MARGIN_MS_DOC)
+            .define(FALLBACK_TIMEOUT_CONFIG, Type.STRING, "Sorry, give me just a moment.", Importance.LOW,
+                    FALLBACK_TIMEOUT_DOC)
+            .define(FALLBACK_CIRCUIT_OPEN_CONFIG, Type.STRING,
+                    "I'm having a little trouble right now. Could you say that again in a moment?", Importance.LOW,
+                    FALLBACK_CIRCUIT_OPEN_DOC)
+            .define(FALLBACK_BULKHEAD_FULL_CONFIG, Type.STRING, "Thanks for your patience, one moment please.",
+                    Importance.LOW, FALLBACK_BULKHEAD_FULL_DOC)
+            .define(FALLBACK_ERROR_CONFIG, Type.STRING, "Sorry, I didn't quite get that. Could you repeat it?",
+                    Importance.LOW, FALLBACK_ERROR_DOC)
+            .define(CACHE_ENABLED_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, CACHE_ENABLED_DOC)
+            .define(CACHE_TTL_MS_CONFIG, Type.LONG, 300_000L, Range.between(1, 7L * 24 * 3_600_000),
+                    Importance.LOW, CACHE_TTL_MS_DOC)
+            .define(CACHE_MAX_ENTRIES_CONFIG, Type.INT, 10_000, Range.between(1, 10_000_000), Importance.LOW,
+                    CACHE_MAX_ENTRIES_DOC);
+
+    public ResponderConfig(Map<?, ?> values) {
+        super(DEFINITION, values, false);
+    }
+
+    /** Every key this config declares, with type, default and doc. */
+    public static ConfigDef definition() {
+        return new ConfigDef(DEFINITION);
+    }
+
+    public String agentBackend() {
+        return getString(AGENT_BACKEND_CONFIG);
+    }
+
+    public long scriptDelayMs() {
+        return getLong(SCRIPT_DELAY_MS_CONFIG);
+    }
+
+    public double scriptFailureRate() {
+        return getDouble(SCRIPT_FAILURE_RATE_CONFIG);
+    }
+
+    public double scriptHangRate() {
+        return getDouble(SCRIPT_HANG_RATE_CONFIG);
+    }
+
+    public String scriptGreeting() {
+        return getString(SCRIPT_GREETING_CONFIG);
+    }
+
+    public String openAiUrl() {
+        return getString(OPENAI_URL_CONFIG);
+    }
+
+    public String openAiModel() {
+        return getString(OPENAI_MODEL_CONFIG);
+    }
+
+    /** The API key in clear; empty when none is configured. */
+    public String openAiApiKey() {
+        org.apache.kafka.common.config.types.Password key = getPassword(OPENAI_API_KEY_CONFIG);
+        return key == null ? "" : key.value();
+    }
+
+    public String openAiSystemPrompt() {
+        return getString(OPENAI_SYSTEM_PROMPT_CONFIG);
+    }
+
+    public int openAiMaxTokens() {
+        return getInt(OPENAI_MAX_TOKENS_CONFIG);
+    }
+
+    public String groupId() {
+        return getString(GROUP_ID_CONFIG);
+    }
+
+    public int maxConcurrent() {
+        return getInt(MAX_CONCURRENT_CONFIG);
+    }
+
+    public float breakerFailureRateThreshold() {
+        return getDouble(BREAKER_FAILURE_RATE_THRESHOLD_CONFIG).floatValue();
+    }
+
+    public float breakerSlowCallRateThreshold() {
+        return getDouble(BREAKER_SLOW_CALL_RATE_THRESHOLD_CONFIG).floatValue();
+    }
+
+    public long breakerSlowCallDurationMs() {
+        return getLong(BREAKER_SLOW_CALL_DURATION_MS_CONFIG);
+    }
+
+    public int breakerSlidingWindowSize() {
+        return getInt(BREAKER_SLIDING_WINDOW_SIZE_CONFIG);
+    }
+
+    public int breakerMinimumCalls() {
+        return getInt(BREAKER_MINIMUM_CALLS_CONFIG);
+    }
+
+    public long breakerWaitInOpenMs() {
+        return getLong(BREAKER_WAIT_IN_OPEN_MS_CONFIG);
+    }
+
+    public int breakerPermittedCallsInHalfOpen() {
+        return getInt(BREAKER_PERMITTED_CALLS_IN_HALF_OPEN_CONFIG);
+    }
+
+    public int retryMaxAttempts() {
+        return getInt(RETRY_MAX_ATTEMPTS_CONFIG);
+    }
+
+    public long retryInitialBackoffMs() {
+        return getLong(RETRY_INITIAL_BACKOFF_MS_CONFIG);
+    }
+
+    public double retryRandomizationFactor() {
+        return getDouble(RETRY_RANDOMIZATION_FACTOR_CONFIG);
+    }
+
+    public long deliveryMarginMs() {
+        return getLong(DELIVERY_MARGIN_MS_CONFIG);
+    }
+
+    /**
+     * The line said for a fallback of that reason: the configured one, or the shared
+     * {@code turn.fallback-message} when it is empty.
+     */
+    public String fallbackMessage(FallbackReason reason, CommonConfig common) {
+        String key = switch (reason) {
+            case TIMEOUT -> FALLBACK_TIMEOUT_CONFIG;
+            case CIRCUIT_OPEN -> FALLBACK_CIRCUIT_OPEN_CONFIG;
+            case BULKHEAD_FULL -> FALLBACK_BULKHEAD_FULL_CONFIG;
+            case ERROR -> FALLBACK_ERROR_CONFIG;
+        };
+        String configured = getString(key);
+        return configured == null || configured.isBlank() ? common.turnFallbackMessage() : configured;
+    }
+
+    public boolean cacheEnabled() {
+        return getBoolean(CACHE_ENABLED_CONFIG);
+    }
+
+    public long cacheTtlMs() {
+        return getLong(CACHE_TTL_MS_CONFIG);
+    }
+
+    public int cacheMaxEntries() {
+        return getInt(CACHE_MAX_ENTRIES_CONFIG);
+    }
+}

@@ -1,0 +1,35 @@
+package io.callguard.processor.responder;
+
+/** Names and tags of the responder's own meters (resilience4j's binders add theirs under {@code resilience4j.*}). */
+public final class ResponderMetrics {
+
+    /** Counter: fallback answers, tagged {@link #TAG_REASON}. */
+    public static final String FALLBACKS = "callguard.fallbacks";
+    /** Counter: circuit breaker state transitions, tagged {@link #TAG_FROM} and {@link #TAG_TO}. */
+    public static final String BREAKER_TRANSITIONS = "callguard.breaker.transitions";
+    /** Counter: turns the responder finished, tagged {@link #TAG_OUTCOME}. */
+    public static final String TURNS = "callguard.responder.turns";
+    /** Timer: from the edge receiving a turn to the responder handing over its complete answer, tagged kind. */
+    public static final String TURN_LATENCY = "callguard.responder.turn.latency";
+    /** Counter: response cache lookups, tagged {@link #TAG_RESULT} (hit, miss). */
+    public static final String CACHE_LOOKUPS = "callguard.responder.cache.lookups";
+    /** Counter: call-events records the responder dropped, tagged {@link #TAG_REASON}. */
+    public static final String RECORDS_DROPPED = "callguard.responder.records.dropped";
+    /** Counter: answers the producer failed to write, after its own retries. */
+    public static final String SEND_ERRORS = "callguard.responder.send.errors";
+
+    public static final String TAG_REASON = "reason";
+    public static final String TAG_FROM = "from";
+    public static final String TAG_TO = "to";
+    public static final String TAG_OUTCOME = "outcome";
+    public static final String TAG_KIND = "kind";
+    public static final String TAG_RESULT = "result";
+
+    /** {@link #TURNS} outcome: a newer request of the call cancelled this one; nothing was sent for it. */
+    public static final String OUTCOME_SUPERSEDED = "superseded";
+    /** {@link #TURNS} outcome: not newer than the latest request already seen for the call; ignored. */
+    public static final String OUTCOME_STALE = "stale";
+
+    private ResponderMetrics() {
+    }
+}

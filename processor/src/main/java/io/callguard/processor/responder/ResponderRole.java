@@ -1,0 +1,372 @@
+package io.callguard.processor.responder;
+
+import io.callguard.processor.responder.internal.TurnResponder;
+import io.callguard.schemas.AgentResponse;
+import io.callguard.schemas.CallEvent;
+import io.callguard.schemas.CommonConfig;
+import io.callguard.schemas.Topics;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.consumer.CloseOptions;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The responder as a process role: reads turn requests from the call-events topic with its own consumer
+ * (outside Kafka Streams threads), answers them through {@link TurnResponder}, and writes every answer
+ * record to the responses topic keyed by call id.
+ *
+ * <p>Delivery is at least once, and offsets are committed once a poll's records were handed to the
+ * responder, not once their answers were written: a turn lives under a second, far less than a restart,
+ * so a turn lost in a crash is answered by the edge's watchdog (DESIGN.md decision 4), and a record
+ * redelivered after a restart is past its deadline and gets an immediate timeout fallback, which the
+ * egress drops as a duplicate or stale answer (one {@code content_complete} per turn). A new consumer
+ * group starts at the end of the topic: old turns are not worth answering.
+ *
+ * <p>Threads: one poll thread, one timer thread (time limits, backoffs, the script backend's delays) and,
+ * for the OpenAI backend, the HTTP client's callbacks. {@link #close()} stops them all.
+ */
+public final class ResponderRole implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ResponderRole.class);
+    private static final Duration POLL_TIMEOUT = Duration.ofMillis(100);
+    private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(10);
+
+    private final Topics topics;
+    private final MeterRegistry meters;
+    private final Consumer<String, byte[]> consumer;
+    private final Producer<String, AgentResponse> producer;
+    private final Deserializer<CallEvent> eventDeserializer;
+    private final ScheduledExecutorService scheduler;
+    private final AgentBackend backend;
+    private final List<AutoCloseable> owned;
+    private final TurnResponder turns;
+    private final Thread pollThread;
+    private volatile boolean running;
+    private volatile boolean started;
+    private volatile boolean closed;
+
+    /**
+     * A responder with the backend chosen by {@code agent.backend}, its own timer thread and Kafka clients.
+     *
+     * @param bootstrapServers the Kafka cluster
+     * @param clock            the time of budgets, the breaker and the cache
+     */
+    public ResponderRole(ResponderConfig config, CommonConfig common, String bootstrapServers, Topics topics,
+            MeterRegistry meters, Clock clock) {
+        this(config, common, topics, meters, clock, new Owned(config), bootstrapServers);
+    }
+
+    /**
+     * A responder with a given backend and timer, for tests and drills. Neither is closed by {@link #close()}.
+     *
+     * @param scheduler runs time limits and retry backoffs; a single thread is enough
+     */
+    public ResponderRole(ResponderConfig config, CommonConfig common, String bootstrapServers, Topics topics,
+            MeterRegistry meters, Clock clock, AgentBackend backend, ScheduledExecutorService scheduler) {
+        this(config, common, topics, meters, clock, backend, scheduler,
+                new KafkaConsumer<>(consumerConfig(config, common, bootstrapServers), new StringDeserializer(),
+                        new ByteArrayDeserializer()),
+                new KafkaProducer<>(producerConfig(common, bootstrapServers), topics.responses().keySerde().serializer(),
+                        topics.responses().valueSerde().serializer()),
+                List.of());
+    }
+
+    private ResponderRole(ResponderConfig config, CommonConfig common, Topics topics, MeterRegistry meters,
+            Clock clock, Owned owned, String bootstrapServers) {
+        this(config, common, topics, meters, clock, owned.backend, owned.scheduler,
+                new KafkaConsumer<>(consumerConfig(config, common, bootstrapServers), new StringDeserializer(),
+                        new ByteArrayDeserializer()),
+                new KafkaProducer<>(producerConfig(common, bootstrapServers), topics.responses().keySerde().serializer(),
+                        topics.responses().valueSerde().serializer()),
+                owned.closeables());
+    }
+
+    /** The Kafka shell around given clients; {@code owned} is closed last, in order. */
+    ResponderRole(ResponderConfig config, CommonConfig common, Topics topics, MeterRegistry meters, Clock clock,
+            AgentBackend backend, ScheduledExecutorService scheduler, Consumer<String, byte[]> consumer,
+            Producer<String, AgentResponse> producer, List<AutoCloseable> owned) {
+        this.topics = Objects.requireNonNull(topics, "topics");
+        this.meters = Objects.requireNonNull(meters, "meters");
+        this.consumer = consumer;
+        this.producer = producer;
+        this.backend = backend;
+        this.scheduler = scheduler;
+        this.owned = List.copyOf(owned);
+        this.eventDeserializer = topics.callEvents().valueSerde().deserializer();
+        this.turns = new TurnResponder(config, common, backend, scheduler, clock, meters, this::send);
+        this.pollThread = new Thread(this::pollLoop, "callguard-responder-poll");
+    }
+
+    static Map<String, Object> consumerConfig(ResponderConfig config, CommonConfig common, String bootstrapServers) {
+        Map<String, Object> c = new HashMap<>();
+        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
+        c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId("callguard-responder", common));
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        // A turn is worth answering for a second: a new group does not start with the topic's history.
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
+        // Latency over batching: a turn request must not wait in the broker for a fuller fetch.
+        c.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 5);
+        return c;
+    }
+
+    static Map<String, Object> producerConfig(CommonConfig common, String bootstrapServers) {
+        Map<String, Object> p = new HashMap<>();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId("callguard-responder-producer", common));
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+        // Sends happen on timer and HTTP threads: never block them for long on missing metadata.
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 1_000);
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 3_000);
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 5_000);
+        return p;
+    }
+
+    private static String clientId(String base, CommonConfig common) {
+        return common.nodeId().isEmpty() ? base : base + "-" + common.nodeId();
+    }
+
+    /**
+     * Subscribes and starts the poll thread.
+     *
+     * @throws IllegalStateException when already started or closed
+     */
+    public synchronized void start() {
+        if (started || closed) {
+            throw new IllegalStateException("responder already " + (closed ? "closed" : "started"));
+        }
+        started = true;
+        running = true;
+        pollThread.start();
+        LOG.info("responder started: {} -> {}", topics.callEvents().name(), topics.responses().name());
+    }
+
+    /** True while the poll loop runs. */
+    public boolean isRunning() {
+        return running && pollThread.isAlive();
+    }
+
+    /** The turn logic, for tests and diagnostics. */
+    TurnResponder turns() {
+        return turns;
+    }
+
+    private void pollLoop() {
+        try {
+            consumer.subscribe(List.of(topics.callEvents().name()), new ConsumerRebalanceListener() {
+                @Override
+                public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+                    commitHandedOff();
+                }
+
+                @Override
+                public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+                    LOG.info("responder assigned {}", partitions);
+                }
+            });
+            while (running) {
+                ConsumerRecords<String, byte[]> records = consumer.poll(POLL_TIMEOUT);
+                for (ConsumerRecord<String, byte[]> record : records) {
+                    dispatch(record);
+                }
+                if (!records.isEmpty()) {
+                    consumer.commitAsync((offsets, error) -> {
+                        if (error != null) {
+                            LOG.debug("responder offset commit failed (a later commit covers it): {}", error.toString());
+                        }
+                    });
+                }
+            }
+        } catch (WakeupException e) {
+            if (running) {
+                LOG.error("responder poll loop woken up unexpectedly; stopping", e);
+            }
+        } catch (RuntimeException e) {
+            LOG.error("responder poll loop failed; no more turns are answered by this instance", e);
+        } finally {
+            running = false;
+            commitHandedOff();
+            try {
+                consumer.close(CloseOptions.timeout(CLOSE_TIMEOUT));
+            } catch (RuntimeException e) {
+                LOG.warn("responder consumer did not close cleanly: {}", e.toString());
+            }
+        }
+    }
+
+    private void commitHandedOff() {
+        for (int tries = 0; tries < 2; tries++) {
+            try {
+                consumer.commitSync(CLOSE_TIMEOUT);
+                return;
+            } catch (WakeupException e) {
+                // close() woke the consumer while it was not polling; the wake-up is spent now: try again.
+            } catch (RuntimeException e) {
+                LOG.warn("responder offset commit failed: {}", e.toString());
+                return;
+            }
+        }
+    }
+
+    private void dispatch(ConsumerRecord<String, byte[]> record) {
+        CallEvent event;
+        try {
+            event = eventDeserializer.deserialize(record.topic(), record.headers(), record.value());
+        } catch (RuntimeException e) {
+            LOG.warn("responder dropped an undecodable record at {}-{}@{}: {}", record.topic(), record.partition(),
+                    record.offset(), e.getMessage());
+            meters.counter(ResponderMetrics.RECORDS_DROPPED, ResponderMetrics.TAG_REASON, "deserialization")
+                    .increment();
+            return;
+        }
+        if (event == null) {
+            return;
+        }
+        try {
+            turns.handle(event);
+        } catch (RuntimeException e) {
+            LOG.warn("responder could not handle the record at {}-{}@{} (call {}): {}", record.topic(),
+                    record.partition(), record.offset(), event.callId(), e.toString(), e);
+            meters.counter(ResponderMetrics.RECORDS_DROPPED, ResponderMetrics.TAG_REASON, "handler_error")
+                    .increment();
+        }
+    }
+
+    private void send(AgentResponse response) {
+        try {
+            producer.send(new ProducerRecord<>(topics.responses().name(), response.callId(), response),
+                    (metadata, error) -> {
+                        if (error != null) {
+                            sendFailed(response, error);
+                        }
+                    });
+        } catch (RuntimeException e) {
+            sendFailed(response, e);
+        }
+    }
+
+    private void sendFailed(AgentResponse response, Throwable error) {
+        LOG.warn("responder could not write the answer to call {} response {} chunk {}: {}", response.callId(),
+                response.responseId(), response.chunkIndex(), error.toString());
+        meters.counter(ResponderMetrics.SEND_ERRORS).increment();
+    }
+
+    /**
+     * Stops polling, cancels in-flight generations (the edge's watchdog answers those turns), flushes
+     * the producer and stops every thread this role started. Safe to call twice.
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        running = false;
+        if (pollThread.isAlive()) {
+            consumer.wakeup();
+            try {
+                pollThread.join(CLOSE_TIMEOUT.toMillis() * 2);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (pollThread.isAlive()) {
+                LOG.warn("responder poll thread did not stop in time");
+            }
+        } else if (!started) {
+            consumer.close(CloseOptions.timeout(CLOSE_TIMEOUT));
+        }
+        turns.close();
+        for (AutoCloseable resource : owned) {
+            try {
+                resource.close();
+            } catch (Exception e) {
+                LOG.warn("error while stopping {}: {}", resource.getClass().getSimpleName(), e.toString());
+            }
+        }
+        try {
+            producer.flush();
+        } catch (RuntimeException e) {
+            LOG.warn("responder producer flush failed: {}", e.toString());
+        }
+        producer.close(CLOSE_TIMEOUT);
+        LOG.info("responder stopped");
+    }
+
+    /** The timer, backend and HTTP threads a responder built from config owns. */
+    private static final class Owned {
+        final ScheduledExecutorService scheduler;
+        final ExecutorService httpExecutor;
+        final AgentBackend backend;
+
+        Owned(ResponderConfig config) {
+            ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, threads("callguard-responder-timer"));
+            timer.setRemoveOnCancelPolicy(true);
+            scheduler = timer;
+            if (ResponderConfig.BACKEND_OPENAI.equals(config.agentBackend())) {
+                httpExecutor = Executors.newCachedThreadPool(threads("callguard-responder-http"));
+                backend = new OpenAiBackend(config, httpExecutor);
+            } else {
+                httpExecutor = null;
+                backend = new ScriptBackend(config, scheduler, new SplittableRandom());
+            }
+        }
+
+        List<AutoCloseable> closeables() {
+            AutoCloseable stopTimer = () -> stop(scheduler);
+            AutoCloseable stopHttp = () -> {
+                if (httpExecutor != null) {
+                    stop(httpExecutor);
+                }
+            };
+            return List.of(stopTimer, backend, stopHttp);
+        }
+
+        private static void stop(ExecutorService executor) throws InterruptedException {
+            executor.shutdownNow();
+            if (!executor.awaitTermination(CLOSE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+                LOG.warn("responder executor did not stop in time");
+            }
+        }
+
+        private static ThreadFactory threads(String prefix) {
+            AtomicInteger n = new AtomicInteger();
+            return r -> {
+                Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            };
+        }
+    }
+}

@@ -1,0 +1,147 @@
+package io.callguard.processor.responder.internal;
+
+import io.callguard.processor.responder.ResponderConfig;
+import io.callguard.processor.responder.ResponderMetrics;
+import io.github.resilience4j.bulkhead.Bulkhead;
+import io.github.resilience4j.bulkhead.BulkheadConfig;
+import io.github.resilience4j.bulkhead.BulkheadRegistry;
+import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
+import io.github.resilience4j.core.IntervalFunction;
+import io.github.resilience4j.micrometer.tagged.TaggedBulkheadMetrics;
+import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
+import io.github.resilience4j.micrometer.tagged.TaggedRetryMetrics;
+import io.github.resilience4j.retry.Retry;
+import io.github.resilience4j.retry.RetryConfig;
+import io.github.resilience4j.retry.RetryRegistry;
+import io.github.resilience4j.timelimiter.TimeLimiter;
+import io.github.resilience4j.timelimiter.TimeLimiterConfig;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The resilience4j instances around the agent backend, built from config and bound to Micrometer.
+ *
+ * <ul>
+ *   <li>Circuit breaker, count-based window, opening on failure rate and on slow-call rate; its clock is
+ *       the injected one. Open to half-open happens on the first call after the wait (no automatic
+ *       transition: that would need resilience4j's own timer thread and real time).</li>
+ *   <li>Bulkhead: semaphore, no waiting.</li>
+ *   <li>Retry: randomized exponential backoff (multiplier 2); timeouts, open circuits and
+ *       {@link NotRetriedException} are never retried.</li>
+ *   <li>Time limiter: one per attempt, its duration the turn's remaining budget (resilience4j's time
+ *       limit is fixed per config, and each attempt has a different one).</li>
+ * </ul>
+ */
+public final class BackendResilience {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BackendResilience.class);
+
+    /** Name of every resilience4j instance here; the {@code name} tag of their metrics. */
+    public static final String NAME = "agent-backend";
+    static final double BACKOFF_MULTIPLIER = 2.0;
+
+    private final CircuitBreaker circuitBreaker;
+    private final Bulkhead bulkhead;
+    private final Retry retry;
+    private final long initialBackoffMs;
+    private final double randomizationFactor;
+
+    public BackendResilience(ResponderConfig config, Clock clock, MeterRegistry meters) {
+        CircuitBreakerRegistry breakers = CircuitBreakerRegistry.of(CircuitBreakerConfig.custom()
+                .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                .slidingWindowSize(config.breakerSlidingWindowSize())
+                .minimumNumberOfCalls(config.breakerMinimumCalls())
+                .failureRateThreshold(config.breakerFailureRateThreshold())
+                .slowCallRateThreshold(config.breakerSlowCallRateThreshold())
+                .slowCallDurationThreshold(Duration.ofMillis(config.breakerSlowCallDurationMs()))
+                .waitDurationInOpenState(Duration.ofMillis(config.breakerWaitInOpenMs()))
+                .permittedNumberOfCallsInHalfOpenState(config.breakerPermittedCallsInHalfOpen())
+                .automaticTransitionFromOpenToHalfOpenEnabled(false)
+                .clock(clock)
+                .build());
+        circuitBreaker = breakers.circuitBreaker(NAME);
+        circuitBreaker.getEventPublisher().onStateTransition(event -> {
+            String from = event.getStateTransition().getFromState().name().toLowerCase(Locale.ROOT);
+            String to = event.getStateTransition().getToState().name().toLowerCase(Locale.ROOT);
+            if (event.getStateTransition().getToState() == CircuitBreaker.State.OPEN) {
+                CircuitBreaker.Metrics m = circuitBreaker.getMetrics();
+                LOG.info("circuit breaker {}: {} -> {} (failure rate {}%, slow-call rate {}% over {} calls)", NAME,
+                        from, to, m.getFailureRate(), m.getSlowCallRate(), m.getNumberOfBufferedCalls());
+            } else {
+                LOG.info("circuit breaker {}: {} -> {}", NAME, from, to);
+            }
+            meters.counter(ResponderMetrics.BREAKER_TRANSITIONS, ResponderMetrics.TAG_FROM, from,
+                    ResponderMetrics.TAG_TO, to).increment();
+        });
+
+        BulkheadRegistry bulkheads = BulkheadRegistry.of(BulkheadConfig.custom()
+                .maxConcurrentCalls(config.maxConcurrent())
+                .maxWaitDuration(Duration.ZERO)
+                .build());
+        bulkhead = bulkheads.bulkhead(NAME);
+
+        initialBackoffMs = config.retryInitialBackoffMs();
+        randomizationFactor = config.retryRandomizationFactor();
+        RetryRegistry retries = RetryRegistry.of(RetryConfig.custom()
+                .maxAttempts(config.retryMaxAttempts())
+                .intervalFunction(IntervalFunction.ofExponentialRandomBackoff(initialBackoffMs, BACKOFF_MULTIPLIER,
+                        randomizationFactor))
+                .retryOnException(BackendResilience::retryable)
+                .failAfterMaxAttempts(false)
+                .build());
+        retry = retries.retry(NAME);
+
+        TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
+        TaggedBulkheadMetrics.ofBulkheadRegistry(bulkheads).bindTo(meters);
+        TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
+    }
+
+    private static boolean retryable(Throwable t) {
+        return !(t instanceof TimeoutException || t instanceof CallNotPermittedException
+                || t instanceof NotRetriedException);
+    }
+
+    public CircuitBreaker circuitBreaker() {
+        return circuitBreaker;
+    }
+
+    public Bulkhead bulkhead() {
+        return bulkhead;
+    }
+
+    public Retry retry() {
+        return retry;
+    }
+
+    /** A time limiter for one attempt: it fails the attempt with a TimeoutException after {@code remainingMs}. */
+    TimeLimiter timeLimiterFor(long remainingMs) {
+        return TimeLimiter.of(NAME, TimeLimiterConfig.custom()
+                .timeoutDuration(Duration.ofMillis(remainingMs))
+                .cancelRunningFuture(true)
+                .build());
+    }
+
+    /**
+     * The longest backoff the retry can draw after {@code failedAttempts} failures:
+     * initial x 2^(n-1) x (1 + randomization factor), plus the 1 ms resilience4j's rounding may add.
+     */
+    long worstCaseBackoffMs(int failedAttempts) {
+        double nominal = initialBackoffMs * Math.pow(BACKOFF_MULTIPLIER, Math.min(Math.max(failedAttempts - 1, 0), 30));
+        return (long) Math.ceil(nominal * (1 + randomizationFactor)) + 1;
+    }
+
+    /** Marks a failure the retry must not repeat (nothing left of the budget, or part of the answer already spoken). */
+    static final class NotRetriedException extends RuntimeException {
+        NotRetriedException(String why, Throwable cause) {
+            super(why, cause, false, false);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+package io.callguard.processor.responder;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.callguard.processor.responder.internal.TurnResponder;
+import io.callguard.schemas.CommonConfig;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.util.Map;
+import org.apache.kafka.common.config.ConfigException;
+import org.junit.jupiter.api.Test;
+
+class ResponderConfigTest {
+
+    @Test
+    void shouldDefaultToTheDocumentedValues() {
+        // Given / When
+        ResponderConfig config = new ResponderConfig(Map.of());
+
+        // Then
+        assertThat(config.agentBackend()).isEqualTo("script");
+        assertThat(config.scriptDelayMs()).isZero();
+        assertThat(config.scriptFailureRate()).isZero();
+        assertThat(config.scriptHangRate()).isZero();
+        assertThat(config.openAiMaxTokens()).isEqualTo(200);
+        assertThat(config.openAiApiKey()).isEmpty();
+        assertThat(config.maxConcurrent()).isEqualTo(64);
+        assertThat(config.breakerFailureRateThreshold()).isEqualTo(50f);
+        assertThat(config.breakerSlowCallRateThreshold()).isEqualTo(50f);
+        assertThat(config.breakerSlowCallDurationMs()).isEqualTo(500);
+        assertThat(config.breakerSlidingWindowSize()).isEqualTo(20);
+        assertThat(config.breakerMinimumCalls()).isEqualTo(10);
+        assertThat(config.breakerWaitInOpenMs()).isEqualTo(5_000);
+        assertThat(config.breakerPermittedCallsInHalfOpen()).isEqualTo(3);
+        assertThat(config.retryMaxAttempts()).isEqualTo(3);
+        assertThat(config.retryInitialBackoffMs()).isEqualTo(20);
+        assertThat(config.retryRandomizationFactor()).isEqualTo(0.5);
+        assertThat(config.deliveryMarginMs()).isEqualTo(60);
+        assertThat(config.cacheEnabled()).isTrue();
+        assertThat(config.cacheTtlMs()).isEqualTo(300_000);
+        assertThat(config.cacheMaxEntries()).isEqualTo(10_000);
+        assertThat(config.groupId()).isEqualTo("callguard-responder");
+        for (FallbackReason reason : FallbackReason.values()) {
+            assertThat(config.fallbackMessage(reason, new CommonConfig(Map.of()))).isNotBlank();
+        }
+    }
+
+    @Test
+    void shouldRejectOutOfRangeValuesNamingTheKey() {
+        // Given / When / Then
+        assertThatThrownBy(() -> new ResponderConfig(Map.of(ResponderConfig.SCRIPT_FAILURE_RATE_CONFIG, "1.5")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("agent.script.failure-rate");
+        assertThatThrownBy(() -> new ResponderConfig(Map.of(ResponderConfig.AGENT_BACKEND_CONFIG, "gpt")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("agent.backend");
+        assertThatThrownBy(() -> new ResponderConfig(Map.of(ResponderConfig.MAX_CONCURRENT_CONFIG, "0")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("responder.max-concurrent");
+    }
+
+    @Test
+    void shouldRefuseADeliveryMarginThatLeavesNoBudget() {
+        // Given
+        ResponderConfig config = new ResponderConfig(Map.of(ResponderConfig.DELIVERY_MARGIN_MS_CONFIG, "100"));
+        CommonConfig common = new CommonConfig(Map.of(CommonConfig.TURN_BUDGET_MS_CONFIG, "100"));
+        MutableClock clock = new MutableClock(0);
+
+        // When / Then
+        assertThatThrownBy(() -> new TurnResponder(config, common, new FakeBackend(), new ManualScheduler(clock),
+                clock, new SimpleMeterRegistry(), r -> { }))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("responder.delivery-margin-ms");
+    }
+
+    @Test
+    void shouldDeclareEveryKeyOnceWithADoc() {
+        // Given / When / Then
+        assertThat(ResponderConfig.definition().configKeys().values())
+                .allSatisfy(k -> assertThat(k.documentation).isNotBlank())
+                .extracting(k -> k.name)
+                .doesNotHaveDuplicates()
+                .allSatisfy(name -> assertThat(name).matches("(agent|responder|cache)\\..+"))
+                .doesNotContainAnyElementsOf(CommonConfig.definition().names());
+    }
+}

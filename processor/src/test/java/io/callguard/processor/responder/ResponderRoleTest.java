@@ -1,0 +1,135 @@
+package io.callguard.processor.responder;
+
+import static io.callguard.schemas.SchemaAssertions.assertMatchesSchema;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.schemas.AgentResponse;
+import io.callguard.schemas.CallEvent;
+import io.callguard.schemas.CommonConfig;
+import io.callguard.schemas.EventSource;
+import io.callguard.schemas.IdempotencyKeys;
+import io.callguard.schemas.Json;
+import io.callguard.schemas.Topics;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.MockConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.MockProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The Kafka shell around the turn logic, on mock clients (the lead's end-to-end tests use a real broker). */
+class ResponderRoleTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(5);
+
+    private final Topics topics = Topics.defaults();
+    private final TopicPartition partition = new TopicPartition(topics.callEvents().name(), 0);
+    private final MockConsumer<String, byte[]> consumer = new MockConsumer<>("earliest");
+    private final MockProducer<String, AgentResponse> producer = new MockProducer<>(true, null,
+            topics.responses().keySerde().serializer(), topics.responses().valueSerde().serializer());
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+    private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    private final ResponderConfig config = new ResponderConfig(Map.of());
+    private final CommonConfig common = new CommonConfig(Map.of());
+
+    @AfterEach
+    void stopTimer() throws InterruptedException {
+        timer.shutdownNow();
+        assertThat(timer.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
+    }
+
+    private ResponderRole role() {
+        ScriptBackend backend = new ScriptBackend(config, timer, new SplittableRandom(1));
+        return new ResponderRole(config, common, topics, meters, Clock.systemUTC(), backend, timer, consumer, producer,
+                List.of());
+    }
+
+    private byte[] turnBytes(String callId, long responseId) {
+        ObjectNode frame = Json.mapper().createObjectNode()
+                .put("interaction_type", "response_required").put("response_id", responseId);
+        frame.putArray("transcript").addObject().put("role", "user").put("content", "ping");
+        CallEvent event = new CallEvent(CallEvent.SCHEMA_VERSION, "e-1", callId, EventSource.SOCKET,
+                "response_required", IdempotencyKeys.forSocket("response_required", callId, responseId),
+                System.currentTimeMillis(), responseId, "node-a", frame);
+        return topics.callEvents().valueSerde().serializer().serialize(partition.topic(), event);
+    }
+
+    private static boolean pollThreadAlive() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .anyMatch(t -> t.getName().equals("callguard-responder-poll") && t.isAlive());
+    }
+
+    @Test
+    void shouldAnswerTurnsFromTheTopicAndSkipUndecodableRecords() {
+        // Given a partition holding an undecodable record, then a turn request
+        consumer.schedulePollTask(() -> {
+            consumer.rebalance(List.of(partition));
+            consumer.updateBeginningOffsets(Map.of(partition, 0L));
+            consumer.addRecord(new ConsumerRecord<>(partition.topic(), 0, 0L, "call-1",
+                    "{not json".getBytes(StandardCharsets.UTF_8)));
+            consumer.addRecord(new ConsumerRecord<>(partition.topic(), 0, 1L, "call-1", turnBytes("call-1", 1)));
+        });
+        ResponderRole role = role();
+
+        // When
+        role.start();
+
+        // Then the turn is answered on the responses topic, keyed by call id
+        await().atMost(WAIT).until(() -> producer.history().stream().anyMatch(r -> r.value().contentComplete()));
+        List<ProducerRecord<String, AgentResponse>> sent = producer.history();
+        assertThat(sent).allSatisfy(r -> {
+            assertThat(r.topic()).isEqualTo(topics.responses().name());
+            assertThat(r.key()).isEqualTo("call-1");
+            assertMatchesSchema(r.value());
+        });
+        assertThat(sent).extracting(r -> r.value().content()).containsExactly("You ", "said: ", "ping", "");
+
+        // And the undecodable record was counted and skipped, and the offsets of both committed
+        assertThat(meters.find(ResponderMetrics.RECORDS_DROPPED).tag("reason", "deserialization").counter().count())
+                .isEqualTo(1);
+        await().atMost(WAIT).until(() -> {
+            Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(Set.of(partition));
+            return committed.get(partition) != null && committed.get(partition).offset() == 2;
+        });
+        assertThat(role.isRunning()).isTrue();
+
+        // When
+        role.close();
+
+        // Then no thread is left and the clients are closed
+        assertThat(pollThreadAlive()).isFalse();
+        assertThat(role.isRunning()).isFalse();
+        assertThat(consumer.closed()).isTrue();
+        assertThat(producer.closed()).isTrue();
+    }
+
+    @Test
+    void shouldCloseCleanlyWithoutStarting() {
+        // Given
+        ResponderRole role = role();
+
+        // When
+        role.close();
+        role.close();
+
+        // Then
+        assertThat(consumer.closed()).isTrue();
+        assertThat(producer.closed()).isTrue();
+        assertThat(pollThreadAlive()).isFalse();
+    }
+}

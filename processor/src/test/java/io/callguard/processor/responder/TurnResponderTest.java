@@ -1,0 +1,587 @@
+package io.callguard.processor.responder;
+
+import static io.callguard.schemas.SchemaAssertions.assertMatchesSchema;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.processor.responder.internal.BackendResilience;
+import io.callguard.processor.responder.internal.TurnResponder;
+import io.callguard.schemas.AgentResponse;
+import io.callguard.schemas.CallEvent;
+import io.callguard.schemas.CommonConfig;
+import io.callguard.schemas.EventSource;
+import io.callguard.schemas.IdempotencyKeys;
+import io.callguard.schemas.Json;
+import io.callguard.schemas.ResponseKind;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
+
+class TurnResponderTest {
+
+    private static final long START = 1_700_000_000_000L;
+    /** turn.budget-ms 800 minus responder.delivery-margin-ms 60. */
+    private static final long WINDOW = 740;
+
+    private final MutableClock clock = new MutableClock(START);
+    private final ManualScheduler scheduler = new ManualScheduler(clock);
+    private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    private final List<AgentResponse> out = new CopyOnWriteArrayList<>();
+    private final Map<String, Object> settings = new HashMap<>();
+    private final CommonConfig common = new CommonConfig(Map.of());
+    private TurnResponder responder;
+    private ListAppender<ILoggingEvent> breakerLog;
+
+    @BeforeEach
+    void captureBreakerLog() {
+        Logger logger = (Logger) LoggerFactory.getLogger(BackendResilience.class);
+        breakerLog = new ListAppender<>();
+        breakerLog.start();
+        logger.addAppender(breakerLog);
+        logger.setLevel(Level.INFO);
+    }
+
+    @AfterEach
+    void everyRecordMatchesTheSchema() {
+        ((Logger) LoggerFactory.getLogger(BackendResilience.class)).detachAppender(breakerLog);
+        if (responder != null) {
+            responder.close();
+        }
+        out.forEach(r -> assertMatchesSchema(r));
+    }
+
+    private TurnResponder responder(AgentBackend backend) {
+        responder = new TurnResponder(new ResponderConfig(settings), common, backend, scheduler, clock, meters,
+                out::add);
+        return responder;
+    }
+
+    private ScriptBackend script() {
+        return new ScriptBackend(new ResponderConfig(settings), scheduler, new SplittableRandom(7));
+    }
+
+    private static CallEvent turn(String callId, long responseId, long receivedAtMs, String... userThenAgent) {
+        ObjectNode frame = Json.mapper().createObjectNode()
+                .put("interaction_type", "response_required").put("response_id", responseId);
+        ArrayNode transcript = frame.putArray("transcript");
+        for (int i = 0; i < userThenAgent.length; i++) {
+            transcript.addObject().put("role", i % 2 == 0 ? "user" : "agent").put("content", userThenAgent[i]);
+        }
+        return new CallEvent(CallEvent.SCHEMA_VERSION, "e-" + callId + "-" + responseId, callId, EventSource.SOCKET,
+                "response_required", IdempotencyKeys.forSocket("response_required", callId, responseId), receivedAtMs,
+                responseId, "node-a", frame);
+    }
+
+    private CallEvent turn(String callId, long responseId) {
+        return turn(callId, responseId, clock.millis(), "hello there");
+    }
+
+    private static CallEvent callDetails(String callId, String agentId) {
+        ObjectNode frame = Json.mapper().createObjectNode().put("interaction_type", "call_details");
+        frame.putObject("call").put("call_id", callId).put("agent_id", agentId);
+        return new CallEvent(CallEvent.SCHEMA_VERSION, "d-" + callId, callId, EventSource.SOCKET, "call_details", null,
+                START, null, "node-a", frame);
+    }
+
+    private static CallEvent callEnded(String callId) {
+        ObjectNode body = Json.mapper().createObjectNode().put("event", "call_ended");
+        body.putObject("call").put("call_id", callId);
+        return new CallEvent(CallEvent.SCHEMA_VERSION, "w-" + callId, callId, EventSource.WEBHOOK, "call_ended",
+                "call_ended:" + callId, START, null, null, body);
+    }
+
+    private List<AgentResponse> completes() {
+        return out.stream().filter(AgentResponse::contentComplete).toList();
+    }
+
+    private List<AgentResponse> of(long responseId) {
+        return out.stream().filter(r -> r.responseId() == responseId).toList();
+    }
+
+    private double counted(String name, String... tags) {
+        var counter = meters.find(name).tags(tags).counter();
+        return counter == null ? 0 : counter.count();
+    }
+
+    @Test
+    void shouldStreamGeneratedAnswerAsChunksThenOneComplete() {
+        // Given
+        settings.put(ResponderConfig.SCRIPT_DELAY_MS_CONFIG, 100);
+        responder(script());
+
+        // When
+        responder.handle(turn("call-1", 1));
+        scheduler.advance(100);
+
+        // Then
+        assertThat(out).extracting(AgentResponse::content).containsExactly("You ", "said: ", "hello ", "there", "");
+        assertThat(out).extracting(AgentResponse::chunkIndex).containsExactly(0, 1, 2, 3, 4);
+        assertThat(out).extracting(AgentResponse::contentComplete).containsExactly(false, false, false, false, true);
+        assertThat(out).allSatisfy(r -> {
+            assertThat(r.kind()).isEqualTo(ResponseKind.GENERATED);
+            assertThat(r.reason()).isNull();
+            assertThat(r.callId()).isEqualTo("call-1");
+            assertThat(r.responseId()).isEqualTo(1);
+            assertThat(r.requestReceivedAtMs()).isEqualTo(START);
+            assertThat(r.createdAtMs()).isEqualTo(START + 100);
+            assertThat(r.edgeNode()).isEqualTo("node-a");
+        });
+        assertThat(responder.inFlight()).isZero();
+        assertThat(counted(ResponderMetrics.TURNS, ResponderMetrics.TAG_OUTCOME, "generated")).isEqualTo(1);
+    }
+
+    @Test
+    void shouldSendFallbackAtTheDeadlineWhenBackendHangs() {
+        // Given
+        settings.put(ResponderConfig.SCRIPT_HANG_RATE_CONFIG, 1.0);
+        responder(script());
+
+        // When
+        responder.handle(turn("call-1", 1));
+        scheduler.advance(WINDOW - 1);
+
+        // Then nothing yet, one second before the deadline
+        assertThat(out).isEmpty();
+
+        // When the deadline comes
+        scheduler.advance(1);
+
+        // Then exactly one timeout fallback, at the deadline
+        assertThat(out).singleElement().satisfies(r -> {
+            assertThat(r.kind()).isEqualTo(ResponseKind.FALLBACK);
+            assertThat(r.reason()).isEqualTo("timeout");
+            assertThat(r.content()).isEqualTo(new ResponderConfig(settings).fallbackMessage(FallbackReason.TIMEOUT,
+                    common));
+            assertThat(r.contentComplete()).isTrue();
+            assertThat(r.chunkIndex()).isZero();
+            assertThat(r.createdAtMs()).isEqualTo(START + WINDOW);
+        });
+        scheduler.advance(10_000);
+        assertThat(out).hasSize(1);
+        assertThat(counted(ResponderMetrics.FALLBACKS, ResponderMetrics.TAG_REASON, "timeout")).isEqualTo(1);
+        assertThat(responder.bulkhead().getMetrics().getAvailableConcurrentCalls()).isEqualTo(64);
+    }
+
+    @Test
+    void shouldRetryFailuresWhileBudgetRemainsThenSendErrorFallback() {
+        // Given a backend that fails at once, and 3 attempts
+        FakeBackend backend = new FakeBackend().failingAtOnce();
+        responder(backend);
+
+        // When
+        responder.handle(turn("call-1", 1));
+        scheduler.advance(200);
+
+        // Then every attempt was made, within the budget, then one error fallback
+        assertThat(backend.calls()).hasSize(3);
+        assertThat(out).singleElement().satisfies(r -> {
+            assertThat(r.kind()).isEqualTo(ResponseKind.FALLBACK);
+            assertThat(r.reason()).isEqualTo("error");
+            assertThat(r.contentComplete()).isTrue();
+            // backoffs: 20 ms +-50%, then 40 ms +-50%
+            assertThat(r.createdAtMs()).isBetween(START + 30, START + 92);
+        });
+        assertThat(responder.retry().getMetrics().getNumberOfFailedCallsWithRetryAttempt()).isEqualTo(1);
+        assertThat(counted(ResponderMetrics.FALLBACKS, ResponderMetrics.TAG_REASON, "error")).isEqualTo(1);
+    }
+
+    @Test
+    void shouldStopRetryingWhenTooLittleBudgetRemainsForAnotherAttempt() {
+        // Given a backend whose attempts fail after 300 ms
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+        responder.handle(turn("call-1", 1));
+
+        // When the first attempt fails at 300 ms: 300 + worst backoff 31 + 300 still ends before 740
+        scheduler.advance(300);
+        backend.call(0).fail();
+        scheduler.advance(31);
+
+        // Then a second attempt was made
+        assertThat(backend.calls()).hasSize(2);
+        assertThat(out).isEmpty();
+
+        // When it fails 300 ms later, another attempt could not end before the deadline
+        scheduler.advance(300);
+        backend.call(1).fail();
+
+        // Then the error fallback comes at once, before the deadline, and no third attempt is made
+        assertThat(out).singleElement().satisfies(r -> {
+            assertThat(r.reason()).isEqualTo("error");
+            assertThat(r.createdAtMs()).isLessThan(START + WINDOW);
+        });
+        scheduler.advance(1_000);
+        assertThat(backend.calls()).hasSize(2);
+        assertThat(out).hasSize(1);
+    }
+
+    @Test
+    void shouldOpenCircuitAfterFailuresThenHalfOpenAfterWaitAndCloseOnSuccess() {
+        // Given a small window, no retries, and 2 trial calls in half-open
+        settings.put(ResponderConfig.BREAKER_SLIDING_WINDOW_SIZE_CONFIG, 4);
+        settings.put(ResponderConfig.BREAKER_MINIMUM_CALLS_CONFIG, 4);
+        settings.put(ResponderConfig.BREAKER_PERMITTED_CALLS_IN_HALF_OPEN_CONFIG, 2);
+        settings.put(ResponderConfig.RETRY_MAX_ATTEMPTS_CONFIG, 1);
+        settings.put(ResponderConfig.CACHE_ENABLED_CONFIG, false);
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+
+        // When 4 turns fail
+        for (int i = 1; i <= 4; i++) {
+            responder.handle(turn("call-" + i, 1));
+            backend.last().fail();
+        }
+
+        // Then the breaker is open, the transition was counted and logged
+        assertThat(responder.circuitBreaker().getState()).isEqualTo(CircuitBreaker.State.OPEN);
+        assertThat(counted(ResponderMetrics.BREAKER_TRANSITIONS, "from", "closed", "to", "open")).isEqualTo(1);
+        assertThat(breakerLog.list).extracting(ILoggingEvent::getFormattedMessage)
+                .anySatisfy(m -> assertThat(m).contains("closed -> open"));
+
+        // When the next turn comes, it is answered at once without calling the backend
+        responder.handle(turn("call-5", 1));
+
+        // Then
+        assertThat(backend.calls()).hasSize(4);
+        assertThat(of(1).get(of(1).size() - 1)).satisfies(r -> {
+            assertThat(r.callId()).isEqualTo("call-5");
+            assertThat(r.reason()).isEqualTo("circuit_open");
+            assertThat(r.createdAtMs()).isEqualTo(START);
+        });
+
+        // When the wait in open (5 s) has passed, the next turns are trial calls
+        clock.advance(5_001);
+        responder.handle(turn("call-6", 1));
+        responder.handle(turn("call-7", 1));
+
+        // Then the breaker went half-open and let the trial calls through
+        assertThat(responder.circuitBreaker().getState()).isEqualTo(CircuitBreaker.State.HALF_OPEN);
+        assertThat(backend.calls()).hasSize(6);
+        assertThat(counted(ResponderMetrics.BREAKER_TRANSITIONS, "from", "open", "to", "half_open")).isEqualTo(1);
+
+        // When both trial calls succeed
+        backend.call(4).stream("ok").finish();
+        backend.call(5).stream("ok").finish();
+
+        // Then the breaker closed again, counted and logged
+        assertThat(responder.circuitBreaker().getState()).isEqualTo(CircuitBreaker.State.CLOSED);
+        assertThat(counted(ResponderMetrics.BREAKER_TRANSITIONS, "from", "half_open", "to", "closed")).isEqualTo(1);
+        assertThat(breakerLog.list).extracting(ILoggingEvent::getFormattedMessage)
+                .anySatisfy(m -> assertThat(m).contains("open -> half_open"))
+                .anySatisfy(m -> assertThat(m).contains("half_open -> closed"))
+                .allSatisfy(m -> assertThat(m).startsWith("circuit breaker agent-backend"));
+        assertThat(breakerLog.list).extracting(ILoggingEvent::getLevel).containsOnly(Level.INFO);
+        assertThat(meters.find("resilience4j.circuitbreaker.state").tag("name", "agent-backend").gauges())
+                .isNotEmpty();
+    }
+
+    @Test
+    void shouldOpenCircuitWhenCallsAreSlow() {
+        // Given calls slower than 200 ms count as slow
+        settings.put(ResponderConfig.BREAKER_SLIDING_WINDOW_SIZE_CONFIG, 4);
+        settings.put(ResponderConfig.BREAKER_MINIMUM_CALLS_CONFIG, 4);
+        settings.put(ResponderConfig.BREAKER_SLOW_CALL_DURATION_MS_CONFIG, 200);
+        settings.put(ResponderConfig.SCRIPT_DELAY_MS_CONFIG, 300);
+        settings.put(ResponderConfig.CACHE_ENABLED_CONFIG, false);
+        responder(script());
+
+        // When 4 turns succeed, each after 300 ms
+        for (int i = 1; i <= 4; i++) {
+            responder.handle(turn("call-" + i, 1));
+            scheduler.advance(300);
+        }
+
+        // Then the answers went out, and the breaker opened on the slow-call rate
+        assertThat(completes()).hasSize(4).allSatisfy(r -> assertThat(r.kind()).isEqualTo(ResponseKind.GENERATED));
+        assertThat(responder.circuitBreaker().getMetrics().getSlowCallRate()).isEqualTo(100f);
+        assertThat(responder.circuitBreaker().getState()).isEqualTo(CircuitBreaker.State.OPEN);
+        assertThat(counted(ResponderMetrics.BREAKER_TRANSITIONS, "from", "closed", "to", "open")).isEqualTo(1);
+    }
+
+    @Test
+    void shouldSendBulkheadFullFallbackWhenTooManyTurnsAreGenerating() {
+        // Given
+        settings.put(ResponderConfig.MAX_CONCURRENT_CONFIG, 2);
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+
+        // When three calls ask at once
+        responder.handle(turn("call-1", 1));
+        responder.handle(turn("call-2", 1));
+        responder.handle(turn("call-3", 1));
+
+        // Then the third is answered at once with the bulkhead fallback, and the backend saw two
+        assertThat(backend.calls()).hasSize(2);
+        assertThat(out).singleElement().satisfies(r -> {
+            assertThat(r.callId()).isEqualTo("call-3");
+            assertThat(r.reason()).isEqualTo("bulkhead_full");
+            assertThat(r.contentComplete()).isTrue();
+        });
+
+        // When one finishes, there is room again
+        backend.call(0).stream("hi").finish();
+        responder.handle(turn("call-4", 1, clock.millis(), "something else"));
+        assertThat(backend.calls()).hasSize(3);
+    }
+
+    @Test
+    void shouldCancelOlderGenerationWhenNewerRequestArrives() {
+        // Given a generation under way that already streamed a chunk
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+        responder.handle(turn("call-1", 1, clock.millis(), "hello"));
+        backend.call(0).stream("Hel");
+
+        // When a newer request of the same call comes
+        clock.advance(50);
+        responder.handle(turn("call-1", 2, clock.millis(), "hello", "Hel", "wait"));
+
+        // Then the older generation was cancelled, and nothing more is sent for it
+        assertThat(backend.call(0).cancelled()).isTrue();
+        backend.call(0).stream("lo");
+        backend.call(0).finish();
+        scheduler.advance(100);
+        assertThat(of(1)).extracting(AgentResponse::content).containsExactly("Hel");
+
+        // And the newer one is answered normally
+        backend.call(1).stream("Sure").finish();
+        assertThat(of(2)).extracting(AgentResponse::content).containsExactly("Sure", "");
+        assertThat(completes()).hasSize(1);
+        assertThat(counted(ResponderMetrics.TURNS, ResponderMetrics.TAG_OUTCOME, "superseded")).isEqualTo(1);
+        assertThat(responder.circuitBreaker().getMetrics().getNumberOfBufferedCalls()).isEqualTo(1);
+        assertThat(responder.bulkhead().getMetrics().getAvailableConcurrentCalls()).isEqualTo(64);
+    }
+
+    @Test
+    void shouldIgnoreRequestOlderThanOrEqualToTheLatestSeen() {
+        // Given
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+        responder.handle(turn("call-1", 3));
+
+        // When an older and a duplicate request arrive
+        responder.handle(turn("call-1", 2));
+        responder.handle(turn("call-1", 3));
+
+        // Then neither reached the backend or cancelled the latest
+        assertThat(backend.calls()).hasSize(1);
+        assertThat(backend.call(0).cancelled()).isFalse();
+        assertThat(counted(ResponderMetrics.TURNS, ResponderMetrics.TAG_OUTCOME, "stale")).isEqualTo(2);
+    }
+
+    @Test
+    void shouldServeSecondAnswerForSameTranscriptTailFromCache() {
+        // Given two calls of the same agent
+        settings.put(ResponderConfig.SCRIPT_DELAY_MS_CONFIG, 100);
+        CountingBackend backend = new CountingBackend(script());
+        responder(backend);
+        responder.handle(callDetails("call-1", "agent-7"));
+        responder.handle(callDetails("call-2", "agent-7"));
+        responder.handle(turn("call-1", 1, clock.millis(), "What  are your HOURS?"));
+        scheduler.advance(100);
+
+        // When the other call's transcript ends the same way (case and spacing aside)
+        responder.handle(turn("call-2", 4, clock.millis(), "what are your hours?"));
+
+        // Then it is answered at once from the cache, whole, without the backend
+        assertThat(backend.calls).isEqualTo(1);
+        assertThat(of(4)).singleElement().satisfies(r -> {
+            assertThat(r.kind()).isEqualTo(ResponseKind.CACHED);
+            assertThat(r.content()).isEqualTo("You said: What  are your HOURS?");
+            assertThat(r.contentComplete()).isTrue();
+            assertThat(r.chunkIndex()).isZero();
+            assertThat(r.createdAtMs()).isEqualTo(clock.millis());
+        });
+
+        // And another agent does not get that answer
+        responder.handle(callDetails("call-3", "agent-8"));
+        responder.handle(turn("call-3", 1, clock.millis(), "what are your hours?"));
+        assertThat(backend.calls).isEqualTo(2);
+    }
+
+    @Test
+    void shouldNotCacheAnswerThatEndedInFallback() {
+        // Given
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+        responder.handle(turn("call-1", 1));
+        backend.call(0).stream("half an ans");
+        scheduler.advance(WINDOW);
+
+        // When the same transcript comes again
+        responder.handle(turn("call-2", 1));
+
+        // Then the backend is asked again
+        assertThat(backend.calls()).hasSize(2);
+    }
+
+    @Test
+    void shouldSendFallbackAtOnceWhenEventIsAlreadyPastItsDeadline() {
+        // Given
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+
+        // When a turn received 2 s ago is consumed (a backlog after a restart)
+        responder.handle(turn("call-1", 1, clock.millis() - 2_000, "hello"));
+
+        // Then
+        assertThat(backend.calls()).isEmpty();
+        assertThat(out).singleElement().satisfies(r -> {
+            assertThat(r.reason()).isEqualTo("timeout");
+            assertThat(r.createdAtMs()).isEqualTo(START);
+            assertThat(r.requestReceivedAtMs()).isEqualTo(START - 2_000);
+        });
+    }
+
+    @Test
+    void shouldEndHalfStreamedAnswerWithFallbackLineWhenBackendStalls() {
+        // Given a generation that streamed a chunk, then stalled
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+        responder.handle(turn("call-1", 1));
+        scheduler.advance(100);
+        backend.call(0).stream("Let me check ");
+
+        // When the deadline comes
+        scheduler.advance(WINDOW - 100);
+
+        // Then the turn ends with the fallback line as its only complete record, after the chunk
+        assertThat(out).hasSize(2);
+        assertThat(out.get(0)).satisfies(r -> {
+            assertThat(r.kind()).isEqualTo(ResponseKind.GENERATED);
+            assertThat(r.chunkIndex()).isZero();
+            assertThat(r.contentComplete()).isFalse();
+        });
+        assertThat(out.get(1)).satisfies(r -> {
+            assertThat(r.kind()).isEqualTo(ResponseKind.FALLBACK);
+            assertThat(r.reason()).isEqualTo("timeout");
+            assertThat(r.chunkIndex()).isEqualTo(1);
+            assertThat(r.contentComplete()).isTrue();
+            assertThat(r.content()).isNotBlank();
+        });
+        assertThat(backend.call(0).future()).isCompletedExceptionally();
+    }
+
+    @Test
+    void shouldNotRetryAfterPartOfTheAnswerWasStreamed() {
+        // Given
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+        responder.handle(turn("call-1", 1));
+
+        // When the backend fails after a chunk
+        backend.call(0).stream("Well, ").fail();
+        scheduler.advance(1_000);
+
+        // Then no second attempt repeats what was said; the turn ends with the error line
+        assertThat(backend.calls()).hasSize(1);
+        assertThat(out).extracting(AgentResponse::kind).containsExactly(ResponseKind.GENERATED, ResponseKind.FALLBACK);
+        assertThat(completes()).singleElement().satisfies(r -> assertThat(r.reason()).isEqualTo("error"));
+    }
+
+    @Test
+    void shouldCancelGenerationWhenTheCallEnds() {
+        // Given
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+        responder.handle(turn("call-1", 1));
+
+        // When
+        responder.handle(callEnded("call-1"));
+        scheduler.advance(1_000);
+
+        // Then
+        assertThat(backend.call(0).cancelled()).isTrue();
+        assertThat(out).isEmpty();
+        assertThat(responder.inFlight()).isZero();
+    }
+
+    @Test
+    void shouldPassWhatTheCallStartedWebhookTaughtToTheBackend() {
+        // Given
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+        ObjectNode body = Json.mapper().createObjectNode().put("event", "call_started");
+        body.putObject("call").put("call_id", "call-1").put("agent_id", "agent-9")
+                .putObject("retell_llm_dynamic_variables").put("name", "Ada");
+        responder.handle(new CallEvent(CallEvent.SCHEMA_VERSION, "w-1", "call-1", EventSource.WEBHOOK, "call_started",
+                "call_started:call-1", START, null, null, body));
+
+        // When a reminder comes (the caller has been silent)
+        ObjectNode frame = Json.mapper().createObjectNode().put("interaction_type", "reminder_required")
+                .put("response_id", 2);
+        frame.putArray("transcript").addObject().put("role", "agent").put("content", "Hello?");
+        responder.handle(new CallEvent(CallEvent.SCHEMA_VERSION, "s-2", "call-1", EventSource.SOCKET,
+                "reminder_required", IdempotencyKeys.forSocket("reminder_required", "call-1", 2L), START, 2L, "node-a",
+                frame));
+
+        // Then
+        assertThat(backend.call(0).turn()).satisfies(t -> {
+            assertThat(t.agentId()).isEqualTo("agent-9");
+            assertThat(t.dynamicVariables()).containsEntry("name", "Ada");
+            assertThat(t.interactionType()).isEqualTo("reminder_required");
+            assertThat(t.transcript()).containsExactly(new Turn.Utterance("agent", "Hello?"));
+        });
+    }
+
+    @Test
+    void shouldUseTheSharedFallbackMessageWhenTheReasonsLineIsEmpty() {
+        // Given
+        settings.put(ResponderConfig.FALLBACK_TIMEOUT_CONFIG, "");
+        responder(new FakeBackend());
+
+        // When
+        responder.handle(turn("call-1", 1, clock.millis() - 5_000, "hello"));
+
+        // Then
+        assertThat(out).singleElement().extracting(AgentResponse::content).isEqualTo(common.turnFallbackMessage());
+    }
+
+    @Test
+    void shouldCancelEverythingInFlightOnClose() {
+        // Given
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+        responder.handle(turn("call-1", 1));
+        responder.handle(turn("call-2", 1));
+
+        // When
+        responder.close();
+        scheduler.advance(1_000);
+        responder.handle(turn("call-3", 1));
+
+        // Then
+        assertThat(backend.calls()).hasSize(2).allSatisfy(c -> assertThat(c.cancelled()).isTrue());
+        assertThat(out).isEmpty();
+    }
+
+    /** Counts the calls that reach a backend. */
+    private static final class CountingBackend implements AgentBackend {
+        private final AgentBackend delegate;
+        int calls;
+
+        CountingBackend(AgentBackend delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public java.util.concurrent.CompletableFuture<Void> generate(Turn turn,
+                java.util.function.Consumer<String> chunkSink) {
+            calls++;
+            return delegate.generate(turn, chunkSink);
+        }
+    }
+}
