@@ -3,9 +3,18 @@ package io.callguard.app;
 import io.callguard.app.broker.EmbeddedKafka;
 import io.callguard.app.config.AppConfig;
 import io.callguard.app.config.GatewayConfig;
+import io.callguard.app.dashboard.Dashboard;
+import io.callguard.egress.DialOutFrames;
+import io.callguard.egress.EgressRole;
+import io.callguard.ingress.CallSocket;
+import io.callguard.ingress.EdgeListener;
 import io.callguard.ingress.HttpReply;
 import io.callguard.ingress.IngressServer;
+import io.callguard.ingress.LlmSocketProtocol;
 import io.callguard.processor.ProcessorRole;
+import io.callguard.processor.responder.ResponderRole;
+import io.callguard.schemas.CallState;
+import io.callguard.schemas.CallStatus;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -15,6 +24,9 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -25,7 +37,9 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
@@ -39,6 +53,10 @@ import org.slf4j.LoggerFactory;
 /**
  * One callguard instance: the embedded broker when no cluster is configured, the topics, and the roles
  * asked for, started in dependency order and stopped in reverse.
+ *
+ * <p>Order: broker, topics, egress (delivery and the edge watchdog), the HTTP server with the webhook and
+ * socket endpoints, then the processor (Kafka Streams) and the responder, which need the HTTP address to
+ * advertise for interactive queries.
  */
 public final class Gateway implements AutoCloseable {
 
@@ -50,12 +68,17 @@ public final class Gateway implements AutoCloseable {
     private final Clock clock;
     private final PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Deque<AutoCloseable> started = new ArrayDeque<>();
+    private final SeenCalls seenCalls = new SeenCalls(100_000);
     private EmbeddedKafka broker;
     private String bootstrapServers;
     private Admin admin;
     private KafkaProducer<String, byte[]> producer;
+    private EgressRole egress;
     private ProcessorRole processor;
+    private ResponderRole responder;
     private IngressServer http;
+    private Dashboard dashboard;
+    private QueryRoutes queries;
     private volatile boolean httpStarted;
 
     public Gateway(GatewayConfig config, Clock clock) {
@@ -84,16 +107,10 @@ public final class Gateway implements AutoCloseable {
         Topics topics = config.common().topics();
         try {
             Files.createDirectories(dataDir);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new IllegalStateException("cannot create the data dir " + dataDir + ": " + e.getMessage(), e);
         }
-        new JvmMemoryMetrics().bindTo(meters);
-        new JvmThreadMetrics().bindTo(meters);
-        new ProcessorMetrics().bindTo(meters);
-        new UptimeMetrics().bindTo(meters);
-        JvmGcMetrics gc = new JvmGcMetrics();
-        gc.bindTo(meters);
-        started.push(gc);
+        bindJvmMetrics();
 
         bootstrapServers = config.common().bootstrapServers();
         if (bootstrapServers.isEmpty()) {
@@ -109,15 +126,22 @@ public final class Gateway implements AutoCloseable {
         TopicBootstrap.ensure(admin, topics, config.common().partitions(), config.common().replicationFactor(),
                 ADMIN_TIMEOUT_MS);
 
-        if (app.runs(AppConfig.ROLE_PROCESSOR)) {
-            Path stateDir = config.processor().stateDir().isEmpty() ? dataDir.resolve("streams")
-                    : Path.of(config.processor().stateDir());
-            processor = new ProcessorRole(config.processor(), bootstrapServers, topics, stateDir, meters);
-            processor.start();
-            started.push(processor);
+        boolean runsIngress = app.runs(AppConfig.ROLE_INGRESS);
+        if (runsIngress && !app.runs(AppConfig.ROLE_EGRESS)) {
+            LOG.warn("roles has ingress without egress: sockets opened here get no answers and no watchdog fallback; "
+                    + "run ingress and egress together on edge nodes");
         }
 
-        if (app.runs(AppConfig.ROLE_INGRESS)) {
+        // Dial-out sockets feed the same frame path as dial-in ones; the path exists once the server is built.
+        AtomicReference<LlmSocketProtocol> framePath = new AtomicReference<>();
+        if (app.runs(AppConfig.ROLE_EGRESS)) {
+            egress = new EgressRole(config.egress(), config.common(), bootstrapServers, topics, meters, clock,
+                    config.egress().dialOutEnabled() ? forwardingFrames(framePath) : null);
+            egress.start();
+            started.push(egress);
+        }
+
+        if (runsIngress) {
             producer = new KafkaProducer<>(producerConfig(), new StringSerializer(), new ByteArraySerializer());
             KafkaClientMetrics producerMetrics = new KafkaClientMetrics(producer);
             producerMetrics.bindTo(meters);
@@ -126,6 +150,12 @@ public final class Gateway implements AutoCloseable {
             started.push(producerMetrics);
         }
         http = new IngressServer(config.ingress(), topics, producer, meters, clock, config.nodeId());
+        if (runsIngress) {
+            http.withSockets(egress != null ? egress.edgeListener() : EdgeListener.NONE, this::beginText);
+            http.socketProtocol().ifPresent(framePath::set);
+        }
+        queries = new QueryRoutes(this::processorOrNull, config.processor(), config.common().partitions());
+        dashboard = new Dashboard(meters, clock, bootstrapServers, topics);
         http.route("GET", "/healthz", q -> HttpReply.json(200, Map.of("status", "up", "node", config.nodeId())));
         http.route("GET", "/readyz", q -> {
             Map<String, Object> readiness = readiness();
@@ -133,9 +163,109 @@ public final class Gateway implements AutoCloseable {
         });
         http.route("GET", "/metrics", q -> new HttpReply(200, "text/plain; version=0.0.4; charset=utf-8",
                 meters.scrape().getBytes(StandardCharsets.UTF_8)));
+        http.route("GET", "/calls/", queries::call);
+        http.route("GET", "/capacity", queries::capacity);
+        http.route("GET", "/dashboard", q -> HttpReply.json(200, dashboard.snapshot()));
+        byte[] page = resource("/io/callguard/app/dashboard/index.html");
+        http.route("GET", "/", q -> new HttpReply(200, "text/html; charset=utf-8", page));
         http.start();
         started.push(http);
         httpStarted = true;
+
+        if (app.runs(AppConfig.ROLE_PROCESSOR)) {
+            Path stateDir = config.processor().stateDir().isEmpty() ? dataDir.resolve("streams")
+                    : Path.of(config.processor().stateDir());
+            processor = new ProcessorRole(config.processor(), bootstrapServers, topics, stateDir, meters,
+                    advertisedHost() + ":" + http.port());
+            processor.start();
+            started.push(processor);
+            responder = new ResponderRole(config.responder(), config.common(), bootstrapServers, topics, meters, clock);
+            responder.start();
+            started.push(responder);
+        }
+        dashboard.start();
+        started.push(dashboard);
+        if (egress != null) {
+            egress.dialOut().ifPresent(client -> {
+                DialOutTrigger trigger = new DialOutTrigger(client, bootstrapServers, topics,
+                        config.processor().applicationId() + "-dialout");
+                trigger.start();
+                started.push(trigger);
+            });
+        }
+    }
+
+    /**
+     * The begin message of a socket: the busy line for a call refused for capacity, nothing for a call
+     * that already had turns (a reconnect must not greet the caller again), else the greeting.
+     */
+    private String beginText(String callId) {
+        Optional<CallState> state = processor == null ? Optional.empty() : processor.callState(callId);
+        if (state.isPresent() && state.get().status() == CallStatus.REJECTED) {
+            return config.processor().busyMessage();
+        }
+        boolean hadTurns = state.map(s -> s.latestResponseId() != null && s.latestResponseId() > 0).orElse(false);
+        return seenCalls.firstTime(callId) && !hadTurns ? null : "";
+    }
+
+    private static DialOutFrames forwardingFrames(AtomicReference<LlmSocketProtocol> target) {
+        return new DialOutFrames() {
+            @Override
+            public void opened(CallSocket socket) {
+                target.get().opened(socket);
+            }
+
+            @Override
+            public void text(CallSocket socket, String frame) {
+                target.get().text(socket, frame);
+            }
+
+            @Override
+            public void closed(CallSocket socket, int code, String reason) {
+                target.get().closed(socket, code, reason);
+            }
+        };
+    }
+
+    private void bindJvmMetrics() {
+        new JvmMemoryMetrics().bindTo(meters);
+        new JvmThreadMetrics().bindTo(meters);
+        new ProcessorMetrics().bindTo(meters);
+        new UptimeMetrics().bindTo(meters);
+        JvmGcMetrics gc = new JvmGcMetrics();
+        gc.bindTo(meters);
+        started.push(gc);
+    }
+
+    private String advertisedHost() {
+        String configured = config.app().advertisedHost();
+        if (!configured.isBlank()) {
+            return configured;
+        }
+        String host = config.ingress().httpHost();
+        if (!host.equals("0.0.0.0") && !host.equals("::") && !host.isBlank()) {
+            return host;
+        }
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            return "localhost";
+        }
+    }
+
+    private ProcessorRole processorOrNull() {
+        return processor;
+    }
+
+    private static byte[] resource(String name) {
+        try (InputStream in = Gateway.class.getResourceAsStream(name)) {
+            if (in == null) {
+                throw new IllegalStateException("missing resource " + name);
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read resource " + name, e);
+        }
     }
 
     private Map<String, Object> producerConfig() {
@@ -174,9 +304,17 @@ public final class Gateway implements AutoCloseable {
                     + (running ? "" : " (not RUNNING: starting, rebalancing or restoring state)")));
             ready &= running;
         }
-        boolean httpUp = httpStarted;
+        if (responder != null) {
+            boolean running = responder.isRunning();
+            checks.put("responder", Map.of("ok", running, "detail", running ? "polling" : "not running"));
+            ready &= running;
+        }
+        boolean httpUp = httpStarted && http.isRunning();
         checks.put("http", Map.of("ok", httpUp, "detail", httpUp ? "listening on " + http.uri() : "not started"));
         ready &= httpUp;
+        if (http.socketProtocol().isPresent()) {
+            checks.put("socket", Map.of("ok", httpUp, "detail", "llm-websocket " + (httpUp ? "accepting" : "down")));
+        }
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("ready", ready);
         out.put("node", config.nodeId());
@@ -184,12 +322,21 @@ public final class Gateway implements AutoCloseable {
         return out;
     }
 
-    /** The single line printed on stdout once the gateway is ready. */
+    /**
+     * The single line printed on stdout once the gateway is ready. It carries the socket token only when
+     * it was generated for this run, since nobody else knows it.
+     */
     public String readyLine() {
-        return "callguard ready: " + httpUri() + " broker=" + bootstrapServers
+        String line = "callguard ready: " + httpUri() + " broker=" + bootstrapServers
                 + (broker != null ? " (embedded)" : "") + " data=" + config.app().dataDir()
                 + " roles=" + String.join(",", config.app().roles().stream().sorted().toList())
                 + " node=" + config.nodeId();
+        if (http.socketProtocol().isPresent()) {
+            String ws = httpUri().toString().replaceFirst("^http", "ws") + "llm-websocket/{call_id}";
+            line += " socket=" + ws + (config.socketTokenGenerated() ? "?token=" + config.socketToken()
+                    : "?token=<socket.token>");
+        }
+        return line;
     }
 
     public URI httpUri() {
@@ -205,12 +352,20 @@ public final class Gateway implements AutoCloseable {
     }
 
     /** The embedded broker, when this gateway started one. */
-    public java.util.Optional<EmbeddedKafka> embeddedBroker() {
-        return java.util.Optional.ofNullable(broker);
+    public Optional<EmbeddedKafka> embeddedBroker() {
+        return Optional.ofNullable(broker);
     }
 
     public ProcessorRole processor() {
         return processor;
+    }
+
+    public ResponderRole responder() {
+        return responder;
+    }
+
+    public GatewayConfig config() {
+        return config;
     }
 
     /** Stops every started component in reverse order. Safe to call twice. */

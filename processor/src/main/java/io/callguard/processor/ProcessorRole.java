@@ -63,11 +63,68 @@ public final class ProcessorRole implements AutoCloseable {
      */
     public ProcessorRole(ProcessorConfig config, String bootstrapServers, Topics topics, Path stateDir,
                          MeterRegistry meters) {
+        this(config, bootstrapServers, topics, stateDir, meters, null);
+    }
+
+    /**
+     * Prepares the role, advertising where this instance answers interactive queries.
+     *
+     * @param applicationServer {@code host:port} of this instance's HTTP endpoint, so other instances can
+     *                          forward a query for a call this one owns; null when queries stay local
+     */
+    public ProcessorRole(ProcessorConfig config, String bootstrapServers, Topics topics, Path stateDir,
+                         MeterRegistry meters, String applicationServer) {
         this.config = Objects.requireNonNull(config, "config");
         this.topics = Objects.requireNonNull(topics, "topics");
         this.meters = Objects.requireNonNull(meters, "meters");
         this.properties = streamsProperties(config, Objects.requireNonNull(bootstrapServers, "bootstrapServers"),
                 topics, stateDir, meters);
+        if (applicationServer != null) {
+            properties.put(StreamsConfig.APPLICATION_SERVER_CONFIG, applicationServer);
+        }
+    }
+
+    /**
+     * Where a call's state lives: the {@code host:port} of the instance whose task owns the call's
+     * partition, as advertised by its {@code application.server}. Empty when not known right now
+     * (starting, rebalancing) or when instances advertise no address.
+     */
+    public Optional<String> ownerOf(String callId) {
+        KafkaStreams current = streams().orElse(null);
+        if (current == null || callId == null) {
+            return Optional.empty();
+        }
+        try {
+            KeyQueryMetadata where = current.queryMetadataForKey(CallTopology.CALL_STATE_STORE, callId,
+                    Serdes.String().serializer());
+            if (where == null || KeyQueryMetadata.NOT_AVAILABLE.equals(where)) {
+                return Optional.empty();
+            }
+            return Optional.of(where.activeHost().host() + ":" + where.activeHost().port());
+        } catch (IllegalStateException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** This instance's advertised {@code host:port}, or null when it advertises none. */
+    public String advertisedServer() {
+        Object server = properties.get(StreamsConfig.APPLICATION_SERVER_CONFIG);
+        return server == null ? null : server.toString();
+    }
+
+    /** The {@code host:port} of every instance of the application that advertises one, this one included. */
+    public List<String> instances() {
+        KafkaStreams current = streams().orElse(null);
+        if (current == null) {
+            return List.of();
+        }
+        try {
+            return current.metadataForAllStreamsClients().stream()
+                    .map(m -> m.hostInfo().host() + ":" + m.hostInfo().port())
+                    .filter(h -> !h.startsWith("unavailable")).distinct().sorted().toList();
+        } catch (IllegalStateException e) {
+            return List.of();
+        }
     }
 
     /** The Kafka Streams properties the role runs with (tests drive the topology with the same ones). */

@@ -37,6 +37,11 @@ public final class AppConfig extends AbstractConfig {
     public static final String LOG_FORMAT_CONFIG = "log.format";
     private static final String LOG_FORMAT_DOC = "Log line format on stderr: text or json (one JSON object per line).";
 
+    public static final String ADVERTISED_HOST_CONFIG = "http.advertised-host";
+    private static final String ADVERTISED_HOST_DOC = "Host name other instances use to reach this one's HTTP "
+            + "endpoint (interactive queries of call state are forwarded to the instance that owns the call). "
+            + "Empty: http.host, or this machine's host name when http.host is a wildcard address.";
+
     private static final ConfigDef DEFINITION = new ConfigDef()
             .define(DATA_DIR_CONFIG, Type.STRING, "./data", new ConfigDef.NonEmptyString(), Importance.HIGH,
                     DATA_DIR_DOC)
@@ -46,6 +51,7 @@ public final class AppConfig extends AbstractConfig {
                     BROKER_PORT_DOC)
             .define(SHUTDOWN_TIMEOUT_MS_CONFIG, Type.LONG, 8000L, Range.between(100, 60_000), Importance.LOW,
                     SHUTDOWN_TIMEOUT_MS_DOC)
+            .define(ADVERTISED_HOST_CONFIG, Type.STRING, "", Importance.LOW, ADVERTISED_HOST_DOC)
             .define(LOG_FORMAT_CONFIG, Type.STRING, "text", ConfigDef.ValidString.in("text", "json"),
                     Importance.LOW, LOG_FORMAT_DOC);
 
@@ -76,6 +82,10 @@ public final class AppConfig extends AbstractConfig {
 
     public long shutdownTimeoutMs() {
         return getLong(SHUTDOWN_TIMEOUT_MS_CONFIG);
+    }
+
+    public String advertisedHost() {
+        return getString(ADVERTISED_HOST_CONFIG);
     }
 
     public String logFormat() {

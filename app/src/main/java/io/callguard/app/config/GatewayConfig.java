@@ -1,7 +1,9 @@
 package io.callguard.app.config;
 
+import io.callguard.egress.EgressConfig;
 import io.callguard.ingress.IngressConfig;
 import io.callguard.processor.ProcessorConfig;
+import io.callguard.processor.responder.ResponderConfig;
 import io.callguard.schemas.CommonConfig;
 import java.net.InetAddress;
 import java.util.List;
@@ -21,22 +23,36 @@ public final class GatewayConfig {
     private final AppConfig app;
     private final IngressConfig ingress;
     private final ProcessorConfig processor;
-    private final String nodeId;
+    private final ResponderConfig responder;
+    private final EgressConfig egress;
+    private final boolean socketTokenGenerated;
 
-    private GatewayConfig(Map<String, String> raw) {
+    private GatewayConfig(Map<String, String> given) {
+        Map<String, String> raw = new java.util.LinkedHashMap<>(given);
+        // Derived once here so every role sees the same values.
+        if (raw.getOrDefault(CommonConfig.NODE_ID_CONFIG, "").isBlank()) {
+            raw.put(CommonConfig.NODE_ID_CONFIG, generatedNodeId());
+        }
+        String token = raw.get(IngressConfig.SOCKET_TOKEN_CONFIG);
+        this.socketTokenGenerated = token == null || token.isBlank();
+        if (socketTokenGenerated) {
+            // The socket is never open: without a configured token, one is made up and printed once at start.
+            raw.put(IngressConfig.SOCKET_TOKEN_CONFIG, randomToken());
+        }
         this.raw = Map.copyOf(raw);
         this.common = new CommonConfig(raw);
         this.app = new AppConfig(raw);
         this.ingress = new IngressConfig(raw);
         this.processor = new ProcessorConfig(raw);
-        this.nodeId = common.nodeId().isEmpty() ? generatedNodeId() : common.nodeId();
+        this.responder = new ResponderConfig(raw);
+        this.egress = new EgressConfig(raw);
     }
 
     /** Every declared key, of every role, in one definition. Each key is declared exactly once. */
     public static ConfigDef definition() {
         ConfigDef all = new ConfigDef();
         for (ConfigDef part : List.of(CommonConfig.definition(), AppConfig.definition(), IngressConfig.definition(),
-                ProcessorConfig.definition())) {
+                ProcessorConfig.definition(), ResponderConfig.definition(), EgressConfig.definition())) {
             for (ConfigDef.ConfigKey key : part.configKeys().values()) {
                 if (all.names().contains(key.name)) {
                     throw new IllegalStateException("configuration key declared twice: " + key.name);
@@ -80,14 +96,38 @@ public final class GatewayConfig {
         return processor;
     }
 
+    public ResponderConfig responder() {
+        return responder;
+    }
+
+    public EgressConfig egress() {
+        return egress;
+    }
+
     /** This instance's name: {@code node.id}, or the host name with a random suffix. */
     public String nodeId() {
-        return nodeId;
+        return common.nodeId();
+    }
+
+    /** True when no {@code socket.token} was configured and a random one was made for this run. */
+    public boolean socketTokenGenerated() {
+        return socketTokenGenerated;
+    }
+
+    /** The socket token in force (configured or generated). A secret: print it only in the ready line. */
+    public String socketToken() {
+        return ingress.getPassword(IngressConfig.SOCKET_TOKEN_CONFIG).value();
     }
 
     /** The merged raw values, for the tools that start sub-components in tests. */
     public Map<String, String> raw() {
         return raw;
+    }
+
+    private static String randomToken() {
+        byte[] bytes = new byte[24];
+        new java.security.SecureRandom().nextBytes(bytes);
+        return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
     }
 
     private static String generatedNodeId() {
