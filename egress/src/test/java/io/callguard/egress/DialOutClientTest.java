@@ -70,7 +70,8 @@ class DialOutClientTest {
     void shouldCarryFramesBothWaysOnTheDialledSocket() {
         // Given
         client(Map.of()).dial(CALL);
-        within().until(() -> server.connections().size() == 1 && frames.opened.size() == 1);
+        within().until(() -> server.connections().size() == 1 && frames.opened.size() == 1
+                && server.connections().get(0).isOpen());
         TestLlmServer.Connection connection = server.connections().get(0);
 
         // When the server speaks, and an answer for the call is delivered
@@ -93,7 +94,8 @@ class DialOutClientTest {
         // Given
         client(Map.of(EgressConfig.DIALOUT_INITIAL_BACKOFF_MS_CONFIG, 200L,
                 EgressConfig.DIALOUT_RANDOMIZATION_FACTOR_CONFIG, 0.5)).dial(CALL);
-        within().until(() -> frames.opened.size() == 1);
+        within().until(() -> frames.opened.size() == 1 && server.connections().size() == 1
+                && server.connections().get(0).isOpen());
 
         // When the connection is cut without a close frame
         server.connections().get(0).cut();
@@ -116,7 +118,8 @@ class DialOutClientTest {
     void shouldNotRedialAfterNormalClose() {
         // Given
         client(Map.of()).dial(CALL);
-        within().until(() -> frames.opened.size() == 1);
+        within().until(() -> frames.opened.size() == 1 && server.connections().size() == 1
+                && server.connections().get(0).isOpen());
 
         // When
         server.connections().get(0).close(1000, "agent done");
@@ -158,7 +161,8 @@ class DialOutClientTest {
     void shouldStopRedialingAndCloseWith1000OnHangUp() {
         // Given
         client(Map.of()).dial(CALL);
-        within().until(() -> frames.opened.size() == 1);
+        within().until(() -> frames.opened.size() == 1 && server.connections().size() == 1
+                && server.connections().get(0).isOpen());
         TestLlmServer.Connection connection = server.connections().get(0);
 
         // When
