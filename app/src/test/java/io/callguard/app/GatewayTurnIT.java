@@ -85,7 +85,7 @@ class GatewayTurnIT {
             // Then each is answered inside the budget, by the agent, with exact JSON types
             assertThat(TimeUnit.NANOSECONDS.toMillis(answer.atNanos() - sentAt)).isLessThan(BUDGET_MS);
             assertThat(answer.json().path("content_complete").isBoolean()).isTrue();
-            assertThat(answer.json().path("content").asText()).contains("turn " + id);
+            assertThat(fullContent(retell.responses(id))).contains("turn " + id);
         }
         // And no turn got a second complete answer
         await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).untilAsserted(() -> {
@@ -181,6 +181,11 @@ class GatewayTurnIT {
             }
         }
         throw new AssertionError("no complete answer for response " + responseId);
+    }
+
+    /** A streamed answer's text: its chunks in order. */
+    private static String fullContent(List<JsonNode> frames) {
+        return frames.stream().map(f -> f.path("content").asText()).reduce("", String::concat);
     }
 
     private static long completes(List<JsonNode> frames) {
