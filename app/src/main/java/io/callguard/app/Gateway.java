@@ -13,6 +13,10 @@ import io.callguard.ingress.IngressServer;
 import io.callguard.ingress.LlmSocketProtocol;
 import io.callguard.processor.ProcessorRole;
 import io.callguard.processor.responder.ResponderRole;
+import io.callguard.processor.responder.ScriptBackend;
+import java.util.SplittableRandom;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import io.callguard.schemas.CallState;
 import io.callguard.schemas.CallStatus;
 import io.callguard.schemas.Topics;
@@ -153,6 +157,17 @@ public final class Gateway implements AutoCloseable {
         if (runsIngress) {
             http.withSockets(egress != null ? egress.edgeListener() : EdgeListener.NONE, this::beginText);
             http.socketProtocol().ifPresent(framePath::set);
+            if (app.benchDirectAtEdge()) {
+                ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "callguard-bench-direct");
+                    t.setDaemon(true);
+                    return t;
+                });
+                started.push(timers::shutdownNow);
+                DirectBaseline baseline = new DirectBaseline(
+                        new ScriptBackend(config.responder(), timers, new SplittableRandom(1)));
+                http.socketProtocol().ifPresent(p -> p.answerDirectly(baseline));
+            }
         }
         queries = new QueryRoutes(this::processorOrNull, config.processor(), config.common().partitions());
         dashboard = new Dashboard(meters, clock, bootstrapServers, topics);

@@ -93,6 +93,7 @@ public final class LlmSocketProtocol implements AutoCloseable {
     private final EdgeListener listener;
     private final Function<String, String> beginText;
     private final ThreadPoolExecutor sender;
+    private volatile DirectResponder direct;
 
     /** A protocol whose begin message is always {@code socket.greeting}. */
     public LlmSocketProtocol(IngressConfig config, Topics topics, Producer<String, byte[]> producer,
@@ -132,6 +133,17 @@ public final class LlmSocketProtocol implements AutoCloseable {
                     t.setDaemon(true);
                     return t;
                 }, new ThreadPoolExecutor.AbortPolicy());
+    }
+
+    /**
+     * Benchmark baseline only: turns are answered by {@code responder} right here, and neither produced to
+     * Kafka nor reported to the listener. Null switches back to the normal path.
+     */
+    public void answerDirectly(DirectResponder responder) {
+        if (responder != null) {
+            LOG.warn("turns are answered directly at the edge (benchmark baseline): no Kafka, no responder, no watchdog");
+        }
+        this.direct = responder;
     }
 
     /** The largest frame accepted, in bytes of UTF-8; a transport should refuse larger ones itself. */
@@ -197,6 +209,12 @@ public final class LlmSocketProtocol implements AutoCloseable {
             }
             responseId = id.longValue();
             long turn = responseId;
+            DirectResponder baseline = direct;
+            if (baseline != null) {
+                count(IngressMetrics.frameTag(type));
+                baseline.answer(socket.callId(), turn, tree).thenAccept(text -> socket.send(response(turn, text)));
+                return;
+            }
             notifyListener("turnRequested", socket, () -> listener.turnRequested(socket, turn, receivedAtMs));
         }
         count(IngressMetrics.frameTag(type));
