@@ -320,9 +320,16 @@ public final class Gateway implements AutoCloseable {
             ready &= running;
         }
         if (responder != null) {
-            boolean running = responder.isRunning();
-            checks.put("responder", Map.of("ok", running, "detail", running ? "polling" : "not running"));
-            ready &= running;
+            boolean joined = responder.hasJoined();
+            checks.put("responder", Map.of("ok", joined, "detail", joined ? "polling its partitions"
+                    : responder.isRunning() ? "joining its consumer group" : "not running"));
+            ready &= joined;
+        }
+        if (egress != null) {
+            boolean reading = egressReady();
+            checks.put("egress", Map.of("ok", reading, "detail", reading ? "reading every response partition"
+                    : "not yet positioned on the responses topic"));
+            ready &= reading;
         }
         boolean httpUp = httpStarted && http.isRunning();
         checks.put("http", Map.of("ok", httpUp, "detail", httpUp ? "listening on " + http.uri() : "not started"));
@@ -335,6 +342,15 @@ public final class Gateway implements AutoCloseable {
         out.put("node", config.nodeId());
         out.put("checks", checks);
         return out;
+    }
+
+    private boolean egressReady() {
+        try {
+            return egress.awaitReady(Duration.ZERO);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     /**

@@ -62,6 +62,8 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--insecure-skip-signature", description = "Accept unsigned webhooks. For local trials only.")
     boolean insecureSkipSignature;
 
+    private static final java.time.Duration READY_TIMEOUT = java.time.Duration.ofSeconds(120);
+
     private final CountDownLatch stopped = new CountDownLatch(1);
 
     @Override
@@ -76,10 +78,24 @@ public final class RunCommand implements Callable<Integer> {
         }, "callguard-shutdown");
         gateway.start();
         Runtime.getRuntime().addShutdownHook(hook);
+        awaitReady(gateway);
         spec.commandLine().getOut().println(gateway.readyLine());
         spec.commandLine().getOut().flush();
         stopped.await();
         return 0;
+    }
+
+    /** Waits, bounded, until {@code /readyz} would say ready, so the ready line means what it says. */
+    private static void awaitReady(Gateway gateway) throws InterruptedException {
+        long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+        Map<String, Object> readiness = gateway.readiness();
+        while (!Boolean.TRUE.equals(readiness.get("ready")) && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+            readiness = gateway.readiness();
+        }
+        if (!Boolean.TRUE.equals(readiness.get("ready"))) {
+            LOG.warn("not ready after {} s: {}", READY_TIMEOUT.toSeconds(), readiness.get("checks"));
+        }
     }
 
     private Map<String, String> namedFlags() {

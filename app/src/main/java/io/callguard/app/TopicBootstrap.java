@@ -83,8 +83,19 @@ public final class TopicBootstrap {
     private static void warnOnPartitionMismatch(Admin admin, Topics topics, int partitions, long timeoutMs)
             throws ExecutionException, TimeoutException, InterruptedException {
         List<String> names = topics.all().stream().map(Topic::name).toList();
-        Map<String, TopicDescription> described = admin.describeTopics(names).allTopicNames()
-                .get(timeoutMs, TimeUnit.MILLISECONDS);
+        Map<String, TopicDescription> described = null;
+        // Topics just created may not be in every broker's metadata yet: ask again for a little while.
+        for (int attempt = 1; described == null; attempt++) {
+            try {
+                described = admin.describeTopics(names).allTopicNames().get(timeoutMs, TimeUnit.MILLISECONDS);
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)
+                        || attempt >= 50) {
+                    throw e;
+                }
+                Thread.sleep(100);
+            }
+        }
         int events = described.get(topics.callEvents().name()).partitions().size();
         for (TopicDescription d : described.values()) {
             if (d.partitions().size() != events) {

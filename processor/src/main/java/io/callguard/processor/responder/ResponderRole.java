@@ -178,10 +178,21 @@ public final class ResponderRole implements AutoCloseable {
         return running && pollThread.isAlive();
     }
 
+    /**
+     * True once the poll loop joined its consumer group and got its partitions (possibly none, when other
+     * instances hold them all). A new group starts at the end of the topic, so turns asked before this are
+     * answered by the edge watchdog only.
+     */
+    public boolean hasJoined() {
+        return joined && isRunning();
+    }
+
     /** The turn logic, for tests and diagnostics. */
     TurnResponder turns() {
         return turns;
     }
+
+    private volatile boolean joined;
 
     private void pollLoop() {
         try {
@@ -194,6 +205,7 @@ public final class ResponderRole implements AutoCloseable {
                 @Override
                 public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
                     LOG.info("responder assigned {}", partitions);
+                    joined = true;
                 }
             });
             while (running) {
