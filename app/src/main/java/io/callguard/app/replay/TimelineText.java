@@ -59,11 +59,16 @@ final class TimelineText {
                 }
                 s.append('\n');
             }
+            int chunks = 0;
             for (JsonNode a : e.path("answers")) {
-                s.append(String.format("    answer id=%d %s%s chunk %d%s latency %d ms: %s%n", a.path("response_id").asLong(),
+                chunks++;
+                if (!a.path("complete").asBoolean()) {
+                    continue;
+                }
+                s.append(String.format("    answer id=%d %s%s, %d%s latency %d ms: %s%n", a.path("response_id").asLong(),
                         a.path("kind").asText(), a.path("reason").isNull() ? "" : " (" + a.path("reason").asText() + ")",
-                        a.path("chunk").asInt(), a.path("complete").asBoolean() ? " complete," : ",",
-                        a.path("latency_ms").asLong(), a.path("content").asText()));
+                        chunks, " chunk(s), complete,", a.path("latency_ms").asLong(), a.path("content").asText()));
+                chunks = 0;
             }
         }
         JsonNode replayed = t.path("replayed").path("final_state");
