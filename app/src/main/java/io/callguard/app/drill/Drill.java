@@ -65,10 +65,10 @@ public final class Drill {
                 boolean drop = random.nextDouble() < options.dropSockets();
                 SimulatedCall call = new SimulatedCall(callId, options, report, client, scheduler);
                 calls.add(call);
-                if (!outOfOrder) {
-                    webhook("call_started", callId).join();
-                }
-                opened.add(call.start().exceptionally(e -> {
+                // Not joined: a slow acknowledgement must not delay the next call's start (and shorten every call).
+                CompletableFuture<Void> ready = outOfOrder ? CompletableFuture.completedFuture(null)
+                        : webhook("call_started", callId);
+                opened.add(ready.thenCompose(x -> call.start()).exceptionally(e -> {
                     report.count("connect_failures");
                     return null;
                 }));
@@ -79,7 +79,8 @@ public final class Drill {
                     // Cut just after a turn was sent, so the reconnect happens mid-turn.
                     long turns = Math.max(1, options.duration().toMillis() / options.turnInterval().toMillis());
                     long at = options.turnInterval().toMillis() * (1 + random.nextLong(Math.max(1, turns - 1))) + 3;
-                    scheduler.schedule(call::dropAndReconnect, at, TimeUnit.MILLISECONDS);
+                    opened.get(opened.size() - 1).thenRun(() ->
+                            scheduler.schedule(call::dropAndReconnect, at, TimeUnit.MILLISECONDS));
                 }
                 if (outOfOrder) {
                     lateStarts.add(callId);
@@ -90,7 +91,9 @@ public final class Drill {
             CompletableFuture.allOf(opened.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
             progress.accept(String.format("drill: %d calls open, running for %d s", calls.size(),
                     options.duration().toSeconds()));
-            long endAt = started + options.duration().toNanos();
+            // Each call lasts the whole duration from its own start; the drill ends with the last one.
+            long endAt = calls.stream().mapToLong(SimulatedCall::startedAtNanos).max().orElse(started)
+                    + options.duration().toNanos();
             while (System.nanoTime() < endAt) {
                 Thread.sleep(Math.min(5_000, Math.max(1, (endAt - System.nanoTime()) / 1_000_000)));
                 progress.accept(String.format("drill: %.0f s, %d turns sent, %d answered", (System.nanoTime() - started)

@@ -32,7 +32,10 @@ public final class DrillCommand implements Callable<Integer> {
     @Option(names = "--turn-interval", defaultValue = "1s", paramLabel = "I", description = "Time between turns of a call (default ${DEFAULT-VALUE}).")
     String turnInterval;
 
-    @Option(names = "--budget-ms", defaultValue = "800", description = "A complete answer later than this is a silent turn (default ${DEFAULT-VALUE}).")
+    @Option(names = "--budget-ms", defaultValue = "1000", description = {"A complete answer later than this after the "
+            + "request was sent is a silent turn (default ${DEFAULT-VALUE}: the gateway's turn.budget-ms of 800 plus "
+            + "200 ms for both socket legs and scheduling on a loaded host; a watchdog fallback sent at exactly the "
+            + "gateway's budget must not count as silence)."})
     long budgetMs;
 
     @Option(names = "--retell-api-key", paramLabel = "KEY", description = "Signs the webhooks (default: RETELL_API_KEY).")

@@ -23,6 +23,12 @@ import org.eclipse.jetty.websocket.client.WebSocketClient;
 final class SimulatedCall {
 
     private static final long PING_INTERVAL_MS = 2_000;
+    /**
+     * An answer for turn N that arrives this soon after turn N+1 was sent crossed it on the wire: the gateway
+     * sent it before it could know of N+1 (Retell drops it, as it would here). Later than this, the gateway
+     * answered a request it knew was superseded: a stale answer.
+     */
+    static final long CROSSING_WINDOW_NANOS = 250_000_000L;
 
     private final String callId;
     private final DrillOptions options;
@@ -33,18 +39,22 @@ final class SimulatedCall {
     private final ArrayNode transcript = Json.mapper().createArrayNode();
     private volatile Session session;
     private volatile long latestRequested = -1;
+    private volatile long latestRequestedAtNanos;
     private volatile boolean ending;
     private long nextResponseId = 1;
     private ScheduledFuture<?> turnTask;
     private ScheduledFuture<?> pingTask;
+    private volatile long startedAtNanos;
 
     private static final class Turn {
         final long sentAtNanos;
+        final String frame;
         long firstChunkAtNanos;
         boolean complete;
 
-        Turn(long sentAtNanos) {
+        Turn(long sentAtNanos, String frame) {
             this.sentAtNanos = sentAtNanos;
+            this.frame = frame;
         }
     }
 
@@ -61,10 +71,17 @@ final class SimulatedCall {
         return callId;
     }
 
+    /** When the call's socket first opened (System.nanoTime), 0 before. */
+    long startedAtNanos() {
+        return startedAtNanos;
+    }
+
     /** Opens the socket and starts the turns and pings. */
     CompletableFuture<Void> start() {
         return connect().thenRun(() -> {
+            startedAtNanos = System.nanoTime();
             long interval = options.turnInterval().toMillis();
+            scheduler.schedule(this::stopTurns, options.duration().toMillis(), TimeUnit.MILLISECONDS);
             turnTask = scheduler.scheduleAtFixedRate(this::safeTurn, interval, interval, TimeUnit.MILLISECONDS);
             pingTask = scheduler.scheduleAtFixedRate(this::ping, PING_INTERVAL_MS, PING_INTERVAL_MS, TimeUnit.MILLISECONDS);
         });
@@ -80,7 +97,7 @@ final class SimulatedCall {
     }
 
     /** Stops asking; turns still open get until the budget to be answered. */
-    void stopTurns() {
+    synchronized void stopTurns() {
         ending = true;
         if (turnTask != null) {
             turnTask.cancel(false);
@@ -123,11 +140,13 @@ final class SimulatedCall {
         if (ending) {
             return;
         }
-        // A turn not completed by now was silent: its budget (< the interval) ran out.
+        // The next request supersedes an open turn: silent if its budget ran out first, else just superseded
+        // (Retell would drop its answer from now on).
         turns.forEach((id, t) -> {
-            if (!t.complete && System.nanoTime() - t.sentAtNanos > options.budget().toNanos()) {
+            if (!t.complete) {
                 t.complete = true;
-                report.count(DrillReport.SILENT_TURNS);
+                report.count(System.nanoTime() - t.sentAtNanos > options.budget().toNanos() ? DrillReport.SILENT_TURNS
+                        : "turns_superseded_unanswered");
             }
         });
         long id = nextResponseId++;
@@ -140,10 +159,25 @@ final class SimulatedCall {
             report.count("turns_skipped_socket_down");
             return;
         }
-        turns.put(id, new Turn(System.nanoTime()));
+        String text = frame.toString();
+        turns.put(id, new Turn(System.nanoTime(), text));
         latestRequested = id;
+        latestRequestedAtNanos = System.nanoTime();
         report.count("turns_sent");
-        s.sendText(frame.toString(), Callback.NOOP);
+        s.sendText(text, Callback.NOOP);
+    }
+
+    /**
+     * After a reconnect, asks again for the latest turn when it is still unanswered: a request written just
+     * before the cut may never have reached the gateway, and Retell keeps waiting for the latest response_id.
+     * Same response_id, so a gateway that did receive it must treat this as a duplicate, not a new turn.
+     */
+    private synchronized void resendLatestIfOpen(Session s) {
+        Turn latest = turns.get(latestRequested);
+        if (latest != null && !latest.complete && !ending) {
+            report.count("turns_resent_after_reconnect");
+            s.sendText(latest.frame, Callback.NOOP);
+        }
     }
 
     private void ping() {
@@ -182,8 +216,9 @@ final class SimulatedCall {
         long id = frame.get("response_id").asLong();
         boolean complete = frame.get("content_complete").asBoolean();
         String content = frame.get("content").asText();
-        if (content.contains("call ") && content.contains(" turn ") && !content.contains("call " + callId + " turn ")) {
+        if (misrouted(content, id)) {
             report.count(DrillReport.MISROUTED_ANSWERS);
+            return;
         }
         if (id == 0) {
             if (frame.path("end_call").asBoolean(false)) {
@@ -193,7 +228,8 @@ final class SimulatedCall {
             return;
         }
         if (id < latestRequested) {
-            report.count(DrillReport.STALE_ANSWERS);
+            boolean crossed = now - latestRequestedAtNanos < CROSSING_WINDOW_NANOS && id == latestRequested - 1;
+            report.count(crossed ? "crossed_answers" : DrillReport.STALE_ANSWERS);
             return;
         }
         Turn turn = turns.get(id);
@@ -227,6 +263,21 @@ final class SimulatedCall {
         transcript.addObject().put("role", "agent").put("content", content);
     }
 
+    /**
+     * The script backend echoes the caller's last utterance, {@code call <id> turn <n>}: an echo naming another
+     * call, or another turn of this call, is an answer delivered to the wrong place.
+     */
+    private boolean misrouted(String content, long id) {
+        int at = content.indexOf("call ");
+        int turnAt = content.indexOf(" turn ", Math.max(0, at));
+        if (at < 0 || turnAt < 0) {
+            return false;
+        }
+        String expected = "call " + callId + " turn " + id;
+        return !(content.contains(expected) && (content.length() == content.indexOf(expected) + expected.length()
+                || !Character.isDigit(content.charAt(content.indexOf(expected) + expected.length()))));
+    }
+
     /** The socket's events; a cut socket is dialled again as Retell does (it keeps the same URL). */
     public final class Listener implements Session.Listener.AutoDemanding {
 
@@ -234,7 +285,12 @@ final class SimulatedCall {
 
         @Override
         public void onWebSocketOpen(Session opened) {
+            boolean reconnect = session != null;
             mine = opened;
+            session = opened;
+            if (reconnect) {
+                resendLatestIfOpen(opened);
+            }
         }
 
         @Override

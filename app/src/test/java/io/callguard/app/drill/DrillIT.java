@@ -1,0 +1,95 @@
+package io.callguard.app.drill;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.callguard.app.Gateway;
+import io.callguard.app.Main;
+import io.callguard.app.config.GatewayConfig;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * The drill against a gateway started in the test: it passes with every fault flag on, and it fails (exit 1)
+ * when the gateway leaves turns unanswered, so it can gate a deployment.
+ */
+@Tag("integration")
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+class DrillIT {
+
+    private static final String KEY = "drill-it-key";
+    private static final String TOKEN = "drill-it-token";
+
+    @TempDir
+    Path dataDir;
+
+    @Test
+    void shouldPassShortDrillWithEveryFaultFlagOn() throws Exception {
+        // Given a whole gateway with room for every call of the drill
+        try (Gateway gateway = startGateway(Map.of("capacity.max-active-calls", "200"))) {
+            DrillOptions options = new DrillOptions(gateway.httpUri(), KEY, TOKEN, 20, Duration.ofSeconds(10),
+                    Duration.ofSeconds(1), Duration.ofMillis(1000), 2, 0.2, true, 0.1, 7);
+
+            // When the drill plays 20 calls for 10 s with duplicated webhooks, cut sockets, out-of-order
+            // lifecycles and malformed input
+            DrillReport report = new Drill(options, line -> { }).run();
+
+            // Then no caller heard silence or a wrong answer, and every fault was actually exercised
+            assertThat(report.passed()).as(report.text()).isTrue();
+            assertThat(report.count(DrillReport.SILENT_TURNS, 0)).isZero();
+            assertThat(report.count("sockets_dropped", 0)).as(report.text()).isPositive();
+            assertThat(report.count("reconnects", 0)).as(report.text()).isPositive();
+            assertThat(report.count("bad_input_rejected", 0)).as(report.text()).isPositive();
+            assertThat(report.count("out_of_order_calls", 0)).as(report.text()).isPositive();
+            assertThat(report.count("busy_rejections", 0)).isZero();
+            long sent = report.count("turns_sent", 0);
+            assertThat(sent).as(report.text()).isGreaterThan(20 * 7);
+            // A turn may be superseded by the next one before its answer arrives; that is not silence, but it
+            // must stay rare on an unloaded gateway.
+            assertThat(report.count("turns_answered", 0)).as(report.text()).isGreaterThanOrEqualTo(sent * 9 / 10);
+            assertThat(report.webhooks().getTotalCount()).isEqualTo(20L * 3 * 2);
+        }
+    }
+
+    @Test
+    void shouldFailWhenTurnsGoSilent() throws Exception {
+        // Given a gateway that takes turns but cannot answer them: no egress role (no delivery, no edge
+        // watchdog) and a short turn budget
+        try (Gateway gateway = startGateway(Map.of("roles", "ingress,processor", "turn.budget-ms", "300"))) {
+            StringWriter out = new StringWriter();
+            CommandLine cli = Main.commandLine();
+            cli.setOut(new PrintWriter(out));
+            cli.setErr(new PrintWriter(new StringWriter()));
+
+            // When the drill runs against it
+            int exit = cli.execute("drill", "--target", gateway.httpUri().toString(), "--calls", "3",
+                    "--duration", "3s", "--turn-interval", "1s", "--budget-ms", "300", "--retell-api-key", KEY,
+                    "--socket-token", TOKEN, "--json");
+
+            // Then it fails, naming the silent turns
+            assertThat(exit).as(out.toString()).isEqualTo(1);
+            assertThat(out.toString()).contains("\"passed\" : false").contains("\"silent_turns\"");
+        }
+    }
+
+    private Gateway startGateway(Map<String, String> extra) throws Exception {
+        Path dir = Files.createTempDirectory(dataDir, "gw");
+        Map<String, String> values = new java.util.HashMap<>(Map.of("data.dir", dir.toString(), "broker.port", "0",
+                "http.port", "0", "retell.api-key", KEY, "socket.token", TOKEN, "topics.partitions", "2"));
+        values.putAll(extra);
+        Gateway gateway = new Gateway(GatewayConfig.of(values), Clock.systemUTC()).start();
+        await().atMost(Duration.ofSeconds(60)).until(() -> gateway.processor().isRunning());
+        return gateway;
+    }
+}
