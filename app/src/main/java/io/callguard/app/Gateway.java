@@ -19,6 +19,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import io.callguard.schemas.CallState;
 import io.callguard.schemas.CallStatus;
+import io.callguard.schemas.RecordSchemas;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -115,6 +116,7 @@ public final class Gateway implements AutoCloseable {
             throw new IllegalStateException("cannot create the data dir " + dataDir + ": " + e.getMessage(), e);
         }
         bindJvmMetrics();
+        RecordSchemas.warmUp();
 
         bootstrapServers = config.common().bootstrapServers();
         if (bootstrapServers.isEmpty()) {

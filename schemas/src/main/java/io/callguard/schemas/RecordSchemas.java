@@ -42,6 +42,16 @@ public final class RecordSchemas {
         return "/io/callguard/schemas/" + file;
     }
 
+    /**
+     * Loads every schema file and runs the validator once, so the first record on a latency-critical path
+     * (a turn) does not pay for loading the validator (about a second on a cold JVM).
+     */
+    public static void warmUp() {
+        for (Class<?> type : FILES.keySet()) {
+            violations(type, Json.mapper().createObjectNode());
+        }
+    }
+
     /** Every record type that has a schema file. */
     public static Set<Class<?>> types() {
         return FILES.keySet();
