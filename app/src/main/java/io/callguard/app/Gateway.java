@@ -155,7 +155,7 @@ public final class Gateway implements AutoCloseable {
             http.socketProtocol().ifPresent(framePath::set);
         }
         queries = new QueryRoutes(this::processorOrNull, config.processor(), config.common().partitions());
-        dashboard = new Dashboard(meters, clock, bootstrapServers, topics);
+        dashboard = new Dashboard(meters, clock, bootstrapServers, topics, queries::capacityTotal);
         http.route("GET", "/healthz", q -> HttpReply.json(200, Map.of("status", "up", "node", config.nodeId())));
         http.route("GET", "/readyz", q -> {
             Map<String, Object> readiness = readiness();
@@ -228,6 +228,9 @@ public final class Gateway implements AutoCloseable {
     }
 
     private void bindJvmMetrics() {
+        // Prometheus refuses a second meter of a name with other tag keys; Micrometer then drops it silently.
+        meters.config().onMeterRegistrationFailed((id, reason) ->
+                LOG.warn("metric {} {} is not exported: {}", id.getName(), id.getTags(), reason));
         new JvmMemoryMetrics().bindTo(meters);
         new JvmThreadMetrics().bindTo(meters);
         new ProcessorMetrics().bindTo(meters);

@@ -356,7 +356,8 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
                         nowMs, record.value());
         context.forward(new Record<String, Object>(DEAD_LETTER_SOURCE, letter, record.timestamp()),
                 CallTopology.DEAD_LETTER_SINK);
-        meters.counter(ProcessorMetrics.DEAD_LETTERS, ProcessorMetrics.TAG_REASON, reason).increment();
+        meters.counter(ProcessorMetrics.DEAD_LETTERS, ProcessorMetrics.TAG_SOURCE, DEAD_LETTER_SOURCE,
+                ProcessorMetrics.TAG_REASON, reason).increment();
     }
 
     private void registerGauges(String partition) {
@@ -365,6 +366,9 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         gauges.add(Gauge.builder(ProcessorMetrics.CALLS_QUEUED, capacity.queuedCount(), Number::doubleValue)
                 .tag(ProcessorMetrics.TAG_PARTITION, partition).strongReference(true).register(meters));
         gauges.add(Gauge.builder(ProcessorMetrics.CAPACITY, capacity, c -> c.capacity())
+                .tag(ProcessorMetrics.TAG_PARTITION, partition).strongReference(true).register(meters));
+        gauges.add(Gauge.builder(ProcessorMetrics.CAPACITY_UTILIZATION, capacity,
+                        c -> c.capacity() > 0 ? c.activeCount().doubleValue() / c.capacity() : 0.0)
                 .tag(ProcessorMetrics.TAG_PARTITION, partition).strongReference(true).register(meters));
     }
 

@@ -411,6 +411,7 @@ public final class TurnResponder implements AutoCloseable {
             emit(kind, reason == null ? null : reason.wireName(), content, true);
             Timer.builder(ResponderMetrics.TURN_LATENCY)
                     .tag(ResponderMetrics.TAG_KIND, kind.wireName())
+                    .publishPercentiles(0.5, 0.99)
                     .publishPercentileHistogram()
                     .minimumExpectedValue(Duration.ofMillis(1))
                     .maximumExpectedValue(Duration.ofSeconds(10))
