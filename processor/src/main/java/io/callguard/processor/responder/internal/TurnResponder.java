@@ -401,7 +401,7 @@ public final class TurnResponder implements AutoCloseable {
             if (done) {
                 return;
             }
-            LOG.debug("call {} response {}: fallback {} ({})", turn.callId(), turn.responseId(), reason.wireName(),
+            LOG.info("call {} response {}: fallback {} ({})", turn.callId(), turn.responseId(), reason.wireName(),
                     why);
             meters.counter(ResponderMetrics.FALLBACKS, ResponderMetrics.TAG_REASON, reason.wireName()).increment();
             complete(ResponseKind.FALLBACK, reason, fallbackLines.get(reason));
