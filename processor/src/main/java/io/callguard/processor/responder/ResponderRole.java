@@ -6,9 +6,11 @@ import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.CommonConfig;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -70,6 +72,7 @@ public final class ResponderRole implements AutoCloseable {
     private final AgentBackend backend;
     private final List<AutoCloseable> owned;
     private final TurnResponder turns;
+    private final List<KafkaClientMetrics> clientMetrics = new ArrayList<>();
     private final Thread pollThread;
     private volatile boolean running;
     private volatile boolean started;
@@ -169,6 +172,10 @@ public final class ResponderRole implements AutoCloseable {
         }
         started = true;
         running = true;
+        // Consumer lag of the responder's group (records-lag-max) and producer health, beside the Streams ones.
+        clientMetrics.add(new KafkaClientMetrics(consumer));
+        clientMetrics.add(new KafkaClientMetrics(producer));
+        clientMetrics.forEach(m -> m.bindTo(meters));
         pollThread.start();
         LOG.info("responder started: {} -> {}", topics.callEvents().name(), topics.responses().name());
     }
@@ -308,6 +315,7 @@ public final class ResponderRole implements AutoCloseable {
             consumer.close(CloseOptions.timeout(CLOSE_TIMEOUT));
         }
         turns.close();
+        clientMetrics.forEach(KafkaClientMetrics::close);
         for (AutoCloseable resource : owned) {
             try {
                 resource.close();
