@@ -295,7 +295,7 @@ public final class Gateway implements AutoCloseable {
      * Readiness ({@code GET /readyz}, Kubernetes meaning: may this instance take traffic now?). Ready only when
      * the broker answers, Kafka Streams is exactly RUNNING (not REBALANCING: in Kafka 4 a client restoring its
      * stores from their changelogs reports REBALANCING until every active task is restored, so a restoring
-     * instance is not ready), the responder polls, the egress follows every responses partition, and the HTTP
+     * instance is not ready), the responder has its partitions, the egress follows every responses partition, and the HTTP
      * and socket endpoints are up. Each check says what is wrong.
      */
     public Map<String, Object> readiness() {
@@ -316,8 +316,9 @@ public final class Gateway implements AutoCloseable {
                     : " (not RUNNING)"));
         }
         if (responder != null) {
-            boolean running = responder.isRunning();
-            ready &= check(checks, "responder", running, running ? "polling" : "not running");
+            boolean joined = responder.hasJoinedGroup();
+            ready &= check(checks, "responder", joined, joined ? "polling, partitions assigned"
+                    : responder.isRunning() ? "polling, not yet assigned its partitions" : "not running");
         }
         if (egress != null) {
             boolean following = egressReady();

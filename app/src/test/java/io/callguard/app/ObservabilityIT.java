@@ -179,7 +179,9 @@ class ObservabilityIT {
     @Order(3)
     void shouldAnswerTheDashboardJsonForThisInstanceAndTheApplication() throws Exception {
         // When /dashboard is asked, once the responses reader has seen the fallbacks
-        await().atMost(WAIT).until(() -> dashboard().path("application").path("last_fallbacks").size() >= 4);
+        // (the application's capacity is asked every 5 s, off the request path)
+        await().atMost(WAIT).until(() -> dashboard().path("application").path("last_fallbacks").size() >= 4
+                && dashboard().path("application").path("active_calls").asLong() == 1);
         JsonNode d = dashboard();
 
         // Then the seed's fields and the additions are there, with plausible values

@@ -72,6 +72,7 @@ public final class ResponderRole implements AutoCloseable {
     private final AgentBackend backend;
     private final List<AutoCloseable> owned;
     private final TurnResponder turns;
+    private volatile boolean joinedGroup;
     private final List<KafkaClientMetrics> clientMetrics = new ArrayList<>();
     private final Thread pollThread;
     private volatile boolean running;
@@ -180,6 +181,14 @@ public final class ResponderRole implements AutoCloseable {
         LOG.info("responder started: {} -> {}", topics.callEvents().name(), topics.responses().name());
     }
 
+    /**
+     * True once the consumer has joined its group and received its partitions (possibly none). Before that a
+     * turn request is not read: the group starts at the end of the topic, so it would be missed.
+     */
+    public boolean hasJoinedGroup() {
+        return joinedGroup && isRunning();
+    }
+
     /** True while the poll loop runs. */
     public boolean isRunning() {
         return running && pollThread.isAlive();
@@ -201,6 +210,12 @@ public final class ResponderRole implements AutoCloseable {
                 @Override
                 public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
                     LOG.info("responder assigned {}", partitions);
+                    joinedGroup = true;
+                }
+
+                @Override
+                public void onPartitionsLost(Collection<TopicPartition> partitions) {
+                    joinedGroup = false;
                 }
             });
             while (running) {
