@@ -172,8 +172,11 @@ public final class Gateway implements AutoCloseable {
             }
         }
         queries = new QueryRoutes(this::processorOrNull, config.processor(), config.common().partitions());
-        dashboard = new Dashboard(meters, clock, bootstrapServers, topics);
-        http.route("GET", "/healthz", q -> HttpReply.json(200, Map.of("status", "up", "node", config.nodeId())));
+        dashboard = new Dashboard(meters, clock, bootstrapServers, topics, queries::capacityTotal);
+        http.route("GET", "/healthz", q -> {
+            Map<String, Object> liveness = liveness();
+            return HttpReply.json("up".equals(liveness.get("status")) ? 200 : 503, liveness);
+        });
         http.route("GET", "/readyz", q -> {
             Map<String, Object> readiness = readiness();
             return HttpReply.json(Boolean.TRUE.equals(readiness.get("ready")) ? 200 : 503, readiness);
@@ -245,6 +248,9 @@ public final class Gateway implements AutoCloseable {
     }
 
     private void bindJvmMetrics() {
+        // Prometheus refuses a second meter of a name with other tag keys; Micrometer then drops it silently.
+        meters.config().onMeterRegistrationFailed((id, reason) ->
+                LOG.warn("metric {} {} is not exported: {}", id.getName(), id.getTags(), reason));
         new JvmMemoryMetrics().bindTo(meters);
         new JvmThreadMetrics().bindTo(meters);
         new ProcessorMetrics().bindTo(meters);
@@ -301,43 +307,43 @@ public final class Gateway implements AutoCloseable {
         return p;
     }
 
-    /** Readiness: the broker answers, Streams is RUNNING (when the processor runs here), HTTP is up. */
+    /**
+     * Readiness ({@code GET /readyz}, Kubernetes meaning: may this instance take traffic now?). Ready only when
+     * the broker answers, Kafka Streams is exactly RUNNING (not REBALANCING: in Kafka 4 a client restoring its
+     * stores from their changelogs reports REBALANCING until every active task is restored, so a restoring
+     * instance is not ready), the responder has its partitions, the egress follows every responses partition, and the HTTP
+     * and socket endpoints are up. Each check says what is wrong.
+     */
     public Map<String, Object> readiness() {
         Map<String, Object> checks = new LinkedHashMap<>();
         boolean ready = true;
         try {
             int nodes = admin.describeCluster(new DescribeClusterOptions().timeoutMs((int) READY_CHECK_TIMEOUT_MS))
                     .nodes().get(READY_CHECK_TIMEOUT_MS, TimeUnit.MILLISECONDS).size();
-            checks.put("broker", Map.of("ok", nodes > 0, "detail", nodes + " broker(s) reachable at " + bootstrapServers));
-            ready &= nodes > 0;
+            ready &= check(checks, "broker", nodes > 0, nodes + " broker(s) reachable at " + bootstrapServers);
         } catch (Exception e) {
-            checks.put("broker", Map.of("ok", false, "detail", "unreachable at " + bootstrapServers + ": " + e));
-            ready = false;
+            ready &= check(checks, "broker", false, "unreachable at " + bootstrapServers + ": " + e);
         }
         if (processor != null) {
             String state = String.valueOf(processor.state());
-            boolean running = processor.isRunning();
-            checks.put("streams", Map.of("ok", running, "detail", "state " + state
-                    + (running ? "" : " (not RUNNING: starting, rebalancing or restoring state)")));
-            ready &= running;
+            boolean running = "RUNNING".equals(state);
+            ready &= check(checks, "streams", running, "state " + state + (running ? ""
+                    : "REBALANCING".equals(state) ? " (rebalancing or restoring state stores)" : " (not RUNNING)"));
         }
         if (responder != null) {
-            boolean joined = responder.hasJoined();
-            checks.put("responder", Map.of("ok", joined, "detail", joined ? "polling its partitions"
-                    : responder.isRunning() ? "joining its consumer group" : "not running"));
-            ready &= joined;
+            boolean joined = responder.hasJoinedGroup();
+            ready &= check(checks, "responder", joined, joined ? "polling, partitions assigned"
+                    : responder.isRunning() ? "polling, not yet assigned its partitions" : "not running");
         }
         if (egress != null) {
-            boolean reading = egressReady();
-            checks.put("egress", Map.of("ok", reading, "detail", reading ? "reading every response partition"
-                    : "not yet positioned on the responses topic"));
-            ready &= reading;
+            boolean following = egressReady();
+            ready &= check(checks, "egress", following, following ? "following every responses partition"
+                    : "not yet positioned on every responses partition (answers could be missed)");
         }
         boolean httpUp = httpStarted && http.isRunning();
-        checks.put("http", Map.of("ok", httpUp, "detail", httpUp ? "listening on " + http.uri() : "not started"));
-        ready &= httpUp;
+        ready &= check(checks, "http", httpUp, httpUp ? "listening on " + http.uri() : "not started or stopped");
         if (http.socketProtocol().isPresent()) {
-            checks.put("socket", Map.of("ok", httpUp, "detail", "llm-websocket " + (httpUp ? "accepting" : "down")));
+            ready &= check(checks, "socket", httpUp, "llm-websocket " + (httpUp ? "accepting" : "down"));
         }
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("ready", ready);
@@ -353,6 +359,36 @@ public final class Gateway implements AutoCloseable {
             Thread.currentThread().interrupt();
             return false;
         }
+    }
+
+    /**
+     * Liveness ({@code GET /healthz}, Kubernetes meaning: would a restart help?). Only what a restart cures
+     * fails it: Kafka Streams in ERROR or PENDING_ERROR (every stream thread died), or the responder's poll
+     * thread gone while the gateway runs. A broker outage does not: restarting would not bring the broker back.
+     */
+    public Map<String, Object> liveness() {
+        Map<String, Object> checks = new LinkedHashMap<>();
+        boolean live = true;
+        boolean running = httpStarted;
+        if (processor != null && running) {
+            String state = String.valueOf(processor.state());
+            boolean failed = processor.hasFailed();
+            live &= check(checks, "streams", !failed, "state " + state + (failed ? " (every stream thread died)" : ""));
+        }
+        if (responder != null && running) {
+            live &= check(checks, "responder", responder.isRunning(),
+                    responder.isRunning() ? "polling" : "poll thread stopped");
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("status", live ? "up" : "down");
+        out.put("node", config.nodeId());
+        out.put("checks", checks);
+        return out;
+    }
+
+    private static boolean check(Map<String, Object> checks, String name, boolean ok, String detail) {
+        checks.put(name, Map.of("ok", ok, "detail", detail));
+        return ok;
     }
 
     /**

@@ -19,6 +19,13 @@ final class LoggingSetup {
         }
         JsonEncoder encoder = new JsonEncoder();
         encoder.setContext(context);
+        // The line as a person reads it; without this the JSON holds only the "{}" pattern and its arguments.
+        encoder.setWithFormattedMessage(true);
+        encoder.setWithMessage(false);
+        encoder.setWithArguments(false);
+        encoder.setWithContext(false);
+        encoder.setWithSequenceNumber(false);
+        encoder.setWithNanoseconds(false);
         encoder.start();
         ConsoleAppender<ILoggingEvent> appender = new ConsoleAppender<>();
         appender.setContext(context);

@@ -64,11 +64,22 @@ final class QueryRoutes {
                 .orElseGet(() -> HttpReply.json(404, Map.of("error", "unknown call", "call_id", callId)));
     }
 
-    HttpReply capacity(HttpQuery query) throws Exception {
+    HttpReply capacity(HttpQuery query) {
         ProcessorRole role = processor.get();
         if (role == null) {
             return HttpReply.json(503, Map.of("error", "no processor runs on this instance"));
         }
+        return HttpReply.json(200, capacityReport(role, !query.query().containsKey(LOCAL_PARAM)));
+    }
+
+    /** The whole application's capacity totals, asking the other instances; empty when no processor runs here. */
+    @SuppressWarnings("unchecked")
+    Map<String, Object> capacityTotal() {
+        ProcessorRole role = processor.get();
+        return role == null ? Map.of() : (Map<String, Object>) capacityReport(role, true).get("total");
+    }
+
+    private Map<String, Object> capacityReport(ProcessorRole role, boolean askOthers) {
         Map<Integer, Map<String, Object>> byPartition = new TreeMap<>();
         CapacityView local = role.localCapacity();
         for (PartitionCapacity p : local.partitions()) {
@@ -76,7 +87,7 @@ final class QueryRoutes {
         }
         List<String> unreachable = new ArrayList<>();
         List<String> instances = role.instances();
-        if (!query.query().containsKey(LOCAL_PARAM)) {
+        if (askOthers) {
             for (String instance : instances) {
                 if (isSelf(role, instance)) {
                     continue;
@@ -116,7 +127,7 @@ final class QueryRoutes {
         out.put("instances", instances);
         out.put("unreachable", unreachable);
         out.put("max_active_calls_per_partition", config.maxActiveCallsPerPartition(partitions));
-        return HttpReply.json(200, out);
+        return out;
     }
 
     private static Map<String, Object> partition(int partition, long active, long queued, int capacity, int queueSize) {

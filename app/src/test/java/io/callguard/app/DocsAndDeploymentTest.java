@@ -74,4 +74,49 @@ class DocsAndDeploymentTest {
         assertThat(kafka.get("KAFKA_ADVERTISED_LISTENERS").asText()).contains("kafka:9092");
         assertThat(compose.get("services").get("kafka").get("image").asText()).startsWith("apache/kafka:");
     }
+
+    @Test
+    void shouldProvisionGrafanaWithThePrometheusOfComposeAndTheDashboardInTheRepository() throws Exception {
+        // Given the grafana service of docker-compose.yml
+        JsonNode services = YAML.readTree(ROOT.resolve("docker-compose.yml").toFile()).get("services");
+        JsonNode grafana = services.get("grafana");
+        assertThat(grafana).as("grafana service").isNotNull();
+        assertThat(grafana.get("image").asText()).startsWith("grafana/grafana:");
+        assertThat(grafana.get("ports").get(0).asText()).isEqualTo("3000:3000");
+        assertThat(grafana.get("depends_on").toString()).contains("prometheus");
+
+        // Then every mounted folder exists in the repository
+        Map<String, Path> mounts = new HashMap<>();
+        for (JsonNode volume : grafana.get("volumes")) {
+            String[] parts = volume.asText().split(":");
+            Path local = ROOT.resolve(parts[0]).normalize();
+            assertThat(local).as("mounted " + parts[0]).isDirectory();
+            mounts.put(parts[1], local);
+        }
+        Path provisioning = mounts.get("/etc/grafana/provisioning");
+        assertThat(provisioning).as("provisioning mount").isNotNull();
+
+        // And the datasource is compose's Prometheus, under the uid the dashboard's panels use
+        JsonNode datasource = YAML.readTree(provisioning.resolve("datasources/prometheus.yml").toFile())
+                .get("datasources").get(0);
+        String prometheusPort = services.get("prometheus").get("ports").get(0).asText().split(":")[1];
+        assertThat(datasource.get("type").asText()).isEqualTo("prometheus");
+        assertThat(datasource.get("url").asText()).isEqualTo("http://prometheus:" + prometheusPort);
+
+        // And the dashboard provider reads the mounted dashboards folder, which holds the callguard dashboard
+        String providerPath = YAML.readTree(provisioning.resolve("dashboards/callguard.yml").toFile())
+                .get("providers").get(0).get("options").get("path").asText();
+        assertThat(mounts).containsKey(providerPath);
+        Path dashboardFile = mounts.get(providerPath).resolve("callguard.json");
+        assertThat(dashboardFile).isRegularFile();
+        JsonNode dashboard = new ObjectMapper().readTree(dashboardFile.toFile());
+        assertThat(grafana.get("environment").get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH").asText())
+                .isEqualTo(providerPath + "/callguard.json");
+        assertThat(dashboard.get("panels").size()).isGreaterThanOrEqualTo(7);
+        for (JsonNode panel : dashboard.get("panels")) {
+            assertThat(panel.get("datasource").get("uid").asText()).as(panel.get("title").asText())
+                    .isEqualTo(datasource.get("uid").asText());
+            assertThat(panel.get("targets")).as(panel.get("title").asText()).isNotEmpty();
+        }
+    }
 }

@@ -51,6 +51,8 @@ class GatewayTurnIT {
                 "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "2",
                 "agent.script.delay-ms", "150", "turn.fallback-message", "Sorry, one moment please."));
         gateway = new Gateway(config, Clock.systemUTC()).start();
+        // Ready includes the responder's partitions: its group starts at the topic's end, so a turn sent
+        // before would never be read.
         await().atMost(Duration.ofSeconds(60)).until(() -> Boolean.TRUE.equals(gateway.readiness().get("ready")));
         client.start();
     }

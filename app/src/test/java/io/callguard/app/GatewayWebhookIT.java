@@ -164,6 +164,8 @@ class GatewayWebhookIT {
     @Test
     void shouldAnswerHealthAndReadiness() throws Exception {
         HttpResponse<String> health = get("/healthz");
+        // Ready means Streams exactly RUNNING (not still rebalancing after start) and the egress positioned.
+        await().atMost(WAIT).until(() -> get("/readyz").statusCode() == 200);
         HttpResponse<String> ready = get("/readyz");
 
         assertThat(health.statusCode()).isEqualTo(200);

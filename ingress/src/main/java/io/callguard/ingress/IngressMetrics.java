@@ -7,9 +7,13 @@ public final class IngressMetrics {
 
     /** Timer, receipt of a webhook to its answer (for accepted ones: to Kafka's ack). Tags: event, outcome. */
     public static final String WEBHOOK_LATENCY = "callguard.webhook.latency";
-    /** Counter, webhooks answered later than {@code webhook.slow-threshold-ms}. Tag: event. */
+    /** Counter, webhooks answered later than {@code webhook.slow-threshold-ms}. Tags: event, outcome. */
     public static final String WEBHOOK_SLOW = "callguard.webhook.slow";
-    /** Counter, webhooks refused (4xx and 5xx). Tag: reason. */
+    /**
+     * Counter, webhooks refused (4xx and 5xx). Tag: reason. The reason is kept off the latency timer (one
+     * histogram per reason would multiply its buckets); duplicates are known only to the processor
+     * ({@code callguard.duplicates.dropped}), so they are {@code accepted} here.
+     */
     public static final String WEBHOOKS_REJECTED = "callguard.webhooks.rejected";
     /** Counter, dead letters produced. Tags: source, reason. */
     public static final String DEAD_LETTERS = "callguard.dead-letters";

@@ -251,7 +251,8 @@ class WebhookHandlerTest {
 
         // Then
         assertThat(reply.get(5, TimeUnit.SECONDS).getStatus()).isEqualTo(200);
-        assertThat(meters.counter(IngressMetrics.WEBHOOK_SLOW, IngressMetrics.TAG_EVENT, "call_started").count())
+        assertThat(meters.counter(IngressMetrics.WEBHOOK_SLOW, IngressMetrics.TAG_EVENT, "call_started",
+                IngressMetrics.TAG_OUTCOME, IngressMetrics.OUTCOME_ACCEPTED).count())
                 .isEqualTo(1.0);
     }
 

@@ -12,14 +12,19 @@ public final class ProcessorMetrics {
     public static final String EVENTS_APPLIED = "callguard.events.applied";
     /** Counter: events dropped for a reason other than duplication; tag {@link #TAG_REASON}. */
     public static final String EVENTS_DROPPED = "callguard.events.dropped";
-    /** Counter: records sent to the dead-letter topic; tag {@link #TAG_REASON}. */
-    public static final String DEAD_LETTERS = "callguard.dead.letters";
+    /**
+     * Counter: records sent to the dead-letter topic; tags {@link #TAG_SOURCE} ({@code processor}) and
+     * {@link #TAG_REASON}. Same name and tag keys as the ingress's dead letters, so Prometheus holds one series family.
+     */
+    public static final String DEAD_LETTERS = "callguard.dead-letters";
     /** Gauge: calls holding a capacity slot; tag {@link #TAG_PARTITION}. */
     public static final String CALLS_ACTIVE = "callguard.calls.active";
     /** Gauge: calls waiting for a slot; tag {@link #TAG_PARTITION}. */
     public static final String CALLS_QUEUED = "callguard.calls.queued";
     /** Gauge: capacity slots; tag {@link #TAG_PARTITION}. */
     public static final String CAPACITY = "callguard.capacity";
+    /** Gauge: calls holding a slot divided by the slots, 0 to 1; tag {@link #TAG_PARTITION}. */
+    public static final String CAPACITY_UTILIZATION = "callguard.capacity.utilization";
     /** Counter: calls refused for capacity; tag {@link #TAG_REASON} ({@code queue_full}, {@code queue_timeout}). */
     public static final String CALLS_REJECTED = "callguard.calls.rejected";
     /** Counter: calls archived; tag {@link #TAG_REASON} ({@code ended}, {@code expired}, {@code rejected}). */
@@ -32,6 +37,7 @@ public final class ProcessorMetrics {
     public static final String TAG_KIND = "kind";
     public static final String TAG_REASON = "reason";
     public static final String TAG_PARTITION = "partition";
+    public static final String TAG_SOURCE = "source";
 
     private ProcessorMetrics() {
     }

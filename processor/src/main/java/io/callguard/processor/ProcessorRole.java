@@ -215,6 +215,12 @@ public final class ProcessorRole implements AutoCloseable {
         return streams == null ? KafkaStreams.State.NOT_RUNNING : streams.state();
     }
 
+    /** True when every stream thread died (ERROR or PENDING_ERROR): only a restart helps then. */
+    public boolean hasFailed() {
+        KafkaStreams.State state = state();
+        return state == KafkaStreams.State.ERROR || state == KafkaStreams.State.PENDING_ERROR;
+    }
+
     /** True when the streams client is RUNNING (or REBALANCING, which still processes). */
     public boolean isRunning() {
         return state().isRunningOrRebalancing();

@@ -72,6 +72,7 @@ class CapacityTopologyTest {
         assertThat(fixture.gauge(ProcessorMetrics.CALLS_ACTIVE)).isEqualTo(2.0);
         assertThat(fixture.gauge(ProcessorMetrics.CALLS_QUEUED)).isEqualTo(2.0);
         assertThat(fixture.gauge(ProcessorMetrics.CAPACITY)).isEqualTo(2.0);
+        assertThat(fixture.gauge(ProcessorMetrics.CAPACITY_UTILIZATION)).isEqualTo(1.0);
     }
 
     @Test

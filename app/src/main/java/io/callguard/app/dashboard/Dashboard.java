@@ -7,13 +7,10 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import io.micrometer.core.instrument.distribution.HistogramSnapshot;
-import io.micrometer.core.instrument.distribution.ValueAtPercentile;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,6 +19,7 @@ import java.util.TreeMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import org.HdrHistogram.Recorder;
 import org.HdrHistogram.Histogram;
@@ -46,6 +44,9 @@ public final class Dashboard implements AutoCloseable {
     private static final int SERIES_POINTS = 60;
     private static final long SAMPLE_EVERY_MS = 5_000;
     private static final int LAST_FALLBACKS = 20;
+    /** Samples making up the last minute the windowed numbers cover. */
+    private static final int WINDOW_SAMPLES = (int) (60_000 / SAMPLE_EVERY_MS);
+    private static final String TURN_LATENCY = "callguard.turn.latency";
 
     private final MeterRegistry meters;
     private final Clock clock;
@@ -54,15 +55,24 @@ public final class Dashboard implements AutoCloseable {
     private final Map<String, Long> responsesByKind = new TreeMap<>();
     private final Map<String, Long> fallbacksByReason = new TreeMap<>();
     private final Recorder appLatency = new Recorder(3);
-    private Histogram appWindow = new Histogram(3);
+    private final Deque<Histogram> appIntervals = new ArrayDeque<>();
+    private final Deque<LatencyBuckets> turnBaselines = new ArrayDeque<>();
+    private final Supplier<Map<String, Object>> appCapacity;
+    private Map<String, Object> lastAppCapacity = Map.of();
     private final ScheduledExecutorService sampler;
     private final KafkaConsumer<String, byte[]> consumer;
     private final Thread reader;
     private final Topics topics;
     private volatile boolean running = true;
 
-    public Dashboard(MeterRegistry meters, Clock clock, String bootstrapServers, Topics topics) {
+    /**
+     * @param appCapacity the whole application's capacity totals ({@code active}, {@code queued},
+     *                    {@code capacity}, {@code utilization}), asked every sample; empty when no processor runs here
+     */
+    public Dashboard(MeterRegistry meters, Clock clock, String bootstrapServers, Topics topics,
+            Supplier<Map<String, Object>> appCapacity) {
         this.meters = meters;
+        this.appCapacity = appCapacity;
         this.clock = clock;
         this.topics = topics;
         this.sampler = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "callguard-dashboard-sampler"));
@@ -80,16 +90,22 @@ public final class Dashboard implements AutoCloseable {
         consumer.seekToEnd(partitions);
         reader.setDaemon(true);
         reader.start();
-        sampler.scheduleAtFixedRate(this::sample, SAMPLE_EVERY_MS, SAMPLE_EVERY_MS, TimeUnit.MILLISECONDS);
+        sampler.scheduleAtFixedRate(this::sample, 0, SAMPLE_EVERY_MS, TimeUnit.MILLISECONDS);
         return this;
     }
 
-    /** The JSON the seed's {@code getDashboard()} answered, plus capacity, fallbacks, breaker and history. */
+    /**
+     * The JSON the seed's {@code getDashboard()} answered, plus capacity, fallbacks, breaker and history.
+     * Turn latency percentiles (ms) cover the turns of the last minute on this instance, all response kinds
+     * together, read from the histogram buckets; 0 when there were none.
+     */
     public synchronized Map<String, Object> snapshot() {
         Map<String, Object> out = new LinkedHashMap<>();
-        double[] turn = percentilesMs(meters.find("callguard.turn.latency").timers());
-        out.put("p50_latency", turn[0]);
-        out.put("p99_latency", turn[1]);
+        LatencyBuckets now = LatencyBuckets.of(meters.find(TURN_LATENCY).timers());
+        LatencyBuckets window = now.since(turnBaselines.isEmpty() ? LatencyBuckets.EMPTY : turnBaselines.peekFirst());
+        out.put("p50_latency", round(window.quantileMs(0.5)));
+        out.put("p99_latency", round(window.quantileMs(0.99)));
+        out.put("turns_last_minute", (long) window.count());
         out.put("active_calls", gauge("callguard.calls.active"));
         out.put("queued_calls", gauge("callguard.calls.queued"));
         out.put("capacity", gauge("callguard.capacity"));
@@ -98,18 +114,21 @@ public final class Dashboard implements AutoCloseable {
         double webhooks = meters.find("callguard.webhook.latency").timers().stream().mapToLong(Timer::count).sum();
         double slow = meters.find("callguard.webhook.slow").counters().stream().mapToDouble(Counter::count).sum();
         out.put("slow_webhooks_pct", webhooks > 0 ? 100.0 * slow / webhooks : 0.0);
-        double turns = meters.find("callguard.turn.latency").timers().stream().mapToLong(Timer::count).sum();
+        double turns = now.count();
         double fallbacks = meters.find("callguard.fallbacks").counters().stream().mapToDouble(Counter::count).sum();
         out.put("fallback_rate", turns > 0 ? fallbacks / turns : 0.0);
         out.put("breaker_state", breakerState());
         Map<String, Object> app = new LinkedHashMap<>();
-        Histogram window = appWindow;
+        Histogram appWindow = new Histogram(3);
+        appIntervals.forEach(appWindow::add);
         app.put("responses_by_kind", new TreeMap<>(responsesByKind));
         app.put("fallbacks_by_reason", new TreeMap<>(fallbacksByReason));
         long total = responsesByKind.values().stream().mapToLong(Long::longValue).sum();
         app.put("fallback_rate", total > 0 ? (double) responsesByKind.getOrDefault("fallback", 0L) / total : 0.0);
-        app.put("response_p50_ms", window.getTotalCount() > 0 ? window.getValueAtPercentile(50) / 1000.0 : 0.0);
-        app.put("response_p99_ms", window.getTotalCount() > 0 ? window.getValueAtPercentile(99) / 1000.0 : 0.0);
+        // Request received at the edge to the answer written by the responder, last minute, every instance.
+        app.put("response_p50_ms", appWindow.getTotalCount() > 0 ? round(appWindow.getValueAtPercentile(50) / 1000.0) : 0.0);
+        app.put("response_p99_ms", appWindow.getTotalCount() > 0 ? round(appWindow.getValueAtPercentile(99) / 1000.0) : 0.0);
+        app.putAll(lastAppCapacity);
         app.put("last_fallbacks", new ArrayList<>(lastFallbacks));
         out.put("application", app);
         out.put("series", new ArrayList<>(series));
@@ -131,27 +150,25 @@ public final class Dashboard implements AutoCloseable {
         return meters.find(name).gauges().stream().mapToDouble(Gauge::value).filter(v -> !Double.isNaN(v)).sum();
     }
 
-    private static double[] percentilesMs(Collection<Timer> timers) {
-        double p50 = 0;
-        double p99 = 0;
-        for (Timer t : timers) {
-            HistogramSnapshot snapshot = t.takeSnapshot();
-            for (ValueAtPercentile v : snapshot.percentileValues()) {
-                double ms = v.value(TimeUnit.MILLISECONDS);
-                if (Math.abs(v.percentile() - 0.5) < 1e-9) {
-                    p50 = Math.max(p50, ms);
-                } else if (Math.abs(v.percentile() - 0.99) < 1e-9) {
-                    p99 = Math.max(p99, ms);
-                }
-            }
+    private void sample() {
+        // Outside the lock: it may ask other instances over HTTP, and /dashboard must not wait for that.
+        Map<String, Object> capacity = applicationCapacity();
+        synchronized (this) {
+            lastAppCapacity = capacity;
+            sampleLocked();
         }
-        return new double[] {round(p50), round(p99)};
     }
 
-    private synchronized void sample() {
+    private void sampleLocked() {
         try {
-            Histogram h = appLatency.getIntervalHistogram();
-            appWindow = h;
+            appIntervals.addLast(appLatency.getIntervalHistogram());
+            turnBaselines.addLast(LatencyBuckets.of(meters.find(TURN_LATENCY).timers()));
+            while (appIntervals.size() > WINDOW_SAMPLES) {
+                appIntervals.removeFirst();
+            }
+            while (turnBaselines.size() > WINDOW_SAMPLES) {
+                turnBaselines.removeFirst();
+            }
             Map<String, Object> snap = snapshot();
             Map<String, Object> point = new LinkedHashMap<>();
             point.put("at_ms", clock.millis());
@@ -165,6 +182,24 @@ public final class Dashboard implements AutoCloseable {
             }
         } catch (RuntimeException e) {
             LOG.warn("dashboard sample failed: {}", e.toString());
+        }
+    }
+
+    private Map<String, Object> applicationCapacity() {
+        try {
+            Map<String, Object> total = appCapacity.get();
+            if (total.isEmpty()) {
+                return Map.of();
+            }
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("active_calls", total.get("active"));
+            out.put("queued_calls", total.get("queued"));
+            out.put("capacity", total.get("capacity"));
+            out.put("capacity_utilization", total.get("utilization"));
+            return out;
+        } catch (RuntimeException e) {
+            LOG.debug("dashboard cannot read the application's capacity: {}", e.toString());
+            return Map.of();
         }
     }
 

@@ -52,7 +52,9 @@ public final class SocketRegistry implements EdgeListener {
             return;
         }
         if (attached.reconnect()) {
-            meters.reconnect(socket instanceof DialOutSocket ? EgressMetrics.MODE_DIAL_OUT : EgressMetrics.MODE_DIAL_IN);
+            String mode = socket instanceof DialOutSocket ? EgressMetrics.MODE_DIAL_OUT : EgressMetrics.MODE_DIAL_IN;
+            LOG.info("call {}: reconnected ({}) with socket {}", socket.callId(), mode, socket.connectionId());
+            meters.reconnect(mode);
         }
         CallSocket previous = attached.previous();
         if (previous != null && previous.isOpen()) {

@@ -306,7 +306,8 @@ public final class WebhookHandler extends Handler.Abstract {
                     .publishPercentileHistogram()
                     .register(meters));
             if (nanos > slowThresholdNanos) {
-                meters.counter(IngressMetrics.WEBHOOK_SLOW, IngressMetrics.TAG_EVENT, eventTag).increment();
+                meters.counter(IngressMetrics.WEBHOOK_SLOW, IngressMetrics.TAG_EVENT, eventTag,
+                        IngressMetrics.TAG_OUTCOME, outcome).increment();
             }
             if (reason != null) {
                 meters.counter(IngressMetrics.WEBHOOKS_REJECTED, IngressMetrics.TAG_REASON, reason).increment();

@@ -192,11 +192,15 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
     private CallState admit(CallState call, CallEvent first, long nowMs) {
         if (capacity.hasFreeSlot() && capacity.queueIsEmpty()) {
             capacity.takeSlot();
+            LOG.info("call {} admitted on partition {} ({} of {} slots taken)", call.callId(), partition(),
+                    capacity.activeCount().get(), capacity.capacity());
             return call.toBuilder().status(CallStatus.ACTIVE).admittedAtMs(nowMs).build();
         }
         if (!capacity.queueIsFull()) {
             capacity.enqueue(new QueuedCall(call.callId(), nowMs, first.receivedAtMs(), first.edgeNode()));
             timers.schedule(CallTimers.Kind.QUEUE_TIMEOUT, call.callId(), nowMs + config.queueTimeoutMs());
+            LOG.info("call {} queued on partition {} ({} waiting, all {} slots taken)", call.callId(), partition(),
+                    capacity.queuedCount().get(), capacity.capacity());
             return call.toBuilder().status(CallStatus.QUEUED).queuedAtMs(nowMs).build();
         }
         String reason = "queue_full";
@@ -234,6 +238,8 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
             timers.cancel(CallTimers.Kind.QUEUE_TIMEOUT, queued.callId(), queued.queuedAtMs() + config.queueTimeoutMs());
             timers.cancel(CallTimers.Kind.TTL, queued.callId(), queued.updatedAtMs() + config.callTtlMs());
             capacity.takeSlot();
+            LOG.info("call {} admitted from the queue on partition {} after {} ms", queued.callId(), partition(),
+                    queued.queuedAtMs() == null ? 0 : nowMs - queued.queuedAtMs());
             CallState admitted = queued.toBuilder().status(CallStatus.ACTIVE).admittedAtMs(nowMs).updatedAtMs(nowMs)
                     .build();
             save(admitted, nowMs);
@@ -332,6 +338,7 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         AgentResponse busy = new AgentResponse(AgentResponse.SCHEMA_VERSION, callId, 0, ResponseKind.BUSY, reason,
                 config.busyMessage(), true, Boolean.TRUE, 0, requestReceivedAtMs, nowMs, edgeNode);
         context.forward(new Record<String, Object>(callId, busy, nowMs), CallTopology.RESPONSE_SINK);
+        LOG.info("call {} rejected on partition {}: {}; the busy message is sent", callId, partition(), reason);
         meters.counter(ProcessorMetrics.CALLS_REJECTED, ProcessorMetrics.TAG_REASON, reason).increment();
     }
 
@@ -349,14 +356,20 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         String topic = where == null ? null : where.topic();
         int partition = where == null ? 0 : where.partition();
         long offset = where == null ? 0 : where.offset();
-        LOG.warn("dead-lettering record {}-{}@{}: {}: {}", topic, partition, offset, reason, detail);
+        LOG.warn("dead-lettering record {}-{}@{} (call {}): {}: {}", topic, partition, offset, record.key(), reason,
+                detail);
         DeadLetter letter = where == null
                 ? DeadLetter.atEdge(DEAD_LETTER_SOURCE, reason, detail, record.key(), nowMs, record.value())
                 : DeadLetter.fromRecord(DEAD_LETTER_SOURCE, reason, detail, record.key(), topic, partition, offset,
                         nowMs, record.value());
         context.forward(new Record<String, Object>(DEAD_LETTER_SOURCE, letter, record.timestamp()),
                 CallTopology.DEAD_LETTER_SINK);
-        meters.counter(ProcessorMetrics.DEAD_LETTERS, ProcessorMetrics.TAG_REASON, reason).increment();
+        meters.counter(ProcessorMetrics.DEAD_LETTERS, ProcessorMetrics.TAG_SOURCE, DEAD_LETTER_SOURCE,
+                ProcessorMetrics.TAG_REASON, reason).increment();
+    }
+
+    private int partition() {
+        return context.taskId().partition();
     }
 
     private void registerGauges(String partition) {
@@ -365,6 +378,9 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         gauges.add(Gauge.builder(ProcessorMetrics.CALLS_QUEUED, capacity.queuedCount(), Number::doubleValue)
                 .tag(ProcessorMetrics.TAG_PARTITION, partition).strongReference(true).register(meters));
         gauges.add(Gauge.builder(ProcessorMetrics.CAPACITY, capacity, c -> c.capacity())
+                .tag(ProcessorMetrics.TAG_PARTITION, partition).strongReference(true).register(meters));
+        gauges.add(Gauge.builder(ProcessorMetrics.CAPACITY_UTILIZATION, capacity,
+                        c -> c.capacity() > 0 ? c.activeCount().doubleValue() / c.capacity() : 0.0)
                 .tag(ProcessorMetrics.TAG_PARTITION, partition).strongReference(true).register(meters));
     }
 

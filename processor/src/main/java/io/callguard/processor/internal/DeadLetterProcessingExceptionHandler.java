@@ -39,7 +39,8 @@ public final class DeadLetterProcessingExceptionHandler implements ProcessingExc
     public Response handleError(ErrorHandlerContext context, Record<?, ?> record, Exception exception) {
         LOG.error("processor {} failed on record {}-{}@{}; dead-lettered, continuing", context.processorNodeId(),
                 context.topic(), context.partition(), context.offset(), exception);
-        meters.counter(ProcessorMetrics.DEAD_LETTERS, ProcessorMetrics.TAG_REASON, REASON).increment();
+        meters.counter(ProcessorMetrics.DEAD_LETTERS, ProcessorMetrics.TAG_SOURCE,
+                CallStateProcessor.DEAD_LETTER_SOURCE, ProcessorMetrics.TAG_REASON, REASON).increment();
         byte[] key = context.sourceRawKey();
         DeadLetter letter = DeadLetter.fromRecord(CallStateProcessor.DEAD_LETTER_SOURCE, REASON,
                 exception.getClass().getName() + ": " + exception.getMessage(),

@@ -18,7 +18,15 @@ public final class ResponderMetrics {
     /** Counter: answers the producer failed to write, after its own retries. */
     public static final String SEND_ERRORS = "callguard.responder.send.errors";
 
+    /**
+     * Counter: backend attempts by time limiter outcome, tagged {@link #TAG_NAME} and {@link #TAG_KIND}
+     * ({@code successful}, {@code failed}, {@code timeout}); resilience4j's own name, kept by hand because every
+     * attempt has its own limiter.
+     */
+    public static final String TIME_LIMITER_CALLS = "resilience4j.timelimiter.calls";
+
     public static final String TAG_REASON = "reason";
+    public static final String TAG_NAME = "name";
     public static final String TAG_FROM = "from";
     public static final String TAG_TO = "to";
     public static final String TAG_OUTCOME = "outcome";

@@ -6,9 +6,11 @@ import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.CommonConfig;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -70,6 +72,8 @@ public final class ResponderRole implements AutoCloseable {
     private final AgentBackend backend;
     private final List<AutoCloseable> owned;
     private final TurnResponder turns;
+    private volatile boolean joinedGroup;
+    private final List<KafkaClientMetrics> clientMetrics = new ArrayList<>();
     private final Thread pollThread;
     private volatile boolean running;
     private volatile boolean started;
@@ -169,8 +173,20 @@ public final class ResponderRole implements AutoCloseable {
         }
         started = true;
         running = true;
+        // Consumer lag of the responder's group (records-lag-max) and producer health, beside the Streams ones.
+        clientMetrics.add(new KafkaClientMetrics(consumer));
+        clientMetrics.add(new KafkaClientMetrics(producer));
+        clientMetrics.forEach(m -> m.bindTo(meters));
         pollThread.start();
         LOG.info("responder started: {} -> {}", topics.callEvents().name(), topics.responses().name());
+    }
+
+    /**
+     * True once the consumer has joined its group and received its partitions (possibly none). Before that a
+     * turn request is not read: the group starts at the end of the topic, so it would be missed.
+     */
+    public boolean hasJoinedGroup() {
+        return joinedGroup && isRunning();
     }
 
     /** True while the poll loop runs. */
@@ -178,21 +194,10 @@ public final class ResponderRole implements AutoCloseable {
         return running && pollThread.isAlive();
     }
 
-    /**
-     * True once the poll loop joined its consumer group and got its partitions (possibly none, when other
-     * instances hold them all). A new group starts at the end of the topic, so turns asked before this are
-     * answered by the edge watchdog only.
-     */
-    public boolean hasJoined() {
-        return joined && isRunning();
-    }
-
     /** The turn logic, for tests and diagnostics. */
     TurnResponder turns() {
         return turns;
     }
-
-    private volatile boolean joined;
 
     private void pollLoop() {
         try {
@@ -205,7 +210,12 @@ public final class ResponderRole implements AutoCloseable {
                 @Override
                 public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
                     LOG.info("responder assigned {}", partitions);
-                    joined = true;
+                    joinedGroup = true;
+                }
+
+                @Override
+                public void onPartitionsLost(Collection<TopicPartition> partitions) {
+                    joinedGroup = false;
                 }
             });
             while (running) {
@@ -320,6 +330,7 @@ public final class ResponderRole implements AutoCloseable {
             consumer.close(CloseOptions.timeout(CLOSE_TIMEOUT));
         }
         turns.close();
+        clientMetrics.forEach(KafkaClientMetrics::close);
         for (AutoCloseable resource : owned) {
             try {
                 resource.close();

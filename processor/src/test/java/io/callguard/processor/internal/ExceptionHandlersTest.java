@@ -54,8 +54,8 @@ class ExceptionHandlersTest {
             assertThat(new String(letter.original(), StandardCharsets.UTF_8)).isEqualTo("{\"raw\":true}");
             assertThat(letter.detail()).contains("boom");
         });
-        assertThat(meters.counter(ProcessorMetrics.DEAD_LETTERS, ProcessorMetrics.TAG_REASON, "processing_error")
-                .count()).isEqualTo(1.0);
+        assertThat(meters.counter(ProcessorMetrics.DEAD_LETTERS, ProcessorMetrics.TAG_SOURCE, "processor",
+                ProcessorMetrics.TAG_REASON, "processing_error").count()).isEqualTo(1.0);
     }
 
     @Test

@@ -18,6 +18,7 @@ import io.github.resilience4j.retry.RetryConfig;
 import io.github.resilience4j.retry.RetryRegistry;
 import io.github.resilience4j.timelimiter.TimeLimiter;
 import io.github.resilience4j.timelimiter.TimeLimiterConfig;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
@@ -53,6 +54,9 @@ public final class BackendResilience {
     private final Retry retry;
     private final long initialBackoffMs;
     private final double randomizationFactor;
+    private final Counter limiterSuccessful;
+    private final Counter limiterFailed;
+    private final Counter limiterTimeout;
 
     public BackendResilience(ResponderConfig config, Clock clock, MeterRegistry meters) {
         CircuitBreakerRegistry breakers = CircuitBreakerRegistry.of(CircuitBreakerConfig.custom()
@@ -102,6 +106,17 @@ public final class BackendResilience {
         TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
         TaggedBulkheadMetrics.ofBulkheadRegistry(bulkheads).bindTo(meters);
         TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
+        // Each attempt has its own limiter (its limit is what remains of the budget), so there is no registry for
+        // resilience4j's binder to follow; the same counters are kept here, under its names.
+        limiterSuccessful = limiterCounter(meters, "successful");
+        limiterFailed = limiterCounter(meters, "failed");
+        limiterTimeout = limiterCounter(meters, "timeout");
+    }
+
+    private static Counter limiterCounter(MeterRegistry meters, String kind) {
+        return Counter.builder(ResponderMetrics.TIME_LIMITER_CALLS).tag(ResponderMetrics.TAG_NAME, NAME)
+                .tag(ResponderMetrics.TAG_KIND, kind).description("Backend attempts by time limiter outcome")
+                .register(meters);
     }
 
     private static boolean retryable(Throwable t) {
@@ -123,10 +138,15 @@ public final class BackendResilience {
 
     /** A time limiter for one attempt: it fails the attempt with a TimeoutException after {@code remainingMs}. */
     TimeLimiter timeLimiterFor(long remainingMs) {
-        return TimeLimiter.of(NAME, TimeLimiterConfig.custom()
+        TimeLimiter limiter = TimeLimiter.of(NAME, TimeLimiterConfig.custom()
                 .timeoutDuration(Duration.ofMillis(remainingMs))
                 .cancelRunningFuture(true)
                 .build());
+        limiter.getEventPublisher()
+                .onSuccess(e -> limiterSuccessful.increment())
+                .onError(e -> limiterFailed.increment())
+                .onTimeout(e -> limiterTimeout.increment());
+        return limiter;
     }
 
     /**

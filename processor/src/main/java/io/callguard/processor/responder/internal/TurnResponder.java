@@ -401,7 +401,7 @@ public final class TurnResponder implements AutoCloseable {
             if (done) {
                 return;
             }
-            LOG.debug("call {} response {}: fallback {} ({})", turn.callId(), turn.responseId(), reason.wireName(),
+            LOG.info("call {} response {}: fallback {} ({})", turn.callId(), turn.responseId(), reason.wireName(),
                     why);
             meters.counter(ResponderMetrics.FALLBACKS, ResponderMetrics.TAG_REASON, reason.wireName()).increment();
             complete(ResponseKind.FALLBACK, reason, fallbackLines.get(reason));
@@ -411,6 +411,7 @@ public final class TurnResponder implements AutoCloseable {
             emit(kind, reason == null ? null : reason.wireName(), content, true);
             Timer.builder(ResponderMetrics.TURN_LATENCY)
                     .tag(ResponderMetrics.TAG_KIND, kind.wireName())
+                    .publishPercentiles(0.5, 0.99)
                     .publishPercentileHistogram()
                     .minimumExpectedValue(Duration.ofMillis(1))
                     .maximumExpectedValue(Duration.ofSeconds(10))
