@@ -149,9 +149,9 @@ public final class BenchProcessorCommand implements Callable<Integer> {
                 calls / Math.max(steadyS, 1e-9));
         long active = awaitActive(first, calls, deadline);
         System.gc();
-        out.printf("memory with %d active calls (local capacity counters: %d active): RSS %d MiB, heap used %d MiB, "
-                        + "state dir %d MiB%n", calls, active, rssKiB() / 1024,
-                (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) >> 20,
+        out.printf("memory with %d active calls (local capacity counters: %d active): RSS %d MiB, heap used %d MiB "
+                        + "after GC, state dir %d MiB (RocksDB memtables not yet flushed are not in it)%n", calls, active,
+                rssKiB() / 1024, (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) >> 20,
                 directoryBytes(work.resolve("state-1")) >> 20);
         out.flush();
         first.stop();
@@ -161,7 +161,8 @@ public final class BenchProcessorCommand implements Callable<Integer> {
         long restoreStart = System.nanoTime();
         second.start();
         try {
-            while (!second.isRunning()) {
+            // isRunning() also counts REBALANCING; restore ends with the state RUNNING.
+            while (!"RUNNING".equals(second.state().name())) {
                 check(deadline, "the restoring processor to reach RUNNING");
                 TimeUnit.MILLISECONDS.sleep(5);
             }
