@@ -6,7 +6,9 @@ import picocli.CommandLine.Command;
 /** The {@code callguard} command: {@code run} the gateway, {@code tap} a topic, and the operator tools. */
 @Command(name = "callguard", mixinStandardHelpOptions = true, version = "callguard 0.1.0",
         description = "A reliability gateway for Retell AI voice agents, on Kafka.",
-        subcommands = {RunCommand.class, TapCommand.class, io.callguard.app.replay.ReplayCommand.class, io.callguard.app.drill.DrillCommand.class, BenchWebhooksCommand.class, ConfigDocsCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, TapCommand.class, io.callguard.app.replay.ReplayCommand.class,
+            io.callguard.app.drill.DrillCommand.class, BenchWebhooksCommand.class, BenchStateLatencyCommand.class,
+            BenchProcessorCommand.class, ConfigDocsCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
     /** Exit code for bad usage or configuration. */

@@ -19,8 +19,15 @@ final class TopicReader<V> implements AutoCloseable {
     private final List<ConsumerRecord<String, V>> seen = new ArrayList<>();
 
     TopicReader(String bootstrapServers, String topic, Deserializer<V> values) {
+        this(bootstrapServers, topic, values, false);
+    }
+
+    /** @param readCommitted skip records of aborted transactions (output of a processor killed under exactly_once_v2) */
+    TopicReader(String bootstrapServers, String topic, Deserializer<V> values, boolean readCommitted) {
         consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false), new StringDeserializer(), values);
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, readCommitted ? "read_committed" : "read_uncommitted"),
+                new StringDeserializer(), values);
         List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(10)).stream()
                 .map(p -> new TopicPartition(topic, p.partition())).collect(Collectors.toList());
         consumer.assign(partitions);

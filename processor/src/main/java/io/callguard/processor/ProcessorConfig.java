@@ -29,8 +29,11 @@ public final class ProcessorConfig extends AbstractConfig {
             + "(a folder under its data dir).";
 
     public static final String PROCESSING_GUARANTEE_CONFIG = "processor.processing-guarantee";
-    private static final String PROCESSING_GUARANTEE_DOC = "at_least_once or exactly_once_v2. Under "
-            + "exactly_once_v2 output becomes visible to read_committed consumers only at commit.";
+    private static final String PROCESSING_GUARANTEE_DOC = "exactly_once_v2 (default): state changes, dedupe "
+            + "keys, outputs and input offsets commit in one transaction, so after a crash every event is applied "
+            + "once and every duplicate counted once; output becomes visible to read_committed consumers at commit "
+            + "(processor.commit-interval-ms). at_least_once: no transactions, but a crash can re-apply or wrongly "
+            + "drop the events processed since the last commit (README, Processing guarantee).";
 
     public static final String COMMIT_INTERVAL_MS_CONFIG = "processor.commit-interval-ms";
     private static final String COMMIT_INTERVAL_MS_DOC = "How often offsets and stores are committed, in ms.";
@@ -41,6 +44,11 @@ public final class ProcessorConfig extends AbstractConfig {
     public static final String NUM_STANDBY_REPLICAS_CONFIG = "processor.num-standby-replicas";
     private static final String NUM_STANDBY_REPLICAS_DOC = "Standby copies of each state store kept on other "
             + "instances, for quick failover.";
+
+    public static final String SESSION_TIMEOUT_MS_CONFIG = "processor.session-timeout-ms";
+    private static final String SESSION_TIMEOUT_MS_DOC = "How long the group waits for a processor instance that "
+            + "stopped heartbeating (killed, partitioned away) before its partitions move to the others; the broker "
+            + "bounds it by group.min.session.timeout.ms (6000 by default). A clean stop leaves the group at once.";
 
     public static final String DEDUPE_TTL_MS_CONFIG = "dedupe.ttl-ms";
     private static final String DEDUPE_TTL_MS_DOC = "How long an idempotency key is remembered, in ms of processor "
@@ -88,7 +96,7 @@ public final class ProcessorConfig extends AbstractConfig {
             .define(APPLICATION_ID_CONFIG, Type.STRING, "callguard", new NonEmptyString(), Importance.HIGH,
                     APPLICATION_ID_DOC)
             .define(STATE_DIR_CONFIG, Type.STRING, "", Importance.MEDIUM, STATE_DIR_DOC)
-            .define(PROCESSING_GUARANTEE_CONFIG, Type.STRING, AT_LEAST_ONCE, ValidString.in(AT_LEAST_ONCE, EXACTLY_ONCE_V2),
+            .define(PROCESSING_GUARANTEE_CONFIG, Type.STRING, EXACTLY_ONCE_V2, ValidString.in(AT_LEAST_ONCE, EXACTLY_ONCE_V2),
                     Importance.MEDIUM, PROCESSING_GUARANTEE_DOC)
             .define(COMMIT_INTERVAL_MS_CONFIG, Type.LONG, 100L, Range.atLeast(0), Importance.LOW,
                     COMMIT_INTERVAL_MS_DOC)
@@ -96,6 +104,8 @@ public final class ProcessorConfig extends AbstractConfig {
                     NUM_STREAM_THREADS_DOC)
             .define(NUM_STANDBY_REPLICAS_CONFIG, Type.INT, 0, Range.between(0, 16), Importance.MEDIUM,
                     NUM_STANDBY_REPLICAS_DOC)
+            .define(SESSION_TIMEOUT_MS_CONFIG, Type.INT, 45_000, Range.between(1_000, 1_800_000), Importance.MEDIUM,
+                    SESSION_TIMEOUT_MS_DOC)
             .define(DEDUPE_TTL_MS_CONFIG, Type.LONG, 86_400_000L, Range.atLeast(1), Importance.MEDIUM,
                     DEDUPE_TTL_MS_DOC)
             .define(DEDUPE_PURGE_INTERVAL_MS_CONFIG, Type.LONG, 60_000L, Range.atLeast(1), Importance.LOW,
@@ -153,6 +163,10 @@ public final class ProcessorConfig extends AbstractConfig {
 
     public int numStandbyReplicas() {
         return getInt(NUM_STANDBY_REPLICAS_CONFIG);
+    }
+
+    public int sessionTimeoutMs() {
+        return getInt(SESSION_TIMEOUT_MS_CONFIG);
     }
 
     public long dedupeTtlMs() {

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Properties;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.CloseOptions;
@@ -40,6 +41,9 @@ public final class ProcessorRole implements AutoCloseable {
 
     /** How long {@link #stop()} waits for the streams client to close. */
     public static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(30);
+
+    /** How long the streams producer waits to fill a batch: short, since its output is on the call path. */
+    static final int LINGER_MS = 5;
 
     private static final Logger LOG = LoggerFactory.getLogger(ProcessorRole.class);
 
@@ -142,9 +146,17 @@ public final class ProcessorRole implements AutoCloseable {
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, config.commitIntervalMs());
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, config.numStreamThreads());
         p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, config.numStandbyReplicas());
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), config.sessionTimeoutMs());
+        // Kafka's advice: heartbeat at most a third of the session timeout, so one lost heartbeat is not fatal.
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG),
+                Math.min(3_000, config.sessionTimeoutMs() / 3));
         // A call's state and answers must survive a broker failover and never be written twice by a retry.
         p.put(StreamsConfig.producerPrefix(ProducerConfig.ACKS_CONFIG), "all");
         p.put(StreamsConfig.producerPrefix(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG), true);
+        // Kafka Streams lingers 100 ms by default, which at_least_once adds to every state change and busy
+        // response (measured: p50 107 ms instead of ~10 ms, README "Processing guarantee"); under
+        // exactly_once_v2 the commit flushes anyway.
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), LINGER_MS);
         // Output Kafka refuses: retry what is retriable, skip what can never be written, fail on the rest
         // (see the class for why).
         p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, SkipUnwritableOutputHandler.class);

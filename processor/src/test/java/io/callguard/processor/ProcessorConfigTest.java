@@ -17,7 +17,8 @@ class ProcessorConfigTest {
         // Then
         assertThat(config.applicationId()).isEqualTo("callguard");
         assertThat(config.stateDir()).isEmpty();
-        assertThat(config.processingGuarantee()).isEqualTo("at_least_once");
+        assertThat(config.processingGuarantee()).isEqualTo("exactly_once_v2");
+        assertThat(config.sessionTimeoutMs()).isEqualTo(45_000);
         assertThat(config.commitIntervalMs()).isEqualTo(100);
         assertThat(config.numStreamThreads()).isEqualTo(1);
         assertThat(config.numStandbyReplicas()).isZero();

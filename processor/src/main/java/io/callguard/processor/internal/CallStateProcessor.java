@@ -135,8 +135,10 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
             return;
         }
         apply(event, nowMs);
-        // Remembered after applying: if a crash under at_least_once lands only one of the two writes,
-        // a redelivery is applied twice rather than lost.
+        // Under exactly_once_v2 the state, the key, the outputs and the input offset commit in one transaction,
+        // so a redelivery after a crash finds all of them or none. Under at_least_once the state and the key go
+        // to different changelog partitions and a crash can keep either one without the other (applied twice,
+        // or dropped as a duplicate unapplied): see README, "Processing guarantee".
         if (idempotencyKey != null) {
             dedupe.remember(idempotencyKey, nowMs);
         }

@@ -1,0 +1,218 @@
+package io.callguard.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.callguard.app.config.GatewayConfig;
+import io.callguard.processor.PartitionCapacity;
+import io.callguard.schemas.AgentResponse;
+import io.callguard.schemas.Json;
+import io.callguard.schemas.ResponseKind;
+import io.callguard.schemas.Topics;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.common.utils.Utils;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two gateways, each running the processor, in one consumer group on one broker (6 partitions, one slot
+ * and one queue place per partition): admission holds per partition whichever instance owns it, queries
+ * and capacity are answered from either instance, and when one stops its partitions move to the other
+ * with their calls' state, slots and queue.
+ */
+@Tag("integration")
+@Timeout(value = 150, unit = TimeUnit.SECONDS)
+class TwoProcessorsIT {
+
+    private static final String API_KEY = "two-key";
+    private static final int PARTITIONS = 6;
+    private static final Duration WAIT = Duration.ofSeconds(60);
+
+    @TempDir
+    Path dir;
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final List<Gateway> gateways = new ArrayList<>();
+
+    @AfterEach
+    void stopAll() {
+        for (int i = gateways.size() - 1; i >= 0; i--) {
+            gateways.get(i).close();
+        }
+    }
+
+    @Test
+    void shouldHoldCapacityPerPartitionAcrossInstancesAndKeepSlotsWhenOneStops() throws Exception {
+        // Given two instances sharing the six partitions
+        Gateway first = start(Map.of("data.dir", dir.resolve("first").toString(), "broker.port", "0",
+                "node.id", "first"));
+        Gateway second = start(Map.of("bootstrap.servers", first.bootstrapServers(),
+                "data.dir", dir.resolve("second").toString(), "node.id", "second"));
+        await().atMost(WAIT).until(() -> !owned(first).isEmpty() && !owned(second).isEmpty()
+                && owned(first).size() + owned(second).size() == PARTITIONS);
+        int onSecond = owned(second).get(0);
+        int onFirst = owned(first).get(0);
+        List<String> crowded = callIdsOnPartition("crowded", onSecond, 3);
+        String elsewhere = callIdsOnPartition("elsewhere", onFirst, 1).get(0);
+
+        // When three calls start on a partition of the second instance (one slot, one queue place), through
+        // the first instance's webhook endpoint, and one call on a partition of the first
+        for (String callId : crowded) {
+            assertThat(post(first, RetellWebhooks.body("call_started", callId))).isEqualTo(200);
+        }
+        assertThat(post(first, RetellWebhooks.body("call_started", elsewhere))).isEqualTo(200);
+
+        // Then the first is active, the second queued, the third rejected, as seen from the instance that does
+        // not own them (forwarded to the owner)
+        await().atMost(WAIT).untilAsserted(() -> {
+            assertThat(status(first, crowded.get(0))).isEqualTo("active");
+            assertThat(status(first, crowded.get(1))).isEqualTo("queued");
+            assertThat(status(first, crowded.get(2))).isEqualTo("rejected");
+            assertThat(status(second, elsewhere)).isEqualTo("active");
+        });
+        assertThat(first.processor().callState(crowded.get(0))).as("not in the first instance's stores").isEmpty();
+        assertThat(callJson(first, crowded.get(2)).get("rejection_reason").asText()).isEqualTo("queue_full");
+
+        // And the rejected caller gets a busy response that ends the call
+        try (TopicReader<AgentResponse> responses = new TopicReader<>(first.bootstrapServers(),
+                topics(first).responses().name(), topics(first).responses().valueSerde().deserializer(), true)) {
+            await().atMost(WAIT).until(() -> !responses.valuesFor(crowded.get(2)).isEmpty());
+            AgentResponse busy = responses.valuesFor(crowded.get(2)).get(0);
+            assertThat(busy.kind()).isEqualTo(ResponseKind.BUSY);
+            assertThat(busy.reason()).isEqualTo("queue_full");
+            assertThat(busy.endCall()).isTrue();
+            assertThat(responses.valuesFor(crowded.get(0))).isEmpty();
+            assertThat(responses.valuesFor(crowded.get(1))).isEmpty();
+        }
+
+        // And either instance reports all six partitions
+        for (Gateway gateway : List.of(first, second)) {
+            JsonNode capacity = json(gateway, "/capacity");
+            assertThat(capacity.path("total").path("partitions_reported").asInt()).isEqualTo(PARTITIONS);
+            assertThat(capacity.path("total").path("active").asLong()).isEqualTo(2);
+            assertThat(capacity.path("total").path("queued").asLong()).isEqualTo(1);
+            assertThat(capacity.path("total").path("capacity").asLong()).isEqualTo(PARTITIONS);
+            assertThat(partition(capacity, onSecond).path("active").asLong()).isEqualTo(1);
+            assertThat(partition(capacity, onSecond).path("queued").asLong()).isEqualTo(1);
+            assertThat(partition(capacity, onFirst).path("active").asLong()).isEqualTo(1);
+        }
+
+        // When the second instance stops
+        second.close();
+
+        // Then its partitions move to the first, with the calls' state, slots and queue
+        await().atMost(WAIT).until(() -> owned(first).size() == PARTITIONS);
+        await().atMost(WAIT).untilAsserted(() -> {
+            assertThat(status(first, crowded.get(0))).isEqualTo("active");
+            assertThat(status(first, crowded.get(1))).isEqualTo("queued");
+            assertThat(status(first, crowded.get(2))).isEqualTo("rejected");
+        });
+        assertThat(first.processor().callState(crowded.get(0))).as("now local").isPresent();
+        JsonNode moved = partition(json(first, "/capacity"), onSecond);
+        assertThat(moved.path("active").asLong()).isEqualTo(1);
+        assertThat(moved.path("queued").asLong()).isEqualTo(1);
+
+        // And a retried call_started of the queued call is still known as a duplicate there (dedupe moved too)
+        assertThat(post(first, RetellWebhooks.body("call_started", crowded.get(1)))).isEqualTo(200);
+        await().atMost(WAIT).untilAsserted(() ->
+                assertThat(callJson(first, crowded.get(1)).path("duplicates_dropped").asLong()).isEqualTo(1));
+        assertThat(callJson(first, crowded.get(1)).path("events_applied").asLong()).isEqualTo(1);
+        assertThat(partition(json(first, "/capacity"), onSecond).path("queued").asLong()).isEqualTo(1);
+
+        // And when the active call ends, its slot goes to the head of the queue
+        assertThat(post(first, RetellWebhooks.body("call_ended", crowded.get(0)))).isEqualTo(200);
+        await().atMost(WAIT).untilAsserted(() -> {
+            assertThat(status(first, crowded.get(0))).isEqualTo("ended");
+            assertThat(status(first, crowded.get(1))).isEqualTo("active");
+        });
+        JsonNode after = partition(json(first, "/capacity"), onSecond);
+        assertThat(after.path("active").asLong()).isEqualTo(1);
+        assertThat(after.path("queued").asLong()).isZero();
+    }
+
+    private Gateway start(Map<String, String> settings) {
+        Map<String, String> all = new HashMap<>(Map.of("http.port", "0", "retell.api-key", API_KEY,
+                "roles", "processor,ingress,egress", "topics.partitions", String.valueOf(PARTITIONS),
+                "capacity.max-active-calls-per-partition", "1", "capacity.queue-size", "1",
+                "capacity.queue-timeout-ms", "600000"));
+        all.putAll(settings);
+        Gateway gateway = new Gateway(GatewayConfig.of(all), Clock.systemUTC()).start();
+        gateways.add(gateway);
+        return gateway;
+    }
+
+    /** Partitions whose stores this instance serves right now. */
+    private static List<Integer> owned(Gateway gateway) {
+        return gateway.processor().localCapacity().partitions().stream().map(PartitionCapacity::partition).toList();
+    }
+
+    /** Call ids that Kafka's default partitioner puts on a partition, as the ingress producer does. */
+    private static List<String> callIdsOnPartition(String prefix, int partition, int count) {
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; ids.size() < count; i++) {
+            String id = prefix + "-" + i;
+            if (Utils.toPositive(Utils.murmur2(id.getBytes(StandardCharsets.UTF_8))) % PARTITIONS == partition) {
+                ids.add(id);
+            }
+        }
+        return ids;
+    }
+
+    private static Topics topics(Gateway gateway) {
+        return gateway.config().common().topics();
+    }
+
+    private static JsonNode partition(JsonNode capacity, int partition) {
+        for (JsonNode p : capacity.path("partitions")) {
+            if (p.path("partition").asInt() == partition) {
+                return p;
+            }
+        }
+        throw new AssertionError("partition " + partition + " missing from " + capacity);
+    }
+
+    private String status(Gateway gateway, String callId) throws Exception {
+        HttpResponse<String> response = get(gateway, "/calls/" + callId);
+        return response.statusCode() == 200 ? Json.mapper().readTree(response.body()).path("status").asText()
+                : "http " + response.statusCode();
+    }
+
+    private JsonNode callJson(Gateway gateway, String callId) throws Exception {
+        return json(gateway, "/calls/" + callId);
+    }
+
+    private JsonNode json(Gateway gateway, String path) throws Exception {
+        HttpResponse<String> response = get(gateway, path);
+        assertThat(response.statusCode()).as("GET %s: %s", path, response.body()).isEqualTo(200);
+        return Json.mapper().readTree(response.body());
+    }
+
+    private HttpResponse<String> get(Gateway gateway, String path) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(gateway.httpUri() + path.substring(1)))
+                .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private int post(Gateway gateway, String body) throws Exception {
+        byte[] raw = body.getBytes(StandardCharsets.UTF_8);
+        return http.send(HttpRequest.newBuilder(gateway.httpUri().resolve("/webhook")).timeout(Duration.ofSeconds(15))
+                .header(RetellWebhooks.HEADER, RetellWebhooks.sign(API_KEY, raw, System.currentTimeMillis()))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(raw)).build(), HttpResponse.BodyHandlers.discarding())
+                .statusCode();
+    }
+}
