@@ -162,7 +162,7 @@ public final class BenchProcessorCommand implements Callable<Integer> {
         second.start();
         try {
             // isRunning() also counts REBALANCING; restore ends with the state RUNNING.
-            while (!"RUNNING".equals(second.state().name())) {
+            while (!"RUNNING".equals(String.valueOf(second.state()))) {
                 check(deadline, "the restoring processor to reach RUNNING");
                 TimeUnit.MILLISECONDS.sleep(5);
             }
