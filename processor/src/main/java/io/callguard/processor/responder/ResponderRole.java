@@ -1,5 +1,6 @@
 package io.callguard.processor.responder;
 
+import io.callguard.processor.responder.internal.ResponseCacheTopic;
 import io.callguard.processor.responder.internal.TurnResponder;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
@@ -62,6 +63,7 @@ public final class ResponderRole implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ResponderRole.class);
     private static final Duration POLL_TIMEOUT = Duration.ofMillis(100);
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(10);
+    private static final Duration CACHE_LOAD_TIMEOUT = Duration.ofSeconds(15);
 
     private final Topics topics;
     private final MeterRegistry meters;
@@ -72,6 +74,13 @@ public final class ResponderRole implements AutoCloseable {
     private final AgentBackend backend;
     private final List<AutoCloseable> owned;
     private final TurnResponder turns;
+    /** The response cache's changelog topic, when the role talks to a real cluster; null in unit tests. */
+    private volatile CacheBacking cacheBacking;
+
+    /** The clients behind the response cache's topic: loaded at start, written through on every store. */
+    private record CacheBacking(ResponseCacheTopic topic, String bootstrapServers, int partitions,
+                                KafkaProducer<String, byte[]> producer) {
+    }
     private volatile boolean joinedGroup;
     private final List<KafkaClientMetrics> clientMetrics = new ArrayList<>();
     private final Thread pollThread;
@@ -103,6 +112,7 @@ public final class ResponderRole implements AutoCloseable {
                 new KafkaProducer<>(producerConfig(common, bootstrapServers), topics.responses().keySerde().serializer(),
                         topics.responses().valueSerde().serializer()),
                 List.of());
+        backCacheWithTopic(config, common, bootstrapServers);
     }
 
     private ResponderRole(ResponderConfig config, CommonConfig common, Topics topics, MeterRegistry meters,
@@ -113,6 +123,42 @@ public final class ResponderRole implements AutoCloseable {
                 new KafkaProducer<>(producerConfig(common, bootstrapServers), topics.responses().keySerde().serializer(),
                         topics.responses().valueSerde().serializer()),
                 owned.closeables());
+        backCacheWithTopic(config, common, bootstrapServers);
+    }
+
+    private void backCacheWithTopic(ResponderConfig config, CommonConfig common, String bootstrapServers) {
+        turns.cache().ifPresent(cache -> {
+            Map<String, Object> p = producerConfig(common, bootstrapServers);
+            p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId("callguard-response-cache", common));
+            KafkaProducer<String, byte[]> writer = new KafkaProducer<>(p,
+                    new org.apache.kafka.common.serialization.StringSerializer(),
+                    new org.apache.kafka.common.serialization.ByteArraySerializer());
+            ResponseCacheTopic topic = new ResponseCacheTopic(topics.prefix(), config.cacheTtlMs());
+            cacheBacking = new CacheBacking(topic, bootstrapServers, common.partitions(), writer);
+            cache.writeThrough((key, answer, expiresAtMs) -> topic.write(writer, key, answer, expiresAtMs));
+        });
+    }
+
+    /** Creates the cache's topic if needed and reads it back whole; failures only leave the cache cold. */
+    private void loadCache() {
+        CacheBacking backing = cacheBacking;
+        if (backing == null || turns.cache().isEmpty()) {
+            return;
+        }
+        long started = System.nanoTime();
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(
+                Map.of("bootstrap.servers", backing.bootstrapServers()))) {
+            backing.topic().ensure(admin, backing.partitions(), CACHE_LOAD_TIMEOUT);
+            try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(Map.of("bootstrap.servers",
+                    backing.bootstrapServers(), ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
+                    new StringDeserializer(), new ByteArrayDeserializer())) {
+                int read = backing.topic().load(reader, turns.cache().get(), CACHE_LOAD_TIMEOUT);
+                LOG.info("response cache loaded {} entries from {} in {} ms", read, backing.topic().name(),
+                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+            }
+        } catch (Exception e) {
+            LOG.warn("response cache starts cold: cannot read {}: {}", backing.topic().name(), e.toString());
+        }
     }
 
     /** The Kafka shell around given clients; {@code owned} is closed last, in order. */
@@ -200,6 +246,7 @@ public final class ResponderRole implements AutoCloseable {
     }
 
     private void pollLoop() {
+        loadCache();
         try {
             consumer.subscribe(List.of(topics.callEvents().name()), new ConsumerRebalanceListener() {
                 @Override
@@ -344,6 +391,10 @@ public final class ResponderRole implements AutoCloseable {
             LOG.warn("responder producer flush failed: {}", e.toString());
         }
         producer.close(CLOSE_TIMEOUT);
+        CacheBacking backing = cacheBacking;
+        if (backing != null) {
+            backing.producer().close(CLOSE_TIMEOUT);
+        }
         LOG.info("responder stopped");
     }
 

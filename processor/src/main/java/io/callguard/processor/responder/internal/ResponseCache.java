@@ -17,8 +17,9 @@ import java.util.regex.Pattern;
  * Complete generated answers by agent and transcript tail: a bounded LRU with a time to live on an
  * injected clock. Thread-safe.
  *
- * <p>In memory only: a restart starts empty. (The design wants a changelog-backed store; see the
- * responder's report for what that would take.)
+ * <p>Each stored answer is also handed to an optional {@link WriteThrough} (the responder writes it to a
+ * compacted topic, {@link ResponseCacheTopic}), and {@link #restore} loads such entries back at start, so a
+ * restart or another instance keeps the cache.
  */
 public final class ResponseCache {
 
@@ -35,6 +36,14 @@ public final class ResponseCache {
 
     private record Entry(String answer, long expiresAtMs) {
     }
+
+    /** Told about every answer stored, after it is in the cache. Must not block. */
+    @FunctionalInterface
+    public interface WriteThrough {
+        void stored(String key, String answer, long expiresAtMs);
+    }
+
+    private volatile WriteThrough writeThrough = (key, answer, expiresAtMs) -> { };
 
     /**
      * @param maxEntries at least 1; the least recently used entry goes first
@@ -93,9 +102,25 @@ public final class ResponseCache {
         return Optional.of(entry.answer());
     }
 
-    /** Stores an answer for {@code cache.ttl-ms} from now, replacing any older one. */
-    public synchronized void put(String key, String answer) {
-        entries.put(key, new Entry(answer, clock.millis() + ttlMs));
+    /** Stores an answer for {@code cache.ttl-ms} from now, replacing any older one, and writes it through. */
+    public void put(String key, String answer) {
+        long expiresAtMs = clock.millis() + ttlMs;
+        synchronized (this) {
+            entries.put(key, new Entry(answer, expiresAtMs));
+        }
+        writeThrough.stored(key, answer, expiresAtMs);
+    }
+
+    /** Loads an entry written through earlier (not written through again); an expired one is skipped. */
+    public synchronized void restore(String key, String answer, long expiresAtMs) {
+        if (expiresAtMs > clock.millis()) {
+            entries.put(key, new Entry(answer, expiresAtMs));
+        }
+    }
+
+    /** Sets where stored answers are written through. */
+    public void writeThrough(WriteThrough target) {
+        this.writeThrough = java.util.Objects.requireNonNull(target, "target");
     }
 
     /** Entries held, expired ones included until they are looked up or evicted. */
