@@ -354,12 +354,7 @@ public final class LlmSocketProtocol implements AutoCloseable {
     }
 
     private static String response(long responseId, String content) {
-        ObjectNode message = MAPPER.createObjectNode();
-        message.put("response_type", "response");
-        message.put("response_id", responseId);
-        message.put("content", content);
-        message.put("content_complete", true);
-        return write(message);
+        return RetellFrames.response(responseId, content, true, false);
     }
 
     private String pong(JsonNode timestamp) {

@@ -1,10 +1,10 @@
-package io.callguard.egress.internal;
+package io.callguard.ingress;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.callguard.schemas.Json;
 
-/** Builds the frames the server sends to Retell on the custom-LLM WebSocket. */
+/** Builds the frames the server sends to Retell on the custom-LLM WebSocket (edge and egress alike). */
 public final class RetellFrames {
 
     private RetellFrames() {
