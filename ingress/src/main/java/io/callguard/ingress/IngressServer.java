@@ -165,6 +165,10 @@ public final class IngressServer implements AutoCloseable {
         server = new Server(threads, new ScheduledExecutorScheduler(THREAD_PREFIX + "-scheduler", false), null);
         HttpConfiguration http = new HttpConfiguration();
         http.setSendServerVersion(false);
+        // Heap input buffers: every socket frame is decoded byte by byte into a String (UTF-8 check) and
+        // parsed as JSON; on direct buffers each byte read is a bounds-checked native access, which showed in
+        // profiles of the turn path (Retell frames carry the whole transcript, so they grow with the call).
+        http.setUseInputDirectByteBuffers(false);
         connector = new ServerConnector(server, new HttpConnectionFactory(http));
         connector.setHost(config.httpHost());
         connector.setPort(config.httpPort());

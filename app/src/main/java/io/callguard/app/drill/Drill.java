@@ -68,7 +68,9 @@ public final class Drill {
                 // Not joined: a slow acknowledgement must not delay the next call's start (and shorten every call).
                 CompletableFuture<Void> ready = outOfOrder ? CompletableFuture.completedFuture(null)
                         : webhook("call_started", callId);
-                opened.add(ready.thenCompose(x -> call.start()).exceptionally(e -> {
+                // Phases spread evenly over the interval: one turn per call per interval, not all at once.
+                long phaseMs = options.turnInterval().toMillis() * i / options.calls();
+                opened.add(ready.thenCompose(x -> call.start(started, phaseMs)).exceptionally(e -> {
                     report.count("connect_failures");
                     return null;
                 }));

@@ -76,15 +76,33 @@ final class SimulatedCall {
         return startedAtNanos;
     }
 
-    /** Opens the socket and starts the turns and pings. */
-    CompletableFuture<Void> start() {
+    /**
+     * Opens the socket and starts the turns and pings. The turns keep a phase of their own within the
+     * interval, counted from the drill's epoch, not from when the socket happened to open: calls whose
+     * sockets open together (they do, behind a burst of webhook acknowledgements) would otherwise ask in
+     * lockstep, a burst each interval that real callers, who speak when they speak, do not produce.
+     *
+     * @param epochNanos the drill's start (System.nanoTime)
+     * @param phaseMs    this call's offset within the turn interval
+     */
+    CompletableFuture<Void> start(long epochNanos, long phaseMs) {
         return connect().thenRun(() -> {
             startedAtNanos = System.nanoTime();
             long interval = options.turnInterval().toMillis();
+            long elapsedMs = TimeUnit.NANOSECONDS.toMillis(startedAtNanos - epochNanos);
             scheduler.schedule(this::stopTurns, options.duration().toMillis(), TimeUnit.MILLISECONDS);
-            turnTask = scheduler.scheduleAtFixedRate(this::safeTurn, interval, interval, TimeUnit.MILLISECONDS);
+            turnTask = scheduler.scheduleAtFixedRate(this::safeTurn, firstTurnDelayMs(interval, phaseMs, elapsedMs),
+                    interval, TimeUnit.MILLISECONDS);
             pingTask = scheduler.scheduleAtFixedRate(this::ping, PING_INTERVAL_MS, PING_INTERVAL_MS, TimeUnit.MILLISECONDS);
         });
+    }
+
+    /**
+     * How long after the socket opened the first turn is asked: at least one interval (the caller speaks
+     * first), then the next moment whose offset from the epoch, modulo the interval, is the call's phase.
+     */
+    static long firstTurnDelayMs(long intervalMs, long phaseMs, long elapsedMs) {
+        return intervalMs + Math.floorMod(phaseMs - elapsedMs, intervalMs);
     }
 
     /** Cuts the socket without a close handshake (as a network failure does) and dials again, as Retell does. */

@@ -2,7 +2,6 @@ package io.callguard.processor.internal;
 
 import io.callguard.schemas.CallState;
 import io.callguard.schemas.CallStatus;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.streams.KeyValue;
@@ -158,6 +157,6 @@ public final class CapacityLedger {
     }
 
     private static String sequenceKey(long sequence) {
-        return String.format(Locale.ROOT, "%019d", sequence);
+        return TimeIndex.pad(sequence);
     }
 }

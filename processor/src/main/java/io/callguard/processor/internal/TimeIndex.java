@@ -2,7 +2,6 @@ package io.callguard.processor.internal;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
@@ -64,7 +63,12 @@ public final class TimeIndex {
         return pad(Math.max(0, dueAtMs)) + SEPARATOR + id;
     }
 
-    private static String pad(long ms) {
-        return String.format(Locale.ROOT, "%019d", ms);
+    /**
+     * A non-negative number as 19 digits with leading zeros, so keys sort by number. Hand-rolled: it runs for
+     * every event on a Streams thread, where {@code String.format} showed up in profiles.
+     */
+    static String pad(long value) {
+        String digits = Long.toString(value);
+        return "0".repeat(Math.max(0, 19 - digits.length())) + digits;
     }
 }

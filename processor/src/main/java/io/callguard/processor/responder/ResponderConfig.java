@@ -110,6 +110,13 @@ public final class ResponderConfig extends AbstractConfig {
             + "turn's budget (turn.budget-ms) ends, leaving time for the Kafka hop to the edge. Must be less than "
             + "the budget.";
 
+    public static final String CHUNK_COALESCE_MS_CONFIG = "responder.chunk-coalesce-ms";
+    private static final String CHUNK_COALESCE_MS_DOC = "Streamed chunks the backend produces within this many "
+            + "milliseconds of the first unsent one go out as one answer record, and an answer that finishes within "
+            + "it goes out whole as its content_complete record. Fewer records is less work for the broker and "
+            + "the edge on every turn; the cost is at most this much added to the first words of a streamed "
+            + "answer. 0 = one record per chunk.";
+
     public static final String FALLBACK_TIMEOUT_CONFIG = "responder.fallback.timeout";
     private static final String FALLBACK_TIMEOUT_DOC = "Said when the backend did not finish within the budget. "
             + "Empty: turn.fallback-message.";
@@ -182,6 +189,8 @@ public final class ResponderConfig extends AbstractConfig {
                     RETRY_RANDOMIZATION_FACTOR_DOC)
             .define(DELIVERY_MARGIN_MS_CONFIG, Type.LONG, 60L, Range.between(0, 30_000), Importance.MEDIUM,
                     DELIVERY_MARGIN_MS_DOC)
+            .define(CHUNK_COALESCE_MS_CONFIG, Type.LONG, 10L, Range.between(0, 1_000), Importance.LOW,
+                    CHUNK_COALESCE_MS_DOC)
             .define(FALLBACK_TIMEOUT_CONFIG, Type.STRING, "Sorry, give me just a moment.", Importance.LOW,
                     FALLBACK_TIMEOUT_DOC)
             .define(FALLBACK_CIRCUIT_OPEN_CONFIG, Type.STRING,
@@ -298,6 +307,10 @@ public final class ResponderConfig extends AbstractConfig {
 
     public long deliveryMarginMs() {
         return getLong(DELIVERY_MARGIN_MS_CONFIG);
+    }
+
+    public long chunkCoalesceMs() {
+        return getLong(CHUNK_COALESCE_MS_CONFIG);
     }
 
     /**

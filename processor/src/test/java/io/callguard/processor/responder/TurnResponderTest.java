@@ -118,7 +118,8 @@ class TurnResponderTest {
 
     @Test
     void shouldStreamGeneratedAnswerAsChunksThenOneComplete() {
-        // Given
+        // Given one record per chunk
+        settings.put(ResponderConfig.CHUNK_COALESCE_MS_CONFIG, 0);
         settings.put(ResponderConfig.SCRIPT_DELAY_MS_CONFIG, 100);
         responder(script());
 
@@ -340,6 +341,7 @@ class TurnResponderTest {
     @Test
     void shouldCancelOlderGenerationWhenNewerRequestArrives() {
         // Given a generation under way that already streamed a chunk
+        settings.put(ResponderConfig.CHUNK_COALESCE_MS_CONFIG, 0);
         FakeBackend backend = new FakeBackend();
         responder(backend);
         responder.handle(turn("call-1", 1, clock.millis(), "hello"));
@@ -363,6 +365,81 @@ class TurnResponderTest {
         assertThat(counted(ResponderMetrics.TURNS, ResponderMetrics.TAG_OUTCOME, "superseded")).isEqualTo(1);
         assertThat(responder.circuitBreaker().getMetrics().getNumberOfBufferedCalls()).isEqualTo(1);
         assertThat(responder.bulkhead().getMetrics().getAvailableConcurrentCalls()).isEqualTo(64);
+    }
+
+    @Test
+    void shouldWriteAnAnswerThatFinishesWithinTheCoalescingWindowAsOneRecord() {
+        // Given the default window (10 ms) and a backend that answers at once
+        responder(script());
+
+        // When
+        responder.handle(turn("call-1", 1));
+        scheduler.advance(0);
+
+        // Then the whole answer is the content_complete record, and it is cached whole
+        assertThat(out).singleElement().satisfies(r -> {
+            assertThat(r.content()).isEqualTo("You said: hello there");
+            assertThat(r.contentComplete()).isTrue();
+            assertThat(r.chunkIndex()).isZero();
+            assertThat(r.kind()).isEqualTo(ResponseKind.GENERATED);
+        });
+        scheduler.advance(1_000);
+        assertThat(out).hasSize(1);
+        responder.handle(turn("call-2", 1));
+        assertThat(of(1)).last().satisfies(r -> {
+            assertThat(r.kind()).isEqualTo(ResponseKind.CACHED);
+            assertThat(r.content()).isEqualTo("You said: hello there");
+        });
+    }
+
+    @Test
+    void shouldWriteChunksOfASlowStreamOncePerCoalescingWindow() {
+        // Given
+        settings.put(ResponderConfig.CHUNK_COALESCE_MS_CONFIG, 20);
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+        responder.handle(turn("call-1", 1));
+
+        // When tokens come 5 ms apart
+        backend.call(0).stream("Sure");
+        clock.advance(5);
+        backend.call(0).stream(", ");
+        scheduler.advance(15);
+        backend.call(0).stream("I ");
+        scheduler.advance(5);
+        backend.call(0).stream("can ");
+        scheduler.advance(5);
+        backend.call(0).stream("help.").finish();
+
+        // Then the first window's chunks went out together when it closed, the rest ride on the complete record
+        assertThat(out).extracting(AgentResponse::content).containsExactly("Sure, ", "I can help.");
+        assertThat(out).extracting(AgentResponse::chunkIndex).containsExactly(0, 1);
+        assertThat(out).extracting(AgentResponse::contentComplete).containsExactly(false, true);
+        assertThat(out.get(0).createdAtMs()).isEqualTo(START + 20);
+        scheduler.advance(1_000);
+        assertThat(out).hasSize(2);
+    }
+
+    @Test
+    void shouldRetryWhenTheFailedAttemptsChunksWereNotWrittenYet() {
+        // Given
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+        responder.handle(turn("call-1", 1));
+
+        // When the backend fails after a chunk, inside the coalescing window
+        backend.call(0).stream("Well, ").fail();
+        scheduler.advance(200);
+
+        // Then nobody heard the chunk, so the turn is retried, and only the second attempt's words go out
+        assertThat(backend.calls()).hasSize(2);
+        backend.call(1).stream("Yes.").finish();
+        scheduler.advance(1_000);
+        assertThat(out).singleElement().satisfies(r -> {
+            assertThat(r.content()).isEqualTo("Yes.");
+            assertThat(r.contentComplete()).isTrue();
+            assertThat(r.kind()).isEqualTo(ResponseKind.GENERATED);
+        });
     }
 
     @Test
@@ -478,6 +555,7 @@ class TurnResponderTest {
     @Test
     void shouldNotRetryAfterPartOfTheAnswerWasStreamed() {
         // Given
+        settings.put(ResponderConfig.CHUNK_COALESCE_MS_CONFIG, 0);
         FakeBackend backend = new FakeBackend();
         responder(backend);
         responder.handle(turn("call-1", 1));

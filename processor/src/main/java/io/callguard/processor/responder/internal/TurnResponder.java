@@ -50,8 +50,11 @@ import org.slf4j.LoggerFactory;
  *   <li>A cached answer for the agent and transcript tail: sent whole, kind cached.</li>
  *   <li>Bulkhead full: the bulkhead-full fallback. It is held for the whole turn, retries included.</li>
  *   <li>Per attempt: circuit breaker open, the circuit-open fallback (backend not called); otherwise the
- *       backend streams chunks under a time limit of the remaining budget. Success: the final
- *       {@code content_complete} record, and the answer is cached. A timeout: the timeout fallback, at the
+ *       backend streams chunks under a time limit of the remaining budget; chunks are coalesced
+ *       ({@code responder.chunk-coalesce-ms}): those produced within the window of the first unsent one go out
+ *       as one record. Success: the final {@code content_complete} record, carrying whatever was still unsent
+ *       (a fast answer is that one record), and the answer is cached. A failed attempt's unsent chunks are
+ *       dropped. A timeout: the timeout fallback, at the
  *       deadline. An error: retried after a randomized exponential backoff only while no chunk was sent
  *       yet and the worst-case backoff plus as long as the failed attempt took still ends before the
  *       deadline; otherwise the error fallback.</li>
@@ -81,6 +84,7 @@ public final class TurnResponder implements AutoCloseable {
     private final BackendResilience resilience;
     private final ResponseCache cache;
     private final long windowMs;
+    private final long coalesceMs;
     private final Map<FallbackReason, String> fallbackLines = new EnumMap<>(FallbackReason.class);
     private final LinkedHashMap<String, CallTrack> calls = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -110,6 +114,7 @@ public final class TurnResponder implements AutoCloseable {
             throw new ConfigException(ResponderConfig.DELIVERY_MARGIN_MS_CONFIG, config.deliveryMarginMs(),
                     "must be less than " + CommonConfig.TURN_BUDGET_MS_CONFIG + " (" + common.turnBudgetMs() + ")");
         }
+        this.coalesceMs = config.chunkCoalesceMs();
         this.resilience = new BackendResilience(config, clock, meters);
         this.cache = config.cacheEnabled() ? new ResponseCache(config.cacheMaxEntries(), config.cacheTtlMs(), clock)
                 : null;
@@ -271,7 +276,13 @@ public final class TurnResponder implements AutoCloseable {
         private final Turn turn;
         private final long deadlineMs;
         private final String cacheKey;
+        /** The attempt's whole answer so far (what is cached on success). */
         private final StringBuilder streamed = new StringBuilder();
+        /** Chunks not yet written: they go out together when the coalescing timer fires or the answer ends. */
+        private final StringBuilder pending = new StringBuilder();
+        private ScheduledFuture<?> flushTimer;
+        /** True once a chunk record was written: the caller may be hearing it, so no retry starts over. */
+        private boolean chunkSent;
         private boolean done;
         private int nextChunkIndex;
         private int attempts;
@@ -331,6 +342,9 @@ public final class TurnResponder implements AutoCloseable {
                 return;
             }
             permissionHeld = true;
+            // Retries only start when no chunk was written: whatever an earlier attempt produced is dropped.
+            streamed.setLength(0);
+            pending.setLength(0);
             int attempt = ++attempts;
             attemptStartMs = now;
             CompletableFuture<Void> call;
@@ -351,7 +365,24 @@ public final class TurnResponder implements AutoCloseable {
                 return;
             }
             streamed.append(chunk);
-            emit(ResponseKind.GENERATED, null, chunk, false);
+            if (coalesceMs == 0) {
+                emit(ResponseKind.GENERATED, null, chunk, false);
+                return;
+            }
+            pending.append(chunk);
+            if (flushTimer == null) {
+                flushTimer = scheduler.schedule(() -> flush(attempt), coalesceMs, TimeUnit.MILLISECONDS);
+            }
+        }
+
+        /** Writes the chunks coalesced since the first unsent one, as one record. */
+        synchronized void flush(int attempt) {
+            flushTimer = null;
+            if (done || attempt != attempts || pending.length() == 0) {
+                return;
+            }
+            emit(ResponseKind.GENERATED, null, pending.toString(), false);
+            pending.setLength(0);
         }
 
         synchronized void onAttemptDone(int attempt, Throwable error) {
@@ -370,17 +401,21 @@ public final class TurnResponder implements AutoCloseable {
                 if (cacheKey != null && streamed.length() > 0) {
                     cache.put(cacheKey, streamed.toString());
                 }
-                complete(ResponseKind.GENERATED, null, "");
+                // The chunks still pending ride on the content_complete record: a fast answer is one record.
+                complete(ResponseKind.GENERATED, null, pending.toString());
                 return;
             }
             breaker.onError(elapsedMs, TimeUnit.MILLISECONDS, cause);
+            // A failed attempt's unwritten chunks are never said: the retry or the fallback line replaces them.
+            cancelFlush();
+            pending.setLength(0);
             if (cause instanceof TimeoutException) {
                 retryContext.onError(cause);
                 fallback(FallbackReason.TIMEOUT, "backend did not finish within " + elapsedMs + " ms");
                 return;
             }
             String refusal = null;
-            if (streamed.length() > 0) {
+            if (chunkSent) {
                 refusal = "part of the answer was already streamed";
             } else if (now + resilience.worstCaseBackoffMs(attempt) + Math.max(elapsedMs, 1) > deadlineMs) {
                 refusal = "not enough budget left for another attempt";
@@ -421,6 +456,13 @@ public final class TurnResponder implements AutoCloseable {
             finish();
         }
 
+        private void cancelFlush() {
+            if (flushTimer != null) {
+                flushTimer.cancel(false);
+                flushTimer = null;
+            }
+        }
+
         /** Ends the turn without a word: superseded by a newer request, the call ended, or shutdown. */
         synchronized void abandon(String outcome) {
             if (done) {
@@ -433,6 +475,7 @@ public final class TurnResponder implements AutoCloseable {
 
         private void finish() {
             done = true;
+            cancelFlush();
             if (retryTimer != null) {
                 retryTimer.cancel(false);
                 retryTimer = null;
@@ -463,6 +506,7 @@ public final class TurnResponder implements AutoCloseable {
             AgentResponse response = new AgentResponse(AgentResponse.SCHEMA_VERSION, turn.callId(), turn.responseId(),
                     kind, reason, content, contentComplete, null, nextChunkIndex++, event.receivedAtMs(),
                     clock.millis(), event.edgeNode());
+            chunkSent |= !contentComplete;
             try {
                 sink.accept(response);
             } catch (RuntimeException e) {
