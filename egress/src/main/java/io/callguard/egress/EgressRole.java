@@ -4,6 +4,7 @@ import io.callguard.egress.internal.EdgeDelivery;
 import io.callguard.egress.internal.EgressMeters;
 import io.callguard.egress.internal.ResponseConsumerLoop;
 import io.callguard.ingress.EdgeListener;
+import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CommonConfig;
 import io.callguard.schemas.ResponseKind;
@@ -92,7 +93,7 @@ public final class EgressRole implements AutoCloseable {
         this.edge = new EdgeDelivery(config, common.turnBudgetMs(), common.turnFallbackMessage(), scheduler, clock,
                 egressMeters);
         this.loop = new ResponseConsumerLoop(consumers.apply(consumerProperties), topics.responses().name(),
-                topics.responses().valueSerde().deserializer(), edge.delivery(), egressMeters, POLL_TIMEOUT);
+                JsonSerde.of(AgentResponse.class).trustingDeserializer(), edge.delivery(), egressMeters, POLL_TIMEOUT);
         Topic<String, AgentResponse> responses = topics.responses();
         this.pollThread = new Thread(() -> {
             warmUp(responses);
@@ -187,7 +188,7 @@ public final class EgressRole implements AutoCloseable {
         try {
             AgentResponse sample = new AgentResponse(AgentResponse.SCHEMA_VERSION, "warm-up", 1,
                     ResponseKind.GENERATED, null, "", true, null, 0, 1, 1, null);
-            responses.valueSerde().deserializer().deserialize(responses.name(),
+            JsonSerde.of(AgentResponse.class).trustingDeserializer().deserialize(responses.name(),
                     responses.valueSerde().serializer().serialize(responses.name(), sample));
         } catch (RuntimeException e) {
             LOG.warn("warming up the responses deserializer failed", e);

@@ -223,4 +223,48 @@ class CapacityTopologyTest {
         assertThat(fixture.counter(CallTopology.ACTIVE_COUNTER)).isEqualTo(2);
         assertThat(fixture.count(ProcessorMetrics.CALLS_ARCHIVED, ProcessorMetrics.TAG_REASON, "expired")).isEqualTo(1.0);
     }
+
+    @Test
+    void shouldKeepOneTtlTimerPerLiveCallThatMovesOncePerMinuteNotOnEveryTurn() {
+        // Given the default TTL (1 h, timer granularity 1 min) and a call asking a turn every second
+        long ttl = 3_600_000;
+        start(Map.of(ProcessorConfig.CALL_TTL_MS_CONFIG, ttl));
+        fixture.send(callStarted("c1", T0));
+        List<Long> dueTimes = new java.util.ArrayList<>();
+        for (int turn = 1; turn <= 90; turn++) {
+            fixture.advanceMs(1_000);
+            fixture.send(TestEvents.responseRequired("c1", turn, T0 + turn * 1_000L, 2));
+            List<Long> due = ttlTimers();
+            assertThat(due).as("TTL timers after turn %d", turn).hasSize(1);
+            if (dueTimes.isEmpty() || !dueTimes.get(dueTimes.size() - 1).equals(due.get(0))) {
+                dueTimes.add(due.get(0));
+            }
+        }
+
+        // Then the timer moved twice in 90 s of turns (at the minute boundaries), always a whole minute, never early
+        assertThat(dueTimes).hasSize(2).allSatisfy(due -> assertThat(due % 60_000).isZero());
+        long lastUpdate = fixture.storedState("c1").updatedAtMs();
+        assertThat(dueTimes.get(1)).isBetween(lastUpdate + ttl, lastUpdate + ttl + 60_000);
+
+        // When the call goes quiet, it expires once its TTL (rounded up to the minute) has passed
+        fixture.advanceMs(dueTimes.get(1) - (T0 + 90_000) - SCAN_MS);
+        assertThat(fixture.storedState("c1").status()).isEqualTo(CallStatus.ACTIVE);
+        fixture.advanceMs(2 * SCAN_MS);
+        assertThat(fixture.storedState("c1").status()).isEqualTo(CallStatus.EXPIRED);
+    }
+
+    /** Due times of the TTL timers in the timer store (keys start with the zero-padded due time). */
+    private List<Long> ttlTimers() {
+        List<Long> due = new java.util.ArrayList<>();
+        org.apache.kafka.streams.state.KeyValueStore<String, String> timers =
+                fixture.driver.getKeyValueStore(CallTopology.CALL_TIMERS_STORE);
+        try (var all = timers.all()) {
+            all.forEachRemaining(kv -> {
+                if (kv.key.contains("ttl|")) {
+                    due.add(Long.parseLong(kv.key.substring(0, 19)));
+                }
+            });
+        }
+        return due;
+    }
 }

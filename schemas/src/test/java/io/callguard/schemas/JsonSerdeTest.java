@@ -82,6 +82,32 @@ class JsonSerdeTest {
                 .hasMessageContaining("source");
     }
 
+    @ParameterizedTest
+    @MethodSource("samples")
+    void shouldReadWhatTheValidatingReaderReadsWhenTrusting(Object record) {
+        JsonSerde<Object> serde = serdeFor(record);
+        byte[] bytes = serde.toBytes(record);
+
+        assertThat(serde.fromTrustedBytes(bytes)).isEqualTo(serde.fromBytes(bytes)).isEqualTo(record);
+        assertThat(serde.trustingDeserializer().deserialize("t", null)).isNull();
+    }
+
+    @Test
+    void shouldStillRefuseMalformedMistypedOrIncompleteRecordsWhenTrusting() {
+        JsonSerde<CallEvent> serde = JsonSerde.of(CallEvent.class);
+        String missingCallId = "{\"schema_version\":1,\"event_id\":\"e\",\"source\":\"webhook\",\"type\":\"call_started\","
+                + "\"received_at_ms\":1,\"payload\":{}}";
+        String badSource = missingCallId.replace("\"source\":\"webhook\"", "\"source\":\"carrier-pigeon\",\"call_id\":\"c\"");
+
+        for (String bad : List.of("{nope", "[1,2]", "{} {}", missingCallId, badSource,
+                missingCallId.replace("\"received_at_ms\":1", "\"received_at_ms\":\"soon\",\"call_id\":\"c\""))) {
+            assertThatThrownBy(() -> serde.fromTrustedBytes(bad.getBytes(StandardCharsets.UTF_8)))
+                    .as(bad)
+                    .isInstanceOf(SerializationException.class)
+                    .hasMessageStartingWith("invalid CallEvent");
+        }
+    }
+
     @Test
     void shouldIgnoreUnknownFieldsSoNewerWritersDoNotBreakOlderReaders() {
         CallState state = SampleRecords.minimalState("c-9");

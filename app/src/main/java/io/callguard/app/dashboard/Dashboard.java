@@ -1,5 +1,6 @@
 package io.callguard.app.dashboard;
 
+import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.ResponseKind;
 import io.callguard.schemas.Topics;
@@ -63,6 +64,8 @@ public final class Dashboard implements AutoCloseable {
     private final KafkaConsumer<String, byte[]> consumer;
     private final Thread reader;
     private final Topics topics;
+    /** Reads every answer record of the application: the trusting reader (see JsonSerde#fromTrustedBytes). */
+    private final org.apache.kafka.common.serialization.Deserializer<AgentResponse> responses;
     private volatile boolean running = true;
 
     /**
@@ -79,6 +82,7 @@ public final class Dashboard implements AutoCloseable {
         this.consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
                 ConsumerConfig.CLIENT_ID_CONFIG, "callguard-dashboard", ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
                 new StringDeserializer(), new ByteArrayDeserializer());
+        this.responses = JsonSerde.of(AgentResponse.class).trustingDeserializer();
         this.reader = new Thread(this::readResponses, "callguard-dashboard-reader");
     }
 
@@ -208,7 +212,7 @@ public final class Dashboard implements AutoCloseable {
             while (running) {
                 for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
                     try {
-                        record(topics.responses().valueSerde().deserializer().deserialize(r.topic(), r.value()));
+                        record(responses.deserialize(r.topic(), r.value()));
                     } catch (RuntimeException e) {
                         LOG.debug("dashboard skips {}-{}@{}: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
                     }

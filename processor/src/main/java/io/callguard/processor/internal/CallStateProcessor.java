@@ -158,12 +158,19 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         save(next, nowMs);
         meters.counter(ProcessorMetrics.EVENTS_APPLIED, ProcessorMetrics.TAG_KIND, event.type()).increment();
         CallStatus before = prior == null ? null : prior.status();
-        if (prior != null && isLive(before)) {
-            timers.cancel(CallTimers.Kind.TTL, prior.callId(), prior.updatedAtMs() + config.callTtlMs());
+        boolean wasLive = prior != null && isLive(before);
+        // The TTL timer's due time is rounded up to a granularity (ttlDueAtMs): most events of a live call
+        // leave it where it is, and cost no timer-store writes (two changelog records per turn, before).
+        long priorDue = wasLive ? ttlDueAtMs(prior.updatedAtMs()) : -1;
+        long nextDue = isLive(next.status()) ? ttlDueAtMs(next.updatedAtMs()) : -1;
+        if (wasLive && priorDue != nextDue) {
+            timers.cancel(CallTimers.Kind.TTL, prior.callId(), priorDue);
         }
-        if (isLive(next.status())) {
-            timers.schedule(CallTimers.Kind.TTL, next.callId(), next.updatedAtMs() + config.callTtlMs());
-        } else if (before == null || isLive(before)) {
+        if (nextDue >= 0) {
+            if (nextDue != priorDue) {
+                timers.schedule(CallTimers.Kind.TTL, next.callId(), nextDue);
+            }
+        } else if (before == null || wasLive) {
             closed(next, before, archiveReason(next.status()), nowMs);
         }
     }
@@ -238,15 +245,26 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
                 continue;
             }
             timers.cancel(CallTimers.Kind.QUEUE_TIMEOUT, queued.callId(), queued.queuedAtMs() + config.queueTimeoutMs());
-            timers.cancel(CallTimers.Kind.TTL, queued.callId(), queued.updatedAtMs() + config.callTtlMs());
+            timers.cancel(CallTimers.Kind.TTL, queued.callId(), ttlDueAtMs(queued.updatedAtMs()));
             capacity.takeSlot();
             LOG.info("call {} admitted from the queue on partition {} after {} ms", queued.callId(), partition(),
                     queued.queuedAtMs() == null ? 0 : nowMs - queued.queuedAtMs());
             CallState admitted = queued.toBuilder().status(CallStatus.ACTIVE).admittedAtMs(nowMs).updatedAtMs(nowMs)
                     .build();
             save(admitted, nowMs);
-            timers.schedule(CallTimers.Kind.TTL, admitted.callId(), nowMs + config.callTtlMs());
+            timers.schedule(CallTimers.Kind.TTL, admitted.callId(), ttlDueAtMs(admitted.updatedAtMs()));
         }
+    }
+
+    /**
+     * When the TTL timer of a live call last updated at {@code updatedAtMs} is due: {@code processor.call-ttl-ms}
+     * later, rounded up to a sixtieth of the TTL (at most a minute; one minute for the default hour). So an
+     * idle call expires at most that much late, and its timer moves once per granularity, not on every event.
+     */
+    long ttlDueAtMs(long updatedAtMs) {
+        long ttl = config.callTtlMs();
+        long step = Math.max(1, Math.min(60_000, ttl / 60));
+        return Math.floorDiv(updatedAtMs + ttl + step - 1, step) * step;
     }
 
     private void fireTimers(long nowMs) {
@@ -267,10 +285,9 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         if (call == null || !isLive(call.status())) {
             return;
         }
-        long dueAtMs = call.updatedAtMs() + config.callTtlMs();
-        if (dueAtMs > nowMs) {
-            // The call changed since (or the TTL setting grew): keep a timer for the real due time.
-            timers.schedule(CallTimers.Kind.TTL, callId, dueAtMs);
+        if (call.updatedAtMs() + config.callTtlMs() > nowMs) {
+            // The TTL setting grew since the timer was set: keep a timer for the real due time.
+            timers.schedule(CallTimers.Kind.TTL, callId, ttlDueAtMs(call.updatedAtMs()));
             return;
         }
         CallState expired = call.toBuilder().status(CallStatus.EXPIRED).updatedAtMs(nowMs).build();
@@ -295,7 +312,7 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         CallState rejected = call.toBuilder().status(CallStatus.REJECTED).rejectionReason(reason).updatedAtMs(nowMs)
                 .build();
         save(rejected, nowMs);
-        timers.cancel(CallTimers.Kind.TTL, callId, call.updatedAtMs() + config.callTtlMs());
+        timers.cancel(CallTimers.Kind.TTL, callId, ttlDueAtMs(call.updatedAtMs()));
         closed(rejected, CallStatus.QUEUED, ArchiveReason.REJECTED, nowMs);
     }
 

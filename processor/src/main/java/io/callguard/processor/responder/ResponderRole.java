@@ -2,6 +2,7 @@ package io.callguard.processor.responder;
 
 import io.callguard.processor.responder.internal.ResponseCacheTopic;
 import io.callguard.processor.responder.internal.TurnResponder;
+import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.CommonConfig;
@@ -174,7 +175,8 @@ public final class ResponderRole implements AutoCloseable {
         this.backend = backend;
         this.scheduler = scheduler;
         this.owned = List.copyOf(owned);
-        this.eventDeserializer = topics.callEvents().valueSerde().deserializer();
+        // Not schema-checked here: the processor dead-letters call-events that break the schema (see JsonSerde).
+        this.eventDeserializer = JsonSerde.of(CallEvent.class).trustingDeserializer();
         this.turns = new TurnResponder(config, common, backend, scheduler, clock, meters, this::send);
         this.pollThread = new Thread(this::pollLoop, "callguard-responder-poll");
     }
