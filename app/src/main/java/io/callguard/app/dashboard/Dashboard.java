@@ -80,7 +80,10 @@ public final class Dashboard implements AutoCloseable {
         this.topics = topics;
         this.sampler = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "callguard-dashboard-sampler"));
         this.consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                ConsumerConfig.CLIENT_ID_CONFIG, "callguard-dashboard", ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
+                ConsumerConfig.CLIENT_ID_CONFIG, "callguard-dashboard", ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                // Not on the turn path: let the broker gather answers for up to half a second per fetch rather
+                // than answer a fetch for every record (hundreds of fetches a second under load).
+                ConsumerConfig.FETCH_MIN_BYTES_CONFIG, 64 * 1024, ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 500),
                 new StringDeserializer(), new ByteArrayDeserializer());
         this.responses = JsonSerde.of(AgentResponse.class).trustingDeserializer();
         this.reader = new Thread(this::readResponses, "callguard-dashboard-reader");

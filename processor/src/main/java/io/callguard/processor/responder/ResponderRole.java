@@ -67,6 +67,13 @@ public final class ResponderRole implements AutoCloseable {
     private static final Duration CACHE_LOAD_TIMEOUT = Duration.ofSeconds(15);
     /** How long the broker parks an empty fetch; a record that arrives completes it at once (min bytes 1). */
     static final int FETCH_MAX_WAIT_MS = 100;
+    static final int CACHE_WRITE_LINGER_MS = 100;
+    /**
+     * How often the poll loop commits what it handed off. Committing after every poll was an offset-commit
+     * request (and a write to the offsets topic) per turn under load; a crash now redelivers up to this much
+     * more, and a redelivered turn is past its deadline anyway (see the class comment).
+     */
+    static final long COMMIT_INTERVAL_MS = 500;
 
     private final Topics topics;
     private final MeterRegistry meters;
@@ -86,6 +93,10 @@ public final class ResponderRole implements AutoCloseable {
     }
     private volatile boolean joinedGroup;
     private final List<KafkaClientMetrics> clientMetrics = new ArrayList<>();
+    private final Clock clock;
+    /** Poll-thread only. */
+    private long lastCommitMs;
+    private boolean handedOffSinceCommit;
     private final Thread pollThread;
     private volatile boolean running;
     private volatile boolean started;
@@ -133,6 +144,9 @@ public final class ResponderRole implements AutoCloseable {
         turns.cache().ifPresent(cache -> {
             Map<String, Object> p = producerConfig(common, bootstrapServers);
             p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId("callguard-response-cache", common));
+            // Off the turn path (the answer already went out): batch the write-through, one produce request
+            // per 100 ms instead of one per answer.
+            p.put(ProducerConfig.LINGER_MS_CONFIG, CACHE_WRITE_LINGER_MS);
             KafkaProducer<String, byte[]> writer = new KafkaProducer<>(p,
                     new org.apache.kafka.common.serialization.StringSerializer(),
                     new org.apache.kafka.common.serialization.ByteArraySerializer());
@@ -176,6 +190,7 @@ public final class ResponderRole implements AutoCloseable {
         this.scheduler = scheduler;
         this.owned = List.copyOf(owned);
         // Not schema-checked here: the processor dead-letters call-events that break the schema (see JsonSerde).
+        this.clock = clock;
         this.eventDeserializer = JsonSerde.of(CallEvent.class).trustingDeserializer();
         this.turns = new TurnResponder(config, common, backend, scheduler, clock, meters, this::send);
         this.pollThread = new Thread(this::pollLoop, "callguard-responder-poll");
@@ -278,7 +293,11 @@ public final class ResponderRole implements AutoCloseable {
                 for (ConsumerRecord<String, byte[]> record : records) {
                     dispatch(record);
                 }
-                if (!records.isEmpty()) {
+                handedOffSinceCommit |= !records.isEmpty();
+                long nowMs = clock.millis();
+                if (handedOffSinceCommit && nowMs - lastCommitMs >= COMMIT_INTERVAL_MS) {
+                    handedOffSinceCommit = false;
+                    lastCommitMs = nowMs;
                     consumer.commitAsync((offsets, error) -> {
                         if (error != null) {
                             LOG.debug("responder offset commit failed (a later commit covers it): {}", error.toString());
