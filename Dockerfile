@@ -18,5 +18,6 @@ RUN useradd --system --home /var/lib/callguard callguard && mkdir -p /var/lib/ca
     && chown callguard /var/lib/callguard
 USER callguard
 EXPOSE 8080
-ENTRYPOINT ["java", "-XX:MaxRAMPercentage=75", "-jar", "/opt/callguard/callguard.jar"]
+# ZGC: sub-millisecond pauses on the turn path (BENCHMARKS.md); the heap takes up to 75% of the container.
+ENTRYPOINT ["java", "-XX:+UseZGC", "-XX:MaxRAMPercentage=75", "-jar", "/opt/callguard/callguard.jar"]
 CMD ["run"]

@@ -44,6 +44,8 @@ public final class ProcessorRole implements AutoCloseable {
 
     /** How long the streams producer waits to fill a batch: short, since its output is on the call path. */
     static final int LINGER_MS = 5;
+    static final int FETCH_MIN_BYTES = 16 * 1024;
+    static final int FETCH_MAX_WAIT_MS = 20;
 
     private static final Logger LOG = LoggerFactory.getLogger(ProcessorRole.class);
 
@@ -150,6 +152,12 @@ public final class ProcessorRole implements AutoCloseable {
         // Kafka's advice: heartbeat at most a third of the session timeout, so one lost heartbeat is not fatal.
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG),
                 Math.min(3_000, config.sessionTimeoutMs() / 3));
+        // The turn path does not wait for Kafka Streams (the responder reads call-events itself), so its main
+        // consumer may gather records for a moment instead of fetching once per record: at hundreds of turns a
+        // second that was a fetch (and a trip round the Streams loop) per turn. Adds at most
+        // FETCH_MAX_WAIT_MS to call-state updates when traffic is light.
+        p.put(StreamsConfig.mainConsumerPrefix(ConsumerConfig.FETCH_MIN_BYTES_CONFIG), FETCH_MIN_BYTES);
+        p.put(StreamsConfig.mainConsumerPrefix(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG), FETCH_MAX_WAIT_MS);
         // A call's state and answers must survive a broker failover and never be written twice by a retry.
         p.put(StreamsConfig.producerPrefix(ProducerConfig.ACKS_CONFIG), "all");
         p.put(StreamsConfig.producerPrefix(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG), true);

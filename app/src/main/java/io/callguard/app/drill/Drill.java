@@ -57,7 +57,6 @@ public final class Drill {
             List<SimulatedCall> calls = new ArrayList<>();
             java.util.Set<String> lateStarts = new java.util.HashSet<>();
             List<CompletableFuture<Void>> opened = new ArrayList<>();
-            long stagger = Math.max(1, Math.min(options.turnInterval().toMillis(), 1_000) / options.calls());
             for (int i = 0; i < options.calls(); i++) {
                 String callId = "drill-" + run + "-" + i;
                 boolean outOfOrder = options.outOfOrder() && random.nextInt(5) == 0;
@@ -88,7 +87,11 @@ public final class Drill {
                     lateStarts.add(callId);
                     report.count("out_of_order_calls");
                 }
-                Thread.sleep(stagger);
+                // The next call starts at its even share of the ramp-up, counted from the start (no drift).
+                long nextAt = started + options.rampUp().toNanos() * (i + 1) / options.calls();
+                while (System.nanoTime() < nextAt) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(nextAt - System.nanoTime());
+                }
             }
             CompletableFuture.allOf(opened.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
             progress.accept(String.format("drill: %d calls open, running for %d s", calls.size(),

@@ -32,6 +32,12 @@ public final class DrillCommand implements Callable<Integer> {
     @Option(names = "--turn-interval", defaultValue = "1s", paramLabel = "I", description = "Time between turns of a call (default ${DEFAULT-VALUE}).")
     String turnInterval;
 
+    @Option(names = "--ramp-up", defaultValue = "1s", paramLabel = "R", description = {"Start the calls evenly "
+            + "spread over this time, e.g. 10s; each call still lasts --duration (default ${DEFAULT-VALUE}). Opening "
+            + "hundreds of calls within a second is a burst of call starts (webhooks, sockets, admissions) on top of "
+            + "the turns; ramp up to measure the steady state."})
+    String rampUp;
+
     @Option(names = "--budget-ms", defaultValue = "1000", description = {"A complete answer later than this after the "
             + "request was sent is a silent turn (default ${DEFAULT-VALUE}: the gateway's turn.budget-ms of 800 plus "
             + "200 ms for both socket legs and scheduling on a loaded host; a watchdog fallback sent at exactly the "
@@ -76,7 +82,8 @@ public final class DrillCommand implements Callable<Integer> {
         DrillOptions options;
         try {
             options = new DrillOptions(target, key, token, calls, parse(duration), parse(turnInterval),
-                    Duration.ofMillis(budgetMs), duplicateWebhooks, dropSockets, outOfOrder, badInput, seed);
+                    Duration.ofMillis(budgetMs), duplicateWebhooks, dropSockets, outOfOrder, badInput, seed,
+                    parse(rampUp));
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }

@@ -66,7 +66,8 @@ final class DrillHtml {
         return "<!doctype html><html><head><meta charset='utf-8'><title>callguard drill</title>"
                 + "<style>body{font-family:sans-serif;margin:2em}pre{background:#f6f6f6;padding:1em}</style></head><body>"
                 + "<h1>callguard drill: " + (report.passed() ? "passed" : "FAILED") + "</h1>"
-                + "<p>" + options.calls() + " calls, " + options.duration().toSeconds() + " s, a turn every "
+                + "<p>" + options.calls() + " calls (started over " + options.rampUp().toMillis() + " ms), "
+                + options.duration().toSeconds() + " s each, a turn every "
                 + options.turnInterval().toMillis() + " ms, budget " + options.budget().toMillis() + " ms, target "
                 + escape(options.target().toString()) + "</p>"
                 + svg + "<pre>" + escape(report.text()) + "</pre></body></html>";

@@ -19,10 +19,11 @@ import java.util.Objects;
  * @param outOfOrder        some calls get {@code call_ended} before {@code call_started}
  * @param badInput          fraction of calls that also send a malformed webhook and a malformed frame, 0..1
  * @param seed              seed of every random choice, so a drill can be repeated
+ * @param rampUp            the calls start evenly spread over this time (each still lasts {@code duration})
  */
 public record DrillOptions(URI target, String apiKey, String socketToken, int calls, Duration duration,
                            Duration turnInterval, Duration budget, int duplicateWebhooks, double dropSockets,
-                           boolean outOfOrder, double badInput, long seed) {
+                           boolean outOfOrder, double badInput, long seed, Duration rampUp) {
 
     public DrillOptions {
         Objects.requireNonNull(target, "target");
@@ -37,6 +38,9 @@ public record DrillOptions(URI target, String apiKey, String socketToken, int ca
         if (turnInterval.toMillis() < 50 || duration.compareTo(turnInterval) < 0 || budget.toMillis() < 1) {
             throw new IllegalArgumentException("need turn-interval >= 50 ms and duration >= turn-interval, were "
                     + turnInterval.toMillis() + " ms and " + duration.toMillis() + " ms");
+        }
+        if (rampUp.isNegative() || rampUp.compareTo(Duration.ofHours(1)) > 0) {
+            throw new IllegalArgumentException("--ramp-up must be within 0..1h, was " + rampUp);
         }
         if (!target.toString().endsWith("/")) {
             target = URI.create(target + "/");

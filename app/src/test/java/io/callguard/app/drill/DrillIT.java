@@ -39,7 +39,7 @@ class DrillIT {
         // Given a whole gateway with room for every call of the drill
         try (Gateway gateway = startGateway(Map.of("capacity.max-active-calls", "200"))) {
             DrillOptions options = new DrillOptions(gateway.httpUri(), KEY, TOKEN, 20, Duration.ofSeconds(10),
-                    Duration.ofSeconds(1), Duration.ofMillis(1000), 2, 0.2, true, 0.1, 7);
+                    Duration.ofSeconds(1), Duration.ofMillis(1000), 2, 0.2, true, 0.1, 7, Duration.ofSeconds(1));
 
             // When the drill plays 20 calls for 10 s with duplicated webhooks, cut sockets, out-of-order
             // lifecycles and malformed input
