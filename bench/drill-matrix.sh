@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The drill numbers of BENCHMARKS.md: for each row, a fresh gateway (bench/gateway.sh), one drill run,
 # the gateway's /metrics fallbacks and breaker transitions afterwards (counted over warm-up and run).
-# Each row runs a 30 s warm-up drill first and measures the second drill only. Output: one block per row.
+# Each row runs a warm-up drill first (WARMUP, default 90 s: the JIT is still compiling the path after 30 s),
+# waits 5 s for its calls' endings to settle, and measures the second drill only. Both drills start their calls
+# spread over DRILL_RAMP_UP (default 5s) and run on the launcher's JVM options (ZGC), like the gateway.
+# Output: one block per row, with the gateway's and the drill's CPU use during the measured drill.
 # Usage: bench/drill-matrix.sh OUT_DIR "label|calls|gateway flags" ...
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,16 +16,21 @@ for row in "$@"; do
   read -r url token pid < <("$root/bench/gateway.sh" "$out/$label" --retell-api-key drillkey \
       --set capacity.max-active-calls=5000 --set capacity.queue-size=1000 $flags)
   # Warm-up: the same drill for 30 s first, so the figures are steady state, not the JIT compiling the path.
-  java -jar "$root/app/target/callguard.jar" drill --target "$url" --calls "$calls" --duration 30s \
+  "$root/bin/callguard" drill --target "$url" --calls "$calls" --duration "${WARMUP:-90s}" --ramp-up "${DRILL_RAMP_UP:-5s}" \
       --turn-interval 1s --retell-api-key drillkey --socket-token "$token" > "$out/$label.warmup.txt" 2>/dev/null || true
+  sleep 5
   load_before=$(cut -d' ' -f1 /proc/loadavg)
-  java -jar "$root/app/target/callguard.jar" drill --target "$url" --calls "$calls" --duration 20s \
+  gw_ticks_before=$(awk '{print $14+$15}' "/proc/$pid/stat"); started=$(date +%s.%N)
+  /usr/bin/time -f "drill cpu %U s user %S s sys over %e s" -o "$out/$label.drill-cpu" \
+    "$root/bin/callguard" drill --target "$url" --calls "$calls" --duration 20s --ramp-up "${DRILL_RAMP_UP:-5s}" \
       --turn-interval 1s --retell-api-key drillkey --socket-token "$token" > "$out/$label.txt" 2>/dev/null || true
+  gw_ticks_after=$(awk '{print $14+$15}' "/proc/$pid/stat"); ended=$(date +%s.%N)
   load_after=$(cut -d' ' -f1 /proc/loadavg)
   curl -s "${url}metrics" | grep -E '^callguard_(fallbacks_total|breaker_transitions_total|turn_over_budget_total)' \
       > "$out/$label.metrics" || true
   kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
   echo "== $label: calls=$calls flags=[$flags] load $load_before -> $load_after"
+  echo "gateway cpu $(echo "($gw_ticks_after - $gw_ticks_before) / $(getconf CLK_TCK) / ($ended - $started)" | bc -l | cut -c1-4) cores; $(cat "$out/$label.drill-cpu")"
   head -4 "$out/$label.txt"
   grep -E 'silent|stale|duplicate|misrouted|turns_sent|turns_answered' "$out/$label.txt" || true
   cat "$out/$label.metrics"
