@@ -3,12 +3,15 @@
 # the gateway's /metrics fallbacks and breaker transitions afterwards (counted over warm-up and run).
 # Each row runs a warm-up drill first (WARMUP, default 90 s: the JIT is still compiling the path after 30 s),
 # waits 5 s for its calls' endings to settle, and measures the second drill only. Both drills start their calls
-# spread over DRILL_RAMP_UP (default 5s) and run on the launcher's JVM options (ZGC), like the gateway.
+# spread over DRILL_RAMP_UP (default 5s). The gateway runs on the launcher's JVM options (ZGC, -Xmx2g).
 # Output: one block per row, with the gateway's and the drill's CPU use during the measured drill.
 # Usage: bench/drill-matrix.sh OUT_DIR "label|calls|gateway flags" ...
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$1"; shift
+# The drill's JVM: ZGC like the gateway, with a larger heap (DRILL_JAVA_OPTS to change): it is the measuring
+# instrument, sharing the two cores, and at 500 calls its own GC work otherwise shows up in the figures.
+drill_jvm="${DRILL_JAVA_OPTS:--XX:+UseZGC -Xmx6g}"
 mkdir -p "$out"
 for row in "$@"; do
   IFS='|' read -r label calls flags <<<"$row"
@@ -16,13 +19,13 @@ for row in "$@"; do
   read -r url token pid < <("$root/bench/gateway.sh" "$out/$label" --retell-api-key drillkey \
       --set capacity.max-active-calls=5000 --set capacity.queue-size=1000 $flags)
   # Warm-up: the same drill for 30 s first, so the figures are steady state, not the JIT compiling the path.
-  "$root/bin/callguard" drill --target "$url" --calls "$calls" --duration "${WARMUP:-90s}" --ramp-up "${DRILL_RAMP_UP:-5s}" \
+  CALLGUARD_JAVA_OPTS="$drill_jvm" "$root/bin/callguard" drill --target "$url" --calls "$calls" --duration "${WARMUP:-90s}" --ramp-up "${DRILL_RAMP_UP:-5s}" \
       --turn-interval 1s --retell-api-key drillkey --socket-token "$token" > "$out/$label.warmup.txt" 2>/dev/null || true
   sleep 5
   load_before=$(cut -d' ' -f1 /proc/loadavg)
   gw_ticks_before=$(awk '{print $14+$15}' "/proc/$pid/stat"); started=$(date +%s.%N)
   /usr/bin/time -f "drill cpu %U s user %S s sys over %e s" -o "$out/$label.drill-cpu" \
-    "$root/bin/callguard" drill --target "$url" --calls "$calls" --duration 20s --ramp-up "${DRILL_RAMP_UP:-5s}" \
+    env CALLGUARD_JAVA_OPTS="$drill_jvm" "$root/bin/callguard" drill --target "$url" --calls "$calls" --duration 20s --ramp-up "${DRILL_RAMP_UP:-5s}" \
       --turn-interval 1s --retell-api-key drillkey --socket-token "$token" > "$out/$label.txt" 2>/dev/null || true
   gw_ticks_after=$(awk '{print $14+$15}' "/proc/$pid/stat"); ended=$(date +%s.%N)
   load_after=$(cut -d' ' -f1 /proc/loadavg)
