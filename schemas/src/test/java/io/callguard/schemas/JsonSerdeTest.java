@@ -14,6 +14,12 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 class JsonSerdeTest {
 
+    /** A CallEvent without its call_id, and one with a source the schema does not know. */
+    private static final String MISSING_CALL_ID = "{\"schema_version\":1,\"event_id\":\"e\",\"source\":\"webhook\","
+            + "\"type\":\"call_started\",\"received_at_ms\":1,\"payload\":{}}";
+    private static final String BAD_SOURCE = MISSING_CALL_ID.replace("\"source\":\"webhook\"",
+            "\"source\":\"carrier-pigeon\",\"call_id\":\"c\"");
+
     static Stream<Object> samples() {
         return Stream.of(
                 SampleRecords.webhookEvent("call-1", "call_started"),
@@ -69,15 +75,12 @@ class JsonSerdeTest {
     @Test
     void shouldRefuseJsonThatBreaksTheSchemaNamingTheField() {
         JsonSerde<CallEvent> serde = JsonSerde.of(CallEvent.class);
-        String missingCallId = "{\"schema_version\":1,\"event_id\":\"e\",\"source\":\"webhook\",\"type\":\"call_started\","
-                + "\"received_at_ms\":1,\"payload\":{}}";
-        String badSource = missingCallId.replace("\"source\":\"webhook\"", "\"source\":\"carrier-pigeon\",\"call_id\":\"c\"");
 
-        assertThatThrownBy(() -> serde.fromBytes(missingCallId.getBytes(StandardCharsets.UTF_8)))
+        assertThatThrownBy(() -> serde.fromBytes(MISSING_CALL_ID.getBytes(StandardCharsets.UTF_8)))
                 .isInstanceOf(SerializationException.class)
                 .hasMessageContaining("invalid CallEvent")
                 .hasMessageContaining("call_id");
-        assertThatThrownBy(() -> serde.fromBytes(badSource.getBytes(StandardCharsets.UTF_8)))
+        assertThatThrownBy(() -> serde.fromBytes(BAD_SOURCE.getBytes(StandardCharsets.UTF_8)))
                 .isInstanceOf(SerializationException.class)
                 .hasMessageContaining("source");
     }
@@ -95,12 +98,9 @@ class JsonSerdeTest {
     @Test
     void shouldStillRefuseMalformedMistypedOrIncompleteRecordsWhenTrusting() {
         JsonSerde<CallEvent> serde = JsonSerde.of(CallEvent.class);
-        String missingCallId = "{\"schema_version\":1,\"event_id\":\"e\",\"source\":\"webhook\",\"type\":\"call_started\","
-                + "\"received_at_ms\":1,\"payload\":{}}";
-        String badSource = missingCallId.replace("\"source\":\"webhook\"", "\"source\":\"carrier-pigeon\",\"call_id\":\"c\"");
 
-        for (String bad : List.of("{nope", "[1,2]", "{} {}", missingCallId, badSource,
-                missingCallId.replace("\"received_at_ms\":1", "\"received_at_ms\":\"soon\",\"call_id\":\"c\""))) {
+        for (String bad : List.of("{nope", "[1,2]", "{} {}", MISSING_CALL_ID, BAD_SOURCE,
+                MISSING_CALL_ID.replace("\"received_at_ms\":1", "\"received_at_ms\":\"soon\",\"call_id\":\"c\""))) {
             assertThatThrownBy(() -> serde.fromTrustedBytes(bad.getBytes(StandardCharsets.UTF_8)))
                     .as(bad)
                     .isInstanceOf(SerializationException.class)
