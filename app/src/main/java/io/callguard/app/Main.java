@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "callguard", mixinStandardHelpOptions = true, version = "callguard 0.1.0",
         description = "A reliability gateway for Retell AI voice agents, on Kafka.",
         subcommands = {RunCommand.class, TapCommand.class, io.callguard.app.replay.ReplayCommand.class,
-            io.callguard.app.drill.DrillCommand.class, BenchWebhooksCommand.class, BenchStateLatencyCommand.class,
+            io.callguard.app.drill.DrillCommand.class, io.callguard.app.drill.BenchWebhooksCommand.class, BenchStateLatencyCommand.class,
             BenchProcessorCommand.class, ConfigDocsCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 

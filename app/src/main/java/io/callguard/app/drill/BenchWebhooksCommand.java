@@ -1,4 +1,4 @@
-package io.callguard.app;
+package io.callguard.app.drill;
 
 import java.io.PrintWriter;
 import java.net.URI;
@@ -25,7 +25,7 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code callguard bench-webhooks}: a load loop of signed webhooks against a running gateway, measuring
+ * {@code callguard bench-webhooks}: a load loop (beside the drill: both play Retell against a gateway) of signed webhooks against a running gateway, measuring
  * acknowledgement latency (request sent to 2xx received) with HdrHistogram.
  */
 @Command(name = "bench-webhooks", mixinStandardHelpOptions = true,
