@@ -1,7 +1,7 @@
 package io.callguard.egress;
 
 import io.callguard.egress.internal.DialOutEndpoint;
-import io.callguard.egress.internal.DialOutSocket;
+import io.callguard.ingress.SessionCallSocket;
 import io.callguard.egress.internal.EgressMeters;
 import io.callguard.ingress.EdgeListener;
 import io.github.resilience4j.core.IntervalFunction;
@@ -173,7 +173,7 @@ public final class DialOutClient implements AutoCloseable {
         @Override
         public void opened(DialOutEndpoint endpoint, Session session) {
             Dial dial = dials.get(endpoint.callId());
-            DialOutSocket socket = endpoint.socket();
+            SessionCallSocket socket = endpoint.socket();
             boolean wanted = false;
             if (dial != null) {
                 synchronized (dial) {
@@ -201,7 +201,7 @@ public final class DialOutClient implements AutoCloseable {
 
         @Override
         public void closed(DialOutEndpoint endpoint, int code, String reason) {
-            DialOutSocket socket = endpoint.socket();
+            SessionCallSocket socket = endpoint.socket();
             if (socket == null) {
                 return;
             }
@@ -249,7 +249,7 @@ public final class DialOutClient implements AutoCloseable {
         }
 
         void stop(int code, String reason) {
-            DialOutSocket socket;
+            SessionCallSocket socket;
             synchronized (this) {
                 stopped = true;
                 if (pending != null) {

@@ -24,4 +24,9 @@ public interface CallSocket {
 
     /** True until the socket is closed by either side. */
     boolean isOpen();
+
+    /** True when callguard opened the socket itself (dial-out mode); false when Retell dialled in. */
+    default boolean dialledOut() {
+        return false;
+    }
 }

@@ -1,5 +1,6 @@
 package io.callguard.egress.internal;
 
+import io.callguard.ingress.SessionCallSocket;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
 
@@ -23,7 +24,7 @@ public final class DialOutEndpoint implements Session.Listener.AutoDemanding {
     private final String callId;
     private final String connectionId;
     private final Events events;
-    private volatile DialOutSocket socket;
+    private volatile SessionCallSocket socket;
 
     public DialOutEndpoint(String callId, String connectionId, Events events) {
         this.callId = callId;
@@ -40,13 +41,14 @@ public final class DialOutEndpoint implements Session.Listener.AutoDemanding {
     }
 
     /** The socket once open; null before. */
-    public DialOutSocket socket() {
+    public SessionCallSocket socket() {
         return socket;
     }
 
     @Override
     public void onWebSocketOpen(Session session) {
-        socket = new DialOutSocket(callId, connectionId, session);
+        socket = new SessionCallSocket(callId, connectionId, session, true, () -> {
+        });
         events.opened(this, session);
     }
 
@@ -57,7 +59,7 @@ public final class DialOutEndpoint implements Session.Listener.AutoDemanding {
 
     @Override
     public void onWebSocketClose(int statusCode, String reason, Callback callback) {
-        DialOutSocket open = socket;
+        SessionCallSocket open = socket;
         if (open != null) {
             open.markClosed();
         }

@@ -52,7 +52,7 @@ public final class SocketRegistry implements EdgeListener {
             return;
         }
         if (attached.reconnect()) {
-            String mode = socket instanceof DialOutSocket ? EgressMetrics.MODE_DIAL_OUT : EgressMetrics.MODE_DIAL_IN;
+            String mode = socket.dialledOut() ? EgressMetrics.MODE_DIAL_OUT : EgressMetrics.MODE_DIAL_IN;
             LOG.info("call {}: reconnected ({}) with socket {}", socket.callId(), mode, socket.connectionId());
             meters.reconnect(mode);
         }
