@@ -25,6 +25,7 @@ import java.util.stream.Collectors;
 import org.HdrHistogram.Recorder;
 import org.HdrHistogram.Histogram;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -65,7 +66,7 @@ public final class Dashboard implements AutoCloseable {
     private final Thread reader;
     private final Topics topics;
     /** Reads every answer record of the application: the trusting reader (see JsonSerde#fromTrustedBytes). */
-    private final org.apache.kafka.common.serialization.Deserializer<AgentResponse> responses;
+    private final Deserializer<AgentResponse> responses;
     private volatile boolean running = true;
 
     /**

@@ -11,7 +11,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
+import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
 import org.eclipse.jetty.websocket.client.WebSocketClient;
@@ -27,8 +29,8 @@ public final class Drill {
     private final Consumer<String> progress;
     private final DrillReport report = new DrillReport();
     private final RetellSignature signer;
-    /** Jetty's client for the webhooks, shared with the socket client; set while {@link #run} runs. */
-    private volatile org.eclipse.jetty.client.HttpClient http;
+    /** The webhook sender, over the same Jetty client as the sockets; set while {@link #run} runs. */
+    private volatile SignedWebhooks webhooks;
 
     public Drill(DrillOptions options, Consumer<String> progress) {
         this.options = options;
@@ -48,10 +50,10 @@ public final class Drill {
                 });
         // One Jetty HTTP client for webhooks and sockets: the drill shares the machine with the gateway it measures,
         // and the JDK's client cost about a millisecond of CPU per webhook there.
-        org.eclipse.jetty.client.HttpClient httpClient = new org.eclipse.jetty.client.HttpClient();
+        HttpClient httpClient = new HttpClient();
         httpClient.setConnectTimeout(5_000);
         httpClient.start();
-        http = httpClient;
+        webhooks = new SignedWebhooks(httpClient, signer, options.target());
         WebSocketClient client = new WebSocketClient(httpClient);
         client.setIdleTimeout(Duration.ofSeconds(30));
         client.start();
@@ -93,7 +95,7 @@ public final class Drill {
                 // The next call starts at its even share of the ramp-up, counted from the start (no drift).
                 long nextAt = started + options.rampUp().toNanos() * (i + 1) / options.calls();
                 while (System.nanoTime() < nextAt) {
-                    java.util.concurrent.locks.LockSupport.parkNanos(nextAt - System.nanoTime());
+                    LockSupport.parkNanos(nextAt - System.nanoTime());
                 }
             }
             CompletableFuture.allOf(opened.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
@@ -147,20 +149,12 @@ public final class Drill {
     }
 
     private CompletableFuture<Integer> post(byte[] body, boolean measure) {
-        long sentAt = System.nanoTime();
-        String signature = signer.sign(body, System.currentTimeMillis());
-        CompletableFuture<Integer> status = new CompletableFuture<>();
-        http.newRequest(options.target().resolve("webhook")).method(org.eclipse.jetty.http.HttpMethod.POST)
-                .timeout(15, TimeUnit.SECONDS)
-                .headers(h -> h.put(RetellSignature.HEADER, signature))
-                .body(new org.eclipse.jetty.client.BytesRequestContent("application/json", body))
-                .send(result -> {
-                    if (measure && !result.isFailed()) {
-                        report.recordWebhook(System.nanoTime() - sentAt);
-                    }
-                    status.complete(result.isFailed() ? -1 : result.getResponse().getStatus());
-                });
-        return status;
+        return webhooks.post(body).thenApply(outcome -> {
+            if (measure && outcome.answered()) {
+                report.recordWebhook(outcome.latencyNanos());
+            }
+            return outcome.status();
+        });
     }
 
     /** A malformed webhook body (must get 400) and a malformed frame on a throw-away socket (must be closed). */
