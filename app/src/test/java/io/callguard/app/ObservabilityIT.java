@@ -9,6 +9,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.callguard.app.config.GatewayConfig;
+import io.callguard.app.tools.PrometheusText;
 import io.callguard.schemas.Json;
 import java.awt.image.BufferedImage;
 import java.io.IOException;

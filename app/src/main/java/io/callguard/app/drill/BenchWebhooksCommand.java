@@ -4,12 +4,15 @@ import java.io.PrintWriter;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import io.callguard.ingress.RetellSignature;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
@@ -47,14 +50,32 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "2000", description = "Webhooks sent first and not measured (default ${DEFAULT-VALUE}).")
     int warmup;
 
+    @Option(names = "--rate", defaultValue = "0", paramLabel = "PER_SECOND",
+            description = "Offer this many webhooks a second on a fixed schedule (open loop; at most --concurrency in "
+                    + "flight): latency counts from when each was due, so a gateway that stalls shows as latency, not "
+                    + "as a slower load. 0 (default): as fast as --concurrency allows (closed loop).")
+    double rate;
+
+    @Option(names = "--drain-timeout", defaultValue = "120s", paramLabel = "DURATION",
+            description = "After the last ack, how long to wait for the gateway's processor to take every acknowledged "
+                    + "webhook (default ${DEFAULT-VALUE}); only when the target runs the processor.")
+    String drainTimeout;
+
     @Override
     public Integer call() throws Exception {
         String key = apiKey != null ? apiKey : System.getenv("RETELL_API_KEY");
         if (key == null || key.isEmpty()) {
             throw new ParameterException(spec.commandLine(), "give --retell-api-key or set RETELL_API_KEY");
         }
-        if (count < 1 || concurrency < 1 || warmup < 0) {
-            throw new ParameterException(spec.commandLine(), "--count and --concurrency must be >= 1, --warmup >= 0");
+        if (count < 1 || concurrency < 1 || warmup < 0 || rate < 0 || Double.isNaN(rate)) {
+            throw new ParameterException(spec.commandLine(),
+                    "--count and --concurrency must be >= 1, --warmup and --rate >= 0");
+        }
+        Duration drain;
+        try {
+            drain = DrillCommand.parse(drainTimeout);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "--drain-timeout: " + e.getMessage());
         }
         // Jetty's client (see SignedWebhooks), with a connection per request in flight.
         HttpClient client = new HttpClient();
@@ -62,50 +83,97 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
         threads.setName("bench-webhooks");
         threads.setDaemon(true);
         client.setExecutor(threads);
-        client.setMaxConnectionsPerDestination(concurrency);
+        client.setMaxConnectionsPerDestination(concurrency + 1);
         client.setConnectTimeout(5_000);
         client.start();
         try {
-            return run(client, key);
+            return run(client, key, drain);
         } finally {
             client.stop();
         }
     }
 
-    private int run(HttpClient client, String key) throws InterruptedException {
+    private int run(HttpClient client, String key, Duration drain) throws InterruptedException {
         SignedWebhooks webhooks = new SignedWebhooks(client,
                 new RetellSignature(key, Clock.systemUTC(), RetellSignature.DEFAULT_TOLERANCE_MS), target);
         String run = Long.toString(System.currentTimeMillis(), 36);
         PrintWriter out = spec.commandLine().getOut();
 
         send(webhooks, "warm-" + run, warmup, new Recorder(3), new ConcurrentHashMap<>());
+        ProcessorBacklog processor = new ProcessorBacklog(client, target);
+        BacklogWatch watch = new BacklogWatch(processor);
         Recorder recorder = new Recorder(3);
         ConcurrentHashMap<Integer, AtomicLong> statuses = new ConcurrentHashMap<>();
         long started = System.nanoTime();
+        watch.start(started);
         send(webhooks, run, count, recorder, statuses);
-        double seconds = (System.nanoTime() - started) / 1e9;
+        long lastAck = System.nanoTime();
+        watch.stop();
+        double seconds = (lastAck - started) / 1e9;
         Histogram h = recorder.getIntervalHistogram();
-        out.printf("webhooks: %d in %.2f s = %.0f/s, concurrency %d, statuses %s%n", count, seconds, count / seconds,
-                concurrency, statuses);
-        out.printf("ack latency ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f%n",
+        out.printf("webhooks: %d in %.2f s = %.0f/s%s, concurrency %d, statuses %s%n", count, seconds, count / seconds,
+                rate > 0 ? String.format(" (offered %.0f/s)", rate) : "", concurrency, statuses);
+        out.printf("ack latency ms%s: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f%n",
+                rate > 0 ? " (from when each was due)" : "",
                 ms(h.getValueAtPercentile(50)), ms(h.getValueAtPercentile(90)), ms(h.getValueAtPercentile(99)),
                 ms(h.getValueAtPercentile(99.9)), ms(h.getMaxValue()));
         out.flush();
+        OptionalLong atLastAck = processor.read();
+        if (atLastAck.isEmpty()) {
+            out.println("processor backlog: not measured (the target does not run the processor, or its /metrics "
+                    + "cannot be read)");
+        } else {
+            long drainedAfter = waitDrained(processor, lastAck, drain);
+            out.printf("processor backlog (acknowledged, not yet taken by the processor): max %d at %.0f s, %d at "
+                            + "the last ack, %s%n",
+                    Math.max(watch.max, atLastAck.getAsLong()), watch.maxAtSeconds, atLastAck.getAsLong(),
+                    drainedAfter >= 0 ? String.format("all taken %.1f s after it", drainedAfter / 1e9)
+                            : "NOT all taken within " + drainTimeout + " after it");
+        }
+        out.flush();
         return statuses.keySet().stream().allMatch(s -> s == 200) ? 0 : 1;
+    }
+
+    /** Nanoseconds from the last ack until the backlog was 0, or -1 when it was not within the timeout. */
+    private static long waitDrained(ProcessorBacklog processor, long lastAck, Duration timeout)
+            throws InterruptedException {
+        long deadline = lastAck + timeout.toNanos();
+        while (true) {
+            OptionalLong backlog = processor.read();
+            long now = System.nanoTime();
+            if (backlog.isPresent() && backlog.getAsLong() == 0) {
+                return now - lastAck;
+            }
+            if (now >= deadline) {
+                return -1;
+            }
+            TimeUnit.MILLISECONDS.sleep(200);
+        }
     }
 
     private void send(SignedWebhooks webhooks, String run, int n, Recorder recorder,
                       ConcurrentHashMap<Integer, AtomicLong> statuses) throws InterruptedException {
         Semaphore inFlight = new Semaphore(concurrency);
         CountDownLatch done = new CountDownLatch(n);
+        long intervalNanos = rate > 0 ? Math.round(1e9 / rate) : 0;
+        long first = System.nanoTime();
         for (int i = 0; i < n; i++) {
             // Two events per call, so half of the traffic is a lifecycle change of an existing call.
             String event = i % 2 == 0 ? "call_started" : "call_ended";
             String body = "{\"event\":\"" + event + "\",\"call\":{\"call_id\":\"bench-" + run + "-" + (i / 2)
                     + "\",\"agent_id\":\"bench\",\"call_status\":\"ongoing\",\"start_timestamp\":1700000000000}}";
+            long due = first + i * intervalNanos;
+            if (intervalNanos > 0) {
+                for (long wait = due - System.nanoTime(); wait > 0; wait = due - System.nanoTime()) {
+                    LockSupport.parkNanos(wait);
+                }
+            }
             inFlight.acquire();
             webhooks.post(body.getBytes(StandardCharsets.UTF_8)).thenAccept(outcome -> {
-                recorder.recordValue(Math.max(1, outcome.latencyNanos()));
+                // Open loop: from when it was due, which includes any wait for a free connection (coordinated
+                // omission); closed loop: from when it was sent.
+                long latency = intervalNanos > 0 ? System.nanoTime() - due : outcome.latencyNanos();
+                recorder.recordValue(Math.max(1, latency));
                 statuses.computeIfAbsent(outcome.status(), s -> new AtomicLong()).incrementAndGet();
                 inFlight.release();
                 done.countDown();
@@ -113,6 +181,48 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
         }
         if (!done.await(10, TimeUnit.MINUTES)) {
             throw new IllegalStateException("requests still in flight after 10 minutes");
+        }
+    }
+
+    /** Samples the processor backlog once a second while the measured webhooks are sent, keeping the largest. */
+    private static final class BacklogWatch {
+        private final ProcessorBacklog processor;
+        private final Thread thread;
+        private volatile boolean running = true;
+        private volatile long started;
+        volatile long max;
+        volatile double maxAtSeconds;
+
+        BacklogWatch(ProcessorBacklog processor) {
+            this.processor = processor;
+            this.thread = new Thread(this::loop, "bench-webhooks-backlog");
+            this.thread.setDaemon(true);
+        }
+
+        void start(long startedNanos) {
+            started = startedNanos;
+            thread.start();
+        }
+
+        void stop() throws InterruptedException {
+            running = false;
+            thread.interrupt();
+            thread.join(10_000);
+        }
+
+        private void loop() {
+            while (running) {
+                OptionalLong backlog = processor.read();
+                if (backlog.isPresent() && backlog.getAsLong() > max) {
+                    max = backlog.getAsLong();
+                    maxAtSeconds = (System.nanoTime() - started) / 1e9;
+                }
+                try {
+                    TimeUnit.SECONDS.sleep(1);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
         }
     }
 

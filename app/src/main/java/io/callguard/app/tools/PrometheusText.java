@@ -1,4 +1,4 @@
-package io.callguard.app;
+package io.callguard.app.tools;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -7,8 +7,8 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** A scrape of {@code GET /metrics} (Prometheus text format), read into series for assertions in tests. */
-final class PrometheusText {
+/** A scrape of {@code GET /metrics} (Prometheus text format), read into series: for the load tools and tests. */
+public final class PrometheusText {
 
     private static final Pattern SAMPLE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*})?\\s+(\\S+).*$");
 
@@ -16,7 +16,7 @@ final class PrometheusText {
     private final Map<String, Double> series = new LinkedHashMap<>();
     private final Set<String> names = new TreeSet<>();
 
-    PrometheusText(String text) {
+    public PrometheusText(String text) {
         for (String line : text.split("\n")) {
             if (line.isBlank() || line.startsWith("#")) {
                 continue;
@@ -39,12 +39,12 @@ final class PrometheusText {
     }
 
     /** Every sample name in the scrape (histograms as their _bucket, _count and _sum series). */
-    Set<String> names() {
+    public Set<String> names() {
         return names;
     }
 
     /** The sum of every series of {@code name} carrying all {@code labels} ({@code key, value, ...}); 0 when none. */
-    double sum(String name, String... labels) {
+    public double sum(String name, String... labels) {
         double total = 0;
         for (Map.Entry<String, Double> e : series.entrySet()) {
             if (matches(e.getKey(), name, labels) && !Double.isNaN(e.getValue())) {
@@ -55,7 +55,7 @@ final class PrometheusText {
     }
 
     /** Whether any series of {@code name} carries all {@code labels}. */
-    boolean has(String name, String... labels) {
+    public boolean has(String name, String... labels) {
         return series.keySet().stream().anyMatch(k -> matches(k, name, labels));
     }
 

@@ -1,0 +1,54 @@
+package io.callguard.app.drill;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.callguard.app.tools.PrometheusText;
+import java.util.OptionalLong;
+import org.junit.jupiter.api.Test;
+
+class ProcessorBacklogTest {
+
+    private static final String PROCESSOR = "kafka_stream_thread_process_rate{thread_id=\"t-1\"} 12.5\n";
+
+    @Test
+    void shouldCountAcceptedWebhooksTheProcessorHasNotTaken() {
+        // Given a scrape of a gateway running the processor
+        PrometheusText scrape = new PrometheusText(PROCESSOR + """
+                callguard_webhook_latency_seconds_count{event="call_started",outcome="accepted"} 600
+                callguard_webhook_latency_seconds_count{event="call_ended",outcome="accepted"} 400
+                callguard_webhook_latency_seconds_count{event="call_ended",outcome="rejected"} 50
+                callguard_events_applied_total{kind="call_started"} 500
+                callguard_events_applied_total{kind="call_ended"} 200
+                callguard_duplicates_dropped_total{kind="call_ended"} 30
+                callguard_events_dropped_total{reason="call_closed"} 10
+                callguard_dead_letters_total{reason="invalid_call_event",source="processor"} 5
+                callguard_dead_letters_total{reason="invalid_json",source="webhook"} 70
+                """);
+
+        // When the backlog is read from it
+        OptionalLong backlog = ProcessorBacklog.of(scrape);
+
+        // Then it is the accepted webhooks less everything the processor took; rejections and the edge's dead
+        // letters are neither
+        assertThat(backlog).hasValue(1000 - (700 + 30 + 10 + 5));
+    }
+
+    @Test
+    void shouldNeverBeNegativeWhenProcessingOvertakesTheAck() {
+        PrometheusText scrape = new PrometheusText(PROCESSOR + """
+                callguard_webhook_latency_seconds_count{event="call_started",outcome="accepted"} 99
+                callguard_events_applied_total{kind="call_started"} 100
+                """);
+
+        assertThat(ProcessorBacklog.of(scrape)).hasValue(0);
+    }
+
+    @Test
+    void shouldBeEmptyWhenTheTargetRunsNoProcessor() {
+        PrometheusText edgeOnly = new PrometheusText("""
+                callguard_webhook_latency_seconds_count{event="call_started",outcome="accepted"} 99
+                """);
+
+        assertThat(ProcessorBacklog.of(edgeOnly)).isEmpty();
+    }
+}
