@@ -2,8 +2,9 @@
 # The webhook figures of BENCHMARKS.md: for each row, a fresh gateway (bench/gateway.sh), a warm-up of WARMUP
 # (default 100000) webhooks as fast as 32 in flight allow (the JIT compiles the path; not reported), a 5 s pause,
 # then the measured run: bench-webhooks at a fixed offered rate (open loop; latency from when each webhook was
-# due) for COUNT webhooks, with the gateway's CPU use over it and the processor's backlog (bench-webhooks reads
-# it from the gateway's /metrics when the processor runs there).
+# due) for COUNT webhooks after GEN_WARMUP (default 20000) unmeasured ones in the same process. bench-webhooks
+# reports the gateway's and its own CPU use over the measured part and the processor's backlog, both read from
+# the gateway's /metrics.
 # Usage: bench/webhooks.sh OUT_DIR "label|gateway flags|rate|count" ...   (rate 0: closed loop, 32 in flight)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,13 +17,9 @@ for row in "$@"; do
   "$root/bin/callguard" bench-webhooks --target "$url" --retell-api-key benchkey --count "${WARMUP:-100000}" \
       --concurrency 32 --warmup 3000 > "$out/$label.warmup.txt" 2>&1 || true
   sleep 5
-  gw_ticks_before=$(awk '{print $14+$15}' "/proc/$pid/stat"); started=$(date +%s.%N)
-  /usr/bin/time -f "load generator cpu %U s user %S s sys over %e s" -o "$out/$label.gen-cpu" \
-    "$root/bin/callguard" bench-webhooks --target "$url" --retell-api-key benchkey --count "$count" --rate "$rate" \
+  "$root/bin/callguard" bench-webhooks --target "$url" --retell-api-key benchkey --count "$count" --rate "$rate" \
       --concurrency "${CONCURRENCY:-64}" --warmup "${GEN_WARMUP:-20000}" > "$out/$label.txt" 2>&1 || true
-  gw_ticks_after=$(awk '{print $14+$15}' "/proc/$pid/stat"); ended=$(date +%s.%N)
   kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
   echo "== $label: flags=[$flags] rate=$rate count=$count"
-  echo "gateway cpu $(echo "($gw_ticks_after - $gw_ticks_before) / $(getconf CLK_TCK) / ($ended - $started)" | bc -l | cut -c1-4) cores (over the generator's whole run, its warm-up included); $(cat "$out/$label.gen-cpu")"
   cat "$out/$label.txt"
 done

@@ -5,6 +5,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.OptionalDouble;
 import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
@@ -100,14 +101,18 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
 
         send(webhooks, "warm-" + run, warmup, new Recorder(3), new ConcurrentHashMap<>());
-        ProcessorBacklog processor = new ProcessorBacklog(client, target);
+        GatewayMetrics processor = new GatewayMetrics(client, target);
         BacklogWatch watch = new BacklogWatch(processor);
         Recorder recorder = new Recorder(3);
         ConcurrentHashMap<Integer, AtomicLong> statuses = new ConcurrentHashMap<>();
+        OptionalDouble gatewayCpuAtStart = processor.cpuSeconds();
+        double ownCpuAtStart = Drill.processCpuSeconds();
         long started = System.nanoTime();
         watch.start(started);
         send(webhooks, run, count, recorder, statuses);
         long lastAck = System.nanoTime();
+        double ownCpu = Drill.processCpuSeconds() - ownCpuAtStart;
+        OptionalDouble gatewayCpuAtEnd = processor.cpuSeconds();
         watch.stop();
         double seconds = (lastAck - started) / 1e9;
         Histogram h = recorder.getIntervalHistogram();
@@ -117,8 +122,12 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
                 rate > 0 ? " (from when each was due)" : "",
                 ms(h.getValueAtPercentile(50)), ms(h.getValueAtPercentile(90)), ms(h.getValueAtPercentile(99)),
                 ms(h.getValueAtPercentile(99.9)), ms(h.getMaxValue()));
+        if (gatewayCpuAtStart.isPresent() && gatewayCpuAtEnd.isPresent()) {
+            out.printf("cpu: gateway process %.2f cores, this load generator %.2f cores%n",
+                    (gatewayCpuAtEnd.getAsDouble() - gatewayCpuAtStart.getAsDouble()) / seconds, ownCpu / seconds);
+        }
         out.flush();
-        OptionalLong atLastAck = processor.read();
+        OptionalLong atLastAck = processor.processorBacklog();
         if (atLastAck.isEmpty()) {
             out.println("processor backlog: not measured (the target does not run the processor, or its /metrics "
                     + "cannot be read)");
@@ -135,11 +144,11 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
     }
 
     /** Nanoseconds from the last ack until the backlog was 0, or -1 when it was not within the timeout. */
-    private static long waitDrained(ProcessorBacklog processor, long lastAck, Duration timeout)
+    private static long waitDrained(GatewayMetrics processor, long lastAck, Duration timeout)
             throws InterruptedException {
         long deadline = lastAck + timeout.toNanos();
         while (true) {
-            OptionalLong backlog = processor.read();
+            OptionalLong backlog = processor.processorBacklog();
             long now = System.nanoTime();
             if (backlog.isPresent() && backlog.getAsLong() == 0) {
                 return now - lastAck;
@@ -186,14 +195,14 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
 
     /** Samples the processor backlog once a second while the measured webhooks are sent, keeping the largest. */
     private static final class BacklogWatch {
-        private final ProcessorBacklog processor;
+        private final GatewayMetrics processor;
         private final Thread thread;
         private volatile boolean running = true;
         private volatile long started;
         volatile long max;
         volatile double maxAtSeconds;
 
-        BacklogWatch(ProcessorBacklog processor) {
+        BacklogWatch(GatewayMetrics processor) {
             this.processor = processor;
             this.thread = new Thread(this::loop, "bench-webhooks-backlog");
             this.thread.setDaemon(true);
@@ -212,7 +221,7 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
 
         private void loop() {
             while (running) {
-                OptionalLong backlog = processor.read();
+                OptionalLong backlog = processor.processorBacklog();
                 if (backlog.isPresent() && backlog.getAsLong() > max) {
                     max = backlog.getAsLong();
                     maxAtSeconds = (System.nanoTime() - started) / 1e9;

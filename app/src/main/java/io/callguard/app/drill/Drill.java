@@ -1,11 +1,13 @@
 package io.callguard.app.drill;
 
 import io.callguard.ingress.RetellSignature;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalDouble;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
@@ -57,7 +59,10 @@ public final class Drill {
         WebSocketClient client = new WebSocketClient(httpClient);
         client.setIdleTimeout(Duration.ofSeconds(30));
         client.start();
+        GatewayMetrics gateway = new GatewayMetrics(httpClient, options.target());
+        OptionalDouble gatewayCpuAtStart = gateway.cpuSeconds();
         long started = System.nanoTime();
+        double cpuAtStart = processCpuSeconds();
         try {
             List<SimulatedCall> calls = new ArrayList<>();
             java.util.Set<String> lateStarts = new java.util.HashSet<>();
@@ -123,12 +128,24 @@ public final class Drill {
             }
             CompletableFuture.allOf(endings.toArray(CompletableFuture[]::new)).get(120, TimeUnit.SECONDS);
         } finally {
-            report.finish((System.nanoTime() - started) / 1e9);
+            double ownCpu = processCpuSeconds() - cpuAtStart;
+            OptionalDouble gatewayCpuAtEnd = gatewayCpuAtStart.isPresent() ? gateway.cpuSeconds() : OptionalDouble.empty();
+            report.finish((System.nanoTime() - started) / 1e9, ownCpu, gatewayCpuAtEnd.isPresent()
+                    ? gatewayCpuAtEnd.getAsDouble() - gatewayCpuAtStart.getAsDouble() : Double.NaN);
             client.stop();
             httpClient.stop();
             scheduler.shutdownNow();
         }
         return report;
+    }
+
+    /** CPU time this process has used, in seconds; NaN where the JVM does not tell. */
+    static double processCpuSeconds() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            long nanos = os.getProcessCpuTime();
+            return nanos < 0 ? Double.NaN : nanos / 1e9;
+        }
+        return Double.NaN;
     }
 
     /** Sends one webhook (as many times as duplicates are asked for) and records each acknowledgement. */

@@ -4,6 +4,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -16,6 +17,9 @@ import picocli.CommandLine.Spec;
         description = {"Play Retell against a running gateway: signed webhooks, the LLM WebSocket, a turn every interval,",
             "pings, faults on demand. Exits 1 when any turn was silent or any answer stale, duplicated or misrouted."})
 public final class DrillCommand implements Callable<Integer> {
+
+    /** Pause between the warm-up and the measured drill, for the warm-up calls' endings to settle. */
+    static final int WARMUP_SETTLE_SECONDS = 5;
 
     @Spec
     CommandSpec spec;
@@ -37,6 +41,12 @@ public final class DrillCommand implements Callable<Integer> {
             + "hundreds of calls within a second is a burst of call starts (webhooks, sockets, admissions) on top of "
             + "the turns; ramp up to measure the steady state."})
     String rampUp;
+
+    @Option(names = "--warmup", defaultValue = "0s", paramLabel = "W", description = {"First play the same drill "
+            + "with calls lasting this long, e.g. 90s, in the same process, report nothing of it, and pause "
+            + "5 s for its calls' endings to settle (default ${DEFAULT-VALUE}: none). Without it a fresh JVM measures "
+            + "its own JIT compiling, and the gateway's."})
+    String warmup;
 
     @Option(names = "--budget-ms", defaultValue = "1000", description = {"A complete answer later than this after the "
             + "request was sent is a silent turn (default ${DEFAULT-VALUE}: the gateway's turn.budget-ms of 800 plus "
@@ -80,12 +90,26 @@ public final class DrillCommand implements Callable<Integer> {
                     "give --retell-api-key (or RETELL_API_KEY) and --socket-token (or CALLGUARD_SOCKET_TOKEN)");
         }
         DrillOptions options;
+        Duration warm;
         try {
+            warm = parse(warmup);
             options = new DrillOptions(target, key, token, calls, parse(duration), parse(turnInterval),
                     Duration.ofMillis(budgetMs), duplicateWebhooks, dropSockets, outOfOrder, badInput, seed,
                     parse(rampUp));
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        if (warm.isNegative()) {
+            throw new ParameterException(spec.commandLine(), "--warmup must not be negative, was " + warmup);
+        }
+        if (!warm.isZero()) {
+            spec.commandLine().getErr().printf("drill: warm-up, %d calls for %s, not reported%n", calls, warmup);
+            try {
+                new Drill(options.withDuration(warm), line -> { }).run();
+            } catch (IllegalArgumentException e) {
+                throw new ParameterException(spec.commandLine(), "--warmup: " + e.getMessage());
+            }
+            TimeUnit.SECONDS.sleep(WARMUP_SETTLE_SECONDS);
         }
         DrillReport report = new Drill(options, line -> spec.commandLine().getErr().println(line)).run();
         spec.commandLine().getOut().print(json ? report.json() + "\n" : report.text());

@@ -53,6 +53,12 @@ public record DrillOptions(URI target, String apiKey, String socketToken, int ca
         }
     }
 
+    /** The same drill with calls lasting {@code callDuration} instead (a warm-up run). */
+    public DrillOptions withDuration(Duration callDuration) {
+        return new DrillOptions(target, apiKey, socketToken, calls, callDuration, turnInterval, budget,
+                duplicateWebhooks, dropSockets, outOfOrder, badInput, seed, rampUp);
+    }
+
     /** The WebSocket URL of a call, as Retell dials it. */
     public URI socketUri(String callId) {
         String ws = target.toString().replaceFirst("^http", "ws");

@@ -28,6 +28,8 @@ public final class DrillReport {
     private Histogram firstChunks;
     private Histogram webhooks;
     private double seconds;
+    private double cpuCores = Double.NaN;
+    private double gatewayCpuCores = Double.NaN;
 
     void recordTurn(long nanos) {
         turnLatency.recordValue(Math.max(1, nanos));
@@ -45,12 +47,33 @@ public final class DrillReport {
         counts.computeIfAbsent(what, k -> new LongAdder()).increment();
     }
 
-    /** Freezes the histograms; call once, when the drill is over. */
-    void finish(double elapsedSeconds) {
+    /**
+     * Freezes the histograms; call once, when the drill is over.
+     *
+     * @param elapsedSeconds how long the drill ran
+     * @param cpuSeconds     CPU time the drill's own process used meanwhile, or NaN when unknown
+     * @param gatewayCpuSeconds CPU time the gateway's process used meanwhile (from its /metrics), or NaN
+     */
+    void finish(double elapsedSeconds, double cpuSeconds, double gatewayCpuSeconds) {
         turns = turnLatency.getIntervalHistogram();
         firstChunks = firstChunkLatency.getIntervalHistogram();
         webhooks = webhookLatency.getIntervalHistogram();
         seconds = elapsedSeconds;
+        cpuCores = elapsedSeconds > 0 ? cpuSeconds / elapsedSeconds : Double.NaN;
+        gatewayCpuCores = elapsedSeconds > 0 ? gatewayCpuSeconds / elapsedSeconds : Double.NaN;
+    }
+
+    /**
+     * Cores the drill's own process used over the run (NaN when unknown): the drill usually shares the machine with
+     * the gateway it measures, and what it takes the gateway does not get.
+     */
+    public double loadGeneratorCpuCores() {
+        return cpuCores;
+    }
+
+    /** Cores the target gateway's process used over the run, from its {@code /metrics}; NaN when unknown. */
+    public double gatewayCpuCores() {
+        return gatewayCpuCores;
     }
 
     public long count(String what, long orElse) {
@@ -90,6 +113,12 @@ public final class DrillReport {
         s.append(line("turn latency", turns));
         s.append(line("first chunk", firstChunks));
         s.append(line("webhook ack", webhooks));
+        if (!Double.isNaN(cpuCores)) {
+            s.append(String.format("  %-24s %.2f cores%n", "drill process cpu", cpuCores));
+        }
+        if (!Double.isNaN(gatewayCpuCores)) {
+            s.append(String.format("  %-24s %.2f cores%n", "gateway process cpu", gatewayCpuCores));
+        }
         counts().forEach((k, v) -> s.append(String.format("  %-24s %d%n", k, v)));
         return s.toString();
     }
@@ -101,6 +130,12 @@ public final class DrillReport {
         root.set("turn_latency_ms", Json.mapper().valueToTree(percentiles(turns)));
         root.set("first_chunk_latency_ms", Json.mapper().valueToTree(percentiles(firstChunks)));
         root.set("webhook_ack_latency_ms", Json.mapper().valueToTree(percentiles(webhooks)));
+        if (!Double.isNaN(cpuCores)) {
+            root.put("drill_process_cpu_cores", Math.round(cpuCores * 100) / 100.0);
+        }
+        if (!Double.isNaN(gatewayCpuCores)) {
+            root.put("gateway_process_cpu_cores", Math.round(gatewayCpuCores * 100) / 100.0);
+        }
         root.set("counts", Json.mapper().valueToTree(counts()));
         return root.toPrettyString();
     }

@@ -3,9 +3,11 @@ package io.callguard.app.drill;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.callguard.app.Gateway;
 import io.callguard.app.Main;
 import io.callguard.app.config.GatewayConfig;
+import io.callguard.schemas.Json;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -84,6 +86,33 @@ class DrillIT {
     }
 
     @Test
+    void shouldWarmUpUnreportedAndSayWhatCpuEachSideUsed() throws Exception {
+        // Given a whole gateway
+        try (Gateway gateway = startGateway(Map.of())) {
+            StringWriter out = new StringWriter();
+            StringWriter err = new StringWriter();
+            CommandLine cli = Main.commandLine();
+            cli.setOut(new PrintWriter(out));
+            cli.setErr(new PrintWriter(err));
+
+            // When the drill warms up for 2 s and then measures 3 calls for 2 s
+            int exit = cli.execute("drill", "--target", gateway.httpUri().toString(), "--calls", "3",
+                    "--duration", "2s", "--turn-interval", "500ms", "--warmup", "2s", "--ramp-up", "0s",
+                    "--retell-api-key", KEY, "--socket-token", TOKEN, "--json");
+
+            // Then it passes, reporting only the measured calls' turns (3 calls, 4 turns each at most), and the
+            // CPU its own process and the gateway's used meanwhile
+            assertThat(exit).as(out.toString()).isZero();
+            assertThat(err.toString()).contains("warm-up, 3 calls for 2s, not reported");
+            JsonNode report = Json.mapper().readTree(out.toString());
+            assertThat(report.path("counts").path("turns_sent").asLong()).as(out.toString()).isBetween(3L, 12L);
+            assertThat(report.path("webhook_ack_latency_ms").path("count").asLong()).isEqualTo(3 * 3);
+            assertThat(report.path("drill_process_cpu_cores").asDouble(-1)).isPositive();
+            assertThat(report.path("gateway_process_cpu_cores").asDouble(-1)).isPositive();
+        }
+    }
+
+    @Test
     void benchWebhooksShouldMeasureAcksOnScheduleAndTheProcessorsBacklog() throws Exception {
         // Given a whole gateway (ingress, processor, responder, egress)
         try (Gateway gateway = startGateway(Map.of())) {
@@ -100,6 +129,7 @@ class DrillIT {
             assertThat(exit).as(out.toString()).isZero();
             assertThat(out.toString()).contains("webhooks: 300 in ").contains("(offered 200/s)")
                     .contains("statuses {200=300}").contains("(from when each was due)")
+                    .containsPattern("cpu: gateway process [0-9.]+ cores, this load generator [0-9.]+ cores")
                     .containsPattern("processor backlog \\(acknowledged, not yet taken by the processor\\): max \\d+ "
                             + "at \\d+ s, \\d+ at the last ack, all taken [0-9.]+ s after it");
             double seconds = Double.parseDouble(out.toString().replaceAll("(?s).*webhooks: 300 in ([0-9.]+) s.*", "$1"));

@@ -6,7 +6,7 @@ import io.callguard.app.tools.PrometheusText;
 import java.util.OptionalLong;
 import org.junit.jupiter.api.Test;
 
-class ProcessorBacklogTest {
+class GatewayMetricsTest {
 
     private static final String PROCESSOR = "kafka_stream_thread_process_rate{thread_id=\"t-1\"} 12.5\n";
 
@@ -26,7 +26,7 @@ class ProcessorBacklogTest {
                 """);
 
         // When the backlog is read from it
-        OptionalLong backlog = ProcessorBacklog.of(scrape);
+        OptionalLong backlog = GatewayMetrics.processorBacklog(scrape);
 
         // Then it is the accepted webhooks less everything the processor took; rejections and the edge's dead
         // letters are neither
@@ -40,7 +40,7 @@ class ProcessorBacklogTest {
                 callguard_events_applied_total{kind="call_started"} 100
                 """);
 
-        assertThat(ProcessorBacklog.of(scrape)).hasValue(0);
+        assertThat(GatewayMetrics.processorBacklog(scrape)).hasValue(0);
     }
 
     @Test
@@ -49,6 +49,14 @@ class ProcessorBacklogTest {
                 callguard_webhook_latency_seconds_count{event="call_started",outcome="accepted"} 99
                 """);
 
-        assertThat(ProcessorBacklog.of(edgeOnly)).isEmpty();
+        assertThat(GatewayMetrics.processorBacklog(edgeOnly)).isEmpty();
+    }
+
+    @Test
+    void shouldReadTheGatewaysCpuTimeInSeconds() {
+        PrometheusText scrape = new PrometheusText("process_cpu_time_ns_total 9.79E9\nprocess_cpu_usage 0.25\n");
+
+        assertThat(GatewayMetrics.cpuSeconds(scrape)).hasValue(9.79);
+        assertThat(GatewayMetrics.cpuSeconds(new PrometheusText("process_cpu_usage 0.25\n"))).isEmpty();
     }
 }
