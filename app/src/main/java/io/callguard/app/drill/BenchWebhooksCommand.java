@@ -33,6 +33,8 @@ import picocli.CommandLine.Spec;
         description = "Send signed call_started/call_ended webhooks to a running gateway and report ack latency.")
 public final class BenchWebhooksCommand implements Callable<Integer> {
 
+    private static final long PROGRESS_EVERY_NANOS = TimeUnit.SECONDS.toNanos(5);
+
     @Spec
     CommandSpec spec;
 
@@ -100,7 +102,7 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
         String run = Long.toString(System.currentTimeMillis(), 36);
         PrintWriter out = spec.commandLine().getOut();
 
-        send(webhooks, "warm-" + run, warmup, new Recorder(3), new ConcurrentHashMap<>());
+        send(webhooks, "warm-" + run, warmup, new Recorder(3), new ConcurrentHashMap<>(), "warm-up", null);
         GatewayMetrics processor = new GatewayMetrics(client, target);
         BacklogWatch watch = new BacklogWatch(processor);
         Recorder recorder = new Recorder(3);
@@ -109,7 +111,7 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
         double ownCpuAtStart = Drill.processCpuSeconds();
         long started = System.nanoTime();
         watch.start(started);
-        send(webhooks, run, count, recorder, statuses);
+        send(webhooks, run, count, recorder, statuses, "measured", watch);
         long lastAck = System.nanoTime();
         double ownCpu = Drill.processCpuSeconds() - ownCpuAtStart;
         OptionalDouble gatewayCpuAtEnd = processor.cpuSeconds();
@@ -160,13 +162,23 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * Sends {@code n} webhooks and waits for every answer, printing progress on stderr every
+     * {@link #PROGRESS_EVERY_NANOS} (with the processor's backlog when {@code watch} has one).
+     */
     private void send(SignedWebhooks webhooks, String run, int n, Recorder recorder,
-                      ConcurrentHashMap<Integer, AtomicLong> statuses) throws InterruptedException {
+                      ConcurrentHashMap<Integer, AtomicLong> statuses, String phase, BacklogWatch watch)
+            throws InterruptedException {
         Semaphore inFlight = new Semaphore(concurrency);
         CountDownLatch done = new CountDownLatch(n);
         long intervalNanos = rate > 0 ? Math.round(1e9 / rate) : 0;
         long first = System.nanoTime();
+        long nextProgress = first + PROGRESS_EVERY_NANOS;
         for (int i = 0; i < n; i++) {
+            if (System.nanoTime() >= nextProgress) {
+                progress(phase, first, n - done.getCount(), n, watch);
+                nextProgress += PROGRESS_EVERY_NANOS;
+            }
             // Two events per call, so half of the traffic is a lifecycle change of an existing call.
             String event = i % 2 == 0 ? "call_started" : "call_ended";
             String body = "{\"event\":\"" + event + "\",\"call\":{\"call_id\":\"bench-" + run + "-" + (i / 2)
@@ -188,9 +200,20 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
                 done.countDown();
             });
         }
-        if (!done.await(10, TimeUnit.MINUTES)) {
-            throw new IllegalStateException("requests still in flight after 10 minutes");
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
+        while (!done.await(PROGRESS_EVERY_NANOS, TimeUnit.NANOSECONDS)) {
+            if (System.nanoTime() >= deadline) {
+                throw new IllegalStateException("requests still in flight after 10 minutes");
+            }
+            progress(phase, first, n - done.getCount(), n, watch);
         }
+    }
+
+    private void progress(String phase, long first, long answered, int n, BacklogWatch watch) {
+        PrintWriter err = spec.commandLine().getErr();
+        err.printf("bench-webhooks: %s, %.0f s, %d of %d answered%s%n", phase, (System.nanoTime() - first) / 1e9,
+                answered, n, watch != null && watch.latest >= 0 ? ", processor backlog " + watch.latest : "");
+        err.flush();
     }
 
     /** Samples the processor backlog once a second while the measured webhooks are sent, keeping the largest. */
@@ -201,6 +224,8 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
         private volatile long started;
         volatile long max;
         volatile double maxAtSeconds;
+        /** The last backlog read, -1 before the first or when there is none. */
+        volatile long latest = -1;
 
         BacklogWatch(GatewayMetrics processor) {
             this.processor = processor;
@@ -222,6 +247,7 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
         private void loop() {
             while (running) {
                 OptionalLong backlog = processor.processorBacklog();
+                latest = backlog.orElse(-1);
                 if (backlog.isPresent() && backlog.getAsLong() > max) {
                     max = backlog.getAsLong();
                     maxAtSeconds = (System.nanoTime() - started) / 1e9;

@@ -4,8 +4,8 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -90,25 +90,22 @@ public final class DrillCommand implements Callable<Integer> {
                     "give --retell-api-key (or RETELL_API_KEY) and --socket-token (or CALLGUARD_SOCKET_TOKEN)");
         }
         DrillOptions options;
-        Duration warm;
+        DrillOptions warmUp;
         try {
-            warm = parse(warmup);
             options = new DrillOptions(target, key, token, calls, parse(duration), parse(turnInterval),
                     Duration.ofMillis(budgetMs), duplicateWebhooks, dropSockets, outOfOrder, badInput, seed,
                     parse(rampUp));
+            Duration warm = parse(warmup);
+            if (warm.isNegative()) {
+                throw new IllegalArgumentException("--warmup must not be negative, was " + warmup);
+            }
+            warmUp = warm.isZero() ? null : options.withDuration(warm);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
-        if (warm.isNegative()) {
-            throw new ParameterException(spec.commandLine(), "--warmup must not be negative, was " + warmup);
-        }
-        if (!warm.isZero()) {
+        if (warmUp != null) {
             spec.commandLine().getErr().printf("drill: warm-up, %d calls for %s, not reported%n", calls, warmup);
-            try {
-                new Drill(options.withDuration(warm), line -> { }).run();
-            } catch (IllegalArgumentException e) {
-                throw new ParameterException(spec.commandLine(), "--warmup: " + e.getMessage());
-            }
+            new Drill(warmUp, line -> spec.commandLine().getErr().println("warm-up " + line)).run();
             TimeUnit.SECONDS.sleep(WARMUP_SETTLE_SECONDS);
         }
         DrillReport report = new Drill(options, line -> spec.commandLine().getErr().println(line)).run();

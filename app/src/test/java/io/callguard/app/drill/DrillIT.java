@@ -103,7 +103,8 @@ class DrillIT {
             // Then it passes, reporting only the measured calls' turns (3 calls, 4 turns each at most), and the
             // CPU its own process and the gateway's used meanwhile
             assertThat(exit).as(out.toString()).isZero();
-            assertThat(err.toString()).contains("warm-up, 3 calls for 2s, not reported");
+            assertThat(err.toString()).contains("warm-up, 3 calls for 2s, not reported")
+                    .contains("warm-up drill: 3 calls open");
             JsonNode report = Json.mapper().readTree(out.toString());
             assertThat(report.path("counts").path("turns_sent").asLong()).as(out.toString()).isBetween(3L, 12L);
             assertThat(report.path("webhook_ack_latency_ms").path("count").asLong()).isEqualTo(3 * 3);
