@@ -136,9 +136,11 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
                     + "cannot be read)");
         } else {
             long drainedAfter = waitDrained(processor, lastAck, drain);
+            boolean maxAtEnd = atLastAck.getAsLong() >= watch.max;
             out.printf("processor backlog (acknowledged, not yet taken by the processor): max %d at %.0f s, %d at "
                             + "the last ack, %s%n",
-                    Math.max(watch.max, atLastAck.getAsLong()), watch.maxAtSeconds, atLastAck.getAsLong(),
+                    maxAtEnd ? atLastAck.getAsLong() : watch.max, maxAtEnd ? seconds : watch.maxAtSeconds,
+                    atLastAck.getAsLong(),
                     drainedAfter >= 0 ? String.format("all taken %.1f s after it", drainedAfter / 1e9)
                             : "NOT all taken within " + drainTimeout + " after it");
         }
