@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.callguard.schemas.Json;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 import org.HdrHistogram.Histogram;
@@ -30,6 +32,7 @@ public final class DrillReport {
     private double seconds;
     private double cpuCores = Double.NaN;
     private double gatewayCpuCores = Double.NaN;
+    private Map<String, Long> gatewayFallbacks;
 
     void recordTurn(long nanos) {
         turnLatency.recordValue(Math.max(1, nanos));
@@ -53,14 +56,17 @@ public final class DrillReport {
      * @param elapsedSeconds how long the drill ran
      * @param cpuSeconds     CPU time the drill's own process used meanwhile, or NaN when unknown
      * @param gatewayCpuSeconds CPU time the gateway's process used meanwhile (from its /metrics), or NaN
+     * @param gatewayFallbacks  fallback answers the gateway gave meanwhile by reason (from its /metrics), or null
      */
-    void finish(double elapsedSeconds, double cpuSeconds, double gatewayCpuSeconds) {
+    void finish(double elapsedSeconds, double cpuSeconds, double gatewayCpuSeconds,
+                Map<String, Long> gatewayFallbacks) {
         turns = turnLatency.getIntervalHistogram();
         firstChunks = firstChunkLatency.getIntervalHistogram();
         webhooks = webhookLatency.getIntervalHistogram();
         seconds = elapsedSeconds;
         cpuCores = elapsedSeconds > 0 ? cpuSeconds / elapsedSeconds : Double.NaN;
         gatewayCpuCores = elapsedSeconds > 0 ? gatewayCpuSeconds / elapsedSeconds : Double.NaN;
+        this.gatewayFallbacks = gatewayFallbacks == null ? null : Map.copyOf(gatewayFallbacks);
     }
 
     /**
@@ -69,6 +75,15 @@ public final class DrillReport {
      */
     public double loadGeneratorCpuCores() {
         return cpuCores;
+    }
+
+    /**
+     * Fallback answers the target gateway gave over the run, by reason, from its {@code /metrics}; empty when
+     * unknown. The drill cannot tell a fallback line from a generated answer, so this is how a run shows how
+     * many of its answers were fallbacks (exact when the drill is the gateway's only traffic).
+     */
+    public Optional<Map<String, Long>> gatewayFallbacks() {
+        return Optional.ofNullable(gatewayFallbacks);
     }
 
     /** Cores the target gateway's process used over the run, from its {@code /metrics}; NaN when unknown. */
@@ -119,6 +134,10 @@ public final class DrillReport {
         if (!Double.isNaN(gatewayCpuCores)) {
             s.append(String.format("  %-24s %.2f cores%n", "gateway process cpu", gatewayCpuCores));
         }
+        if (gatewayFallbacks != null) {
+            s.append(String.format("  %-24s %s%n", "gateway fallbacks", gatewayFallbacks.isEmpty() ? "none"
+                    : new TreeMap<>(gatewayFallbacks).toString().replaceAll("[{}]", "").replace("=", " ")));
+        }
         counts().forEach((k, v) -> s.append(String.format("  %-24s %d%n", k, v)));
         return s.toString();
     }
@@ -135,6 +154,9 @@ public final class DrillReport {
         }
         if (!Double.isNaN(gatewayCpuCores)) {
             root.put("gateway_process_cpu_cores", Math.round(gatewayCpuCores * 100) / 100.0);
+        }
+        if (gatewayFallbacks != null) {
+            root.set("gateway_fallbacks", Json.mapper().valueToTree(new TreeMap<>(gatewayFallbacks)));
         }
         root.set("counts", Json.mapper().valueToTree(counts()));
         return root.toPrettyString();

@@ -2,16 +2,18 @@ package io.callguard.app.drill;
 
 import io.callguard.app.tools.PrometheusText;
 import java.net.URI;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalLong;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.client.HttpClient;
 
 /**
  * What the load tools read from the gateway they measure, off its {@code /metrics}: the gateway process's CPU
- * time, and the processor's backlog.
+ * time, its fallback answers by reason, and the processor's backlog.
  *
  * <p>The backlog is how many webhooks the gateway acknowledged that its processor has not taken yet: webhooks
  * accepted by the ingress minus call events the processor applied, dropped as duplicates or closed, or
@@ -26,6 +28,8 @@ final class GatewayMetrics {
     static final String PROCESSOR_PRESENT = "kafka_stream_thread_process_rate";
     /** Micrometer's process CPU time counter, in nanoseconds. */
     static final String PROCESS_CPU_TIME = "process_cpu_time_ns_total";
+    /** The gateway's fallback answers, tagged by reason. */
+    static final String FALLBACKS = "callguard_fallbacks_total";
 
     private final HttpClient client;
     private final URI metrics;
@@ -70,6 +74,13 @@ final class GatewayMetrics {
                 + scrape.sum("callguard_events_dropped_total")
                 + scrape.sum("callguard_dead_letters_total", "source", "processor");
         return OptionalLong.of(Math.max(0, Math.round(accepted - taken)));
+    }
+
+    /** Fallback answers the gateway has given so far, by reason ({@code callguard_fallbacks_total}). */
+    static Map<String, Long> fallbacks(PrometheusText scrape) {
+        Map<String, Long> out = new TreeMap<>();
+        scrape.sumBy(FALLBACKS, "reason").forEach((reason, n) -> out.put(reason, Math.round(n)));
+        return out;
     }
 
     /** The process CPU time in one scrape, in seconds; empty when it has none. */

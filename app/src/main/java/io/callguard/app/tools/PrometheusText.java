@@ -3,6 +3,7 @@ package io.callguard.app.tools;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -52,6 +53,24 @@ public final class PrometheusText {
             }
         }
         return total;
+    }
+
+    /**
+     * The series of {@code name} summed by the value of one label, e.g. fallbacks by {@code reason}; series
+     * without that label are left out.
+     */
+    public Map<String, Double> sumBy(String name, String label) {
+        Pattern value = Pattern.compile("[{,]" + Pattern.quote(label) + "=\"([^\"]*)\"");
+        Map<String, Double> out = new TreeMap<>();
+        for (Map.Entry<String, Double> e : series.entrySet()) {
+            if (matches(e.getKey(), name) && !Double.isNaN(e.getValue())) {
+                Matcher m = value.matcher(e.getKey());
+                if (m.find()) {
+                    out.merge(m.group(1), e.getValue(), Double::sum);
+                }
+            }
+        }
+        return out;
     }
 
     /** Whether any series of {@code name} carries all {@code labels}. */

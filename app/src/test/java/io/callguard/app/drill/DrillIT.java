@@ -86,9 +86,9 @@ class DrillIT {
     }
 
     @Test
-    void shouldWarmUpUnreportedAndSayWhatCpuEachSideUsed() throws Exception {
-        // Given a whole gateway
-        try (Gateway gateway = startGateway(Map.of())) {
+    void shouldWarmUpUnreportedAndSayWhatCpuAndFallbacksTheRunCost() throws Exception {
+        // Given a whole gateway whose backend fails every generation, so every answer is a fallback
+        try (Gateway gateway = startGateway(Map.of("agent.script.failure-rate", "1.0"))) {
             StringWriter out = new StringWriter();
             StringWriter err = new StringWriter();
             CommandLine cli = Main.commandLine();
@@ -100,16 +100,24 @@ class DrillIT {
                     "--duration", "2s", "--turn-interval", "500ms", "--warmup", "2s", "--ramp-up", "0s",
                     "--retell-api-key", KEY, "--socket-token", TOKEN, "--json");
 
-            // Then it passes, reporting only the measured calls' turns (3 calls, 4 turns each at most), and the
-            // CPU its own process and the gateway's used meanwhile
+            // Then it passes (a fallback is an answer, never silence), reporting only the measured calls' turns
+            // (3 calls, 4 turns each at most), the CPU its own process and the gateway's used meanwhile, and the
+            // gateway's fallbacks over the measured part only: one per answered turn
             assertThat(exit).as(out.toString()).isZero();
             assertThat(err.toString()).contains("warm-up, 3 calls for 2s, not reported")
                     .contains("warm-up drill: 3 calls open");
             JsonNode report = Json.mapper().readTree(out.toString());
+            long answered = report.path("counts").path("turns_answered").asLong();
             assertThat(report.path("counts").path("turns_sent").asLong()).as(out.toString()).isBetween(3L, 12L);
             assertThat(report.path("webhook_ack_latency_ms").path("count").asLong()).isEqualTo(3 * 3);
             assertThat(report.path("drill_process_cpu_cores").asDouble(-1)).isPositive();
             assertThat(report.path("gateway_process_cpu_cores").asDouble(-1)).isPositive();
+            long fallbacks = 0;
+            for (JsonNode n : report.path("gateway_fallbacks")) {
+                fallbacks += n.asLong();
+            }
+            assertThat(answered).as(out.toString()).isPositive();
+            assertThat(fallbacks).as(out.toString()).isEqualTo(answered);
         }
     }
 

@@ -3,6 +3,7 @@ package io.callguard.app.drill;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.callguard.app.tools.PrometheusText;
+import java.util.Map;
 import java.util.OptionalLong;
 import org.junit.jupiter.api.Test;
 
@@ -58,5 +59,19 @@ class GatewayMetricsTest {
 
         assertThat(GatewayMetrics.cpuSeconds(scrape)).hasValue(9.79);
         assertThat(GatewayMetrics.cpuSeconds(new PrometheusText("process_cpu_usage 0.25\n"))).isEmpty();
+    }
+
+    @Test
+    void shouldSumTheGatewaysFallbacksByReason() {
+        PrometheusText scrape = new PrometheusText("""
+                callguard_fallbacks_total{reason="timeout"} 3.0
+                callguard_fallbacks_total{kind="x",reason="circuit_open"} 5.0
+                callguard_fallbacks_total{reason="circuit_open",kind="y"} 2.0
+                callguard_fallbacks_other_total{reason="timeout"} 100.0
+                """);
+
+        assertThat(GatewayMetrics.fallbacks(scrape)).containsExactly(Map.entry("circuit_open", 7L),
+                Map.entry("timeout", 3L));
+        assertThat(GatewayMetrics.fallbacks(new PrometheusText("process_cpu_usage 0.25\n"))).isEmpty();
     }
 }
