@@ -5,7 +5,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.OptionalDouble;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
@@ -14,6 +14,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import io.callguard.app.tools.PrometheusText;
 import io.callguard.ingress.RetellSignature;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
@@ -108,14 +109,14 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
         BacklogWatch watch = new BacklogWatch(processor);
         Recorder recorder = new Recorder(3);
         ConcurrentHashMap<Integer, AtomicLong> statuses = new ConcurrentHashMap<>();
-        OptionalDouble gatewayCpuAtStart = processor.cpuSeconds();
+        Optional<PrometheusText> gatewayAtStart = processor.scrape();
         double ownCpuAtStart = Drill.processCpuSeconds();
         long started = System.nanoTime();
         watch.start(started);
         send(webhooks, run, count, recorder, statuses, "measured", watch);
         long lastAck = System.nanoTime();
         double ownCpu = Drill.processCpuSeconds() - ownCpuAtStart;
-        OptionalDouble gatewayCpuAtEnd = processor.cpuSeconds();
+        double gatewayCpu = GatewayMetrics.cpuSecondsBetween(gatewayAtStart, processor.scrape());
         watch.stop();
         double seconds = (lastAck - started) / 1e9;
         Histogram h = recorder.getIntervalHistogram();
@@ -125,9 +126,9 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
                 rate > 0 ? " (from when each was due)" : "",
                 ms(h.getValueAtPercentile(50)), ms(h.getValueAtPercentile(90)), ms(h.getValueAtPercentile(99)),
                 ms(h.getValueAtPercentile(99.9)), ms(h.getMaxValue()));
-        if (gatewayCpuAtStart.isPresent() && gatewayCpuAtEnd.isPresent()) {
-            out.printf("cpu: gateway process %.2f cores, this load generator %.2f cores%n",
-                    (gatewayCpuAtEnd.getAsDouble() - gatewayCpuAtStart.getAsDouble()) / seconds, ownCpu / seconds);
+        if (!Double.isNaN(gatewayCpu)) {
+            out.printf("cpu: gateway process %.2f cores, this load generator %.2f cores%n", gatewayCpu / seconds,
+                    ownCpu / seconds);
         }
         out.flush();
         OptionalLong atLastAck = processor.processorBacklog();

@@ -8,11 +8,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalDouble;
 import java.util.SplittableRandom;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -134,42 +131,15 @@ public final class Drill {
         } finally {
             double ownCpu = processCpuSeconds() - cpuAtStart;
             Optional<PrometheusText> gatewayAtEnd = gatewayAtStart.isPresent() ? gateway.scrape() : Optional.empty();
-            report.finish((System.nanoTime() - started) / 1e9, ownCpu, gatewayCpuSeconds(gatewayAtStart, gatewayAtEnd),
-                    gatewayFallbacks(gatewayAtStart, gatewayAtEnd));
+            // The drill cannot tell a fallback line from a generated answer: the gateway's counters can.
+            report.finish((System.nanoTime() - started) / 1e9, ownCpu,
+                    GatewayMetrics.cpuSecondsBetween(gatewayAtStart, gatewayAtEnd),
+                    GatewayMetrics.fallbacksBetween(gatewayAtStart, gatewayAtEnd));
             client.stop();
             httpClient.stop();
             scheduler.shutdownNow();
         }
         return report;
-    }
-
-    /** The gateway's CPU seconds between two scrapes of its metrics; NaN when either is missing. */
-    private static double gatewayCpuSeconds(Optional<PrometheusText> start, Optional<PrometheusText> end) {
-        if (start.isEmpty() || end.isEmpty()) {
-            return Double.NaN;
-        }
-        OptionalDouble from = GatewayMetrics.cpuSeconds(start.get());
-        OptionalDouble to = GatewayMetrics.cpuSeconds(end.get());
-        return from.isPresent() && to.isPresent() ? to.getAsDouble() - from.getAsDouble() : Double.NaN;
-    }
-
-    /**
-     * The gateway's fallback answers between two scrapes, by reason (the drill cannot tell a fallback line from a
-     * generated answer); null when either scrape is missing.
-     */
-    private static Map<String, Long> gatewayFallbacks(Optional<PrometheusText> start, Optional<PrometheusText> end) {
-        if (start.isEmpty() || end.isEmpty()) {
-            return null;
-        }
-        Map<String, Long> before = GatewayMetrics.fallbacks(start.get());
-        Map<String, Long> during = new TreeMap<>();
-        GatewayMetrics.fallbacks(end.get()).forEach((reason, n) -> {
-            long added = n - before.getOrDefault(reason, 0L);
-            if (added > 0) {
-                during.put(reason, added);
-            }
-        });
-        return during;
     }
 
     /** CPU time this process has used, in seconds; NaN where the JVM does not tell. */

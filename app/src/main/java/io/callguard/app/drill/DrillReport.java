@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.callguard.schemas.Json;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
@@ -67,28 +66,6 @@ public final class DrillReport {
         cpuCores = elapsedSeconds > 0 ? cpuSeconds / elapsedSeconds : Double.NaN;
         gatewayCpuCores = elapsedSeconds > 0 ? gatewayCpuSeconds / elapsedSeconds : Double.NaN;
         this.gatewayFallbacks = gatewayFallbacks == null ? null : Map.copyOf(gatewayFallbacks);
-    }
-
-    /**
-     * Cores the drill's own process used over the run (NaN when unknown): the drill usually shares the machine with
-     * the gateway it measures, and what it takes the gateway does not get.
-     */
-    public double loadGeneratorCpuCores() {
-        return cpuCores;
-    }
-
-    /**
-     * Fallback answers the target gateway gave over the run, by reason, from its {@code /metrics}; empty when
-     * unknown. The drill cannot tell a fallback line from a generated answer, so this is how a run shows how
-     * many of its answers were fallbacks (exact when the drill is the gateway's only traffic).
-     */
-    public Optional<Map<String, Long>> gatewayFallbacks() {
-        return Optional.ofNullable(gatewayFallbacks);
-    }
-
-    /** Cores the target gateway's process used over the run, from its {@code /metrics}; NaN when unknown. */
-    public double gatewayCpuCores() {
-        return gatewayCpuCores;
     }
 
     public long count(String what, long orElse) {

@@ -58,11 +58,6 @@ final class GatewayMetrics {
         return scrape().map(GatewayMetrics::processorBacklog).orElse(OptionalLong.empty());
     }
 
-    /** The gateway process's CPU time so far, in seconds; empty when it cannot be read. */
-    OptionalDouble cpuSeconds() {
-        return scrape().map(GatewayMetrics::cpuSeconds).orElse(OptionalDouble.empty());
-    }
-
     /** The backlog in one scrape; empty when it has no processor. Never negative (an ack can trail processing). */
     static OptionalLong processorBacklog(PrometheusText scrape) {
         if (!scrape.has(PROCESSOR_PRESENT)) {
@@ -81,6 +76,29 @@ final class GatewayMetrics {
         Map<String, Long> out = new TreeMap<>();
         scrape.sumBy(FALLBACKS, "reason").forEach((reason, n) -> out.put(reason, Math.round(n)));
         return out;
+    }
+
+    /** The gateway's CPU seconds between two scrapes of its metrics; NaN when either is missing or has none. */
+    static double cpuSecondsBetween(Optional<PrometheusText> start, Optional<PrometheusText> end) {
+        OptionalDouble from = start.map(GatewayMetrics::cpuSeconds).orElse(OptionalDouble.empty());
+        OptionalDouble to = end.map(GatewayMetrics::cpuSeconds).orElse(OptionalDouble.empty());
+        return from.isPresent() && to.isPresent() ? to.getAsDouble() - from.getAsDouble() : Double.NaN;
+    }
+
+    /** The gateway's fallback answers between two scrapes, by reason; null when either scrape is missing. */
+    static Map<String, Long> fallbacksBetween(Optional<PrometheusText> start, Optional<PrometheusText> end) {
+        if (start.isEmpty() || end.isEmpty()) {
+            return null;
+        }
+        Map<String, Long> before = fallbacks(start.get());
+        Map<String, Long> during = new TreeMap<>();
+        fallbacks(end.get()).forEach((reason, n) -> {
+            long added = n - before.getOrDefault(reason, 0L);
+            if (added > 0) {
+                during.put(reason, added);
+            }
+        });
+        return during;
     }
 
     /** The process CPU time in one scrape, in seconds; empty when it has none. */
