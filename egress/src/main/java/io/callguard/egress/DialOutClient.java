@@ -1,9 +1,9 @@
 package io.callguard.egress;
 
 import io.callguard.egress.internal.DialOutEndpoint;
-import io.callguard.ingress.SessionCallSocket;
 import io.callguard.egress.internal.EgressMeters;
 import io.callguard.ingress.EdgeListener;
+import io.callguard.ingress.SessionCallSocket;
 import io.github.resilience4j.core.IntervalFunction;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;

@@ -4,9 +4,9 @@ import io.callguard.egress.internal.EdgeDelivery;
 import io.callguard.egress.internal.EgressMeters;
 import io.callguard.egress.internal.ResponseConsumerLoop;
 import io.callguard.ingress.EdgeListener;
-import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CommonConfig;
+import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.ResponseKind;
 import io.callguard.schemas.Topic;
 import io.callguard.schemas.Topics;
@@ -26,6 +26,7 @@ import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -92,11 +93,13 @@ public final class EgressRole implements AutoCloseable {
         Scheduler scheduler = Scheduler.of(timers);
         this.edge = new EdgeDelivery(config, common.turnBudgetMs(), common.turnFallbackMessage(), scheduler, clock,
                 egressMeters);
+        // The trusting reader (see JsonSerde#fromTrustedBytes): every answer record is read on the turn path.
+        Deserializer<AgentResponse> answers = JsonSerde.of(AgentResponse.class).trustingDeserializer();
         this.loop = new ResponseConsumerLoop(consumers.apply(consumerProperties), topics.responses().name(),
-                JsonSerde.of(AgentResponse.class).trustingDeserializer(), edge.delivery(), egressMeters, POLL_TIMEOUT);
+                answers, edge.delivery(), egressMeters, POLL_TIMEOUT);
         Topic<String, AgentResponse> responses = topics.responses();
         this.pollThread = new Thread(() -> {
-            warmUp(responses);
+            warmUp(responses, answers);
             loop.run();
         }, "callguard-egress-responses");
         pollThread.setDaemon(true);
@@ -181,14 +184,14 @@ public final class EgressRole implements AutoCloseable {
     }
 
     /**
-     * Reads one sample answer before the first real one: the first read loads the JSON schema and Jackson's
-     * bindings, which measured over a second here, longer than a turn's budget.
+     * Reads one sample answer with the loop's own reader before the first real one: the first read loads Jackson's
+     * bindings, which measured over a second here (with the schema check, then), longer than a turn's budget.
      */
-    private static void warmUp(Topic<String, AgentResponse> responses) {
+    private static void warmUp(Topic<String, AgentResponse> responses, Deserializer<AgentResponse> answers) {
         try {
             AgentResponse sample = new AgentResponse(AgentResponse.SCHEMA_VERSION, "warm-up", 1,
                     ResponseKind.GENERATED, null, "", true, null, 0, 1, 1, null);
-            JsonSerde.of(AgentResponse.class).trustingDeserializer().deserialize(responses.name(),
+            answers.deserialize(responses.name(),
                     responses.valueSerde().serializer().serialize(responses.name(), sample));
         } catch (RuntimeException e) {
             LOG.warn("warming up the responses deserializer failed", e);
