@@ -3,17 +3,21 @@ FROM maven:3.9-eclipse-temurin-17 AS build
 WORKDIR /src
 COPY pom.xml .
 COPY schemas schemas
+COPY retell retell
+COPY common common
+COPY testkit testkit
 COPY ingress ingress
 COPY processor processor
 COPY egress egress
 COPY app app
+COPY cli cli
 RUN mvn -B -q -DskipTests package
 
 FROM eclipse-temurin:17-jre
 RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/callguard
-COPY --from=build /src/app/target/callguard.jar callguard.jar
-COPY --from=build /src/app/target/lib lib
+COPY --from=build /src/cli/target/callguard.jar callguard.jar
+COPY --from=build /src/cli/target/lib lib
 RUN useradd --system --home /var/lib/callguard callguard && mkdir -p /var/lib/callguard \
     && chown callguard /var/lib/callguard
 USER callguard

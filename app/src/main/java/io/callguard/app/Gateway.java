@@ -4,10 +4,10 @@ import io.callguard.app.broker.EmbeddedKafka;
 import io.callguard.app.config.AppConfig;
 import io.callguard.app.config.GatewayConfig;
 import io.callguard.app.dashboard.Dashboard;
-import io.callguard.egress.DialOutFrames;
+import io.callguard.retell.socket.SocketFrames;
 import io.callguard.egress.EgressRole;
-import io.callguard.ingress.CallSocket;
-import io.callguard.ingress.EdgeListener;
+import io.callguard.retell.socket.CallSocket;
+import io.callguard.retell.socket.EdgeListener;
 import io.callguard.ingress.HttpReply;
 import io.callguard.ingress.IngressServer;
 import io.callguard.ingress.LlmSocketProtocol;
@@ -228,8 +228,8 @@ public final class Gateway implements AutoCloseable {
         return seenCalls.firstTime(callId) && !hadTurns ? null : "";
     }
 
-    private static DialOutFrames forwardingFrames(AtomicReference<LlmSocketProtocol> target) {
-        return new DialOutFrames() {
+    private static SocketFrames forwardingFrames(AtomicReference<LlmSocketProtocol> target) {
+        return new SocketFrames() {
             @Override
             public void opened(CallSocket socket) {
                 target.get().opened(socket);

@@ -3,6 +3,7 @@ package io.callguard.app;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.callguard.app.config.GatewayConfig;
+import io.callguard.testkit.RetellWebhooks;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.callguard.app.config.GatewayConfig;
 import io.callguard.schemas.Json;
+import io.callguard.testkit.RetellWebhooks;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

@@ -6,6 +6,8 @@ import static org.awaitility.Awaitility.await;
 import io.callguard.app.config.GatewayConfig;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.ResponseKind;
+import io.callguard.testkit.RetellSocketClient;
+import io.callguard.testkit.TopicReader;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;

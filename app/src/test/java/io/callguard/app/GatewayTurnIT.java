@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.callguard.app.config.GatewayConfig;
+import io.callguard.testkit.RetellSocketClient;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;

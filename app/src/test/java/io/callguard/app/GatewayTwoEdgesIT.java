@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.callguard.app.config.GatewayConfig;
 import io.callguard.egress.EgressMetrics;
+import io.callguard.testkit.RetellSocketClient;
 import io.micrometer.core.instrument.Counter;
 import java.nio.file.Path;
 import java.time.Clock;

@@ -12,6 +12,8 @@ import io.callguard.schemas.CallStatus;
 import io.callguard.schemas.DeadLetter;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.Topics;
+import io.callguard.testkit.RetellWebhooks;
+import io.callguard.testkit.TopicReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

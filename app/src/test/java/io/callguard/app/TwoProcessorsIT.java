@@ -10,6 +10,8 @@ import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.ResponseKind;
 import io.callguard.schemas.Topics;
+import io.callguard.testkit.RetellWebhooks;
+import io.callguard.testkit.TopicReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

@@ -2,8 +2,9 @@ package io.callguard.egress;
 
 import io.callguard.egress.internal.DialOutEndpoint;
 import io.callguard.egress.internal.EgressMeters;
-import io.callguard.ingress.EdgeListener;
-import io.callguard.ingress.SessionCallSocket;
+import io.callguard.retell.socket.EdgeListener;
+import io.callguard.retell.socket.SessionCallSocket;
+import io.callguard.retell.socket.SocketFrames;
 import io.github.resilience4j.core.IntervalFunction;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
@@ -27,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * row; an attempt that connects resets the count.
  *
  * <p>Each open socket is registered with the edge listener (so answers and the watchdog reach it) and handed
- * to {@link DialOutFrames} (so Retell's frames enter the ingress path). Reconnects are counted by the socket
+ * to {@link SocketFrames} (so Retell's frames enter the ingress path). Reconnects are counted by the socket
  * registry with {@code mode=dial_out}; attempts here as {@code callguard.dialout.attempts}.
  */
 public final class DialOutClient implements AutoCloseable {
@@ -39,7 +40,7 @@ public final class DialOutClient implements AutoCloseable {
     private final int maxAttempts;
     private final IntervalFunction backoff;
     private final EdgeListener edge;
-    private final DialOutFrames frames;
+    private final SocketFrames frames;
     private final Scheduler scheduler;
     private final EgressMeters meters;
     private final WebSocketClient client = new WebSocketClient();
@@ -52,7 +53,7 @@ public final class DialOutClient implements AutoCloseable {
      * @param scheduler where backoff waits happen
      * @throws IllegalArgumentException when {@code dialout.url-template} lacks {@code {call_id}}
      */
-    public DialOutClient(EgressConfig config, EdgeListener edge, DialOutFrames frames, Scheduler scheduler,
+    public DialOutClient(EgressConfig config, EdgeListener edge, SocketFrames frames, Scheduler scheduler,
                          MeterRegistry meters) {
         this.urlTemplate = config.dialOutUrlTemplate();
         if (!urlTemplate.contains(EgressConfig.CALL_ID_PLACEHOLDER)) {

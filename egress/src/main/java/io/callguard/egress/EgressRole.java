@@ -3,9 +3,10 @@ package io.callguard.egress;
 import io.callguard.egress.internal.EdgeDelivery;
 import io.callguard.egress.internal.EgressMeters;
 import io.callguard.egress.internal.ResponseConsumerLoop;
-import io.callguard.ingress.EdgeListener;
+import io.callguard.retell.socket.EdgeListener;
+import io.callguard.retell.socket.SocketFrames;
 import io.callguard.schemas.AgentResponse;
-import io.callguard.schemas.CommonConfig;
+import io.callguard.common.CommonConfig;
 import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.ResponseKind;
 import io.callguard.schemas.Topic;
@@ -73,19 +74,19 @@ public final class EgressRole implements AutoCloseable {
      * @throws IllegalArgumentException when dial-out is enabled without a frame sink
      */
     public EgressRole(EgressConfig config, CommonConfig common, String bootstrapServers, Topics topics,
-                      MeterRegistry meters, Clock clock, DialOutFrames dialOutFrames) {
+                      MeterRegistry meters, Clock clock, SocketFrames dialOutFrames) {
         this(config, common, topics, meters, clock, dialOutFrames,
                 props -> new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer()),
                 consumerProperties(bootstrapServers, common.nodeId()));
     }
 
     EgressRole(EgressConfig config, CommonConfig common, Topics topics, MeterRegistry meters, Clock clock,
-               DialOutFrames dialOutFrames, Function<Map<String, Object>, Consumer<String, byte[]>> consumers,
+               SocketFrames dialOutFrames, Function<Map<String, Object>, Consumer<String, byte[]>> consumers,
                Map<String, Object> consumerProperties) {
         Objects.requireNonNull(clock, "clock");
         if (config.dialOutEnabled() && dialOutFrames == null) {
             throw new IllegalArgumentException(EgressConfig.DIALOUT_ENABLED_CONFIG
-                    + " is true but no DialOutFrames sink was given: dialled sockets' frames would go nowhere");
+                    + " is true but no SocketFrames sink was given: dialled sockets' frames would go nowhere");
         }
         EgressMeters egressMeters = new EgressMeters(meters);
         this.timers = new ScheduledThreadPoolExecutor(config.watchdogThreads(), daemonThreads("callguard-egress-timer"));

@@ -4,8 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.callguard.retell.socket.SocketFrames;
 import io.callguard.schemas.AgentResponse;
-import io.callguard.schemas.CommonConfig;
+import io.callguard.common.CommonConfig;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.ResponseKind;
@@ -138,6 +139,6 @@ class EgressRoleTest {
                 EgressConfig.DIALOUT_URL_TEMPLATE_CONFIG, "ws://127.0.0.1:1/llm-websocket/{call_id}");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> new EgressRole(new EgressConfig(props),
                         new CommonConfig(Map.of()), "127.0.0.1:1", TOPICS, meters, Clock.systemUTC()))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("DialOutFrames");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("SocketFrames");
     }
 }

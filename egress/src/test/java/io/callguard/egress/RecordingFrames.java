@@ -1,11 +1,12 @@
 package io.callguard.egress;
 
-import io.callguard.ingress.CallSocket;
+import io.callguard.retell.socket.CallSocket;
+import io.callguard.retell.socket.SocketFrames;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
-/** A {@link DialOutFrames} sink that records what reached it. */
-public final class RecordingFrames implements DialOutFrames {
+/** A {@link SocketFrames} sink that records what reached it. */
+public final class RecordingFrames implements SocketFrames {
 
     public final List<CallSocket> opened = new CopyOnWriteArrayList<>();
     public final List<String> texts = new CopyOnWriteArrayList<>();

@@ -1,6 +1,6 @@
 package io.callguard.egress;
 
-import io.callguard.ingress.CallSocket;
+import io.callguard.retell.socket.CallSocket;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 

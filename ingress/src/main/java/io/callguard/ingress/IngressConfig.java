@@ -1,5 +1,6 @@
 package io.callguard.ingress;
 
+import io.callguard.retell.RetellSignature;
 import java.util.Map;
 import org.apache.kafka.common.config.AbstractConfig;
 import org.apache.kafka.common.config.ConfigDef;

@@ -4,6 +4,7 @@ import io.callguard.ingress.internal.LlmSocketHandler;
 import io.callguard.ingress.internal.RouteHandler;
 import io.callguard.ingress.internal.Router;
 import io.callguard.ingress.internal.WebhookHandler;
+import io.callguard.retell.socket.EdgeListener;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;

@@ -9,6 +9,7 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.callguard.retell.socket.CallSocket;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.DeadLetter;
 import io.callguard.schemas.EventSource;

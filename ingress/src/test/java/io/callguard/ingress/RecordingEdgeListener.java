@@ -1,5 +1,7 @@
 package io.callguard.ingress;
 
+import io.callguard.retell.socket.CallSocket;
+import io.callguard.retell.socket.EdgeListener;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.IntSupplier;

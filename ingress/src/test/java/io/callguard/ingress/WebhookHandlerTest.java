@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.callguard.retell.RetellSignature;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.DeadLetter;
 import io.callguard.schemas.EventSource;

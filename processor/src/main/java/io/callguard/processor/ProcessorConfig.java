@@ -1,6 +1,6 @@
 package io.callguard.processor;
 
-import io.callguard.schemas.CommonConfig;
+import io.callguard.common.CommonConfig;
 import java.util.Map;
 import org.apache.kafka.common.config.AbstractConfig;
 import org.apache.kafka.common.config.ConfigDef;

@@ -4,7 +4,7 @@ import io.callguard.egress.EgressConfig;
 import io.callguard.ingress.IngressConfig;
 import io.callguard.processor.ProcessorConfig;
 import io.callguard.processor.responder.ResponderConfig;
-import io.callguard.schemas.CommonConfig;
+import io.callguard.common.CommonConfig;
 import java.net.InetAddress;
 import java.util.List;
 import java.util.Map;

@@ -1,6 +1,6 @@
 package io.callguard.egress.internal;
 
-import io.callguard.ingress.SessionCallSocket;
+import io.callguard.retell.socket.SessionCallSocket;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
 

@@ -2,8 +2,8 @@ package io.callguard.egress.internal;
 
 import io.callguard.egress.EgressMetrics;
 import io.callguard.egress.Scheduler;
-import io.callguard.ingress.CallSocket;
-import io.callguard.ingress.EdgeListener;
+import io.callguard.retell.socket.CallSocket;
+import io.callguard.retell.socket.EdgeListener;
 import java.time.Clock;
 import java.util.Optional;
 import org.slf4j.Logger;

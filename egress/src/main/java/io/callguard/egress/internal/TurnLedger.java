@@ -1,8 +1,8 @@
 package io.callguard.egress.internal;
 
 import io.callguard.egress.EgressMetrics;
-import io.callguard.ingress.CallSocket;
-import io.callguard.ingress.RetellFrames;
+import io.callguard.retell.socket.CallSocket;
+import io.callguard.retell.RetellFrames;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.ResponseKind;
 import java.util.Objects;

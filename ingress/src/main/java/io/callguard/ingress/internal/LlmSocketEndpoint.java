@@ -1,9 +1,9 @@
 package io.callguard.ingress.internal;
 
-import io.callguard.ingress.CallSocket;
+import io.callguard.retell.socket.CallSocket;
 import io.callguard.ingress.IngressMetrics;
 import io.callguard.ingress.LlmSocketProtocol;
-import io.callguard.ingress.SessionCallSocket;
+import io.callguard.retell.socket.SessionCallSocket;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.ByteBuffer;
 import java.util.Objects;

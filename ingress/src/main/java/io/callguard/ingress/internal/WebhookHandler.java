@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.callguard.ingress.HttpReply;
 import io.callguard.ingress.IngressConfig;
 import io.callguard.ingress.IngressMetrics;
-import io.callguard.ingress.RetellSignature;
+import io.callguard.retell.RetellSignature;
 import io.callguard.ingress.SignatureMode;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.DeadLetter;

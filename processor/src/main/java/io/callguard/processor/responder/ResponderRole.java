@@ -4,7 +4,7 @@ import io.callguard.processor.responder.internal.ResponseCacheTopic;
 import io.callguard.processor.responder.internal.TurnResponder;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
-import io.callguard.schemas.CommonConfig;
+import io.callguard.common.CommonConfig;
 import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.callguard.processor.responder.internal.TurnResponder;
-import io.callguard.schemas.CommonConfig;
+import io.callguard.common.CommonConfig;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.Map;
 import org.apache.kafka.common.config.ConfigException;

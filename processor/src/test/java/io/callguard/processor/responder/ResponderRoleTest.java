@@ -7,7 +7,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
-import io.callguard.schemas.CommonConfig;
+import io.callguard.common.CommonConfig;
 import io.callguard.schemas.EventSource;
 import io.callguard.schemas.IdempotencyKeys;
 import io.callguard.schemas.Json;

@@ -13,7 +13,7 @@ import io.callguard.processor.responder.internal.BackendResilience;
 import io.callguard.processor.responder.internal.TurnResponder;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
-import io.callguard.schemas.CommonConfig;
+import io.callguard.common.CommonConfig;
 import io.callguard.schemas.EventSource;
 import io.callguard.schemas.IdempotencyKeys;
 import io.callguard.schemas.Json;

@@ -8,7 +8,7 @@ import io.callguard.processor.responder.ResponderMetrics;
 import io.callguard.processor.responder.Turn;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
-import io.callguard.schemas.CommonConfig;
+import io.callguard.common.CommonConfig;
 import io.callguard.schemas.EventSource;
 import io.callguard.schemas.ResponseKind;
 import io.github.resilience4j.bulkhead.Bulkhead;

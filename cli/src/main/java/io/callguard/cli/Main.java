@@ -1,0 +1,34 @@
+package io.callguard.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code callguard} command: {@code run} the gateway, {@code tap} a topic, and the operator tools. */
+@Command(name = "callguard", mixinStandardHelpOptions = true, version = "callguard 0.1.0",
+        description = "A reliability gateway for Retell AI voice agents, on Kafka.",
+        subcommands = {RunCommand.class, TapCommand.class, io.callguard.cli.replay.ReplayCommand.class,
+            io.callguard.cli.drill.DrillCommand.class, io.callguard.cli.drill.BenchWebhooksCommand.class, BenchStateLatencyCommand.class,
+            BenchProcessorCommand.class, ConfigDocsCommand.class, CommandLine.HelpCommand.class})
+public final class Main {
+
+    /** Exit code for bad usage or configuration. */
+    public static final int EXIT_USAGE = 2;
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The command line with its error handling, for tests as well as {@link #main}. */
+    public static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new Main());
+        cli.getSubcommands().get("run").getCommandSpec().usageMessage().footer(RunCommand.keysFooter());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            if (e instanceof org.apache.kafka.common.config.ConfigException) {
+                commandLine.getErr().println("callguard: configuration error: " + e.getMessage());
+                return EXIT_USAGE;
+            }
+            throw e;
+        });
+        return cli;
+    }
+}

@@ -1,0 +1,204 @@
+package io.callguard.cli.drill;
+
+import io.callguard.cli.tools.PrometheusText;
+import io.callguard.retell.RetellSignature;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.websocket.api.Callback;
+import org.eclipse.jetty.websocket.api.Session;
+import org.eclipse.jetty.websocket.client.WebSocketClient;
+
+/**
+ * Plays Retell against a running gateway: for each call a signed {@code call_started}, the LLM WebSocket
+ * with a turn every interval, pings, then {@code call_ended} and {@code call_analyzed}; with the faults
+ * asked for. Everything it sees goes into a {@link DrillReport}.
+ */
+public final class Drill {
+
+    private final DrillOptions options;
+    private final Consumer<String> progress;
+    private final DrillReport report = new DrillReport();
+    private final RetellSignature signer;
+    /** The webhook sender, over the same Jetty client as the sockets; set while {@link #run} runs. */
+    private volatile SignedWebhooks webhooks;
+
+    public Drill(DrillOptions options, Consumer<String> progress) {
+        this.options = options;
+        this.progress = progress;
+        this.signer = new RetellSignature(options.apiKey(), Clock.systemUTC(), RetellSignature.DEFAULT_TOLERANCE_MS);
+    }
+
+    /** Runs the drill to its end and returns what it measured. */
+    public DrillReport run() throws Exception {
+        SplittableRandom random = new SplittableRandom(options.seed());
+        String run = Long.toString(System.currentTimeMillis(), 36);
+        ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(
+                Math.max(2, Runtime.getRuntime().availableProcessors()), r -> {
+                    Thread t = new Thread(r, "drill");
+                    t.setDaemon(true);
+                    return t;
+                });
+        // One Jetty HTTP client for webhooks and sockets: the drill shares the machine with the gateway it measures,
+        // and the JDK's client cost about a millisecond of CPU per webhook there.
+        HttpClient httpClient = new HttpClient();
+        httpClient.setConnectTimeout(5_000);
+        httpClient.start();
+        webhooks = new SignedWebhooks(httpClient, signer, options.target());
+        WebSocketClient client = new WebSocketClient(httpClient);
+        client.setIdleTimeout(Duration.ofSeconds(30));
+        client.start();
+        GatewayMetrics gateway = new GatewayMetrics(httpClient, options.target());
+        Optional<PrometheusText> gatewayAtStart = gateway.scrape();
+        long started = System.nanoTime();
+        double cpuAtStart = processCpuSeconds();
+        try {
+            List<SimulatedCall> calls = new ArrayList<>();
+            java.util.Set<String> lateStarts = new java.util.HashSet<>();
+            List<CompletableFuture<Void>> opened = new ArrayList<>();
+            for (int i = 0; i < options.calls(); i++) {
+                String callId = "drill-" + run + "-" + i;
+                boolean outOfOrder = options.outOfOrder() && random.nextInt(5) == 0;
+                boolean badInput = random.nextDouble() < options.badInput();
+                boolean drop = random.nextDouble() < options.dropSockets();
+                SimulatedCall call = new SimulatedCall(callId, options, report, client, scheduler);
+                calls.add(call);
+                // Not joined: a slow acknowledgement must not delay the next call's start (and shorten every call).
+                CompletableFuture<Void> ready = outOfOrder ? CompletableFuture.completedFuture(null)
+                        : webhook("call_started", callId);
+                // Phases spread evenly over the interval: one turn per call per interval, not all at once.
+                long phaseMs = options.turnInterval().toMillis() * i / options.calls();
+                opened.add(ready.thenCompose(x -> call.start(started, phaseMs)).exceptionally(e -> {
+                    report.count("connect_failures");
+                    return null;
+                }));
+                if (badInput) {
+                    badInput(client, callId);
+                }
+                if (drop) {
+                    // Cut just after a turn was sent, so the reconnect happens mid-turn.
+                    long turns = Math.max(1, options.duration().toMillis() / options.turnInterval().toMillis());
+                    long at = options.turnInterval().toMillis() * (1 + random.nextLong(Math.max(1, turns - 1))) + 3;
+                    opened.get(opened.size() - 1).thenRun(() ->
+                            scheduler.schedule(call::dropAndReconnect, at, TimeUnit.MILLISECONDS));
+                }
+                if (outOfOrder) {
+                    lateStarts.add(callId);
+                    report.count("out_of_order_calls");
+                }
+                // The next call starts at its even share of the ramp-up, counted from the start (no drift).
+                long nextAt = started + options.rampUp().toNanos() * (i + 1) / options.calls();
+                while (System.nanoTime() < nextAt) {
+                    LockSupport.parkNanos(nextAt - System.nanoTime());
+                }
+            }
+            CompletableFuture.allOf(opened.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+            progress.accept(String.format("drill: %d calls open, running for %d s", calls.size(),
+                    options.duration().toSeconds()));
+            // Each call lasts the whole duration from its own start; the drill ends with the last one.
+            long endAt = calls.stream().mapToLong(SimulatedCall::startedAtNanos).max().orElse(started)
+                    + options.duration().toNanos();
+            while (System.nanoTime() < endAt) {
+                Thread.sleep(Math.min(5_000, Math.max(1, (endAt - System.nanoTime()) / 1_000_000)));
+                progress.accept(String.format("drill: %.0f s, %d turns sent, %d answered", (System.nanoTime() - started)
+                        / 1e9, report.count("turns_sent", 0), report.count("turns_answered", 0)));
+            }
+            calls.forEach(SimulatedCall::stopTurns);
+            // Turns already asked get their whole budget before the calls end.
+            Thread.sleep(options.budget().toMillis() + 200);
+            List<CompletableFuture<?>> endings = new ArrayList<>();
+            for (SimulatedCall call : calls) {
+                call.finish();
+                CompletableFuture<Void> ended = webhook("call_ended", call.callId());
+                if (lateStarts.contains(call.callId())) {
+                    ended = ended.thenCompose(x -> webhook("call_started", call.callId()));
+                }
+                endings.add(ended.thenCompose(x -> webhook("call_analyzed", call.callId())));
+            }
+            CompletableFuture.allOf(endings.toArray(CompletableFuture[]::new)).get(120, TimeUnit.SECONDS);
+        } finally {
+            double ownCpu = processCpuSeconds() - cpuAtStart;
+            Optional<PrometheusText> gatewayAtEnd = gatewayAtStart.isPresent() ? gateway.scrape() : Optional.empty();
+            // The drill cannot tell a fallback line from a generated answer: the gateway's counters can.
+            report.finish((System.nanoTime() - started) / 1e9, ownCpu,
+                    GatewayMetrics.cpuSecondsBetween(gatewayAtStart, gatewayAtEnd),
+                    GatewayMetrics.fallbacksBetween(gatewayAtStart, gatewayAtEnd));
+            client.stop();
+            httpClient.stop();
+            scheduler.shutdownNow();
+        }
+        return report;
+    }
+
+    /** CPU time this process has used, in seconds; NaN where the JVM does not tell. */
+    static double processCpuSeconds() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            long nanos = os.getProcessCpuTime();
+            return nanos < 0 ? Double.NaN : nanos / 1e9;
+        }
+        return Double.NaN;
+    }
+
+    /** Sends one webhook (as many times as duplicates are asked for) and records each acknowledgement. */
+    private CompletableFuture<Void> webhook(String event, String callId) {
+        String body = "{\"event\":\"" + event + "\",\"call\":{\"call_id\":\"" + callId + "\",\"agent_id\":\"drill\","
+                + "\"call_type\":\"web_call\",\"call_status\":\"" + ("call_started".equals(event) ? "ongoing" : "ended")
+                + "\",\"start_timestamp\":1700000000000" + ("call_started".equals(event) ? ""
+                : ",\"end_timestamp\":1700000060000,\"disconnection_reason\":\"user_hangup\"") + "}}";
+        List<CompletableFuture<?>> sends = new ArrayList<>();
+        for (int i = 0; i < options.duplicateWebhooks(); i++) {
+            sends.add(post(body.getBytes(StandardCharsets.UTF_8), true).thenAccept(status -> {
+                if (status / 100 != 2) {
+                    report.count(DrillReport.WEBHOOK_FAILURES);
+                }
+            }));
+        }
+        return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
+    }
+
+    private CompletableFuture<Integer> post(byte[] body, boolean measure) {
+        return webhooks.post(body).thenApply(outcome -> {
+            if (measure && outcome.answered()) {
+                report.recordWebhook(outcome.latencyNanos());
+            }
+            return outcome.status();
+        });
+    }
+
+    /** A malformed webhook body (must get 400) and a malformed frame on a throw-away socket (must be closed). */
+    private void badInput(WebSocketClient client, String callId) {
+        post("{\"event\":\"call_started\",\"call\":{\"call_id\":".getBytes(StandardCharsets.UTF_8), false)
+                .thenAccept(status -> report.count(status == 400 ? "bad_input_rejected" : DrillReport.BAD_INPUT_ACCEPTED));
+        BadFrameProbe probe = new BadFrameProbe();
+        try {
+            client.connect(probe, options.socketUri(callId + "-bad")).thenAccept(s ->
+                    s.sendText("this is not json {", Callback.NOOP)).exceptionally(e -> {
+                        report.count("bad_input_connect_failures");
+                        return null;
+                    });
+        } catch (java.io.IOException e) {
+            report.count("bad_input_connect_failures");
+        }
+    }
+
+    /** Expects the gateway to close a socket that sent a frame that is not JSON. */
+    public final class BadFrameProbe implements Session.Listener.AutoDemanding {
+        @Override
+        public void onWebSocketClose(int statusCode, String reason) {
+            report.count(statusCode == 1007 || statusCode == 1003 || statusCode == 1008 ? "bad_input_rejected"
+                    : DrillReport.BAD_INPUT_ACCEPTED);
+        }
+    }
+}

@@ -1,0 +1,139 @@
+package io.callguard.cli.drill;
+
+import io.callguard.app.Gateway;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** {@code callguard drill}: plays Retell against a running gateway under load and faults; exits 1 when a caller would have noticed. */
+@Command(name = "drill", mixinStandardHelpOptions = true,
+        description = {"Play Retell against a running gateway: signed webhooks, the LLM WebSocket, a turn every interval,",
+            "pings, faults on demand. Exits 1 when any turn was silent or any answer stale, duplicated or misrouted."})
+public final class DrillCommand implements Callable<Integer> {
+
+    /** Pause between the warm-up and the measured drill, for the warm-up calls' endings to settle. */
+    static final int WARMUP_SETTLE_SECONDS = 5;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--target", required = true, paramLabel = "URL", description = "Gateway base URL, e.g. http://127.0.0.1:8080/")
+    URI target;
+
+    @Option(names = "--calls", defaultValue = "20", description = "Concurrent calls (default ${DEFAULT-VALUE}).")
+    int calls;
+
+    @Option(names = "--duration", defaultValue = "10s", paramLabel = "D", description = "How long each call lasts, e.g. 30s, 2m (default ${DEFAULT-VALUE}).")
+    String duration;
+
+    @Option(names = "--turn-interval", defaultValue = "1s", paramLabel = "I", description = "Time between turns of a call (default ${DEFAULT-VALUE}).")
+    String turnInterval;
+
+    @Option(names = "--ramp-up", defaultValue = "1s", paramLabel = "R", description = {"Start the calls evenly "
+            + "spread over this time, e.g. 10s; each call still lasts --duration (default ${DEFAULT-VALUE}). Opening "
+            + "hundreds of calls within a second is a burst of call starts (webhooks, sockets, admissions) on top of "
+            + "the turns; ramp up to measure the steady state."})
+    String rampUp;
+
+    @Option(names = "--warmup", defaultValue = "0s", paramLabel = "W", description = {"First play the same drill "
+            + "with calls lasting this long, e.g. 90s, in the same process, report nothing of it, and pause "
+            + "5 s for its calls' endings to settle (default ${DEFAULT-VALUE}: none). Without it a fresh JVM measures "
+            + "its own JIT compiling, and the gateway's."})
+    String warmup;
+
+    @Option(names = "--budget-ms", defaultValue = "1000", description = {"A complete answer later than this after the "
+            + "request was sent is a silent turn (default ${DEFAULT-VALUE}: the gateway's turn.budget-ms of 800 plus "
+            + "200 ms for both socket legs and scheduling on a loaded host; a watchdog fallback sent at exactly the "
+            + "gateway's budget must not count as silence)."})
+    long budgetMs;
+
+    @Option(names = "--retell-api-key", paramLabel = "KEY", description = "Signs the webhooks (default: RETELL_API_KEY).")
+    String apiKey;
+
+    @Option(names = "--socket-token", paramLabel = "TOKEN", description = "The gateway's socket token (default: CALLGUARD_SOCKET_TOKEN).")
+    String socketToken;
+
+    @Option(names = "--duplicate-webhooks", defaultValue = "1", paramLabel = "K", description = "Send each webhook K times.")
+    int duplicateWebhooks;
+
+    @Option(names = "--drop-sockets", defaultValue = "0", paramLabel = "P", description = "Fraction of calls whose socket is cut mid-call and reconnected.")
+    double dropSockets;
+
+    @Option(names = "--out-of-order", description = "Send call_ended before call_started for some calls.")
+    boolean outOfOrder;
+
+    @Option(names = "--bad-input", defaultValue = "0", paramLabel = "P", description = "Fraction of calls that also send malformed bodies and frames.")
+    double badInput;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of the random choices (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--json", description = "Print the report as JSON.")
+    boolean json;
+
+    @Option(names = "--html", paramLabel = "FILE", description = "Also write an HTML report with a latency percentile plot.")
+    Path html;
+
+    @Override
+    public Integer call() throws Exception {
+        String key = apiKey != null ? apiKey : System.getenv("RETELL_API_KEY");
+        String token = socketToken != null ? socketToken : System.getenv("CALLGUARD_SOCKET_TOKEN");
+        if (key == null || key.isEmpty() || token == null || token.isEmpty()) {
+            throw new ParameterException(spec.commandLine(),
+                    "give --retell-api-key (or RETELL_API_KEY) and --socket-token (or CALLGUARD_SOCKET_TOKEN)");
+        }
+        DrillOptions options;
+        DrillOptions warmUp;
+        try {
+            options = new DrillOptions(target, key, token, calls, parse(duration), parse(turnInterval),
+                    Duration.ofMillis(budgetMs), duplicateWebhooks, dropSockets, outOfOrder, badInput, seed,
+                    parse(rampUp));
+            Duration warm = parse(warmup);
+            if (warm.isNegative()) {
+                throw new IllegalArgumentException("--warmup must not be negative, was " + warmup);
+            }
+            warmUp = warm.isZero() ? null : options.withDuration(warm);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        if (warmUp != null) {
+            spec.commandLine().getErr().printf("drill: warm-up, %d calls for %s, not reported%n", calls, warmup);
+            new Drill(warmUp, line -> spec.commandLine().getErr().println("warm-up " + line)).run();
+            TimeUnit.SECONDS.sleep(WARMUP_SETTLE_SECONDS);
+        }
+        DrillReport report = new Drill(options, line -> spec.commandLine().getErr().println(line)).run();
+        spec.commandLine().getOut().print(json ? report.json() + "\n" : report.text());
+        spec.commandLine().getOut().flush();
+        if (html != null) {
+            Files.writeString(html, DrillHtml.render(report, options));
+        }
+        return report.passed() ? 0 : 1;
+    }
+
+    /** Parses {@code 500ms}, {@code 10s}, {@code 2m} or an ISO-8601 duration. */
+    static Duration parse(String text) {
+        String t = text.trim().toLowerCase(java.util.Locale.ROOT);
+        try {
+            if (t.endsWith("ms")) {
+                return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
+            }
+            if (t.endsWith("s")) {
+                return Duration.ofMillis(Math.round(Double.parseDouble(t.substring(0, t.length() - 1)) * 1000));
+            }
+            if (t.endsWith("m")) {
+                return Duration.ofSeconds(Math.round(Double.parseDouble(t.substring(0, t.length() - 1)) * 60));
+            }
+            return Duration.parse(text);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("not a duration: '" + text + "' (use e.g. 500ms, 10s, 2m)");
+        }
+    }
+}

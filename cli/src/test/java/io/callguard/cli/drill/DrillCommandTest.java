@@ -1,0 +1,58 @@
+package io.callguard.cli.drill;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.callguard.cli.Main;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The drill's and bench-webhooks' argument checks, which refuse before anything is sent. */
+class DrillCommandTest {
+
+    private final StringWriter err = new StringWriter();
+
+    private int execute(String... args) {
+        CommandLine cli = Main.commandLine();
+        cli.setOut(new PrintWriter(new StringWriter()));
+        cli.setErr(new PrintWriter(err));
+        return cli.execute(args);
+    }
+
+    @Test
+    void shouldRefuseAWarmupShorterThanOneTurn() {
+        int exit = execute("drill", "--target", "http://127.0.0.1:9/", "--retell-api-key", "k", "--socket-token", "t",
+                "--turn-interval", "1s", "--warmup", "500ms");
+
+        assertThat(exit).isEqualTo(2);
+        assertThat(err.toString()).contains("duration >= turn-interval").doesNotContain("warm-up, ");
+    }
+
+    @Test
+    void shouldRefuseANegativeWarmup() {
+        int exit = execute("drill", "--target", "http://127.0.0.1:9/", "--retell-api-key", "k", "--socket-token", "t",
+                "--warmup", "-5s");
+
+        assertThat(exit).isEqualTo(2);
+        assertThat(err.toString()).contains("--warmup must not be negative, was -5s");
+    }
+
+    @Test
+    void benchWebhooksShouldRefuseANegativeRate() {
+        int exit = execute("bench-webhooks", "--target", "http://127.0.0.1:9/", "--retell-api-key", "k",
+                "--rate", "-1");
+
+        assertThat(exit).isEqualTo(2);
+        assertThat(err.toString()).contains("--warmup and --rate >= 0");
+    }
+
+    @Test
+    void benchWebhooksShouldRefuseABadDrainTimeout() {
+        int exit = execute("bench-webhooks", "--target", "http://127.0.0.1:9/", "--retell-api-key", "k",
+                "--drain-timeout", "soon");
+
+        assertThat(exit).isEqualTo(2);
+        assertThat(err.toString()).contains("--drain-timeout: not a duration: 'soon'");
+    }
+}

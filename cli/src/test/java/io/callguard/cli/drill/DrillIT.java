@@ -1,0 +1,181 @@
+package io.callguard.cli.drill;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.callguard.app.Gateway;
+import io.callguard.cli.Main;
+import io.callguard.app.config.GatewayConfig;
+import io.callguard.schemas.Json;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * The drill against a gateway started in the test: it passes with every fault flag on, and it fails (exit 1)
+ * when the gateway leaves turns unanswered, so it can gate a deployment.
+ */
+@Tag("integration")
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+class DrillIT {
+
+    private static final String KEY = "drill-it-key";
+    private static final String TOKEN = "drill-it-token";
+
+    @TempDir
+    Path dataDir;
+
+    @Test
+    void shouldPassShortDrillWithEveryFaultFlagOn() throws Exception {
+        // Given a whole gateway with room for every call of the drill
+        try (Gateway gateway = startGateway(Map.of("capacity.max-active-calls", "200"))) {
+            DrillOptions options = new DrillOptions(gateway.httpUri(), KEY, TOKEN, 20, Duration.ofSeconds(10),
+                    Duration.ofSeconds(1), Duration.ofMillis(1000), 2, 0.2, true, 0.1, 7, Duration.ofSeconds(1));
+
+            // When the drill plays 20 calls for 10 s with duplicated webhooks, cut sockets, out-of-order
+            // lifecycles and malformed input
+            DrillReport report = new Drill(options, line -> { }).run();
+
+            // Then no caller heard silence or a wrong answer, and every fault was actually exercised
+            assertThat(report.passed()).as(report.text()).isTrue();
+            assertThat(report.count(DrillReport.SILENT_TURNS, 0)).isZero();
+            assertThat(report.count("sockets_dropped", 0)).as(report.text()).isPositive();
+            assertThat(report.count("reconnects", 0)).as(report.text()).isPositive();
+            assertThat(report.count("bad_input_rejected", 0)).as(report.text()).isPositive();
+            assertThat(report.count("out_of_order_calls", 0)).as(report.text()).isPositive();
+            assertThat(report.count("busy_rejections", 0)).isZero();
+            long sent = report.count("turns_sent", 0);
+            assertThat(sent).as(report.text()).isGreaterThan(20 * 7);
+            // A turn may be superseded by the next one before its answer arrives; that is not silence, but it
+            // must stay rare on an unloaded gateway.
+            assertThat(report.count("turns_answered", 0)).as(report.text()).isGreaterThanOrEqualTo(sent * 9 / 10);
+            assertThat(report.webhooks().getTotalCount()).isEqualTo(20L * 3 * 2);
+        }
+    }
+
+    @Test
+    void shouldFailWhenTurnsGoSilent() throws Exception {
+        // Given a gateway that takes turns but cannot answer them: no egress role (no delivery, no edge
+        // watchdog) and a short turn budget
+        try (Gateway gateway = startGateway(Map.of("roles", "ingress,processor", "turn.budget-ms", "300"))) {
+            StringWriter out = new StringWriter();
+            CommandLine cli = Main.commandLine();
+            cli.setOut(new PrintWriter(out));
+            cli.setErr(new PrintWriter(new StringWriter()));
+
+            // When the drill runs against it
+            int exit = cli.execute("drill", "--target", gateway.httpUri().toString(), "--calls", "3",
+                    "--duration", "3s", "--turn-interval", "1s", "--budget-ms", "300", "--retell-api-key", KEY,
+                    "--socket-token", TOKEN, "--json");
+
+            // Then it fails, naming the silent turns
+            assertThat(exit).as(out.toString()).isEqualTo(1);
+            assertThat(out.toString()).contains("\"passed\" : false").contains("\"silent_turns\"");
+        }
+    }
+
+    @Test
+    void shouldWarmUpUnreportedAndSayWhatCpuAndFallbacksTheRunCost() throws Exception {
+        // Given a whole gateway whose backend fails every generation, so every answer is a fallback
+        try (Gateway gateway = startGateway(Map.of("agent.script.failure-rate", "1.0"))) {
+            StringWriter out = new StringWriter();
+            StringWriter err = new StringWriter();
+            CommandLine cli = Main.commandLine();
+            cli.setOut(new PrintWriter(out));
+            cli.setErr(new PrintWriter(err));
+
+            // When the drill warms up for 2 s and then measures 3 calls for 2 s
+            int exit = cli.execute("drill", "--target", gateway.httpUri().toString(), "--calls", "3",
+                    "--duration", "2s", "--turn-interval", "500ms", "--warmup", "2s", "--ramp-up", "0s",
+                    "--retell-api-key", KEY, "--socket-token", TOKEN, "--json");
+
+            // Then it passes (a fallback is an answer, never silence), reporting only the measured calls' turns
+            // (3 calls, 4 turns each at most), the CPU its own process and the gateway's used meanwhile, and the
+            // gateway's fallbacks over the measured part only: one per answered turn
+            assertThat(exit).as(out.toString()).isZero();
+            assertThat(err.toString()).contains("warm-up, 3 calls for 2s, not reported")
+                    .contains("warm-up drill: 3 calls open");
+            JsonNode report = Json.mapper().readTree(out.toString());
+            long answered = report.path("counts").path("turns_answered").asLong();
+            assertThat(report.path("counts").path("turns_sent").asLong()).as(out.toString()).isBetween(3L, 12L);
+            assertThat(report.path("webhook_ack_latency_ms").path("count").asLong()).isEqualTo(3 * 3);
+            assertThat(report.path("drill_process_cpu_cores").asDouble(-1)).isPositive();
+            assertThat(report.path("gateway_process_cpu_cores").asDouble(-1)).isPositive();
+            long fallbacks = 0;
+            for (JsonNode n : report.path("gateway_fallbacks")) {
+                fallbacks += n.asLong();
+            }
+            assertThat(answered).as(out.toString()).isPositive();
+            assertThat(fallbacks).as(out.toString()).isEqualTo(answered);
+        }
+    }
+
+    @Test
+    void benchWebhooksShouldMeasureAcksOnScheduleAndTheProcessorsBacklog() throws Exception {
+        // Given a whole gateway (ingress, processor, responder, egress)
+        try (Gateway gateway = startGateway(Map.of())) {
+            StringWriter out = new StringWriter();
+            CommandLine cli = Main.commandLine();
+            cli.setOut(new PrintWriter(out));
+            cli.setErr(new PrintWriter(new StringWriter()));
+
+            // When bench-webhooks offers 300 webhooks at 200 a second
+            int exit = cli.execute("bench-webhooks", "--target", gateway.httpUri().toString(), "--retell-api-key", KEY,
+                    "--count", "300", "--warmup", "20", "--rate", "200", "--concurrency", "8");
+
+            // Then every one was acknowledged, on schedule (300 at 200/s take 1.5 s), and the processor took them all
+            assertThat(exit).as(out.toString()).isZero();
+            assertThat(out.toString()).contains("webhooks: 300 in ").contains("(offered 200/s)")
+                    .contains("statuses {200=300}").contains("(from when each was due)")
+                    .containsPattern("cpu: gateway process [0-9.]+ cores, this load generator [0-9.]+ cores")
+                    .containsPattern("processor backlog \\(acknowledged, not yet taken by the processor\\): max \\d+ "
+                            + "at \\d+ s, \\d+ at the last ack, all taken [0-9.]+ s after it");
+            double seconds = Double.parseDouble(out.toString().replaceAll("(?s).*webhooks: 300 in ([0-9.]+) s.*", "$1"));
+            assertThat(seconds).as(out.toString()).isGreaterThanOrEqualTo(1.49);
+            assertThat(gateway.processor().isRunning()).isTrue();
+        }
+    }
+
+    @Test
+    void benchWebhooksShouldSayWhenTheTargetRunsNoProcessor() throws Exception {
+        // Given an edge node only
+        try (Gateway gateway = startGateway(Map.of("roles", "ingress,egress"))) {
+            StringWriter out = new StringWriter();
+            CommandLine cli = Main.commandLine();
+            cli.setOut(new PrintWriter(out));
+            cli.setErr(new PrintWriter(new StringWriter()));
+
+            // When bench-webhooks runs closed loop against it
+            int exit = cli.execute("bench-webhooks", "--target", gateway.httpUri().toString(), "--retell-api-key", KEY,
+                    "--count", "100", "--warmup", "0", "--concurrency", "4");
+
+            // Then the acks are measured and the backlog is said not to be
+            assertThat(exit).as(out.toString()).isZero();
+            assertThat(out.toString()).contains("statuses {200=100}")
+                    .contains("processor backlog: not measured (the target does not run the processor");
+        }
+    }
+
+    private Gateway startGateway(Map<String, String> extra) throws Exception {
+        Path dir = Files.createTempDirectory(dataDir, "gw");
+        Map<String, String> values = new java.util.HashMap<>(Map.of("data.dir", dir.toString(), "broker.port", "0",
+                "http.port", "0", "retell.api-key", KEY, "socket.token", TOKEN, "topics.partitions", "2"));
+        values.putAll(extra);
+        Gateway gateway = new Gateway(GatewayConfig.of(values), Clock.systemUTC()).start();
+        if (gateway.processor() != null) {
+            await().atMost(Duration.ofSeconds(60)).until(() -> gateway.processor().isRunning());
+        }
+        return gateway;
+    }
+}

@@ -1,0 +1,28 @@
+package io.callguard.cli.drill;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+class SimulatedCallTest {
+
+    @Test
+    void shouldAskTheFirstTurnAtTheCallsPhaseAfterAtLeastOneInterval() {
+        // Socket opened 130 ms after the epoch, phase 500 ms: first turn at 1500 ms from the epoch
+        assertThat(130 + SimulatedCall.firstTurnDelayMs(1_000, 500, 130)).isEqualTo(1_500);
+        // Socket opened past the phase within the interval: the next interval's phase
+        assertThat(730 + SimulatedCall.firstTurnDelayMs(1_000, 500, 730)).isEqualTo(2_500);
+        // Socket opened exactly on the phase, several intervals late
+        assertThat(SimulatedCall.firstTurnDelayMs(1_000, 200, 3_200)).isEqualTo(1_000);
+    }
+
+    @Test
+    void shouldSpreadCallsOpenedTogetherOverTheInterval() {
+        // Ten calls whose sockets all opened at 2,000 ms ask at ten different offsets, 100 ms apart
+        long[] offsets = new long[10];
+        for (int i = 0; i < 10; i++) {
+            offsets[i] = (2_000 + SimulatedCall.firstTurnDelayMs(1_000, 1_000L * i / 10, 2_000)) % 1_000;
+        }
+        assertThat(offsets).containsExactly(0, 100, 200, 300, 400, 500, 600, 700, 800, 900);
+    }
+}

@@ -1,0 +1,76 @@
+package io.callguard.common;
+
+import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The phase of one {@link Role}, with one transition method, as resilience4j's breaker keeps its state machine:
+ * a role holds one of these instead of started/closed/running flags. Thread-safe.
+ */
+public final class RoleLifecycle {
+
+    private static final Logger LOG = LoggerFactory.getLogger(RoleLifecycle.class);
+
+    private final String role;
+    private RoleState state = RoleState.CREATED;
+
+    public RoleLifecycle(String role) {
+        this.role = Objects.requireNonNull(role, "role");
+    }
+
+    /** The role's name. */
+    public String role() {
+        return role;
+    }
+
+    public synchronized RoleState state() {
+        return state;
+    }
+
+    /**
+     * Moves to {@code next}.
+     *
+     * @throws IllegalStateException when {@code next} is not a successor of the current phase
+     */
+    public synchronized void transitionTo(RoleState next) {
+        if (!state.canMoveTo(next)) {
+            throw new IllegalStateException(role + " cannot move from " + state + " to " + next);
+        }
+        LOG.debug("{}: {} -> {}", role, state, next);
+        state = next;
+    }
+
+    /**
+     * Moves to STARTING for {@code start()}.
+     *
+     * @throws IllegalStateException when the role was already started or closed
+     */
+    public synchronized void starting() {
+        if (state != RoleState.CREATED) {
+            throw new IllegalStateException(role + " was already " + (state == RoleState.STOPPING
+                    || state == RoleState.STOPPED ? "closed" : "started") + " (" + state + "); create a new one");
+        }
+        transitionTo(RoleState.STARTING);
+    }
+
+    /**
+     * Moves to STOPPING for {@code close()}.
+     *
+     * @return false when the role is already stopping or stopped: the caller has nothing to do
+     */
+    public synchronized boolean stopping() {
+        if (state == RoleState.STOPPING || state == RoleState.STOPPED) {
+            return false;
+        }
+        transitionTo(RoleState.STOPPING);
+        return true;
+    }
+
+    /** Moves to FAILED unless the role is already failed, stopping or stopped. */
+    public synchronized void failed() {
+        if (state.canMoveTo(RoleState.FAILED)) {
+            transitionTo(RoleState.FAILED);
+        }
+    }
+}

@@ -1,0 +1,129 @@
+package io.callguard.testkit;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.schemas.Json;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.websocket.api.Callback;
+import org.eclipse.jetty.websocket.api.Session;
+import org.eclipse.jetty.websocket.client.WebSocketClient;
+
+/** Plays Retell's side of one LLM WebSocket in tests: sends what Retell sends, records every frame it gets. */
+public final class RetellSocketClient implements Session.Listener.AutoDemanding {
+
+    /** A frame as received, with the time it arrived. */
+    public record Frame(JsonNode json, long atNanos) {
+    }
+
+    private final BlockingQueue<Frame> frames = new LinkedBlockingQueue<>();
+    private final List<Frame> all = new ArrayList<>();
+    private volatile Session session;
+    private volatile int closeCode = -1;
+
+    public static RetellSocketClient connect(WebSocketClient client, URI base, String callId, String token) throws Exception {
+        RetellSocketClient endpoint = new RetellSocketClient();
+        URI uri = URI.create(base.toString().replaceFirst("^http", "ws") + "llm-websocket/" + callId + "?token=" + token);
+        endpoint.session = client.connect(endpoint, uri).get(10, TimeUnit.SECONDS);
+        return endpoint;
+    }
+
+    @Override
+    public void onWebSocketText(String message) {
+        try {
+            Frame f = new Frame(Json.mapper().readTree(message), System.nanoTime());
+            synchronized (all) {
+                all.add(f);
+            }
+            frames.add(f);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("gateway sent a frame that is not JSON: " + message, e);
+        }
+    }
+
+    @Override
+    public void onWebSocketClose(int statusCode, String reason) {
+        closeCode = statusCode;
+    }
+
+    /** The next frame, or fails after the timeout. */
+    public Frame next(Duration timeout) throws InterruptedException {
+        Frame f = frames.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        if (f == null) {
+            throw new AssertionError("no frame within " + timeout.toMillis() + " ms");
+        }
+        return f;
+    }
+
+    /** The next frame of a response_type, skipping others (pings, config), or fails after the timeout. */
+    public Frame next(String responseType, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            long left = deadline - System.nanoTime();
+            Frame f = frames.poll(Math.max(0, left), TimeUnit.NANOSECONDS);
+            if (f == null) {
+                throw new AssertionError("no " + responseType + " frame within " + timeout.toMillis() + " ms");
+            }
+            if (responseType.equals(f.json().path("response_type").asText())) {
+                return f;
+            }
+        }
+    }
+
+    /** Every frame received so far. */
+    public List<Frame> received() {
+        synchronized (all) {
+            return List.copyOf(all);
+        }
+    }
+
+    /** Frames of type response for one response id, so far. */
+    public List<JsonNode> responses(long responseId) {
+        return received().stream().map(Frame::json)
+                .filter(j -> "response".equals(j.path("response_type").asText()) && j.path("response_id").asLong() == responseId)
+                .toList();
+    }
+
+    public long sendResponseRequired(long responseId, String userText) {
+        ObjectNode frame = Json.mapper().createObjectNode().put("interaction_type", "response_required")
+                .put("response_id", responseId);
+        frame.putArray("transcript").addObject().put("role", "user").put("content", userText);
+        long at = System.nanoTime();
+        session.sendText(frame.toString(), Callback.NOOP);
+        return at;
+    }
+
+    public long sendPing(long timestamp) {
+        long at = System.nanoTime();
+        session.sendText("{\"interaction_type\":\"ping_pong\",\"timestamp\":" + timestamp + "}", Callback.NOOP);
+        return at;
+    }
+
+    public void sendText(String text) {
+        session.sendText(text, Callback.NOOP);
+    }
+
+    /** Cuts the connection without a close handshake, as a network failure does. */
+    public void cut() {
+        session.disconnect();
+    }
+
+    public void close() {
+        if (session != null && session.isOpen()) {
+            session.close(1000, "done", Callback.NOOP);
+        }
+    }
+
+    public int closeCode() {
+        return closeCode;
+    }
+
+    public boolean isOpen() {
+        return session != null && session.isOpen();
+    }
+}
