@@ -9,6 +9,7 @@ import org.apache.kafka.common.config.ConfigDef.NonEmptyString;
 import org.apache.kafka.common.config.ConfigDef.Range;
 import org.apache.kafka.common.config.ConfigDef.Type;
 import org.apache.kafka.common.config.ConfigDef.ValidString;
+import org.apache.kafka.common.config.ConfigException;
 
 /** Settings of the responder: the agent backend, the resilience around it, and the response cache. */
 public final class ResponderConfig extends AbstractConfig {
@@ -33,6 +34,28 @@ public final class ResponderConfig extends AbstractConfig {
     public static final String SCRIPT_HANG_RATE_CONFIG = "agent.script.hang-rate";
     private static final String SCRIPT_HANG_RATE_DOC = "Script backend: share of calls, 0 to 1, that never "
             + "return (until cancelled).";
+
+    public static final String SCRIPT_FIRST_CHUNK_MEDIAN_MS_CONFIG = "agent.script.first-chunk-median-ms";
+    private static final String SCRIPT_FIRST_CHUNK_MEDIAN_MS_DOC = "Script backend: median of a lognormal wait "
+            + "for the first chunk, added to the delay (hosted LLMs: 150-500 ms). 0: no such wait.";
+
+    public static final String SCRIPT_FIRST_CHUNK_P99_MS_CONFIG = "agent.script.first-chunk-p99-ms";
+    private static final String SCRIPT_FIRST_CHUNK_P99_MS_DOC = "Script backend: 99th percentile of that wait "
+            + "(hosted LLMs: 2-4 s); at least the median. 0: the median itself, no spread.";
+
+    public static final String SCRIPT_CHUNKS_CONFIG = "agent.script.chunks";
+    private static final String SCRIPT_CHUNKS_DOC = "Script backend: chunks per answer (the answer padded with a "
+            + "stock sentence, or its tail joined, to that many). 0: one chunk per word of the answer.";
+
+    public static final String SCRIPT_CHUNK_GAP_MS_CONFIG = "agent.script.chunk-gap-ms";
+    private static final String SCRIPT_CHUNK_GAP_MS_DOC = "Script backend: wait between two chunks.";
+
+    public static final String SCRIPT_STALL_RATE_CONFIG = "agent.script.stall-rate";
+    private static final String SCRIPT_STALL_RATE_DOC = "Script backend: share of answers, 0 to 1, that pause "
+            + "mid-answer for agent.script.stall-ms (a brown-out after the first words).";
+
+    public static final String SCRIPT_STALL_MS_CONFIG = "agent.script.stall-ms";
+    private static final String SCRIPT_STALL_MS_DOC = "Script backend: length of a mid-answer stall.";
 
     public static final String SCRIPT_GREETING_CONFIG = "agent.script.greeting";
     private static final String SCRIPT_GREETING_DOC = "Script backend: the begin message (response id 0 or an "
@@ -152,6 +175,17 @@ public final class ResponderConfig extends AbstractConfig {
                     SCRIPT_FAILURE_RATE_DOC)
             .define(SCRIPT_HANG_RATE_CONFIG, Type.DOUBLE, 0.0, Range.between(0.0, 1.0), Importance.LOW,
                     SCRIPT_HANG_RATE_DOC)
+            .define(SCRIPT_FIRST_CHUNK_MEDIAN_MS_CONFIG, Type.LONG, 0L, Range.between(0, 120_000), Importance.LOW,
+                    SCRIPT_FIRST_CHUNK_MEDIAN_MS_DOC)
+            .define(SCRIPT_FIRST_CHUNK_P99_MS_CONFIG, Type.LONG, 0L, Range.between(0, 120_000), Importance.LOW,
+                    SCRIPT_FIRST_CHUNK_P99_MS_DOC)
+            .define(SCRIPT_CHUNKS_CONFIG, Type.INT, 0, Range.between(0, 10_000), Importance.LOW, SCRIPT_CHUNKS_DOC)
+            .define(SCRIPT_CHUNK_GAP_MS_CONFIG, Type.LONG, 0L, Range.between(0, 60_000), Importance.LOW,
+                    SCRIPT_CHUNK_GAP_MS_DOC)
+            .define(SCRIPT_STALL_RATE_CONFIG, Type.DOUBLE, 0.0, Range.between(0.0, 1.0), Importance.LOW,
+                    SCRIPT_STALL_RATE_DOC)
+            .define(SCRIPT_STALL_MS_CONFIG, Type.LONG, 20_000L, Range.between(0, 600_000), Importance.LOW,
+                    SCRIPT_STALL_MS_DOC)
             .define(SCRIPT_GREETING_CONFIG, Type.STRING, "Hello! How can I help you today?", Importance.LOW,
                     SCRIPT_GREETING_DOC)
             .define(OPENAI_URL_CONFIG, Type.STRING, "http://127.0.0.1:11434/v1/chat/completions", Importance.HIGH,
@@ -206,8 +240,15 @@ public final class ResponderConfig extends AbstractConfig {
             .define(CACHE_MAX_ENTRIES_CONFIG, Type.INT, 10_000, Range.between(1, 10_000_000), Importance.LOW,
                     CACHE_MAX_ENTRIES_DOC);
 
+    /** @throws ConfigException for a bad value, or a first-chunk p99 below its median */
     public ResponderConfig(Map<?, ?> values) {
         super(DEFINITION, values, false);
+        long median = getLong(SCRIPT_FIRST_CHUNK_MEDIAN_MS_CONFIG);
+        long p99 = getLong(SCRIPT_FIRST_CHUNK_P99_MS_CONFIG);
+        if (p99 != 0 && p99 < median) {
+            throw new ConfigException(SCRIPT_FIRST_CHUNK_P99_MS_CONFIG, p99, "must be at least "
+                    + SCRIPT_FIRST_CHUNK_MEDIAN_MS_CONFIG + " (" + median + ")");
+        }
     }
 
     /** Every key this config declares, with type, default and doc. */
@@ -229,6 +270,32 @@ public final class ResponderConfig extends AbstractConfig {
 
     public double scriptHangRate() {
         return getDouble(SCRIPT_HANG_RATE_CONFIG);
+    }
+
+    public long scriptFirstChunkMedianMs() {
+        return getLong(SCRIPT_FIRST_CHUNK_MEDIAN_MS_CONFIG);
+    }
+
+    /** The first-chunk p99; 0 (unset) reads as the median. */
+    public long scriptFirstChunkP99Ms() {
+        long p99 = getLong(SCRIPT_FIRST_CHUNK_P99_MS_CONFIG);
+        return p99 == 0 ? scriptFirstChunkMedianMs() : p99;
+    }
+
+    public int scriptChunks() {
+        return getInt(SCRIPT_CHUNKS_CONFIG);
+    }
+
+    public long scriptChunkGapMs() {
+        return getLong(SCRIPT_CHUNK_GAP_MS_CONFIG);
+    }
+
+    public double scriptStallRate() {
+        return getDouble(SCRIPT_STALL_RATE_CONFIG);
+    }
+
+    public long scriptStallMs() {
+        return getLong(SCRIPT_STALL_MS_CONFIG);
     }
 
     public String scriptGreeting() {

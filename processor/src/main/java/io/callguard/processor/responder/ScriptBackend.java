@@ -1,6 +1,5 @@
 package io.callguard.processor.responder;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -11,46 +10,40 @@ import java.util.function.Consumer;
 import java.util.random.RandomGenerator;
 
 /**
- * A deterministic agent for trials and drills: the greeting for the begin message, otherwise an echo
- * of the caller's last utterance ({@code You said: <text>}), streamed word by word.
- *
- * <p>Faults, from config: every answer waits {@code agent.script.delay-ms}; a share
- * {@code agent.script.hang-rate} never answers (until cancelled); a share {@code agent.script.failure-rate}
- * fails after the delay. Two draws are taken from the injected generator per call, hang first, so a
- * fixed seed gives a fixed sequence of outcomes.
+ * A deterministic agent for trials, drills and rehearsals: the greeting for the begin message, otherwise an echo
+ * of the caller's last utterance ({@code You said: <text>}), streamed as a {@link SimulatedStream} describes it
+ * ({@code agent.script.*}): a fixed delay plus a lognormal first-chunk wait, chunks at a gap, and at their rates
+ * hangs (until cancelled), failures at the first-chunk time and stalls mid-answer. With the defaults it answers at
+ * once, word by word. The draws come from the injected generator, hang first, so a fixed seed gives a fixed
+ * sequence of outcomes.
  */
 public final class ScriptBackend implements AgentBackend {
 
     /** Prefix of an echoed answer. */
     public static final String ECHO_PREFIX = "You said: ";
 
-    private final long delayMs;
-    private final double failureRate;
-    private final double hangRate;
+    private final SimulatedStream stream;
     private final String greeting;
     private final ScheduledExecutorService scheduler;
     private final RandomGenerator random;
 
     /**
-     * @param scheduler runs the delayed answers; owned by the caller
-     * @param random    decides the faults; access is synchronized here
+     * @param scheduler runs the delayed chunks; owned by the caller
+     * @param random    decides the faults and waits; access is synchronized here
      */
     public ScriptBackend(ResponderConfig config, ScheduledExecutorService scheduler, RandomGenerator random) {
-        this(config.scriptDelayMs(), config.scriptFailureRate(), config.scriptHangRate(), config.scriptGreeting(),
-                scheduler, random);
+        this(SimulatedStream.of(config), config.scriptGreeting(), scheduler, random);
     }
 
-    ScriptBackend(long delayMs, double failureRate, double hangRate, String greeting,
-            ScheduledExecutorService scheduler, RandomGenerator random) {
-        this.delayMs = delayMs;
-        this.failureRate = failureRate;
-        this.hangRate = hangRate;
+    ScriptBackend(SimulatedStream stream, String greeting, ScheduledExecutorService scheduler,
+            RandomGenerator random) {
+        this.stream = Objects.requireNonNull(stream, "stream");
         this.greeting = Objects.requireNonNull(greeting, "greeting");
         this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
         this.random = Objects.requireNonNull(random, "random");
     }
 
-    /** The full answer the script gives to a turn when no fault is drawn. */
+    /** The answer the script gives to a turn, before {@code agent.script.chunks} pads or joins it. */
     public String answerTo(Turn turn) {
         if (turn.responseId() == 0 || turn.transcript().isEmpty()) {
             return greeting;
@@ -60,51 +53,60 @@ public final class ScriptBackend implements AgentBackend {
 
     @Override
     public CompletableFuture<Void> generate(Turn turn, Consumer<String> chunkSink) {
-        boolean hang;
-        boolean fail;
+        SimulatedStream.Plan plan;
         synchronized (random) {
-            hang = random.nextDouble() < hangRate;
-            fail = random.nextDouble() < failureRate;
+            plan = stream.plan(answerTo(turn), random);
         }
         CompletableFuture<Void> result = new CompletableFuture<>();
-        if (hang) {
-            return result;
+        switch (plan.outcome()) {
+            case HANG:
+                return result;
+            case ERROR:
+                schedule(result, plan.atMs().get(0), () -> result.completeExceptionally(new AgentBackendException(
+                        "script backend: injected failure for call " + turn.callId() + " response "
+                                + turn.responseId())));
+                return result;
+            default:
+                if (plan.chunks().isEmpty()) {
+                    schedule(result, 0, () -> result.complete(null));
+                } else {
+                    next(result, plan, 0, 0, chunkSink);
+                }
+                return result;
         }
-        Runnable answer = () -> {
-            if (result.isDone()) {
-                return;
-            }
-            if (fail) {
-                result.completeExceptionally(new AgentBackendException("script backend: injected failure for call "
-                        + turn.callId() + " response " + turn.responseId()));
-                return;
-            }
-            for (String chunk : words(answerTo(turn))) {
+    }
+
+    /** Sends chunk {@code i} at its time (measured from the request, now {@code elapsedMs} ago), then the next. */
+    private void next(CompletableFuture<Void> result, SimulatedStream.Plan plan, int i, long elapsedMs,
+            Consumer<String> chunkSink) {
+        long at = plan.atMs().get(i);
+        schedule(result, at - elapsedMs, () -> {
+            // Chunks due together go together, so an instant answer is one scheduled task, as before.
+            int j = i;
+            while (j < plan.chunks().size() && plan.atMs().get(j) == at) {
                 if (result.isDone()) {
                     return;
                 }
-                chunkSink.accept(chunk);
+                chunkSink.accept(plan.chunks().get(j));
+                j++;
             }
-            result.complete(null);
-        };
-        ScheduledFuture<?> scheduled = scheduler.schedule(answer, delayMs, TimeUnit.MILLISECONDS);
-        result.whenComplete((ignored, error) -> scheduled.cancel(false));
-        return result;
+            if (j == plan.chunks().size()) {
+                result.complete(null);
+            } else {
+                next(result, plan, j, at, chunkSink);
+            }
+        });
     }
 
-    /** Splits a text into chunks of one word each, keeping the space after each word. */
-    static List<String> words(String text) {
-        List<String> chunks = new ArrayList<>();
-        int start = 0;
-        for (int i = 0; i < text.length(); i++) {
-            if (text.charAt(i) == ' ') {
-                chunks.add(text.substring(start, i + 1));
-                start = i + 1;
+    private void schedule(CompletableFuture<Void> result, long delayMs, Runnable task) {
+        if (result.isDone()) {
+            return;
+        }
+        ScheduledFuture<?> scheduled = scheduler.schedule(() -> {
+            if (!result.isDone()) {
+                task.run();
             }
-        }
-        if (start < text.length()) {
-            chunks.add(text.substring(start));
-        }
-        return chunks;
+        }, Math.max(0, delayMs), TimeUnit.MILLISECONDS);
+        result.whenComplete((ignored, error) -> scheduled.cancel(false));
     }
 }

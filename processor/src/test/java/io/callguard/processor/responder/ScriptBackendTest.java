@@ -108,4 +108,46 @@ class ScriptBackendTest {
         assertThat(chunks).isEmpty();
         assertThat(scheduler.pending()).isZero();
     }
+
+    @Test
+    void shouldStreamChunksAtTheirGapsAfterTheFirstChunk() {
+        // Given 4 chunks 40 ms apart after a 300 ms first chunk
+        ScriptBackend script = backend(Map.of(ResponderConfig.SCRIPT_FIRST_CHUNK_MEDIAN_MS_CONFIG, 300,
+                ResponderConfig.SCRIPT_CHUNKS_CONFIG, 4, ResponderConfig.SCRIPT_CHUNK_GAP_MS_CONFIG, 40), 1);
+        List<String> chunks = new ArrayList<>();
+
+        // When
+        CompletableFuture<Void> done = script.generate(turn(1, new Turn.Utterance("user", "hello")), chunks::add);
+        scheduler.advance(299);
+
+        // Then
+        assertThat(chunks).isEmpty();
+        scheduler.advance(1);
+        assertThat(chunks).containsExactly("You ");
+        scheduler.advance(79);
+        assertThat(chunks).containsExactly("You ", "said: ");
+        assertThat(done).isNotDone();
+        scheduler.advance(41);
+        assertThat(String.join("", chunks)).isEqualTo("You said: hello. I.");
+        assertThat(done).isCompleted();
+    }
+
+    @Test
+    void shouldStopMidStreamWhenCancelledDuringAStall() {
+        // Given every answer stalls 20 s in the middle
+        ScriptBackend script = backend(Map.of(ResponderConfig.SCRIPT_CHUNKS_CONFIG, 6,
+                ResponderConfig.SCRIPT_STALL_RATE_CONFIG, 1.0, ResponderConfig.SCRIPT_STALL_MS_CONFIG, 20_000), 1);
+        List<String> chunks = new ArrayList<>();
+        CompletableFuture<Void> done = script.generate(turn(1, new Turn.Utterance("user", "hello")), chunks::add);
+        scheduler.advance(10);
+        assertThat(chunks).hasSize(3);
+
+        // When
+        done.cancel(true);
+        scheduler.advance(30_000);
+
+        // Then
+        assertThat(chunks).hasSize(3);
+        assertThat(scheduler.pending()).isZero();
+    }
 }
