@@ -31,9 +31,28 @@ public final class CommonConfig extends AbstractConfig {
             + "to the edge node holding a call's socket). Empty: derived from the host name and a random suffix.";
 
     public static final String TURN_BUDGET_MS_CONFIG = "turn.budget-ms";
-    private static final String TURN_BUDGET_MS_DOC = "Latency budget of one turn, from the edge receiving Retell's "
-            + "request to the complete answer on the socket. The responder answers with a fallback before it ends; "
-            + "the edge watchdog sends one itself when it ends.";
+    private static final String TURN_BUDGET_MS_DOC = "Latency budget of one turn's first words, from the edge "
+            + "receiving Retell's request to the first spoken chunk (not to the end of the answer: Retell waits for "
+            + "an open answer as long as it takes). When it passes with no words, the caller hears a filler line "
+            + "(turn.filler-messages) and the real answer follows in the same response.";
+
+    public static final String TURN_FIRST_WORDS_DEADLINE_MS_CONFIG = "turn.first-words-deadline-ms";
+    private static final String TURN_FIRST_WORDS_DEADLINE_MS_DOC = "When the agent has said no words of its own "
+            + "by this long after the request (only the filler), the turn ends with a closing line. Must be more "
+            + "than turn.budget-ms.";
+
+    public static final String TURN_STALL_MS_CONFIG = "turn.stall-ms";
+    private static final String TURN_STALL_MS_DOC = "Once the answer's words flow, the longest pause between two "
+            + "chunks; a longer one ends the turn with a closing line after the words already said.";
+
+    public static final String TURN_MAX_ANSWER_MS_CONFIG = "turn.max-answer-ms";
+    private static final String TURN_MAX_ANSWER_MS_DOC = "Hard cap on one answer, from the request: an answer "
+            + "still streaming then ends with a closing line. Must be more than turn.first-words-deadline-ms.";
+
+    public static final String TURN_FILLER_MESSAGES_CONFIG = "turn.filler-messages";
+    private static final String TURN_FILLER_MESSAGES_DOC = "Short lines that bridge a slow start, separated by "
+            + "'|', rotated per call so a caller does not hear the same one twice in a row. Each is sent with "
+            + "content_complete false; the answer continues the same response.";
 
     public static final String TURN_FALLBACK_MESSAGE_CONFIG = "turn.fallback-message";
     private static final String TURN_FALLBACK_MESSAGE_DOC = "What the caller hears when no answer can be had in "
@@ -63,11 +82,32 @@ public final class CommonConfig extends AbstractConfig {
             .define(NODE_ID_CONFIG, Type.STRING, "", Importance.LOW, NODE_ID_DOC)
             .define(TURN_BUDGET_MS_CONFIG, Type.LONG, 800L, Range.between(50, 30_000), Importance.HIGH,
                     TURN_BUDGET_MS_DOC)
+            .define(TURN_FIRST_WORDS_DEADLINE_MS_CONFIG, Type.LONG, 4_000L, Range.between(100, 600_000),
+                    Importance.MEDIUM, TURN_FIRST_WORDS_DEADLINE_MS_DOC)
+            .define(TURN_STALL_MS_CONFIG, Type.LONG, 5_000L, Range.between(50, 600_000), Importance.MEDIUM,
+                    TURN_STALL_MS_DOC)
+            .define(TURN_MAX_ANSWER_MS_CONFIG, Type.LONG, 60_000L, Range.between(200, 3_600_000), Importance.MEDIUM,
+                    TURN_MAX_ANSWER_MS_DOC)
+            .define(TURN_FILLER_MESSAGES_CONFIG, Type.STRING, "One moment.|Let me check that for you.|Just a second.",
+                    Importance.MEDIUM, TURN_FILLER_MESSAGES_DOC)
             .define(TURN_FALLBACK_MESSAGE_CONFIG, Type.STRING, "Sorry, one moment please.", Importance.MEDIUM,
                     TURN_FALLBACK_MESSAGE_DOC);
 
+    /** @throws org.apache.kafka.common.config.ConfigException for a bad value or deadlines out of order */
     public CommonConfig(Map<?, ?> values) {
         super(DEFINITION, values, false);
+        if (turnFirstWordsDeadlineMs() <= turnBudgetMs()) {
+            throw new org.apache.kafka.common.config.ConfigException(TURN_FIRST_WORDS_DEADLINE_MS_CONFIG,
+                    turnFirstWordsDeadlineMs(), "must be more than " + TURN_BUDGET_MS_CONFIG + " (" + turnBudgetMs() + ")");
+        }
+        if (turnMaxAnswerMs() <= turnFirstWordsDeadlineMs()) {
+            throw new org.apache.kafka.common.config.ConfigException(TURN_MAX_ANSWER_MS_CONFIG, turnMaxAnswerMs(),
+                    "must be more than " + TURN_FIRST_WORDS_DEADLINE_MS_CONFIG + " (" + turnFirstWordsDeadlineMs() + ")");
+        }
+        if (turnFillerMessages().isEmpty()) {
+            throw new org.apache.kafka.common.config.ConfigException(TURN_FILLER_MESSAGES_CONFIG,
+                    getString(TURN_FILLER_MESSAGES_CONFIG), "needs at least one non-blank line");
+        }
     }
 
     /** Every key this config declares, with type, default and doc. */
@@ -97,6 +137,24 @@ public final class CommonConfig extends AbstractConfig {
 
     public long turnBudgetMs() {
         return getLong(TURN_BUDGET_MS_CONFIG);
+    }
+
+    public long turnFirstWordsDeadlineMs() {
+        return getLong(TURN_FIRST_WORDS_DEADLINE_MS_CONFIG);
+    }
+
+    public long turnStallMs() {
+        return getLong(TURN_STALL_MS_CONFIG);
+    }
+
+    public long turnMaxAnswerMs() {
+        return getLong(TURN_MAX_ANSWER_MS_CONFIG);
+    }
+
+    /** The filler lines, trimmed, blanks dropped, in their configured order. */
+    public java.util.List<String> turnFillerMessages() {
+        return java.util.Arrays.stream(getString(TURN_FILLER_MESSAGES_CONFIG).split("\\|"))
+                .map(String::strip).filter(line -> !line.isEmpty()).toList();
     }
 
     public String turnFallbackMessage() {

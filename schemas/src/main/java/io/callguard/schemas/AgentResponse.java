@@ -8,9 +8,10 @@ import java.util.Objects;
  * @param schemaVersion       always {@link #SCHEMA_VERSION} when written by this code
  * @param callId              the call
  * @param responseId          Retell's {@code response_id} this answers (0 for the begin message)
- * @param kind                generated, cached, fallback or busy
+ * @param kind                generated, cached, fallback, busy or filler
  * @param reason              why a fallback or busy answer was chosen ({@code timeout}, {@code circuit_open},
- *                            {@code bulkhead_full}, {@code error}, {@code capacity}, ...); null otherwise
+ *                            {@code bulkhead_full}, {@code error}, {@code stall},
+ *                            {@code max_answer}, {@code capacity}, ...); null otherwise
  * @param content             the text to speak (may be empty)
  * @param contentComplete     true on the last chunk of the answer
  * @param endCall             hang up after speaking, when true

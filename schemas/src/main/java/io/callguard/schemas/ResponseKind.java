@@ -11,7 +11,12 @@ public enum ResponseKind {
     /** A configured fallback line: the backend failed, was slow, or was shed. */
     FALLBACK,
     /** The polite busy line for a call refused for capacity. */
-    BUSY;
+    BUSY,
+    /**
+     * A short line that bridges a slow start ({@code turn.filler-messages}), never complete: the turn's own
+     * answer (or its closing line) follows in the same response.
+     */
+    FILLER;
 
     @JsonValue
     public String wireName() {

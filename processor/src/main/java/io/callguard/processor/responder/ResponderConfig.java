@@ -96,8 +96,13 @@ public final class ResponderConfig extends AbstractConfig {
             + "backend calls in the sliding window that opens it.";
 
     public static final String BREAKER_SLOW_CALL_DURATION_MS_CONFIG = "responder.breaker.slow-call-duration-ms";
-    private static final String BREAKER_SLOW_CALL_DURATION_MS_DOC = "Circuit breaker: a backend call taking "
-            + "longer than this is slow.";
+    private static final String BREAKER_SLOW_CALL_DURATION_MS_DOC = "Circuit breaker: a turn whose first chunk "
+            + "came later than this is slow (the time to the first words, never the length of the answer).";
+
+    public static final String FIRST_CHUNK_TIMEOUT_MS_CONFIG = "responder.first-chunk-timeout-ms";
+    private static final String FIRST_CHUNK_TIMEOUT_MS_DOC = "One attempt's wait for its first chunk; then the "
+            + "attempt is cancelled and retried while turn.first-words-deadline-ms allows (the caller hears the "
+            + "filler meanwhile). Once words flow only turn.stall-ms and turn.max-answer-ms limit the answer.";
 
     public static final String BREAKER_SLIDING_WINDOW_SIZE_CONFIG = "responder.breaker.sliding-window-size";
     private static final String BREAKER_SLIDING_WINDOW_SIZE_DOC = "Circuit breaker: how many of the latest "
@@ -118,7 +123,8 @@ public final class ResponderConfig extends AbstractConfig {
 
     public static final String RETRY_MAX_ATTEMPTS_CONFIG = "responder.retry.max-attempts";
     private static final String RETRY_MAX_ATTEMPTS_DOC = "Retry: attempts per turn, the first included. A retry "
-            + "happens only when enough of the turn's budget remains for another attempt and nothing was streamed.";
+            + "happens only before any of the answer's words were streamed, and only when it can still start "
+            + "before turn.first-words-deadline-ms. A turn a retry saved counts as healthy for the circuit breaker.";
 
     public static final String RETRY_INITIAL_BACKOFF_MS_CONFIG = "responder.retry.initial-backoff-ms";
     private static final String RETRY_INITIAL_BACKOFF_MS_DOC = "Retry: backoff before the second attempt; it "
@@ -129,9 +135,10 @@ public final class ResponderConfig extends AbstractConfig {
             + "this factor around its nominal value (0 = no jitter).";
 
     public static final String DELIVERY_MARGIN_MS_CONFIG = "responder.delivery-margin-ms";
-    private static final String DELIVERY_MARGIN_MS_DOC = "The responder finishes a turn this long before the "
-            + "turn's budget (turn.budget-ms) ends, leaving time for the Kafka hop to the edge. Must be less than "
-            + "the budget.";
+    private static final String DELIVERY_MARGIN_MS_DOC = "The responder acts this long before each of a turn's "
+            + "deadlines (the filler before turn.budget-ms, the closing line before turn.first-words-deadline-ms, "
+            + "turn.stall-ms and turn.max-answer-ms), leaving time for the Kafka hop to the edge, whose watchdog acts "
+            + "at the deadlines themselves. Must be less than the budget.";
 
     public static final String CHUNK_COALESCE_MS_CONFIG = "responder.chunk-coalesce-ms";
     private static final String CHUNK_COALESCE_MS_DOC = "Streamed chunks the backend produces within this many "
@@ -141,8 +148,8 @@ public final class ResponderConfig extends AbstractConfig {
             + "answer. 0 = one record per chunk.";
 
     public static final String FALLBACK_TIMEOUT_CONFIG = "responder.fallback.timeout";
-    private static final String FALLBACK_TIMEOUT_DOC = "Said when the backend did not finish within the budget. "
-            + "Empty: turn.fallback-message.";
+    private static final String FALLBACK_TIMEOUT_DOC = "Said when no words of the answer came by "
+            + "turn.first-words-deadline-ms (after the filler). Empty: turn.fallback-message.";
 
     public static final String FALLBACK_CIRCUIT_OPEN_CONFIG = "responder.fallback.circuit-open";
     private static final String FALLBACK_CIRCUIT_OPEN_DOC = "Said when the circuit breaker is open. "
@@ -151,6 +158,14 @@ public final class ResponderConfig extends AbstractConfig {
     public static final String FALLBACK_BULKHEAD_FULL_CONFIG = "responder.fallback.bulkhead-full";
     private static final String FALLBACK_BULKHEAD_FULL_DOC = "Said when too many turns are generating at once. "
             + "Empty: turn.fallback-message.";
+
+    public static final String FALLBACK_STALL_CONFIG = "responder.fallback.stall";
+    private static final String FALLBACK_STALL_DOC = "Said after the words already spoken when the answer stalls "
+            + "past turn.stall-ms. Empty: turn.fallback-message.";
+
+    public static final String FALLBACK_MAX_ANSWER_CONFIG = "responder.fallback.max-answer";
+    private static final String FALLBACK_MAX_ANSWER_DOC = "Said after the words already spoken when the answer "
+            + "passes turn.max-answer-ms. Empty: turn.fallback-message.";
 
     public static final String FALLBACK_ERROR_CONFIG = "responder.fallback.error";
     private static final String FALLBACK_ERROR_DOC = "Said when the backend failed and could not be retried "
@@ -205,7 +220,9 @@ public final class ResponderConfig extends AbstractConfig {
                     Importance.MEDIUM, BREAKER_FAILURE_RATE_THRESHOLD_DOC)
             .define(BREAKER_SLOW_CALL_RATE_THRESHOLD_CONFIG, Type.DOUBLE, 50.0, Range.between(1.0, 100.0),
                     Importance.MEDIUM, BREAKER_SLOW_CALL_RATE_THRESHOLD_DOC)
-            .define(BREAKER_SLOW_CALL_DURATION_MS_CONFIG, Type.LONG, 500L, Range.between(1, 600_000),
+            .define(FIRST_CHUNK_TIMEOUT_MS_CONFIG, Type.LONG, 2_000L, Range.between(10, 600_000), Importance.MEDIUM,
+                    FIRST_CHUNK_TIMEOUT_MS_DOC)
+            .define(BREAKER_SLOW_CALL_DURATION_MS_CONFIG, Type.LONG, 1_500L, Range.between(1, 600_000),
                     Importance.MEDIUM, BREAKER_SLOW_CALL_DURATION_MS_DOC)
             .define(BREAKER_SLIDING_WINDOW_SIZE_CONFIG, Type.INT, 20, Range.between(1, 10_000), Importance.LOW,
                     BREAKER_SLIDING_WINDOW_SIZE_DOC)
@@ -232,6 +249,10 @@ public final class ResponderConfig extends AbstractConfig {
                     FALLBACK_CIRCUIT_OPEN_DOC)
             .define(FALLBACK_BULKHEAD_FULL_CONFIG, Type.STRING, "Thanks for your patience, one moment please.",
                     Importance.LOW, FALLBACK_BULKHEAD_FULL_DOC)
+            .define(FALLBACK_STALL_CONFIG, Type.STRING, "Sorry, I lost my train of thought there. Could you say "
+                    + "that again?", Importance.LOW, FALLBACK_STALL_DOC)
+            .define(FALLBACK_MAX_ANSWER_CONFIG, Type.STRING, "Let me stop there.", Importance.LOW,
+                    FALLBACK_MAX_ANSWER_DOC)
             .define(FALLBACK_ERROR_CONFIG, Type.STRING, "Sorry, I didn't quite get that. Could you repeat it?",
                     Importance.LOW, FALLBACK_ERROR_DOC)
             .define(CACHE_ENABLED_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, CACHE_ENABLED_DOC)
@@ -384,12 +405,18 @@ public final class ResponderConfig extends AbstractConfig {
      * The line said for a fallback of that reason: the configured one, or the shared
      * {@code turn.fallback-message} when it is empty.
      */
+    public long firstChunkTimeoutMs() {
+        return getLong(FIRST_CHUNK_TIMEOUT_MS_CONFIG);
+    }
+
     public String fallbackMessage(FallbackReason reason, CommonConfig common) {
         String key = switch (reason) {
             case TIMEOUT -> FALLBACK_TIMEOUT_CONFIG;
             case CIRCUIT_OPEN -> FALLBACK_CIRCUIT_OPEN_CONFIG;
             case BULKHEAD_FULL -> FALLBACK_BULKHEAD_FULL_CONFIG;
             case ERROR -> FALLBACK_ERROR_CONFIG;
+            case STALL -> FALLBACK_STALL_CONFIG;
+            case MAX_ANSWER -> FALLBACK_MAX_ANSWER_CONFIG;
         };
         String configured = getString(key);
         return configured == null || configured.isBlank() ? common.turnFallbackMessage() : configured;

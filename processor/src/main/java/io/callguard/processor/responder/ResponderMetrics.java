@@ -11,6 +11,12 @@ public final class ResponderMetrics {
     public static final String TURNS = "callguard.responder.turns";
     /** Timer: from the edge receiving a turn to the responder handing over its complete answer, tagged kind. */
     public static final String TURN_LATENCY = "callguard.responder.turn.latency";
+    /** Timer: from the edge receiving a turn to the first non-empty record for it (filler or words), tagged kind. */
+    public static final String FIRST_WORDS_LATENCY = "callguard.responder.first-words.latency";
+    /** Timer: a backend attempt's first chunk, from the attempt's start. */
+    public static final String FIRST_CHUNK_LATENCY = "callguard.responder.backend.first-chunk.latency";
+    /** Counter: filler lines sent because the budget passed with no words. */
+    public static final String FILLERS = "callguard.responder.fillers";
     /** Counter: response cache lookups, tagged {@link #TAG_RESULT} (hit, miss). */
     public static final String CACHE_LOOKUPS = "callguard.responder.cache.lookups";
     /** Counter: call-events records the responder dropped, tagged {@link #TAG_REASON}. */

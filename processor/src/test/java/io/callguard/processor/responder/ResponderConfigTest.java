@@ -27,7 +27,7 @@ class ResponderConfigTest {
         assertThat(config.maxConcurrent()).isEqualTo(64);
         assertThat(config.breakerFailureRateThreshold()).isEqualTo(50f);
         assertThat(config.breakerSlowCallRateThreshold()).isEqualTo(50f);
-        assertThat(config.breakerSlowCallDurationMs()).isEqualTo(500);
+        assertThat(config.breakerSlowCallDurationMs()).isEqualTo(1_500);
         assertThat(config.breakerSlidingWindowSize()).isEqualTo(20);
         assertThat(config.breakerMinimumCalls()).isEqualTo(10);
         assertThat(config.breakerWaitInOpenMs()).isEqualTo(5_000);

@@ -33,8 +33,12 @@ import org.slf4j.LoggerFactory;
 class TurnResponderTest {
 
     private static final long START = 1_700_000_000_000L;
-    /** turn.budget-ms 800 minus responder.delivery-margin-ms 60. */
+    /** turn.budget-ms 800 minus responder.delivery-margin-ms 60: when the filler goes. */
     private static final long WINDOW = 740;
+    /** turn.first-words-deadline-ms 4000 minus the margin: when a turn with no words closes. */
+    private static final long GIVE_UP = 3_940;
+    /** responder.first-chunk-timeout-ms. */
+    private static final long FIRST_CHUNK_TIMEOUT = 2_000;
 
     private final MutableClock clock = new MutableClock(START);
     private final ManualScheduler scheduler = new ManualScheduler(clock);
@@ -145,38 +149,6 @@ class TurnResponderTest {
     }
 
     @Test
-    void shouldSendFallbackAtTheDeadlineWhenBackendHangs() {
-        // Given
-        settings.put(ResponderConfig.SCRIPT_HANG_RATE_CONFIG, 1.0);
-        responder(script());
-
-        // When
-        responder.handle(turn("call-1", 1));
-        scheduler.advance(WINDOW - 1);
-
-        // Then nothing yet, one second before the deadline
-        assertThat(out).isEmpty();
-
-        // When the deadline comes
-        scheduler.advance(1);
-
-        // Then exactly one timeout fallback, at the deadline
-        assertThat(out).singleElement().satisfies(r -> {
-            assertThat(r.kind()).isEqualTo(ResponseKind.FALLBACK);
-            assertThat(r.reason()).isEqualTo("timeout");
-            assertThat(r.content()).isEqualTo(new ResponderConfig(settings).fallbackMessage(FallbackReason.TIMEOUT,
-                    common));
-            assertThat(r.contentComplete()).isTrue();
-            assertThat(r.chunkIndex()).isZero();
-            assertThat(r.createdAtMs()).isEqualTo(START + WINDOW);
-        });
-        scheduler.advance(10_000);
-        assertThat(out).hasSize(1);
-        assertThat(counted(ResponderMetrics.FALLBACKS, ResponderMetrics.TAG_REASON, "timeout")).isEqualTo(1);
-        assertThat(responder.bulkhead().getMetrics().getAvailableConcurrentCalls()).isEqualTo(64);
-    }
-
-    @Test
     void shouldRetryFailuresWhileBudgetRemainsThenSendErrorFallback() {
         // Given a backend that fails at once, and 3 attempts
         FakeBackend backend = new FakeBackend().failingAtOnce();
@@ -197,36 +169,6 @@ class TurnResponderTest {
         });
         assertThat(responder.retry().getMetrics().getNumberOfFailedCallsWithRetryAttempt()).isEqualTo(1);
         assertThat(counted(ResponderMetrics.FALLBACKS, ResponderMetrics.TAG_REASON, "error")).isEqualTo(1);
-    }
-
-    @Test
-    void shouldStopRetryingWhenTooLittleBudgetRemainsForAnotherAttempt() {
-        // Given a backend whose attempts fail after 300 ms
-        FakeBackend backend = new FakeBackend();
-        responder(backend);
-        responder.handle(turn("call-1", 1));
-
-        // When the first attempt fails at 300 ms: 300 + worst backoff 31 + 300 still ends before 740
-        scheduler.advance(300);
-        backend.call(0).fail();
-        scheduler.advance(31);
-
-        // Then a second attempt was made
-        assertThat(backend.calls()).hasSize(2);
-        assertThat(out).isEmpty();
-
-        // When it fails 300 ms later, another attempt could not end before the deadline
-        scheduler.advance(300);
-        backend.call(1).fail();
-
-        // Then the error fallback comes at once, before the deadline, and no third attempt is made
-        assertThat(out).singleElement().satisfies(r -> {
-            assertThat(r.reason()).isEqualTo("error");
-            assertThat(r.createdAtMs()).isLessThan(START + WINDOW);
-        });
-        scheduler.advance(1_000);
-        assertThat(backend.calls()).hasSize(2);
-        assertThat(out).hasSize(1);
     }
 
     @Test
@@ -506,53 +448,6 @@ class TurnResponderTest {
     }
 
     @Test
-    void shouldSendFallbackAtOnceWhenEventIsAlreadyPastItsDeadline() {
-        // Given
-        FakeBackend backend = new FakeBackend();
-        responder(backend);
-
-        // When a turn received 2 s ago is consumed (a backlog after a restart)
-        responder.handle(turn("call-1", 1, clock.millis() - 2_000, "hello"));
-
-        // Then
-        assertThat(backend.calls()).isEmpty();
-        assertThat(out).singleElement().satisfies(r -> {
-            assertThat(r.reason()).isEqualTo("timeout");
-            assertThat(r.createdAtMs()).isEqualTo(START);
-            assertThat(r.requestReceivedAtMs()).isEqualTo(START - 2_000);
-        });
-    }
-
-    @Test
-    void shouldEndHalfStreamedAnswerWithFallbackLineWhenBackendStalls() {
-        // Given a generation that streamed a chunk, then stalled
-        FakeBackend backend = new FakeBackend();
-        responder(backend);
-        responder.handle(turn("call-1", 1));
-        scheduler.advance(100);
-        backend.call(0).stream("Let me check ");
-
-        // When the deadline comes
-        scheduler.advance(WINDOW - 100);
-
-        // Then the turn ends with the fallback line as its only complete record, after the chunk
-        assertThat(out).hasSize(2);
-        assertThat(out.get(0)).satisfies(r -> {
-            assertThat(r.kind()).isEqualTo(ResponseKind.GENERATED);
-            assertThat(r.chunkIndex()).isZero();
-            assertThat(r.contentComplete()).isFalse();
-        });
-        assertThat(out.get(1)).satisfies(r -> {
-            assertThat(r.kind()).isEqualTo(ResponseKind.FALLBACK);
-            assertThat(r.reason()).isEqualTo("timeout");
-            assertThat(r.chunkIndex()).isEqualTo(1);
-            assertThat(r.contentComplete()).isTrue();
-            assertThat(r.content()).isNotBlank();
-        });
-        assertThat(backend.call(0).future()).isCompletedExceptionally();
-    }
-
-    @Test
     void shouldNotRetryAfterPartOfTheAnswerWasStreamed() {
         // Given
         settings.put(ResponderConfig.CHUNK_COALESCE_MS_CONFIG, 0);
@@ -661,5 +556,300 @@ class TurnResponderTest {
             calls++;
             return delegate.generate(turn, chunkSink);
         }
+    }
+
+    private AgentResponse only(ResponseKind kind) {
+        return out.stream().filter(r -> r.kind() == kind).reduce((a, b) -> {
+            throw new AssertionError("more than one " + kind + " record: " + out);
+        }).orElseThrow(() -> new AssertionError("no " + kind + " record: " + out));
+    }
+
+    private static String text(List<AgentResponse> records) {
+        return records.stream().map(AgentResponse::content).reduce("", String::concat);
+    }
+
+    @Test
+    void shouldBridgeWithAFillerAtTheBudgetThenCloseAtTheFirstWordsDeadlineWhenTheBackendHangs() {
+        // Given
+        settings.put(ResponderConfig.SCRIPT_HANG_RATE_CONFIG, 1.0);
+        responder(script());
+
+        // When
+        responder.handle(turn("call-1", 1));
+        scheduler.advance(WINDOW - 1);
+
+        // Then nothing before the budget
+        assertThat(out).isEmpty();
+
+        // When the budget passes
+        scheduler.advance(1);
+
+        // Then a filler, not complete, and the turn stays open
+        assertThat(out).singleElement().satisfies(r -> {
+            assertThat(r.kind()).isEqualTo(ResponseKind.FILLER);
+            assertThat(r.content()).isEqualTo("One moment. ");
+            assertThat(r.contentComplete()).isFalse();
+            assertThat(r.chunkIndex()).isZero();
+            assertThat(r.createdAtMs()).isEqualTo(START + WINDOW);
+        });
+
+        // When the first-words deadline comes (the first attempt timed out at 2 s and was retried)
+        scheduler.advance(GIVE_UP - WINDOW);
+
+        // Then one closing line completes the turn, after the filler
+        assertThat(completes()).singleElement().satisfies(r -> {
+            assertThat(r.kind()).isEqualTo(ResponseKind.FALLBACK);
+            assertThat(r.reason()).isEqualTo("timeout");
+            assertThat(r.content()).isEqualTo(new ResponderConfig(settings).fallbackMessage(FallbackReason.TIMEOUT,
+                    common));
+            assertThat(r.chunkIndex()).isEqualTo(1);
+            assertThat(r.createdAtMs()).isEqualTo(START + GIVE_UP);
+        });
+        scheduler.advance(60_000);
+        assertThat(out).hasSize(2);
+        assertThat(counted(ResponderMetrics.FALLBACKS, ResponderMetrics.TAG_REASON, "timeout")).isEqualTo(1);
+        assertThat(responder.circuitBreaker().getMetrics().getNumberOfFailedCalls()).isEqualTo(1);
+        assertThat(responder.bulkhead().getMetrics().getAvailableConcurrentCalls()).isEqualTo(64);
+    }
+
+    @Test
+    void shouldNeverCutAHealthyAnswerThatStreamsLongPastTheBudget() {
+        // Given first words at 300 ms, then 20 chunks 150 ms apart: the answer ends after 3.1 s
+        settings.put(ResponderConfig.SCRIPT_FIRST_CHUNK_MEDIAN_MS_CONFIG, 300);
+        settings.put(ResponderConfig.SCRIPT_CHUNKS_CONFIG, 20);
+        settings.put(ResponderConfig.SCRIPT_CHUNK_GAP_MS_CONFIG, 150);
+        responder(script());
+
+        // When
+        responder.handle(turn("call-1", 1));
+        scheduler.advance(10_000);
+
+        // Then the whole answer, one complete, no filler and no closing line
+        assertThat(out).extracting(AgentResponse::kind).containsOnly(ResponseKind.GENERATED);
+        assertThat(completes()).singleElement().satisfies(r -> assertThat(r.createdAtMs()).isEqualTo(START + 3_150));
+        assertThat(text(out)).startsWith("You said: hello there. ").endsWith(".");
+        assertThat(text(out).split(" ")).hasSize(20);
+        assertThat(responder.circuitBreaker().getMetrics().getNumberOfSuccessfulCalls()).isEqualTo(1);
+        assertThat(responder.circuitBreaker().getMetrics().getNumberOfSlowCalls()).isZero();
+    }
+
+    @Test
+    void shouldContinueTheSameResponseAfterTheFillerWhenTheWordsCome() {
+        // Given a first chunk at 1.2 s
+        settings.put(ResponderConfig.SCRIPT_DELAY_MS_CONFIG, 1_200);
+        responder(script());
+
+        // When
+        responder.handle(turn("call-1", 1));
+        scheduler.advance(5_000);
+
+        // Then filler, then the answer, in one response with consecutive chunk indexes and one complete
+        assertThat(out.get(0).kind()).isEqualTo(ResponseKind.FILLER);
+        assertThat(out).extracting(AgentResponse::chunkIndex).containsExactly(0, 1);
+        assertThat(text(out)).isEqualTo("One moment. You said: hello there");
+        assertThat(completes()).singleElement().satisfies(r -> assertThat(r.kind()).isEqualTo(ResponseKind.GENERATED));
+        assertThat(counted(ResponderMetrics.FILLERS)).isEqualTo(1);
+    }
+
+    @Test
+    void shouldRotateFillersSoACallerDoesNotHearTheSameOneTwiceInARow() {
+        // Given every answer starts late
+        settings.put(ResponderConfig.SCRIPT_DELAY_MS_CONFIG, 1_000);
+        responder(script());
+
+        // When three turns of one call start slowly
+        for (long id = 1; id <= 3; id++) {
+            responder.handle(turn("call-1", id, clock.millis(), "question " + id));
+            scheduler.advance(2_000);
+        }
+
+        // Then three different fillers, in the configured order
+        assertThat(out).filteredOn(r -> r.kind() == ResponseKind.FILLER).extracting(AgentResponse::content)
+                .containsExactly("One moment. ", "Let me check that for you. ", "Just a second. ");
+    }
+
+    @Test
+    void shouldRetryAFirstChunkTimeoutAndCountTheSavedTurnAsHealthy() {
+        // Given
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+        responder.handle(turn("call-1", 1));
+
+        // When the first attempt sends nothing for the first-chunk timeout
+        scheduler.advance(FIRST_CHUNK_TIMEOUT);
+
+        // Then it is cancelled (its stream closed) and, after a backoff, tried again
+        assertThat(backend.call(0).cancelled()).isTrue();
+        scheduler.advance(31);
+        assertThat(backend.calls()).hasSize(2);
+
+        // When the second attempt answers
+        backend.call(1).stream("Here ", "it is.").finish();
+        scheduler.advance(20);
+
+        // Then the caller heard the filler and the whole answer; the breaker saw one healthy turn
+        assertThat(text(out)).isEqualTo("One moment. Here it is.");
+        assertThat(completes()).singleElement().satisfies(r -> assertThat(r.kind()).isEqualTo(ResponseKind.GENERATED));
+        CircuitBreaker.Metrics breaker = responder.circuitBreaker().getMetrics();
+        assertThat(breaker.getNumberOfFailedCalls()).isZero();
+        assertThat(breaker.getNumberOfSuccessfulCalls()).isEqualTo(1);
+    }
+
+    @Test
+    void shouldNotRetryWhenNoAttemptCouldStartBeforeTheFirstWordsDeadline() {
+        // Given an attempt that fails just before the deadline: 3920 + worst backoff 31 passes 3940
+        FakeBackend backend = new FakeBackend();
+        settings.put(ResponderConfig.FIRST_CHUNK_TIMEOUT_MS_CONFIG, 10_000);
+        responder(backend);
+        responder.handle(turn("call-1", 1));
+        scheduler.advance(3_920);
+
+        // When
+        backend.call(0).fail();
+        scheduler.advance(1_000);
+
+        // Then the error closing line at once, after the filler, and no second attempt
+        assertThat(backend.calls()).hasSize(1);
+        assertThat(completes()).singleElement().satisfies(r -> {
+            assertThat(r.reason()).isEqualTo("error");
+            assertThat(r.createdAtMs()).isEqualTo(START + 3_920);
+        });
+    }
+
+    @Test
+    void shouldCloseAtOnceWhenTheEventIsAlreadyPastItsFirstWordsDeadline() {
+        // Given
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+
+        // When a turn received 5 s ago is consumed (a backlog after a restart)
+        responder.handle(turn("call-1", 1, clock.millis() - 5_000, "hello"));
+
+        // Then
+        assertThat(backend.calls()).isEmpty();
+        assertThat(out).singleElement().satisfies(r -> {
+            assertThat(r.reason()).isEqualTo("timeout");
+            assertThat(r.createdAtMs()).isEqualTo(START);
+            assertThat(r.requestReceivedAtMs()).isEqualTo(START - 5_000);
+        });
+    }
+
+    @Test
+    void shouldBridgeAtOnceAndStillAnswerWhenTheEventIsPastItsBudgetOnly() {
+        // Given
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+
+        // When a turn received 1 s ago is consumed
+        responder.handle(turn("call-1", 1, clock.millis() - 1_000, "hello"));
+        backend.call(0).stream("Yes.").finish();
+        scheduler.advance(20);
+
+        // Then the filler at once, then the answer
+        assertThat(out).extracting(AgentResponse::kind).containsExactly(ResponseKind.FILLER, ResponseKind.GENERATED);
+        assertThat(out.get(0).createdAtMs()).isEqualTo(START);
+        assertThat(text(out)).isEqualTo("One moment. Yes.");
+    }
+
+    @Test
+    void shouldEndAStalledAnswerWithAClosingLineAfterTheWordsAlreadySaid() {
+        // Given an answer that streamed a few words, then stopped
+        FakeBackend backend = new FakeBackend();
+        responder(backend);
+        responder.handle(turn("call-1", 1));
+        scheduler.advance(100);
+        backend.call(0).stream("Let me check ");
+
+        // When the stall limit passes (5 s after the last chunk, less the margin)
+        scheduler.advance(5_000 - 60 - 1);
+        assertThat(completes()).isEmpty();
+        scheduler.advance(1);
+
+        // Then the words, then one closing line joined to them; the stream is closed and counted as a failure
+        assertThat(out).extracting(AgentResponse::kind).containsExactly(ResponseKind.GENERATED, ResponseKind.FALLBACK);
+        assertThat(only(ResponseKind.FALLBACK)).satisfies(r -> {
+            assertThat(r.reason()).isEqualTo("stall");
+            assertThat(r.content()).isEqualTo("\u2014 " + new ResponderConfig(settings)
+                    .fallbackMessage(FallbackReason.STALL, common));
+            assertThat(r.contentComplete()).isTrue();
+            assertThat(r.createdAtMs()).isEqualTo(START + 100 + 5_000 - 60);
+        });
+        assertThat(backend.call(0).future()).isCompletedExceptionally();
+        assertThat(responder.circuitBreaker().getMetrics().getNumberOfFailedCalls()).isEqualTo(1);
+    }
+
+    @Test
+    void shouldCloseAnAnswerStillStreamingAtTheHardCapWithoutJudgingTheBackend() {
+        // Given a 10 s cap and an answer that never ends, a chunk a second
+        settings.put("turn.max-answer-ms", 10_000);
+        FakeBackend backend = new FakeBackend();
+        responder = new TurnResponder(new ResponderConfig(settings), new CommonConfig(Map.of("turn.max-answer-ms",
+                10_000)), backend, scheduler, clock, meters, out::add);
+        responder.handle(turn("call-1", 1));
+
+        // When
+        for (int i = 0; i < 12; i++) {
+            backend.call(0).stream("word" + i + " ");
+            scheduler.advance(1_000);
+        }
+
+        // Then the closing line at the cap, once; neither success nor failure recorded
+        assertThat(only(ResponseKind.FALLBACK)).satisfies(r -> {
+            assertThat(r.reason()).isEqualTo("max_answer");
+            assertThat(r.createdAtMs()).isEqualTo(START + 10_000 - 60);
+        });
+        assertThat(completes()).hasSize(1);
+        CircuitBreaker.Metrics breaker = responder.circuitBreaker().getMetrics();
+        assertThat(breaker.getNumberOfFailedCalls() + breaker.getNumberOfSuccessfulCalls()).isZero();
+    }
+
+    @Test
+    void shouldKeepTheBreakerClosedWhenRetriesSaveTurnsOfAFlakyBackend() {
+        // Given 30% of attempts fail; three attempts per turn
+        settings.put(ResponderConfig.SCRIPT_FAILURE_RATE_CONFIG, 0.3);
+        responder(script());
+
+        // When 300 turns, of 300 calls asking different questions (no cache hits), one every 50 ms
+        for (int i = 0; i < 300; i++) {
+            responder.handle(turn("call-" + i, 1, clock.millis(), "question " + i));
+            scheduler.advance(50);
+        }
+        scheduler.advance(5_000);
+
+        // Then the breaker never opened and at least 95% were whole answers
+        assertThat(counted(ResponderMetrics.BREAKER_TRANSITIONS, ResponderMetrics.TAG_FROM, "closed",
+                ResponderMetrics.TAG_TO, "open")).isZero();
+        assertThat(completes()).hasSize(300);
+        assertThat(completes().stream().filter(r -> r.kind() == ResponseKind.GENERATED).count())
+                .isGreaterThanOrEqualTo(285);
+    }
+
+    @Test
+    void shouldOpenTheBreakerWhenTheBackendHangsOnEveryTurn() {
+        // Given
+        settings.put(ResponderConfig.SCRIPT_HANG_RATE_CONFIG, 1.0);
+        responder(script());
+
+        // When ten calls ask at once and every attempt hangs
+        for (int i = 0; i < 10; i++) {
+            responder.handle(turn("call-" + i, 1));
+        }
+        scheduler.advance(GIVE_UP);
+
+        // Then ten closing lines at the first-words deadline, and the breaker is open for the next turn
+        assertThat(completes()).hasSize(10).allSatisfy(r -> assertThat(r.reason()).isEqualTo("timeout"));
+        assertThat(responder.circuitBreaker().getState()).isEqualTo(CircuitBreaker.State.OPEN);
+        responder.handle(turn("call-x", 1));
+        assertThat(completes()).last().satisfies(r -> assertThat(r.reason()).isEqualTo("circuit_open"));
+    }
+
+    @Test
+    void shouldJoinAClosingLineCleanlyToWhatWasSaid() {
+        assertThat(TurnResponder.joinClosing("", "Sorry.")).isEqualTo("Sorry.");
+        assertThat(TurnResponder.joinClosing("One moment. ", "Sorry.")).isEqualTo("Sorry.");
+        assertThat(TurnResponder.joinClosing("It is done.", "Sorry.")).isEqualTo(" Sorry.");
+        assertThat(TurnResponder.joinClosing("I think the", "Sorry.")).isEqualTo(". Sorry.");
+        assertThat(TurnResponder.joinClosing("I think the ", "Sorry.")).isEqualTo("\u2014 Sorry.");
+        assertThat(TurnResponder.joinClosing("Well,", "Sorry.")).isEqualTo(" Sorry.");
     }
 }

@@ -23,7 +23,6 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Locale;
-import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,10 +34,10 @@ import org.slf4j.LoggerFactory;
  *       the injected one. Open to half-open happens on the first call after the wait (no automatic
  *       transition: that would need resilience4j's own timer thread and real time).</li>
  *   <li>Bulkhead: semaphore, no waiting.</li>
- *   <li>Retry: randomized exponential backoff (multiplier 2); timeouts, open circuits and
- *       {@link NotRetriedException} are never retried.</li>
- *   <li>Time limiter: one per attempt, its duration the turn's remaining budget (resilience4j's time
- *       limit is fixed per config, and each attempt has a different one).</li>
+ *   <li>Retry: randomized exponential backoff (multiplier 2); errors and first-chunk time-outs are retried,
+ *       open circuits and {@link NotRetriedException} never.</li>
+ *   <li>Time limiter on each attempt's first chunk ({@code responder.first-chunk-timeout-ms}): it bounds the wait
+ *       for the first words, never the length of a streaming answer.</li>
  * </ul>
  */
 public final class BackendResilience {
@@ -57,6 +56,7 @@ public final class BackendResilience {
     private final Counter limiterSuccessful;
     private final Counter limiterFailed;
     private final Counter limiterTimeout;
+    private final TimeLimiter firstChunkLimiter;
 
     public BackendResilience(ResponderConfig config, Clock clock, MeterRegistry meters) {
         CircuitBreakerRegistry breakers = CircuitBreakerRegistry.of(CircuitBreakerConfig.custom()
@@ -106,11 +106,12 @@ public final class BackendResilience {
         TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
         TaggedBulkheadMetrics.ofBulkheadRegistry(bulkheads).bindTo(meters);
         TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(meters);
-        // Each attempt has its own limiter (its limit is what remains of the budget), so there is no registry for
-        // resilience4j's binder to follow; the same counters are kept here, under its names.
+        // The limiter is built alone, with no registry for resilience4j's binder to follow; the same counters are
+        // kept here, under its names.
         limiterSuccessful = limiterCounter(meters, "successful");
         limiterFailed = limiterCounter(meters, "failed");
         limiterTimeout = limiterCounter(meters, "timeout");
+        firstChunkLimiter = timeLimiterFor(config.firstChunkTimeoutMs());
     }
 
     private static Counter limiterCounter(MeterRegistry meters, String kind) {
@@ -120,8 +121,8 @@ public final class BackendResilience {
     }
 
     private static boolean retryable(Throwable t) {
-        return !(t instanceof TimeoutException || t instanceof CallNotPermittedException
-                || t instanceof NotRetriedException);
+        // A first-chunk time-out is retried like an error: nothing of the attempt was said.
+        return !(t instanceof CallNotPermittedException || t instanceof NotRetriedException);
     }
 
     public CircuitBreaker circuitBreaker() {
@@ -136,8 +137,12 @@ public final class BackendResilience {
         return retry;
     }
 
-    /** A time limiter for one attempt: it fails the attempt with a TimeoutException after {@code remainingMs}. */
-    TimeLimiter timeLimiterFor(long remainingMs) {
+    /** The limiter of an attempt's first chunk: it fails with a TimeoutException after the first-chunk timeout. */
+    TimeLimiter firstChunkLimiter() {
+        return firstChunkLimiter;
+    }
+
+    private TimeLimiter timeLimiterFor(long remainingMs) {
         TimeLimiter limiter = TimeLimiter.of(NAME, TimeLimiterConfig.custom()
                 .timeoutDuration(Duration.ofMillis(remainingMs))
                 .cancelRunningFuture(true)

@@ -41,27 +41,36 @@ import org.slf4j.LoggerFactory;
  * Decides the answer to every turn of every call, without Kafka: events in through {@link #handle},
  * answers out through the sink. Thread-safe; {@code handle} never blocks on the backend.
  *
- * <p>Per turn ({@code response_required} / {@code reminder_required} from the socket):
+ * <p>The budget guards the first words; nothing healthy is cut. Per turn ({@code response_required} /
+ * {@code reminder_required} from the socket), with every deadline counted from the edge's receipt and met
+ * {@code responder.delivery-margin-ms} early (the edge watchdog acts at the deadlines themselves):
  * <ol>
  *   <li>A response id not newer than the latest seen for the call is ignored (stale or duplicate). A newer
  *       one cancels the call's in-flight generation; nothing more is sent for the older id.</li>
- *   <li>deadline = receivedAtMs + turn.budget-ms - responder.delivery-margin-ms. Already past it: the
- *       timeout fallback at once.</li>
- *   <li>A cached answer for the agent and transcript tail: sent whole, kind cached.</li>
- *   <li>Bulkhead full: the bulkhead-full fallback. It is held for the whole turn, retries included.</li>
- *   <li>Per attempt: circuit breaker open, the circuit-open fallback (backend not called); otherwise the
- *       backend streams chunks under a time limit of the remaining budget; chunks are coalesced
- *       ({@code responder.chunk-coalesce-ms}): those produced within the window of the first unsent one go out
- *       as one record. Success: the final {@code content_complete} record, carrying whatever was still unsent
- *       (a fast answer is that one record), and the answer is cached. A failed attempt's unsent chunks are
- *       dropped. A timeout: the timeout fallback, at the
- *       deadline. An error: retried after a randomized exponential backoff only while no chunk was sent
- *       yet and the worst-case backoff plus as long as the failed attempt took still ends before the
- *       deadline; otherwise the error fallback.</li>
+ *   <li>A cached answer for the agent and transcript tail: sent whole, kind cached. Bulkhead full: the
+ *       bulkhead-full line at once. The bulkhead is held for the whole turn, retries included.</li>
+ *   <li>Per attempt: circuit breaker open, the circuit-open line (backend not called); otherwise the backend
+ *       streams, and its first chunk must come within {@code responder.first-chunk-timeout-ms}
+ *       (resilience4j time limiter on the first chunk, not on the answer). A failed or timed-out attempt is
+ *       retried after a randomized exponential backoff while none of its words were streamed and another attempt
+ *       can start before the first-words deadline.</li>
+ *   <li>At {@code turn.budget-ms} with no words: a filler line ({@code turn.filler-messages}, rotated per call),
+ *       kind filler, not complete; the answer continues the same response when it comes.</li>
+ *   <li>Once words flow the answer streams to its end, however long, coalesced
+ *       ({@code responder.chunk-coalesce-ms}); a success ends with the final {@code content_complete} record
+ *       carrying what was still unsent (a fast answer is that one record), and the answer is cached.</li>
+ *   <li>A closing line (kind fallback, joined to what was said with clean spacing and punctuation) ends the turn
+ *       only when: no words by {@code turn.first-words-deadline-ms} (timeout), the backend failed with no retry
+ *       left (error), a pause between chunks passed {@code turn.stall-ms} (stall), or the answer passed
+ *       {@code turn.max-answer-ms} (max_answer).</li>
  * </ol>
- * Every answered turn ends with exactly one {@code content_complete:true} record. When a fallback follows
- * chunks already streamed, that record is kind fallback and carries only the fallback line (the chunks
- * were already spoken and cannot be taken back), with the next chunk index.
+ * Every answered turn ends with exactly one {@code content_complete:true} record.
+ *
+ * <p>The circuit breaker judges the backend's health per turn, not per attempt and never by answer length: a
+ * success is recorded with the first chunk's latency as its duration (slow means a late first chunk); a failure
+ * is an error, a first-chunk time-out or a stall, recorded once for the turn when no retry saved it; a retried
+ * attempt releases its permission unrecorded, so a turn a retry saved is no reason to open; a cancelled turn
+ * or one cut at the hard cap proves nothing and is not recorded.
  */
 public final class TurnResponder implements AutoCloseable {
 
@@ -83,8 +92,14 @@ public final class TurnResponder implements AutoCloseable {
     private final Consumer<AgentResponse> sink;
     private final BackendResilience resilience;
     private final ResponseCache cache;
-    private final long windowMs;
+    private final long marginMs;
+    private final long budgetMs;
+    private final long firstWordsDeadlineMs;
+    private final long stallMs;
+    private final long maxAnswerMs;
+    private final long firstChunkTimeoutMs;
     private final long coalesceMs;
+    private final List<String> fillers;
     private final Map<FallbackReason, String> fallbackLines = new EnumMap<>(FallbackReason.class);
     private final LinkedHashMap<String, CallTrack> calls = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -109,8 +124,15 @@ public final class TurnResponder implements AutoCloseable {
         this.clock = Objects.requireNonNull(clock, "clock");
         this.meters = Objects.requireNonNull(meters, "meters");
         this.sink = Objects.requireNonNull(sink, "sink");
-        this.windowMs = common.turnBudgetMs() - config.deliveryMarginMs();
-        if (windowMs <= 0) {
+        this.marginMs = config.deliveryMarginMs();
+        this.budgetMs = common.turnBudgetMs();
+        this.firstWordsDeadlineMs = common.turnFirstWordsDeadlineMs();
+        this.stallMs = common.turnStallMs();
+        this.maxAnswerMs = common.turnMaxAnswerMs();
+        this.firstChunkTimeoutMs = config.firstChunkTimeoutMs();
+        this.fillers = common.turnFillerMessages().stream()
+                .map(line -> line.endsWith(" ") ? line : line + " ").toList();
+        if (budgetMs - marginMs <= 0) {
             throw new ConfigException(ResponderConfig.DELIVERY_MARGIN_MS_CONFIG, config.deliveryMarginMs(),
                     "must be less than " + CommonConfig.TURN_BUDGET_MS_CONFIG + " (" + common.turnBudgetMs() + ")");
         }
@@ -267,6 +289,50 @@ public final class TurnResponder implements AutoCloseable {
         String agentId;
         Map<String, String> dynamicVariables = Map.of();
         TurnRun inFlight;
+        /** The next filler line's index, so a caller does not hear the same filler twice in a row. */
+        int nextFiller;
+    }
+
+    private String nextFiller(String callId) {
+        synchronized (calls) {
+            CallTrack track = calls.get(callId);
+            int index = track == null ? 0 : track.nextFiller++;
+            return fillers.get(Math.floorMod(index, fillers.size()));
+        }
+    }
+
+    /**
+     * The closing line as it should follow what the caller already heard: after a finished sentence a space; after
+     * a sentence cut short a full stop (or a dash when a space was already said); nothing before the first words.
+     */
+    public static String joinClosing(CharSequence heard, String line) {
+        int end = heard.length();
+        while (end > 0 && Character.isWhitespace(heard.charAt(end - 1))) {
+            end--;
+        }
+        if (end == 0) {
+            return line;
+        }
+        char last = heard.charAt(end - 1);
+        boolean spaced = end < heard.length();
+        boolean sentenceEnded = last == '.' || last == '!' || last == '?' || last == '\u2026';
+        boolean paused = last == ',' || last == ';' || last == ':' || last == '-' || last == '\u2014';
+        if (sentenceEnded || paused) {
+            return spaced ? line : " " + line;
+        }
+        return spaced ? "\u2014 " + line : ". " + line;
+    }
+
+    /** The phases of one turn; {@link TurnRun#moveTo} is the one place a phase changes. */
+    private enum Phase {
+        /** No words yet, the budget not passed. */
+        WAITING,
+        /** The filler was sent; still no words of the answer. */
+        BRIDGED,
+        /** The answer's words are flowing. */
+        STREAMING,
+        /** Completed or abandoned; nothing more is sent. */
+        DONE
     }
 
     /** One turn being answered. State guarded by {@code this}; lock order: a TurnRun, then {@code calls}. */
@@ -274,21 +340,31 @@ public final class TurnResponder implements AutoCloseable {
 
         private final CallEvent event;
         private final Turn turn;
-        private final long deadlineMs;
+        private final long fillerAtMs;
+        private final long giveUpAtMs;
+        private final long capAtMs;
         private final String cacheKey;
-        /** The attempt's whole answer so far (what is cached on success). */
+        private Phase phase = Phase.WAITING;
+        /** Everything sent for this turn so far (filler and words): what a closing line must follow. */
+        private final StringBuilder heard = new StringBuilder();
+        /** The current attempt's whole answer so far (what is cached on success). */
         private final StringBuilder streamed = new StringBuilder();
         /** Chunks not yet written: they go out together when the coalescing timer fires or the answer ends. */
         private final StringBuilder pending = new StringBuilder();
         private ScheduledFuture<?> flushTimer;
-        /** True once a chunk record was written: the caller may be hearing it, so no retry starts over. */
-        private boolean chunkSent;
-        private boolean done;
+        private ScheduledFuture<?> turnTimer;
+        private long turnTimerAtMs = Long.MAX_VALUE;
         private int nextChunkIndex;
+        private boolean firstWordsRecorded;
+        private long lastChunkAtMs;
         private int attempts;
         private long attemptStartMs;
-        private boolean bulkheadHeld;
+        /** The current attempt's first-chunk latency; -1 before its first chunk. */
+        private long firstChunkMs = -1;
+        private CompletableFuture<Void> firstChunk;
+        private boolean attemptOpen;
         private boolean permissionHeld;
+        private boolean bulkheadHeld;
         private CompletableFuture<Void> backendCall;
         private ScheduledFuture<?> retryTimer;
         private Retry.AsyncContext<Void> retryContext;
@@ -296,16 +372,24 @@ public final class TurnResponder implements AutoCloseable {
         TurnRun(CallEvent event, Turn turn) {
             this.event = event;
             this.turn = turn;
-            this.deadlineMs = event.receivedAtMs() + windowMs;
+            long received = event.receivedAtMs();
+            this.fillerAtMs = received + budgetMs - marginMs;
+            this.giveUpAtMs = received + firstWordsDeadlineMs - marginMs;
+            this.capAtMs = received + maxAnswerMs - marginMs;
             this.cacheKey = cache == null ? null : ResponseCache.key(turn.agentId(), turn.transcript());
         }
 
+        private void moveTo(Phase next) {
+            phase = next;
+        }
+
         synchronized void start() {
-            if (done) {
+            if (phase == Phase.DONE) {
                 return;
             }
-            if (clock.millis() >= deadlineMs) {
-                fallback(FallbackReason.TIMEOUT, "already past its deadline when consumed");
+            long now = clock.millis();
+            if (now >= giveUpAtMs) {
+                close(FallbackReason.TIMEOUT, "already past its first-words deadline when consumed");
                 return;
             }
             if (cacheKey != null) {
@@ -318,35 +402,44 @@ public final class TurnResponder implements AutoCloseable {
                 }
             }
             if (!resilience.bulkhead().tryAcquirePermission()) {
-                fallback(FallbackReason.BULKHEAD_FULL, "bulkhead full");
+                close(FallbackReason.BULKHEAD_FULL, "bulkhead full");
                 return;
             }
             bulkheadHeld = true;
             retryContext = resilience.retry().asyncContext();
+            if (now >= fillerAtMs) {
+                bridge();
+            }
             attempt();
+            if (phase != Phase.DONE) {
+                scheduleTurnTimer();
+            }
         }
 
         synchronized void attempt() {
             retryTimer = null;
-            if (done) {
+            if (phase == Phase.DONE) {
                 return;
             }
             long now = clock.millis();
-            long remainingMs = deadlineMs - now;
-            if (remainingMs <= 0) {
-                fallback(FallbackReason.TIMEOUT, "no budget left for an attempt");
+            if (now >= giveUpAtMs) {
+                close(FallbackReason.TIMEOUT, "no time left for an attempt before the first-words deadline");
                 return;
             }
             if (!resilience.circuitBreaker().tryAcquirePermission()) {
-                fallback(FallbackReason.CIRCUIT_OPEN, "circuit breaker " + resilience.circuitBreaker().getState());
+                close(FallbackReason.CIRCUIT_OPEN, "circuit breaker " + resilience.circuitBreaker().getState());
                 return;
             }
             permissionHeld = true;
-            // Retries only start when no chunk was written: whatever an earlier attempt produced is dropped.
+            attemptOpen = true;
+            // Retries only start when none of the answer's words were written: an earlier attempt's are dropped.
             streamed.setLength(0);
             pending.setLength(0);
+            firstChunkMs = -1;
             int attempt = ++attempts;
             attemptStartMs = now;
+            CompletableFuture<Void> first = new CompletableFuture<>();
+            firstChunk = first;
             CompletableFuture<Void> call;
             try {
                 call = backend.generate(turn, chunk -> onChunk(attempt, chunk));
@@ -354,15 +447,30 @@ public final class TurnResponder implements AutoCloseable {
                 call = CompletableFuture.failedFuture(e);
             }
             backendCall = call;
-            CompletableFuture<Void> limited = call;
-            resilience.timeLimiterFor(remainingMs)
-                    .executeCompletionStage(scheduler, () -> limited)
-                    .whenComplete((ignored, error) -> onAttemptDone(attempt, error));
+            call.whenComplete((ignored, error) -> onAttemptDone(attempt, error));
+            resilience.firstChunkLimiter()
+                    .executeCompletionStage(scheduler, () -> first)
+                    .whenComplete((ignored, error) -> {
+                        if (error != null && unwrap(error) instanceof TimeoutException) {
+                            onFirstChunkTimeout(attempt);
+                        }
+                    });
         }
 
         synchronized void onChunk(int attempt, String chunk) {
-            if (done || attempt != attempts || chunk == null || chunk.isEmpty()) {
+            if (phase == Phase.DONE || attempt != attempts || !attemptOpen || chunk == null || chunk.isEmpty()) {
                 return;
+            }
+            long now = clock.millis();
+            if (firstChunkMs < 0) {
+                firstChunkMs = now - attemptStartMs;
+                firstChunk.complete(null);
+                meters.timer(ResponderMetrics.FIRST_CHUNK_LATENCY).record(firstChunkMs, TimeUnit.MILLISECONDS);
+            }
+            lastChunkAtMs = now;
+            if (phase != Phase.STREAMING) {
+                moveTo(Phase.STREAMING);
+                scheduleTurnTimer();
             }
             streamed.append(chunk);
             if (coalesceMs == 0) {
@@ -378,68 +486,196 @@ public final class TurnResponder implements AutoCloseable {
         /** Writes the chunks coalesced since the first unsent one, as one record. */
         synchronized void flush(int attempt) {
             flushTimer = null;
-            if (done || attempt != attempts || pending.length() == 0) {
+            if (phase == Phase.DONE || attempt != attempts || pending.length() == 0) {
                 return;
             }
             emit(ResponseKind.GENERATED, null, pending.toString(), false);
             pending.setLength(0);
         }
 
-        synchronized void onAttemptDone(int attempt, Throwable error) {
-            if (attempt != attempts || !permissionHeld) {
+        synchronized void onFirstChunkTimeout(int attempt) {
+            if (phase == Phase.DONE || attempt != attempts || !attemptOpen || firstChunkMs >= 0) {
                 return;
             }
-            permissionHeld = false;
+            failAttempt(attempt, new FirstChunkTimeoutException(firstChunkTimeoutMs));
+        }
+
+        synchronized void onAttemptDone(int attempt, Throwable error) {
+            if (phase == Phase.DONE || attempt != attempts || !attemptOpen) {
+                return;
+            }
+            Throwable cause = unwrap(error);
+            if (cause != null) {
+                failAttempt(attempt, cause);
+                return;
+            }
+            attemptOpen = false;
             backendCall = null;
+            firstChunk.complete(null);
+            long now = clock.millis();
+            recordSuccess(now);
+            retryContext.onComplete();
+            if (cacheKey != null && streamed.length() > 0) {
+                cache.put(cacheKey, streamed.toString());
+            }
+            // The chunks still pending ride on the content_complete record: a fast answer is one record.
+            complete(ResponseKind.GENERATED, null, pending.toString());
+        }
+
+        /** An attempt failed (an error, or no first chunk in time): retried when nothing of it was spoken. */
+        private void failAttempt(int attempt, Throwable cause) {
+            attemptOpen = false;
             long now = clock.millis();
             long elapsedMs = now - attemptStartMs;
-            Throwable cause = unwrap(error);
-            CircuitBreaker breaker = resilience.circuitBreaker();
-            if (cause == null) {
-                breaker.onSuccess(elapsedMs, TimeUnit.MILLISECONDS);
-                retryContext.onComplete();
-                if (cacheKey != null && streamed.length() > 0) {
-                    cache.put(cacheKey, streamed.toString());
-                }
-                // The chunks still pending ride on the content_complete record: a fast answer is one record.
-                complete(ResponseKind.GENERATED, null, pending.toString());
-                return;
+            CompletableFuture<Void> call = backendCall;
+            backendCall = null;
+            firstChunk.complete(null);
+            if (call != null && !call.isDone()) {
+                call.cancel(true);
             }
-            breaker.onError(elapsedMs, TimeUnit.MILLISECONDS, cause);
-            // A failed attempt's unwritten chunks are never said: the retry or the fallback line replaces them.
             cancelFlush();
+            boolean wordsSent = phase == Phase.STREAMING && streamed.length() > pending.length();
+            // A failed attempt's unwritten chunks are never said: the retry or the closing line replaces them.
             pending.setLength(0);
-            if (cause instanceof TimeoutException) {
-                retryContext.onError(cause);
-                fallback(FallbackReason.TIMEOUT, "backend did not finish within " + elapsedMs + " ms");
-                return;
-            }
+            boolean timedOut = cause instanceof FirstChunkTimeoutException;
             String refusal = null;
-            if (chunkSent) {
+            if (wordsSent) {
                 refusal = "part of the answer was already streamed";
-            } else if (now + resilience.worstCaseBackoffMs(attempt) + Math.max(elapsedMs, 1) > deadlineMs) {
-                refusal = "not enough budget left for another attempt";
+            } else if (now + resilience.worstCaseBackoffMs(attempt) >= giveUpAtMs) {
+                refusal = "no time left for another attempt before the first-words deadline";
             }
             long backoffMs = retryContext.onError(refusal == null ? cause
                     : new BackendResilience.NotRetriedException(refusal, cause));
             if (backoffMs < 0) {
-                fallback(FallbackReason.ERROR, "attempt " + attempt + " failed (" + cause + ")"
+                recordFailure(elapsedMs, cause);
+                FallbackReason reason = wordsSent ? FallbackReason.ERROR
+                        : timedOut ? FallbackReason.TIMEOUT : FallbackReason.ERROR;
+                close(reason, "attempt " + attempt + " failed (" + cause + ")"
                         + (refusal != null ? "; not retried: " + refusal : "; no attempts left"));
                 return;
             }
+            // A retry may still save the turn: this attempt is not held against the backend yet.
+            releasePermission();
             LOG.debug("call {} response {}: attempt {} failed ({}), retrying in {} ms", turn.callId(),
                     turn.responseId(), attempt, cause.toString(), backoffMs);
+            if (phase == Phase.STREAMING) {
+                moveTo(heard.length() > 0 ? Phase.BRIDGED : Phase.WAITING);
+                scheduleTurnTimer();
+            }
             retryTimer = scheduler.schedule(this::attempt, backoffMs, TimeUnit.MILLISECONDS);
         }
 
-        private void fallback(FallbackReason reason, String why) {
-            if (done) {
+        /** The one timer of the turn's own deadlines: filler, first-words give-up, stall, hard cap. */
+        private void scheduleTurnTimer() {
+            long at = switch (phase) {
+                case WAITING -> fillerAtMs;
+                case BRIDGED -> giveUpAtMs;
+                case STREAMING -> Math.min(lastChunkAtMs + stallMs - marginMs, capAtMs);
+                case DONE -> Long.MAX_VALUE;
+            };
+            if (at == turnTimerAtMs && turnTimer != null) {
                 return;
             }
-            LOG.info("call {} response {}: fallback {} ({})", turn.callId(), turn.responseId(), reason.wireName(),
+            if (turnTimer != null && at > turnTimerAtMs) {
+                // A later deadline: the timer already set fires first and re-arms itself then.
+                return;
+            }
+            if (turnTimer != null) {
+                turnTimer.cancel(false);
+            }
+            turnTimerAtMs = at;
+            turnTimer = at == Long.MAX_VALUE ? null
+                    : scheduler.schedule(this::onTurnTimer, Math.max(0, at - clock.millis()), TimeUnit.MILLISECONDS);
+        }
+
+        synchronized void onTurnTimer() {
+            turnTimer = null;
+            turnTimerAtMs = Long.MAX_VALUE;
+            if (phase == Phase.DONE) {
+                return;
+            }
+            long now = clock.millis();
+            if (phase == Phase.WAITING && now >= fillerAtMs) {
+                bridge();
+            }
+            if (phase == Phase.BRIDGED && now >= giveUpAtMs) {
+                giveUp(FallbackReason.TIMEOUT, "no words by the first-words deadline",
+                        new FirstChunkTimeoutException(now - attemptStartMs));
+                return;
+            }
+            if (phase == Phase.STREAMING && now >= lastChunkAtMs + stallMs - marginMs) {
+                flushPending();
+                giveUp(FallbackReason.STALL, "no chunk for " + (now - lastChunkAtMs) + " ms",
+                        new StallException(now - lastChunkAtMs));
+                return;
+            }
+            if (now >= capAtMs) {
+                flushPending();
+                // The hard cap says nothing about the backend's health: released, not recorded.
+                releasePermission();
+                close(FallbackReason.MAX_ANSWER, "still streaming at the hard cap");
+                return;
+            }
+            scheduleTurnTimer();
+        }
+
+        /** Ends the turn for a deadline while an attempt may run: the attempt fails, recorded, not retried. */
+        private void giveUp(FallbackReason reason, String why, Throwable cause) {
+            if (attemptOpen) {
+                attemptOpen = false;
+                recordFailure(clock.millis() - attemptStartMs, cause);
+                retryContext.onError(new BackendResilience.NotRetriedException(why, cause));
+            }
+            close(reason, why);
+        }
+
+        private void bridge() {
+            String line = nextFiller(turn.callId());
+            emit(ResponseKind.FILLER, null, line, false);
+            meters.counter(ResponderMetrics.FILLERS).increment();
+            moveTo(Phase.BRIDGED);
+        }
+
+        private void flushPending() {
+            cancelFlush();
+            if (pending.length() > 0) {
+                emit(ResponseKind.GENERATED, null, pending.toString(), false);
+                pending.setLength(0);
+            }
+        }
+
+        private void recordSuccess(long nowMs) {
+            if (permissionHeld) {
+                permissionHeld = false;
+                long judged = firstChunkMs >= 0 ? firstChunkMs : nowMs - attemptStartMs;
+                resilience.circuitBreaker().onSuccess(judged, TimeUnit.MILLISECONDS);
+            }
+        }
+
+        private void recordFailure(long elapsedMs, Throwable cause) {
+            if (permissionHeld) {
+                permissionHeld = false;
+                long judged = firstChunkMs >= 0 ? firstChunkMs : elapsedMs;
+                resilience.circuitBreaker().onError(judged, TimeUnit.MILLISECONDS, cause);
+            }
+        }
+
+        private void releasePermission() {
+            if (permissionHeld) {
+                permissionHeld = false;
+                resilience.circuitBreaker().releasePermission();
+            }
+        }
+
+        /** Ends the turn with the reason's closing line, after whatever the caller already heard. */
+        private void close(FallbackReason reason, String why) {
+            if (phase == Phase.DONE) {
+                return;
+            }
+            LOG.info("call {} response {}: closing line {} ({})", turn.callId(), turn.responseId(), reason.wireName(),
                     why);
             meters.counter(ResponderMetrics.FALLBACKS, ResponderMetrics.TAG_REASON, reason.wireName()).increment();
-            complete(ResponseKind.FALLBACK, reason, fallbackLines.get(reason));
+            complete(ResponseKind.FALLBACK, reason, joinClosing(heard, fallbackLines.get(reason)));
         }
 
         private void complete(ResponseKind kind, FallbackReason reason, String content) {
@@ -449,7 +685,7 @@ public final class TurnResponder implements AutoCloseable {
                     .publishPercentiles(0.5, 0.99)
                     .publishPercentileHistogram()
                     .minimumExpectedValue(Duration.ofMillis(1))
-                    .maximumExpectedValue(Duration.ofSeconds(10))
+                    .maximumExpectedValue(Duration.ofSeconds(60))
                     .register(meters)
                     .record(Math.max(0, clock.millis() - event.receivedAtMs()), TimeUnit.MILLISECONDS);
             turnOutcome(kind.wireName());
@@ -465,7 +701,7 @@ public final class TurnResponder implements AutoCloseable {
 
         /** Ends the turn without a word: superseded by a newer request, the call ended, or shutdown. */
         synchronized void abandon(String outcome) {
-            if (done) {
+            if (phase == Phase.DONE) {
                 return;
             }
             LOG.debug("call {} response {}: generation cancelled ({})", turn.callId(), turn.responseId(), outcome);
@@ -474,16 +710,21 @@ public final class TurnResponder implements AutoCloseable {
         }
 
         private void finish() {
-            done = true;
+            moveTo(Phase.DONE);
             cancelFlush();
+            if (turnTimer != null) {
+                turnTimer.cancel(false);
+                turnTimer = null;
+            }
             if (retryTimer != null) {
                 retryTimer.cancel(false);
                 retryTimer = null;
             }
-            if (permissionHeld) {
-                // Cancelled mid-call: the call proved nothing about the backend's health.
-                permissionHeld = false;
-                resilience.circuitBreaker().releasePermission();
+            attemptOpen = false;
+            // Cancelled mid-call: the call proved nothing about the backend's health.
+            releasePermission();
+            if (firstChunk != null) {
+                firstChunk.complete(null);
             }
             if (backendCall != null) {
                 CompletableFuture<Void> call = backendCall;
@@ -503,10 +744,21 @@ public final class TurnResponder implements AutoCloseable {
         }
 
         private void emit(ResponseKind kind, String reason, String content, boolean contentComplete) {
+            long now = clock.millis();
             AgentResponse response = new AgentResponse(AgentResponse.SCHEMA_VERSION, turn.callId(), turn.responseId(),
-                    kind, reason, content, contentComplete, null, nextChunkIndex++, event.receivedAtMs(),
-                    clock.millis(), event.edgeNode());
-            chunkSent |= !contentComplete;
+                    kind, reason, content, contentComplete, null, nextChunkIndex++, event.receivedAtMs(), now,
+                    event.edgeNode());
+            heard.append(content);
+            if (!firstWordsRecorded && !content.isEmpty()) {
+                firstWordsRecorded = true;
+                Timer.builder(ResponderMetrics.FIRST_WORDS_LATENCY)
+                        .tag(ResponderMetrics.TAG_KIND, kind.wireName())
+                        .publishPercentileHistogram()
+                        .minimumExpectedValue(Duration.ofMillis(1))
+                        .maximumExpectedValue(Duration.ofSeconds(60))
+                        .register(meters)
+                        .record(Math.max(0, now - event.receivedAtMs()), TimeUnit.MILLISECONDS);
+            }
             try {
                 sink.accept(response);
             } catch (RuntimeException e) {
@@ -514,13 +766,27 @@ public final class TurnResponder implements AutoCloseable {
                         turn.responseId(), e.toString());
             }
         }
+    }
 
-        private static Throwable unwrap(Throwable error) {
-            Throwable t = error;
-            while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
-                t = t.getCause();
-            }
-            return t;
+    /** An attempt had no first chunk within {@code responder.first-chunk-timeout-ms}, or none by the deadline. */
+    static final class FirstChunkTimeoutException extends TimeoutException {
+        FirstChunkTimeoutException(long afterMs) {
+            super("no first chunk after " + afterMs + " ms");
         }
+    }
+
+    /** The answer's chunks stopped for longer than {@code turn.stall-ms}. */
+    static final class StallException extends TimeoutException {
+        StallException(long forMs) {
+            super("no chunk for " + forMs + " ms");
+        }
+    }
+
+    private static Throwable unwrap(Throwable error) {
+        Throwable t = error;
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
     }
 }
