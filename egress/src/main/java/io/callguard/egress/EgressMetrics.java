@@ -51,6 +51,10 @@ public final class EgressMetrics {
     public static final String REASON_UNREQUESTED = "unrequested";
     /** {@link #TAG_REASON} of a chunk whose index was already delivered. */
     public static final String REASON_DUPLICATE_CHUNK = "duplicate_chunk";
+    /** {@link #RESPONSES_DROPPED} reason: a filler that came after the turn's first words or the edge's filler. */
+    public static final String REASON_LATE_FILLER = "late_filler";
+    /** Counter: fillers the edge watchdog said itself (the budget passed with nothing said). */
+    public static final String EDGE_FILLERS = "callguard.edge.fillers";
     /** {@link #TAG_MODE} of a socket Retell dialled in. */
     public static final String MODE_DIAL_IN = "dial_in";
     /** {@link #TAG_MODE} of a socket callguard dialled out. */

@@ -1,5 +1,6 @@
 package io.callguard.egress;
 
+import io.callguard.egress.internal.EdgeDeadlines;
 import io.callguard.egress.internal.EdgeDelivery;
 import io.callguard.egress.internal.EgressMeters;
 import io.callguard.egress.internal.ResponseConsumerLoop;
@@ -92,7 +93,7 @@ public final class EgressRole implements AutoCloseable {
         this.timers = new ScheduledThreadPoolExecutor(config.watchdogThreads(), daemonThreads("callguard-egress-timer"));
         timers.setRemoveOnCancelPolicy(true);
         Scheduler scheduler = Scheduler.of(timers);
-        this.edge = new EdgeDelivery(config, common.turnBudgetMs(), common.turnFallbackMessage(), scheduler, clock,
+        this.edge = new EdgeDelivery(config, EdgeDeadlines.of(common), scheduler, clock,
                 egressMeters);
         // The trusting reader (see JsonSerde#fromTrustedBytes): every answer record is read on the turn path.
         Deserializer<AgentResponse> answers = JsonSerde.of(AgentResponse.class).trustingDeserializer();

@@ -45,7 +45,8 @@ class EgressRoleTest {
     }
 
     private EgressRole role(long budgetMs) {
-        CommonConfig common = new CommonConfig(Map.of(CommonConfig.TURN_BUDGET_MS_CONFIG, budgetMs));
+        CommonConfig common = new CommonConfig(Map.of(CommonConfig.TURN_BUDGET_MS_CONFIG, budgetMs,
+                CommonConfig.TURN_FIRST_WORDS_DEADLINE_MS_CONFIG, budgetMs + 100));
         role = new EgressRole(new EgressConfig(Map.of()), common, TOPICS, meters, Clock.systemUTC(), null,
                 props -> consumer, Map.of());
         return role;
@@ -96,9 +97,11 @@ class EgressRoleTest {
         // When
         role.edgeListener().turnRequested(socket, 3, System.currentTimeMillis());
 
-        // Then
-        await().atMost(Duration.ofSeconds(5)).until(() -> socket.frames().size() == 1);
-        JsonNode frame = Json.mapper().readTree(socket.frames().get(0));
+        // Then the edge bridges at the budget and closes at the first-words deadline, by itself
+        await().atMost(Duration.ofSeconds(5)).until(() -> socket.frames().size() == 2);
+        JsonNode filler = Json.mapper().readTree(socket.frames().get(0));
+        JsonNode frame = Json.mapper().readTree(socket.frames().get(1));
+        assertThat(filler.get("content_complete").booleanValue()).isFalse();
         assertThat(frame.get("response_id").asLong()).isEqualTo(3);
         assertThat(frame.get("content_complete").booleanValue()).isTrue();
         assertThat(role.awaitReady(Duration.ZERO)).isFalse();

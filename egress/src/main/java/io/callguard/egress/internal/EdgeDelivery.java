@@ -16,13 +16,10 @@ public final class EdgeDelivery {
     private final SocketRegistry registry;
     private final ResponseDelivery delivery;
 
-    /**
-     * @param budgetMs        {@code turn.budget-ms}
-     * @param fallbackMessage {@code turn.fallback-message}
-     */
-    public EdgeDelivery(EgressConfig config, long budgetMs, String fallbackMessage, Scheduler scheduler, Clock clock,
+    /** @param deadlines the watchdog's deadlines, fillers and closing line */
+    public EdgeDelivery(EgressConfig config, EdgeDeadlines deadlines, Scheduler scheduler, Clock clock,
                         EgressMeters meters) {
-        this.ledger = new TurnLedger(budgetMs, fallbackMessage, meters);
+        this.ledger = new TurnLedger(deadlines, meters);
         TurnWatchdog watchdog = new TurnWatchdog(ledger, scheduler, clock);
         this.registry = new SocketRegistry(ledger, watchdog, scheduler, clock, meters, config.supersededCloseCode(),
                 config.detachedRetentionMs());

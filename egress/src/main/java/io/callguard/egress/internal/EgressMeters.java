@@ -23,6 +23,7 @@ public final class EgressMeters {
     private final Counter resent;
     private final Counter superseded;
     private final Counter edgeTimeoutFallbacks;
+    private final Counter edgeFillers;
     private final Counter dialOutExhausted;
 
     public EgressMeters(MeterRegistry registry) {
@@ -41,6 +42,7 @@ public final class EgressMeters {
         resent = registry.counter(RESPONSES_RESENT);
         superseded = registry.counter(SOCKET_SUPERSEDED);
         edgeTimeoutFallbacks = registry.counter(FALLBACKS, TAG_REASON, REASON_EDGE_TIMEOUT);
+        edgeFillers = registry.counter(EDGE_FILLERS);
         dialOutExhausted = registry.counter(DIALOUT_EXHAUSTED);
     }
 
@@ -75,6 +77,10 @@ public final class EgressMeters {
 
     void edgeTimeoutFallback() {
         edgeTimeoutFallbacks.increment();
+    }
+
+    void edgeFiller() {
+        edgeFillers.increment();
     }
 
     void stale() {

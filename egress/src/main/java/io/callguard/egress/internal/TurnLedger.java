@@ -1,5 +1,6 @@
 package io.callguard.egress.internal;
 
+import io.callguard.common.SpokenText;
 import io.callguard.egress.EgressMetrics;
 import io.callguard.retell.socket.CallSocket;
 import io.callguard.retell.RetellFrames;
@@ -16,8 +17,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Rules (retell-protocol.md section 2): only the latest requested {@code response_id} of a call is
  * answered, older ids are dropped; every turn gets exactly one {@code content_complete:true} per socket;
- * chunks after it are dropped; {@code response_id} 0 (begin or busy message) is deliverable from the moment
- * the socket is attached, before any request.
+ * chunks after it are dropped; a filler is spoken only as a turn's first words (one that comes after anything,
+ * the edge's own filler included, is dropped); {@code response_id} 0 (begin or busy message) is deliverable from
+ * the moment the socket is attached, before any request.
  *
  * <p>The socket binding lives here rather than in a separate map because "which socket gets the owed
  * answer" must be decided atomically with the turn's state: a chunk read by the Kafka thread and a
@@ -45,7 +47,9 @@ public final class TurnLedger {
         /** The turn already had its complete answer. */
         AFTER_COMPLETE,
         /** A chunk index already delivered. */
-        DUPLICATE_CHUNK
+        DUPLICATE_CHUNK,
+        /** A filler that came after the turn's first words, or after the edge's own filler. */
+        LATE_FILLER
     }
 
     /** What {@link #attach} did: the socket it replaced (to be closed by the caller), if any. */
@@ -54,6 +58,11 @@ public final class TurnLedger {
 
     /** A turn for the watchdog to check at {@code deadlineMs}. */
     public record TurnTicket(String callId, long turnSeq, long responseId, long deadlineMs) {
+
+        /** The same turn, to check again at {@code atMs}. */
+        public TurnTicket at(long atMs) {
+            return new TurnTicket(callId, turnSeq, responseId, atMs);
+        }
     }
 
     /** The outcome of a delivery and, when it opened a turn the socket had not requested, its ticket. */
@@ -62,17 +71,14 @@ public final class TurnLedger {
 
     private final ConcurrentHashMap<String, CallLine> lines = new ConcurrentHashMap<>();
     private final AtomicLong turnSeq = new AtomicLong();
+    private final EdgeDeadlines deadlines;
     private final long budgetMs;
-    private final String fallbackMessage;
     private final EgressMeters meters;
 
-    /**
-     * @param budgetMs        the turn budget ({@code turn.budget-ms})
-     * @param fallbackMessage what the edge says when the budget ran out ({@code turn.fallback-message})
-     */
-    public TurnLedger(long budgetMs, String fallbackMessage, EgressMeters meters) {
-        this.budgetMs = budgetMs;
-        this.fallbackMessage = Objects.requireNonNull(fallbackMessage, "fallbackMessage");
+    /** @param deadlines the turn's deadlines, filler lines and closing line */
+    public TurnLedger(EdgeDeadlines deadlines, EgressMeters meters) {
+        this.deadlines = Objects.requireNonNull(deadlines, "deadlines");
+        this.budgetMs = deadlines.budgetMs();
         this.meters = Objects.requireNonNull(meters, "meters");
     }
 
@@ -115,8 +121,14 @@ public final class TurnLedger {
                 meters.resent();
                 completed(line, turn, turn.kind, turn.startMs, nowMs, true);
             }
-        } else if (turn.responseId > 0 && turn.startMs > 0 && nowMs >= turn.startMs + budgetMs) {
-            sendFallback(line, turn, nowMs);
+        } else if (turn.responseId > 0 && turn.startMs > 0 && turn.content.length() == 0
+                && nowMs >= turn.startMs + budgetMs) {
+            // Nothing was said yet and the budget is spent: bridge now; the watchdog's next check closes if needed.
+            if (nowMs >= turn.startMs + deadlines.firstWordsDeadlineMs()) {
+                sendClosing(line, turn, nowMs);
+            } else {
+                sendFiller(line, turn, nowMs);
+            }
         } else if (turn.content.length() > 0) {
             // Only part of the answer is here: catch the new socket up and let the rest stream after it.
             if (send(line, turn.content.toString(), false)) {
@@ -217,6 +229,7 @@ public final class TurnLedger {
             case UNREQUESTED -> meters.dropped(EgressMetrics.REASON_UNREQUESTED);
             case AFTER_COMPLETE -> meters.dropped(EgressMetrics.REASON_AFTER_COMPLETE);
             case DUPLICATE_CHUNK -> meters.dropped(EgressMetrics.REASON_DUPLICATE_CHUNK);
+            case LATE_FILLER -> meters.dropped(EgressMetrics.REASON_LATE_FILLER);
             default -> {
             }
         }
@@ -230,9 +243,19 @@ public final class TurnLedger {
         if (response.chunkIndex() < turn.nextChunk) {
             return Outcome.DUPLICATE_CHUNK;
         }
+        boolean filler = response.kind() == ResponseKind.FILLER;
+        if (filler && (turn.content.length() > 0 || response.contentComplete())) {
+            // A filler after words (or the edge's own filler) would be heard twice; it never completes a turn.
+            return Outcome.LATE_FILLER;
+        }
         turn.content.append(response.content());
         turn.nextChunk = response.chunkIndex() + 1;
-        turn.kind = response.kind();
+        if (filler) {
+            turn.fillerSent = true;
+        } else {
+            turn.kind = response.kind();
+            turn.wordsSent |= !response.content().isEmpty();
+        }
         turn.endCall |= Boolean.TRUE.equals(response.endCall());
         turn.answerArrived = response.contentComplete();
         if (line.socket == null) {
@@ -241,6 +264,7 @@ public final class TurnLedger {
         if (!send(line, response.content(), response.contentComplete())) {
             return Outcome.HELD;
         }
+        turn.lastFrameAtMs = nowMs;
         long start = response.requestReceivedAtMs() > 0 ? response.requestReceivedAtMs() : turn.startMs;
         if (response.contentComplete()) {
             completed(line, turn, response.kind(), start, nowMs, true);
@@ -252,31 +276,66 @@ public final class TurnLedger {
     }
 
     /**
-     * The watchdog's check at the turn's deadline: if the turn is still the call's latest and has no complete
-     * answer on the socket, sends the fallback as its complete answer. A detached call gets it on reconnect.
+     * The watchdog's check of a turn, at one of its deadlines: when the turn is still the call's latest and not
+     * complete on the socket, it bridges (the filler at the budget, when nothing was said) or closes (the closing
+     * line, joined to what was said, when no words came by the first-words deadline, when the words stopped for
+     * the stall limit, or at the hard cap). A detached call is checked again later; a reconnect settles it first.
      *
-     * @return true when the fallback was sent
+     * @return when to check the turn again, or -1 when it needs no more checks
      */
-    public boolean expire(TurnTicket ticket, long nowMs) {
-        boolean[] sent = {false};
+    public long check(TurnTicket ticket, long nowMs) {
+        long[] next = {-1};
         lines.computeIfPresent(ticket.callId(), (callId, line) -> {
             Turn turn = line.turn;
-            if (turn.seq == ticket.turnSeq() && turn.completedOn == null && line.socket != null) {
-                sent[0] = sendFallback(line, turn, nowMs);
+            if (turn.seq != ticket.turnSeq() || turn.completedOn != null) {
+                return line;
+            }
+            long start = turn.startMs;
+            long cap = start + deadlines.maxAnswerMs();
+            if (!turn.wordsSent) {
+                long giveUp = start + deadlines.firstWordsDeadlineMs();
+                if (line.socket == null) {
+                    next[0] = nowMs < giveUp ? giveUp : cap;
+                } else if (nowMs >= giveUp) {
+                    sendClosing(line, turn, nowMs);
+                } else if (turn.content.length() == 0 && nowMs >= start + budgetMs) {
+                    sendFiller(line, turn, nowMs);
+                    next[0] = giveUp;
+                } else {
+                    next[0] = turn.content.length() == 0 ? start + budgetMs : giveUp;
+                }
+                return line;
+            }
+            long stalledAt = turn.lastFrameAtMs + deadlines.stallMs();
+            if (line.socket != null && (nowMs >= stalledAt || nowMs >= cap)) {
+                sendClosing(line, turn, nowMs);
+            } else {
+                next[0] = line.socket == null ? cap : Math.min(stalledAt, cap);
             }
             return line;
         });
-        return sent[0];
+        return next[0];
     }
 
-    private boolean sendFallback(CallLine line, Turn turn, long nowMs) {
-        if (!send(line, fallbackMessage, true)) {
+    private void sendFiller(CallLine line, Turn turn, long nowMs) {
+        String filler = deadlines.fillers().get(Math.floorMod(line.nextFiller++, deadlines.fillers().size()));
+        if (send(line, filler, false)) {
+            turn.content.append(filler);
+            turn.fillerSent = true;
+            turn.lastFrameAtMs = nowMs;
+            meters.edgeFiller();
+        }
+    }
+
+    private boolean sendClosing(CallLine line, Turn turn, long nowMs) {
+        String closing = SpokenText.joinClosing(turn.content, deadlines.closingLine());
+        if (!send(line, closing, true)) {
             return false;
         }
-        turn.content.append(fallbackMessage);
+        turn.content.append(closing);
         turn.kind = ResponseKind.FALLBACK;
         meters.edgeTimeoutFallback();
-        // The watchdog fires at the budget by design; its lateness shows in the latency, not as over-budget.
+        // The watchdog fires at its deadlines by design; its lateness shows in the latency, not as over-budget.
         completed(line, turn, ResponseKind.FALLBACK, turn.startMs, nowMs, false);
         return true;
     }
@@ -322,6 +381,8 @@ public final class TurnLedger {
     private static final class CallLine {
         volatile CallSocket socket;
         long detachSeq;
+        /** The next edge filler's index, rotated per call. */
+        int nextFiller;
         Turn turn;
 
         CallLine(Turn turn) {
@@ -344,6 +405,12 @@ public final class TurnLedger {
         /** The last chunk ({@code content_complete}) was received, whether or not it could be written. */
         boolean answerArrived;
         boolean firstChunkSent;
+        /** A filler was said (the responder's or the edge's). */
+        boolean fillerSent;
+        /** Words other than a filler were said. */
+        boolean wordsSent;
+        /** When the last frame of this turn was written, for the stall limit. */
+        long lastFrameAtMs;
         /** The socket the complete frame went out on; null while the turn is still owed. */
         String completedOn;
 

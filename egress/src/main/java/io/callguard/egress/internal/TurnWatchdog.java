@@ -6,9 +6,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The edge's own deadline per turn: at the turn's budget end, if no complete answer went out and the turn
- * is still the latest, the fallback is sent from here. It reads nothing from Kafka, so a stopped broker,
- * processor or responder still does not leave the caller in silence.
+ * The edge's own deadlines per turn ({@link EdgeDeadlines}): at the budget, when nothing was said and the turn is
+ * still the latest, a filler goes out from here; at the first-words deadline, a stall or the hard cap, the closing
+ * line. It reads nothing from Kafka, so a stopped broker, processor or responder still does not leave the caller
+ * in silence.
  */
 public final class TurnWatchdog {
 
@@ -24,18 +25,17 @@ public final class TurnWatchdog {
         this.clock = clock;
     }
 
-    /** Checks the turn at its deadline (at once when the deadline already passed). */
+    /** Checks the turn at its deadline (at once when the deadline already passed), and at each one after. */
     public void watch(TurnLedger.TurnTicket ticket) {
-        // Not cancelled when the turn completes or is superseded: the check is a no-op then, and a task lives
-        // only one budget long.
+        // Not cancelled when the turn completes or is superseded: the check is a no-op then and schedules no more.
         scheduler.schedule(() -> check(ticket), ticket.deadlineMs() - clock.millis());
     }
 
     private void check(TurnLedger.TurnTicket ticket) {
         try {
-            if (ledger.expire(ticket, clock.millis())) {
-                LOG.info("edge fallback for call {} response_id {}: no complete answer within the budget",
-                        ticket.callId(), ticket.responseId());
+            long next = ledger.check(ticket, clock.millis());
+            if (next >= 0) {
+                watch(ticket.at(next));
             }
         } catch (RuntimeException e) {
             LOG.error("watchdog check failed for call {} response_id {}", ticket.callId(), ticket.responseId(), e);

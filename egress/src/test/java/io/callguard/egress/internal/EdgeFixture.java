@@ -22,12 +22,18 @@ final class EdgeFixture {
     static final long T0 = 1_700_000_000_000L;
     static final long BUDGET_MS = 800;
     static final String FALLBACK = "Sorry, one moment please.";
+    static final long FIRST_WORDS_MS = 4_000;
+    static final long STALL_MS = 5_000;
+    static final long MAX_ANSWER_MS = 60_000;
+    static final String FILLER = "One moment. ";
+    static final EdgeDeadlines DEADLINES = new EdgeDeadlines(BUDGET_MS, FIRST_WORDS_MS, STALL_MS, MAX_ANSWER_MS,
+            java.util.List.of("One moment.", "Just a second."), FALLBACK);
     static final String CALL = "call-1";
 
     final ManualClock clock = new ManualClock(T0);
     final ManualScheduler scheduler = new ManualScheduler(clock);
     final SimpleMeterRegistry meters = new SimpleMeterRegistry();
-    final EdgeDelivery edge = new EdgeDelivery(new EgressConfig(Map.of()), BUDGET_MS, FALLBACK, scheduler, clock,
+    final EdgeDelivery edge = new EdgeDelivery(new EgressConfig(Map.of()), DEADLINES, scheduler, clock,
             new EgressMeters(meters));
 
     RecordingSocket open(String connectionId) {

@@ -68,7 +68,7 @@ class ReconnectTest {
     }
 
     @Test
-    void shouldSendFallbackAtOnceWhenBudgetIsSpentAtReconnect() {
+    void shouldBridgeAtOnceWhenTheBudgetIsSpentAtReconnectAndCloseAtTheFirstWordsDeadline() {
         // Given a request on A, then A dropped and nothing arrived within the budget
         RecordingSocket a = fx.open("A");
         fx.request(a, 3);
@@ -79,12 +79,19 @@ class ReconnectTest {
         // When
         RecordingSocket b = fx.open("B");
 
-        // Then
-        assertThat(parsed(b)).hasSize(1);
-        JsonNode frame = parsed(b).get(0);
-        assertThat(frame.get("response_id").asLong()).isEqualTo(3);
-        assertThat(frame.get("content").asText()).isEqualTo(FALLBACK);
-        assertThat(frame.get("content_complete").booleanValue()).isTrue();
+        // Then the filler at once, the turn still open
+        assertThat(parsed(b)).singleElement().satisfies(frame -> {
+            assertThat(frame.get("response_id").asLong()).isEqualTo(3);
+            assertThat(frame.get("content").asText()).isEqualTo(FILLER);
+            assertThat(frame.get("content_complete").booleanValue()).isFalse();
+        });
+
+        // When nothing comes by the first-words deadline
+        fx.scheduler.advance(FIRST_WORDS_MS - BUDGET_MS - 200);
+
+        // Then the closing line completes it on B, and a late answer is dropped
+        assertThat(parsed(b)).extracting(f -> f.get("content_complete").asBoolean()).containsExactly(false, true);
+        assertThat(parsed(b).get(1).get("content").asText()).isEqualTo(FALLBACK);
         assertThat(fx.counter(EgressMetrics.FALLBACKS, EgressMetrics.TAG_REASON, "edge_timeout")).isEqualTo(1.0);
         assertThat(fx.deliver(answer(3, "too late"))).isEqualTo(TurnLedger.Outcome.AFTER_COMPLETE);
     }
@@ -167,9 +174,9 @@ class ReconnectTest {
 
         // When the answer streams in, then stalls
         fx.deliver(owed);
-        fx.scheduler.advance(BUDGET_MS);
+        fx.scheduler.advance(STALL_MS);
 
-        // Then it is written, and the watchdog completes the turn at the original budget end
+        // Then it is written, and the watchdog completes the turn at the stall limit
         assertThat(parsed(b)).extracting(f -> f.get("content_complete").asBoolean()).containsExactly(false, true);
         assertThat(parsed(b).get(1).get("response_id").asLong()).isEqualTo(4);
     }

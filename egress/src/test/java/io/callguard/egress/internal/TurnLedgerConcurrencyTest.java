@@ -36,11 +36,11 @@ class TurnLedgerConcurrencyTest {
                 // When
                 Future<?> answer = threads.submit(() -> {
                     start.await();
-                    return ledger.deliver(answer(responseId, "answer"), T0 + BUDGET_MS);
+                    return ledger.deliver(answer(responseId, "answer"), T0 + FIRST_WORDS_MS);
                 });
                 Future<?> watchdog = threads.submit(() -> {
                     start.await();
-                    return ledger.expire(ticket, T0 + BUDGET_MS);
+                    return ledger.check(ticket.at(T0 + FIRST_WORDS_MS), T0 + FIRST_WORDS_MS);
                 });
                 answer.get(5, TimeUnit.SECONDS);
                 watchdog.get(5, TimeUnit.SECONDS);

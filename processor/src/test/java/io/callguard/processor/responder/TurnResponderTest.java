@@ -842,14 +842,4 @@ class TurnResponderTest {
         responder.handle(turn("call-x", 1));
         assertThat(completes()).last().satisfies(r -> assertThat(r.reason()).isEqualTo("circuit_open"));
     }
-
-    @Test
-    void shouldJoinAClosingLineCleanlyToWhatWasSaid() {
-        assertThat(TurnResponder.joinClosing("", "Sorry.")).isEqualTo("Sorry.");
-        assertThat(TurnResponder.joinClosing("One moment. ", "Sorry.")).isEqualTo("Sorry.");
-        assertThat(TurnResponder.joinClosing("It is done.", "Sorry.")).isEqualTo(" Sorry.");
-        assertThat(TurnResponder.joinClosing("I think the", "Sorry.")).isEqualTo(". Sorry.");
-        assertThat(TurnResponder.joinClosing("I think the ", "Sorry.")).isEqualTo("\u2014 Sorry.");
-        assertThat(TurnResponder.joinClosing("Well,", "Sorry.")).isEqualTo(" Sorry.");
-    }
 }

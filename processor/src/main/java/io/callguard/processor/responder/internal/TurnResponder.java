@@ -9,6 +9,7 @@ import io.callguard.processor.responder.Turn;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
 import io.callguard.common.CommonConfig;
+import io.callguard.common.SpokenText;
 import io.callguard.schemas.EventSource;
 import io.callguard.schemas.ResponseKind;
 import io.github.resilience4j.bulkhead.Bulkhead;
@@ -131,7 +132,7 @@ public final class TurnResponder implements AutoCloseable {
         this.maxAnswerMs = common.turnMaxAnswerMs();
         this.firstChunkTimeoutMs = config.firstChunkTimeoutMs();
         this.fillers = common.turnFillerMessages().stream()
-                .map(line -> line.endsWith(" ") ? line : line + " ").toList();
+                .map(SpokenText::filler).toList();
         if (budgetMs - marginMs <= 0) {
             throw new ConfigException(ResponderConfig.DELIVERY_MARGIN_MS_CONFIG, config.deliveryMarginMs(),
                     "must be less than " + CommonConfig.TURN_BUDGET_MS_CONFIG + " (" + common.turnBudgetMs() + ")");
@@ -301,27 +302,6 @@ public final class TurnResponder implements AutoCloseable {
         }
     }
 
-    /**
-     * The closing line as it should follow what the caller already heard: after a finished sentence a space; after
-     * a sentence cut short a full stop (or a dash when a space was already said); nothing before the first words.
-     */
-    public static String joinClosing(CharSequence heard, String line) {
-        int end = heard.length();
-        while (end > 0 && Character.isWhitespace(heard.charAt(end - 1))) {
-            end--;
-        }
-        if (end == 0) {
-            return line;
-        }
-        char last = heard.charAt(end - 1);
-        boolean spaced = end < heard.length();
-        boolean sentenceEnded = last == '.' || last == '!' || last == '?' || last == '\u2026';
-        boolean paused = last == ',' || last == ';' || last == ':' || last == '-' || last == '\u2014';
-        if (sentenceEnded || paused) {
-            return spaced ? line : " " + line;
-        }
-        return spaced ? "\u2014 " + line : ". " + line;
-    }
 
     /** The phases of one turn; {@link TurnRun#moveTo} is the one place a phase changes. */
     private enum Phase {
@@ -675,7 +655,7 @@ public final class TurnResponder implements AutoCloseable {
             LOG.info("call {} response {}: closing line {} ({})", turn.callId(), turn.responseId(), reason.wireName(),
                     why);
             meters.counter(ResponderMetrics.FALLBACKS, ResponderMetrics.TAG_REASON, reason.wireName()).increment();
-            complete(ResponseKind.FALLBACK, reason, joinClosing(heard, fallbackLines.get(reason)));
+            complete(ResponseKind.FALLBACK, reason, SpokenText.joinClosing(heard, fallbackLines.get(reason)));
         }
 
         private void complete(ResponseKind kind, FallbackReason reason, String content) {
