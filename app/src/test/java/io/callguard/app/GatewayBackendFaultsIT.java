@@ -32,6 +32,7 @@ class GatewayBackendFaultsIT {
     private static final Duration WAIT = Duration.ofSeconds(20);
     private static final long BUDGET_MS = 800;
     private static final long SLACK_MS = 250;
+    private static final long FIRST_WORDS_MS = 1_500;
 
     @TempDir
     Path dataDir;
@@ -63,19 +64,25 @@ class GatewayBackendFaultsIT {
 
     @Test
     void shouldAnswerWithATimeoutFallbackInsideTheBudgetWhenTheBackendHangs() throws Exception {
-        // Given a backend that never returns
-        startGateway(Map.of("agent.script.hang-rate", "1.0", "responder.fallback.timeout", "Let me check on that."));
+        // Given a backend that never returns, and a first-words deadline of 1.5 s
+        startGateway(Map.of("agent.script.hang-rate", "1.0", "responder.fallback.timeout", "Let me check on that.",
+                "turn.first-words-deadline-ms", String.valueOf(FIRST_WORDS_MS)));
         RetellSocketClient retell = RetellSocketClient.connect(client, gateway.httpUri(), "call-hang", TOKEN);
         retell.next("response", WAIT);
 
         // When Retell asks
         long sentAt = retell.sendResponseRequired(1, "what time is it");
 
-        // Then a fallback arrives by the end of the budget (the responder's, 60 ms before it; or, on a machine
-        // too loaded for the Kafka hop, the edge watchdog's at it): never silence
+        // Then a filler by the end of the budget (the responder's, 60 ms before it; or, on a machine too loaded for
+        // the Kafka hop, the edge watchdog's at it), then the closing line by the first-words deadline: never silence
+        RetellSocketClient.Frame filler = retell.next("response", WAIT);
+        assertThat(filler.json().path("response_id").asLong()).isEqualTo(1);
+        assertThat(filler.json().path("content_complete").asBoolean()).isFalse();
+        assertThat(filler.json().path("content").asText()).isNotBlank();
+        assertThat(TimeUnit.NANOSECONDS.toMillis(filler.atNanos() - sentAt)).isLessThan(BUDGET_MS + SLACK_MS);
         RetellSocketClient.Frame answer = complete(retell, 1);
         assertThat(answer.json().path("content").asText()).isIn("Let me check on that.", "Sorry, one moment please.");
-        assertThat(TimeUnit.NANOSECONDS.toMillis(answer.atNanos() - sentAt)).isLessThan(BUDGET_MS + SLACK_MS);
+        assertThat(TimeUnit.NANOSECONDS.toMillis(answer.atNanos() - sentAt)).isLessThan(FIRST_WORDS_MS + SLACK_MS);
         assertThat(responsesFor("call-hang")).anySatisfy(r -> {
             assertThat(r.kind()).isEqualTo(ResponseKind.FALLBACK);
             assertThat(r.reason()).isEqualTo("timeout");

@@ -38,6 +38,7 @@ class GatewayTurnIT {
     private static final Duration WAIT = Duration.ofSeconds(20);
     private static final long BUDGET_MS = 800;
     private static final long SLACK_MS = 250;
+    private static final long FIRST_WORDS_MS = 1_500;
 
     @TempDir
     static Path dataDir;
@@ -50,7 +51,8 @@ class GatewayTurnIT {
         // The script backend answers slowly enough (150 ms) that a second request can overtake the first.
         GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
                 "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "2",
-                "agent.script.delay-ms", "150", "turn.fallback-message", "Sorry, one moment please."));
+                "agent.script.delay-ms", "150", "turn.fallback-message", "Sorry, one moment please.",
+                "turn.first-words-deadline-ms", String.valueOf(FIRST_WORDS_MS)));
         gateway = new Gateway(config, Clock.systemUTC()).start();
         // Ready includes the responder's partitions: its group starts at the topic's end, so a turn sent
         // before would never be read.
@@ -168,11 +170,15 @@ class GatewayTurnIT {
         // When Retell asks for an answer
         long sentAt = retell.sendResponseRequired(1, "hello?");
 
-        // Then the edge watchdog answers with the fallback at the budget: no silence
+        // Then the edge watchdog bridges at the budget and closes at the first-words deadline by itself: no silence
+        RetellSocketClient.Frame filler = retell.next("response", WAIT);
+        assertThat(filler.json().path("content_complete").asBoolean()).isFalse();
+        assertThat(TimeUnit.NANOSECONDS.toMillis(filler.atNanos() - sentAt)).isBetween(BUDGET_MS - 100,
+                BUDGET_MS + SLACK_MS);
         RetellSocketClient.Frame answer = completeAnswer(retell, 1);
         long ms = TimeUnit.NANOSECONDS.toMillis(answer.atNanos() - sentAt);
         assertThat(answer.json().path("content").asText()).isEqualTo("Sorry, one moment please.");
-        assertThat(ms).isBetween(BUDGET_MS - 100, BUDGET_MS + SLACK_MS);
+        assertThat(ms).isBetween(FIRST_WORDS_MS - 100, FIRST_WORDS_MS + SLACK_MS);
         retell.close();
     }
 
