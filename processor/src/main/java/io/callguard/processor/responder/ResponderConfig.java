@@ -79,6 +79,37 @@ public final class ResponderConfig extends AbstractConfig {
     public static final String OPENAI_MAX_TOKENS_CONFIG = "agent.openai.max-tokens";
     private static final String OPENAI_MAX_TOKENS_DOC = "OpenAI backend: max_tokens of each answer.";
 
+    /** {@code agent.fallback.backend} value: no fallback backend. */
+    public static final String BACKEND_NONE = "none";
+
+    /** Prefix of the fallback backend's keys: each is the primary's key with {@code agent.} replaced by it. */
+    public static final String FALLBACK_PREFIX = "agent.fallback.";
+
+    public static final String FALLBACK_BACKEND_CONFIG = "agent.fallback.backend";
+    private static final String FALLBACK_BACKEND_DOC = "A second agent backend ('" + BACKEND_NONE + "', '"
+            + BACKEND_SCRIPT + "' or '" + BACKEND_OPENAI + "': a faster model, another region), used while the "
+            + "primary's circuit breaker is open, for the retry after a primary attempt failed, and as a hedge "
+            + "(responder.hedge.delay-ms). Its settings are the agent.fallback.* keys; the ones not given (system "
+            + "prompt, max tokens, greeting) are the primary's.";
+
+    public static final String FALLBACK_OPENAI_URL_CONFIG = "agent.fallback.openai.url";
+    public static final String FALLBACK_OPENAI_MODEL_CONFIG = "agent.fallback.openai.model";
+    public static final String FALLBACK_OPENAI_API_KEY_CONFIG = "agent.fallback.openai.api-key";
+    public static final String FALLBACK_SCRIPT_DELAY_MS_CONFIG = "agent.fallback.script.delay-ms";
+    public static final String FALLBACK_SCRIPT_FIRST_CHUNK_MEDIAN_MS_CONFIG = "agent.fallback.script.first-chunk-median-ms";
+    public static final String FALLBACK_SCRIPT_FIRST_CHUNK_P99_MS_CONFIG = "agent.fallback.script.first-chunk-p99-ms";
+    public static final String FALLBACK_SCRIPT_CHUNKS_CONFIG = "agent.fallback.script.chunks";
+    public static final String FALLBACK_SCRIPT_CHUNK_GAP_MS_CONFIG = "agent.fallback.script.chunk-gap-ms";
+    public static final String FALLBACK_SCRIPT_FAILURE_RATE_CONFIG = "agent.fallback.script.failure-rate";
+    public static final String FALLBACK_SCRIPT_HANG_RATE_CONFIG = "agent.fallback.script.hang-rate";
+
+    public static final String HEDGE_DELAY_MS_CONFIG = "responder.hedge.delay-ms";
+    private static final String HEDGE_DELAY_MS_DOC = "With a fallback backend: when the primary has sent no first "
+            + "chunk this long after an attempt started, the same turn starts on the fallback too; the first to "
+            + "stream wins and the other is cancelled (its HTTP stream closed), so never both are spoken. 0 derives "
+            + "the delay from the primary's observed first-chunk p90 (at most the budget less the fallback's median "
+            + "first chunk); -1 never hedges.";
+
     public static final String GROUP_ID_CONFIG = "responder.group-id";
     private static final String GROUP_ID_DOC = "Consumer group of the responder on the call-events topic; by "
             + "convention the processor's application id followed by '-responder'.";
@@ -212,6 +243,30 @@ public final class ResponderConfig extends AbstractConfig {
                     OPENAI_SYSTEM_PROMPT_DOC)
             .define(OPENAI_MAX_TOKENS_CONFIG, Type.INT, 200, Range.between(1, 100_000), Importance.LOW,
                     OPENAI_MAX_TOKENS_DOC)
+            .define(FALLBACK_BACKEND_CONFIG, Type.STRING, BACKEND_NONE,
+                    ValidString.in(BACKEND_NONE, BACKEND_SCRIPT, BACKEND_OPENAI), Importance.HIGH, FALLBACK_BACKEND_DOC)
+            .define(FALLBACK_OPENAI_URL_CONFIG, Type.STRING, "http://127.0.0.1:11434/v1/chat/completions",
+                    Importance.MEDIUM, "Fallback backend: " + OPENAI_URL_DOC)
+            .define(FALLBACK_OPENAI_MODEL_CONFIG, Type.STRING, "llama3.2", Importance.MEDIUM,
+                    "Fallback backend: " + OPENAI_MODEL_DOC)
+            .define(FALLBACK_OPENAI_API_KEY_CONFIG, Type.PASSWORD, "", Importance.MEDIUM,
+                    "Fallback backend: " + OPENAI_API_KEY_DOC)
+            .define(FALLBACK_SCRIPT_DELAY_MS_CONFIG, Type.LONG, 0L, Range.between(0, 600_000), Importance.LOW,
+                    "Fallback backend: " + SCRIPT_DELAY_MS_DOC)
+            .define(FALLBACK_SCRIPT_FIRST_CHUNK_MEDIAN_MS_CONFIG, Type.LONG, 0L, Range.between(0, 120_000),
+                    Importance.LOW, "Fallback backend: " + SCRIPT_FIRST_CHUNK_MEDIAN_MS_DOC)
+            .define(FALLBACK_SCRIPT_FIRST_CHUNK_P99_MS_CONFIG, Type.LONG, 0L, Range.between(0, 120_000),
+                    Importance.LOW, "Fallback backend: " + SCRIPT_FIRST_CHUNK_P99_MS_DOC)
+            .define(FALLBACK_SCRIPT_CHUNKS_CONFIG, Type.INT, 0, Range.between(0, 10_000), Importance.LOW,
+                    "Fallback backend: " + SCRIPT_CHUNKS_DOC)
+            .define(FALLBACK_SCRIPT_CHUNK_GAP_MS_CONFIG, Type.LONG, 0L, Range.between(0, 60_000), Importance.LOW,
+                    "Fallback backend: " + SCRIPT_CHUNK_GAP_MS_DOC)
+            .define(FALLBACK_SCRIPT_FAILURE_RATE_CONFIG, Type.DOUBLE, 0.0, Range.between(0.0, 1.0), Importance.LOW,
+                    "Fallback backend: " + SCRIPT_FAILURE_RATE_DOC)
+            .define(FALLBACK_SCRIPT_HANG_RATE_CONFIG, Type.DOUBLE, 0.0, Range.between(0.0, 1.0), Importance.LOW,
+                    "Fallback backend: " + SCRIPT_HANG_RATE_DOC)
+            .define(HEDGE_DELAY_MS_CONFIG, Type.LONG, 0L, Range.between(-1, 600_000), Importance.MEDIUM,
+                    HEDGE_DELAY_MS_DOC)
             .define(GROUP_ID_CONFIG, Type.STRING, "callguard-responder", new NonEmptyString(), Importance.MEDIUM,
                     GROUP_ID_DOC)
             .define(MAX_CONCURRENT_CONFIG, Type.INT, 64, Range.between(1, 100_000), Importance.MEDIUM,
@@ -405,6 +460,38 @@ public final class ResponderConfig extends AbstractConfig {
      * The line said for a fallback of that reason: the configured one, or the shared
      * {@code turn.fallback-message} when it is empty.
      */
+    /** The fallback backend's kind; {@link #BACKEND_NONE} when there is none. */
+    public String fallbackBackend() {
+        return getString(FALLBACK_BACKEND_CONFIG);
+    }
+
+    /**
+     * The settings the fallback backend is built from: these settings with each {@code agent.fallback.*} key in
+     * place of the primary's {@code agent.*} key.
+     *
+     * @throws IllegalStateException when no fallback backend is configured
+     */
+    public ResponderConfig fallbackConfig() {
+        if (BACKEND_NONE.equals(fallbackBackend())) {
+            throw new IllegalStateException(FALLBACK_BACKEND_CONFIG + " is " + BACKEND_NONE);
+        }
+        Map<String, Object> values = new java.util.HashMap<>(originals());
+        values.keySet().removeIf(key -> key.startsWith(FALLBACK_PREFIX));
+        for (String key : DEFINITION.names()) {
+            if (key.startsWith(FALLBACK_PREFIX)) {
+                Object value = key.equals(FALLBACK_OPENAI_API_KEY_CONFIG)
+                        ? getPassword(key).value() : get(key);
+                values.put("agent." + key.substring(FALLBACK_PREFIX.length()), value);
+            }
+        }
+        return new ResponderConfig(values);
+    }
+
+    /** {@code responder.hedge.delay-ms}: -1 never, 0 adaptive, else fixed. */
+    public long hedgeDelayMs() {
+        return getLong(HEDGE_DELAY_MS_CONFIG);
+    }
+
     public long firstChunkTimeoutMs() {
         return getLong(FIRST_CHUNK_TIMEOUT_MS_CONFIG);
     }

@@ -13,7 +13,11 @@ public final class ResponderMetrics {
     public static final String TURN_LATENCY = "callguard.responder.turn.latency";
     /** Timer: from the edge receiving a turn to the first non-empty record for it (filler or words), tagged kind. */
     public static final String FIRST_WORDS_LATENCY = "callguard.responder.first-words.latency";
-    /** Timer: a backend attempt's first chunk, from the attempt's start. */
+    /** Counter: hedges started (the fallback racing a slow primary), tagged {@link #TAG_BACKEND}. */
+    public static final String HEDGES_STARTED = "callguard.responder.hedges.started";
+    /** Counter: races won, tagged {@link #TAG_BACKEND} (the backend whose first chunk came first). */
+    public static final String HEDGES_WON = "callguard.responder.hedges.won";
+    /** Timer: a winning backend attempt's first chunk, from the attempt's start, tagged {@link #TAG_BACKEND}. */
     public static final String FIRST_CHUNK_LATENCY = "callguard.responder.backend.first-chunk.latency";
     /** Counter: filler lines sent because the budget passed with no words. */
     public static final String FILLERS = "callguard.responder.fillers";
@@ -38,6 +42,8 @@ public final class ResponderMetrics {
     public static final String TAG_OUTCOME = "outcome";
     public static final String TAG_KIND = "kind";
     public static final String TAG_RESULT = "result";
+    /** The backend's name: {@code agent-backend} (primary) or {@code agent-fallback}. */
+    public static final String TAG_BACKEND = "backend";
 
     /** {@link #TURNS} outcome: a newer request of the call cancelled this one; nothing was sent for it. */
     public static final String OUTCOME_SUPERSEDED = "superseded";

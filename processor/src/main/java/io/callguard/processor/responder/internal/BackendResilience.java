@@ -44,8 +44,10 @@ public final class BackendResilience {
 
     private static final Logger LOG = LoggerFactory.getLogger(BackendResilience.class);
 
-    /** Name of every resilience4j instance here; the {@code name} tag of their metrics. */
+    /** Name of the primary backend's resilience4j instances; the {@code name} tag of their metrics. */
     public static final String NAME = "agent-backend";
+    /** Name of the fallback backend's instances. */
+    public static final String FALLBACK_NAME = "agent-fallback";
     static final double BACKOFF_MULTIPLIER = 2.0;
 
     private final CircuitBreaker circuitBreaker;
@@ -57,8 +59,18 @@ public final class BackendResilience {
     private final Counter limiterFailed;
     private final Counter limiterTimeout;
     private final TimeLimiter firstChunkLimiter;
+    private final long firstChunkTimeoutMs;
 
+    private final String name;
+
+    /** The primary backend's instances, named {@value #NAME}. */
     public BackendResilience(ResponderConfig config, Clock clock, MeterRegistry meters) {
+        this(config, clock, meters, NAME);
+    }
+
+    /** @param name the instances' name and the {@code name} tag of their metrics */
+    public BackendResilience(ResponderConfig config, Clock clock, MeterRegistry meters, String name) {
+        this.name = name;
         CircuitBreakerRegistry breakers = CircuitBreakerRegistry.of(CircuitBreakerConfig.custom()
                 .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
                 .slidingWindowSize(config.breakerSlidingWindowSize())
@@ -71,26 +83,26 @@ public final class BackendResilience {
                 .automaticTransitionFromOpenToHalfOpenEnabled(false)
                 .clock(clock)
                 .build());
-        circuitBreaker = breakers.circuitBreaker(NAME);
+        circuitBreaker = breakers.circuitBreaker(name);
         circuitBreaker.getEventPublisher().onStateTransition(event -> {
             String from = event.getStateTransition().getFromState().name().toLowerCase(Locale.ROOT);
             String to = event.getStateTransition().getToState().name().toLowerCase(Locale.ROOT);
             if (event.getStateTransition().getToState() == CircuitBreaker.State.OPEN) {
                 CircuitBreaker.Metrics m = circuitBreaker.getMetrics();
-                LOG.info("circuit breaker {}: {} -> {} (failure rate {}%, slow-call rate {}% over {} calls)", NAME,
+                LOG.info("circuit breaker {}: {} -> {} (failure rate {}%, slow-call rate {}% over {} calls)", name,
                         from, to, m.getFailureRate(), m.getSlowCallRate(), m.getNumberOfBufferedCalls());
             } else {
-                LOG.info("circuit breaker {}: {} -> {}", NAME, from, to);
+                LOG.info("circuit breaker {}: {} -> {}", name, from, to);
             }
-            meters.counter(ResponderMetrics.BREAKER_TRANSITIONS, ResponderMetrics.TAG_FROM, from,
-                    ResponderMetrics.TAG_TO, to).increment();
+            meters.counter(ResponderMetrics.BREAKER_TRANSITIONS, ResponderMetrics.TAG_NAME, name,
+                    ResponderMetrics.TAG_FROM, from, ResponderMetrics.TAG_TO, to).increment();
         });
 
         BulkheadRegistry bulkheads = BulkheadRegistry.of(BulkheadConfig.custom()
                 .maxConcurrentCalls(config.maxConcurrent())
                 .maxWaitDuration(Duration.ZERO)
                 .build());
-        bulkhead = bulkheads.bulkhead(NAME);
+        bulkhead = bulkheads.bulkhead(name);
 
         initialBackoffMs = config.retryInitialBackoffMs();
         randomizationFactor = config.retryRandomizationFactor();
@@ -101,7 +113,7 @@ public final class BackendResilience {
                 .retryOnException(BackendResilience::retryable)
                 .failAfterMaxAttempts(false)
                 .build());
-        retry = retries.retry(NAME);
+        retry = retries.retry(name);
 
         TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(breakers).bindTo(meters);
         TaggedBulkheadMetrics.ofBulkheadRegistry(bulkheads).bindTo(meters);
@@ -111,11 +123,12 @@ public final class BackendResilience {
         limiterSuccessful = limiterCounter(meters, "successful");
         limiterFailed = limiterCounter(meters, "failed");
         limiterTimeout = limiterCounter(meters, "timeout");
-        firstChunkLimiter = timeLimiterFor(config.firstChunkTimeoutMs());
+        firstChunkTimeoutMs = config.firstChunkTimeoutMs();
+        firstChunkLimiter = timeLimiterFor(firstChunkTimeoutMs);
     }
 
-    private static Counter limiterCounter(MeterRegistry meters, String kind) {
-        return Counter.builder(ResponderMetrics.TIME_LIMITER_CALLS).tag(ResponderMetrics.TAG_NAME, NAME)
+    private Counter limiterCounter(MeterRegistry meters, String kind) {
+        return Counter.builder(ResponderMetrics.TIME_LIMITER_CALLS).tag(ResponderMetrics.TAG_NAME, name)
                 .tag(ResponderMetrics.TAG_KIND, kind).description("Backend attempts by time limiter outcome")
                 .register(meters);
     }
@@ -123,6 +136,11 @@ public final class BackendResilience {
     private static boolean retryable(Throwable t) {
         // A first-chunk time-out is retried like an error: nothing of the attempt was said.
         return !(t instanceof CallNotPermittedException || t instanceof NotRetriedException);
+    }
+
+    /** The instances' name: which backend they guard. */
+    public String name() {
+        return name;
     }
 
     public CircuitBreaker circuitBreaker() {
@@ -142,8 +160,12 @@ public final class BackendResilience {
         return firstChunkLimiter;
     }
 
+    long firstChunkTimeoutMs() {
+        return firstChunkTimeoutMs;
+    }
+
     private TimeLimiter timeLimiterFor(long remainingMs) {
-        TimeLimiter limiter = TimeLimiter.of(NAME, TimeLimiterConfig.custom()
+        TimeLimiter limiter = TimeLimiter.of(name, TimeLimiterConfig.custom()
                 .timeoutDuration(Duration.ofMillis(remainingMs))
                 .cancelRunningFuture(true)
                 .build());

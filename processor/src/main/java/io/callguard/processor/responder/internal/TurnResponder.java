@@ -91,7 +91,14 @@ public final class TurnResponder implements AutoCloseable {
     private final Clock clock;
     private final MeterRegistry meters;
     private final Consumer<AgentResponse> sink;
+    /** The primary backend's resilience: its breaker, and the turn's bulkhead and retry. */
     private final BackendResilience resilience;
+    private final Guarded primary;
+    /** The fallback backend, or null without one. */
+    private final Guarded fallback;
+    private final long hedgeDelayMs;
+    private final LatencyWindow primaryFirstChunks = new LatencyWindow(200);
+    private final LatencyWindow fallbackFirstChunks = new LatencyWindow(200);
     private final ResponseCache cache;
     private final long marginMs;
     private final long budgetMs;
@@ -119,6 +126,15 @@ public final class TurnResponder implements AutoCloseable {
      */
     public TurnResponder(ResponderConfig config, CommonConfig common, AgentBackend backend,
             ScheduledExecutorService scheduler, Clock clock, MeterRegistry meters, Consumer<AgentResponse> sink) {
+        this(config, common, backend, null, scheduler, clock, meters, sink);
+    }
+
+    /**
+     * @param fallbackBackend the fallback backend ({@code agent.fallback.*}), or null for none; not closed here
+     */
+    public TurnResponder(ResponderConfig config, CommonConfig common, AgentBackend backend,
+            AgentBackend fallbackBackend, ScheduledExecutorService scheduler, Clock clock, MeterRegistry meters,
+            Consumer<AgentResponse> sink) {
         Objects.requireNonNull(common, "common");
         this.backend = Objects.requireNonNull(backend, "backend");
         this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
@@ -139,6 +155,10 @@ public final class TurnResponder implements AutoCloseable {
         }
         this.coalesceMs = config.chunkCoalesceMs();
         this.resilience = new BackendResilience(config, clock, meters);
+        this.primary = new Guarded(backend, resilience);
+        this.fallback = fallbackBackend == null ? null : new Guarded(fallbackBackend,
+                new BackendResilience(config, clock, meters, BackendResilience.FALLBACK_NAME));
+        this.hedgeDelayMs = config.hedgeDelayMs();
         this.cache = config.cacheEnabled() ? new ResponseCache(config.cacheMaxEntries(), config.cacheTtlMs(), clock)
                 : null;
         for (FallbackReason reason : FallbackReason.values()) {
@@ -255,6 +275,63 @@ public final class TurnResponder implements AutoCloseable {
         return resilience.circuitBreaker();
     }
 
+    /** The fallback backend's circuit breaker, when there is one. */
+    public Optional<CircuitBreaker> fallbackCircuitBreaker() {
+        return Optional.ofNullable(fallback).map(f -> f.resilience().circuitBreaker());
+    }
+
+    /**
+     * How long a primary attempt runs alone before the fallback races it: {@code responder.hedge.delay-ms} when
+     * fixed; adaptive (0), the primary's observed first-chunk p90, but no later than the filler less the
+     * fallback's median first chunk (so the race can still beat the filler), and at least 50 ms. Before 20
+     * observations, half of the time to the filler.
+     */
+    long hedgeDelay() {
+        if (hedgeDelayMs > 0) {
+            return hedgeDelayMs;
+        }
+        long window = budgetMs - marginMs;
+        long p90 = primaryFirstChunks.quantile(0.9, window / 2);
+        long fallbackMedian = fallbackFirstChunks.quantile(0.5, 0);
+        return Math.max(50, Math.min(p90, window - fallbackMedian));
+    }
+
+    private void observePrimaryFirstChunk(long ms) {
+        primaryFirstChunks.add(ms);
+    }
+
+    private void observeFallbackFirstChunk(long ms) {
+        fallbackFirstChunks.add(ms);
+    }
+
+    /** The latest first-chunk latencies of one backend, for the adaptive hedge delay. Thread-safe. */
+    static final class LatencyWindow {
+        static final int MIN_SAMPLES = 20;
+        private final long[] samples;
+        private int next;
+        private int count;
+
+        LatencyWindow(int size) {
+            samples = new long[size];
+        }
+
+        synchronized void add(long ms) {
+            samples[next] = ms;
+            next = (next + 1) % samples.length;
+            count = Math.min(count + 1, samples.length);
+        }
+
+        /** The q-quantile of the window, or {@code whenFew} before {@link #MIN_SAMPLES} samples. */
+        synchronized long quantile(double q, long whenFew) {
+            if (count < MIN_SAMPLES) {
+                return whenFew;
+            }
+            long[] sorted = java.util.Arrays.copyOf(samples, count);
+            java.util.Arrays.sort(sorted);
+            return sorted[Math.min(count - 1, (int) Math.ceil(q * count) - 1)];
+        }
+    }
+
     public Bulkhead bulkhead() {
         return resilience.bulkhead();
     }
@@ -315,6 +392,64 @@ public final class TurnResponder implements AutoCloseable {
         DONE
     }
 
+    /** One backend with the resilience4j instances that judge it. */
+    private record Guarded(AgentBackend backend, BackendResilience resilience) {
+        String name() {
+            return resilience.name();
+        }
+    }
+
+    /** One call to one backend for a turn; guarded by its TurnRun. */
+    private static final class Attempt {
+        final int id;
+        final Guarded guarded;
+        final long startMs;
+        final boolean hedge;
+        final CompletableFuture<Void> firstChunk = new CompletableFuture<>();
+        CompletableFuture<Void> call;
+        long firstChunkMs = -1;
+        boolean permissionHeld = true;
+
+        Attempt(int id, Guarded guarded, long startMs, boolean hedge) {
+            this.id = id;
+            this.guarded = guarded;
+            this.startMs = startMs;
+            this.hedge = hedge;
+        }
+
+        /** Gives the breaker permission back unjudged: the attempt proved nothing (cancelled, or a retry may save it). */
+        void release() {
+            if (permissionHeld) {
+                permissionHeld = false;
+                guarded.resilience().circuitBreaker().releasePermission();
+            }
+        }
+
+        void recordSuccess(long nowMs) {
+            if (permissionHeld) {
+                permissionHeld = false;
+                guarded.resilience().circuitBreaker().onSuccess(firstChunkMs >= 0 ? firstChunkMs : nowMs - startMs,
+                        TimeUnit.MILLISECONDS);
+            }
+        }
+
+        void recordFailure(long nowMs, Throwable cause) {
+            if (permissionHeld) {
+                permissionHeld = false;
+                guarded.resilience().circuitBreaker().onError(firstChunkMs >= 0 ? firstChunkMs : nowMs - startMs,
+                        TimeUnit.MILLISECONDS, cause);
+            }
+        }
+
+        /** Stops the backend call (its HTTP stream closed) and the first-chunk limiter. */
+        void cancel() {
+            firstChunk.complete(null);
+            if (call != null && !call.isDone()) {
+                call.cancel(true);
+            }
+        }
+    }
+
     /** One turn being answered. State guarded by {@code this}; lock order: a TurnRun, then {@code calls}. */
     private final class TurnRun {
 
@@ -327,25 +462,25 @@ public final class TurnResponder implements AutoCloseable {
         private Phase phase = Phase.WAITING;
         /** Everything sent for this turn so far (filler and words): what a closing line must follow. */
         private final StringBuilder heard = new StringBuilder();
-        /** The current attempt's whole answer so far (what is cached on success). */
+        /** The winning attempt's whole answer so far (what is cached on success). */
         private final StringBuilder streamed = new StringBuilder();
         /** Chunks not yet written: they go out together when the coalescing timer fires or the answer ends. */
         private final StringBuilder pending = new StringBuilder();
         private ScheduledFuture<?> flushTimer;
         private ScheduledFuture<?> turnTimer;
         private long turnTimerAtMs = Long.MAX_VALUE;
+        private ScheduledFuture<?> hedgeTimer;
         private int nextChunkIndex;
         private boolean firstWordsRecorded;
         private long lastChunkAtMs;
-        private int attempts;
-        private long attemptStartMs;
-        /** The current attempt's first-chunk latency; -1 before its first chunk. */
-        private long firstChunkMs = -1;
-        private CompletableFuture<Void> firstChunk;
-        private boolean attemptOpen;
-        private boolean permissionHeld;
+        private int attemptCount;
+        /** Attempts running now: one, or two while a hedge races the primary. */
+        private final List<Attempt> running = new ArrayList<>(2);
+        /** The attempt whose words are spoken, once one streamed; null before. */
+        private Attempt winner;
+        /** The last attempt that failed on the primary: the retry goes to the fallback. */
+        private boolean primaryFailed;
         private boolean bulkheadHeld;
-        private CompletableFuture<Void> backendCall;
         private ScheduledFuture<?> retryTimer;
         private Retry.AsyncContext<Void> retryContext;
 
@@ -396,6 +531,7 @@ public final class TurnResponder implements AutoCloseable {
             }
         }
 
+        /** Starts the next attempt: on the primary, or on the fallback while the primary is open or just failed. */
         synchronized void attempt() {
             retryTimer = null;
             if (phase == Phase.DONE) {
@@ -406,47 +542,75 @@ public final class TurnResponder implements AutoCloseable {
                 close(FallbackReason.TIMEOUT, "no time left for an attempt before the first-words deadline");
                 return;
             }
-            if (!resilience.circuitBreaker().tryAcquirePermission()) {
-                close(FallbackReason.CIRCUIT_OPEN, "circuit breaker " + resilience.circuitBreaker().getState());
+            boolean preferFallback = primaryFailed && fallback != null;
+            Guarded first = preferFallback ? fallback : primary;
+            Guarded second = preferFallback ? primary : fallback;
+            Guarded chosen = null;
+            if (first.resilience().circuitBreaker().tryAcquirePermission()) {
+                chosen = first;
+            } else if (second != null && second.resilience().circuitBreaker().tryAcquirePermission()) {
+                chosen = second;
+            }
+            if (chosen == null) {
+                close(FallbackReason.CIRCUIT_OPEN, "circuit breaker " + primary.resilience().circuitBreaker().getState()
+                        + (fallback != null ? ", fallback's " + fallback.resilience().circuitBreaker().getState() : ""));
                 return;
             }
-            permissionHeld = true;
-            attemptOpen = true;
             // Retries only start when none of the answer's words were written: an earlier attempt's are dropped.
             streamed.setLength(0);
             pending.setLength(0);
-            firstChunkMs = -1;
-            int attempt = ++attempts;
-            attemptStartMs = now;
-            CompletableFuture<Void> first = new CompletableFuture<>();
-            firstChunk = first;
+            Attempt attempt = launch(chosen, now, false);
+            if (chosen == primary && fallback != null && hedgeDelayMs >= 0) {
+                long delay = hedgeDelay();
+                hedgeTimer = scheduler.schedule(() -> hedge(attempt), delay, TimeUnit.MILLISECONDS);
+            }
+        }
+
+        private Attempt launch(Guarded guarded, long now, boolean hedge) {
+            Attempt attempt = new Attempt(++attemptCount, guarded, now, hedge);
+            running.add(attempt);
             CompletableFuture<Void> call;
             try {
-                call = backend.generate(turn, chunk -> onChunk(attempt, chunk));
+                call = guarded.backend().generate(turn, chunk -> onChunk(attempt, chunk));
             } catch (RuntimeException e) {
                 call = CompletableFuture.failedFuture(e);
             }
-            backendCall = call;
+            attempt.call = call;
             call.whenComplete((ignored, error) -> onAttemptDone(attempt, error));
-            resilience.firstChunkLimiter()
-                    .executeCompletionStage(scheduler, () -> first)
+            guarded.resilience().firstChunkLimiter()
+                    .executeCompletionStage(scheduler, () -> attempt.firstChunk)
                     .whenComplete((ignored, error) -> {
                         if (error != null && unwrap(error) instanceof TimeoutException) {
                             onFirstChunkTimeout(attempt);
                         }
                     });
+            return attempt;
         }
 
-        synchronized void onChunk(int attempt, String chunk) {
-            if (phase == Phase.DONE || attempt != attempts || !attemptOpen || chunk == null || chunk.isEmpty()) {
+        /** The hedge delay is up: when the primary attempt has no first chunk yet, the fallback races it. */
+        synchronized void hedge(Attempt primaryAttempt) {
+            hedgeTimer = null;
+            if (phase == Phase.DONE || winner != null || !running.contains(primaryAttempt)
+                    || primaryAttempt.firstChunkMs >= 0) {
+                return;
+            }
+            if (!fallback.resilience().circuitBreaker().tryAcquirePermission()) {
+                return;
+            }
+            meters.counter(ResponderMetrics.HEDGES_STARTED, ResponderMetrics.TAG_BACKEND, fallback.name()).increment();
+            launch(fallback, clock.millis(), true);
+        }
+
+        synchronized void onChunk(Attempt attempt, String chunk) {
+            if (phase == Phase.DONE || !running.contains(attempt) || chunk == null || chunk.isEmpty()) {
+                return;
+            }
+            if (winner == null) {
+                win(attempt);
+            } else if (winner != attempt) {
                 return;
             }
             long now = clock.millis();
-            if (firstChunkMs < 0) {
-                firstChunkMs = now - attemptStartMs;
-                firstChunk.complete(null);
-                meters.timer(ResponderMetrics.FIRST_CHUNK_LATENCY).record(firstChunkMs, TimeUnit.MILLISECONDS);
-            }
             lastChunkAtMs = now;
             if (phase != Phase.STREAMING) {
                 moveTo(Phase.STREAMING);
@@ -463,25 +627,55 @@ public final class TurnResponder implements AutoCloseable {
             }
         }
 
+        /** The first chunk of the race: this attempt is spoken; every other one is cancelled, unjudged. */
+        private void win(Attempt attempt) {
+            winner = attempt;
+            attempt.firstChunkMs = clock.millis() - attempt.startMs;
+            attempt.firstChunk.complete(null);
+            meters.timer(ResponderMetrics.FIRST_CHUNK_LATENCY, ResponderMetrics.TAG_BACKEND, attempt.guarded.name())
+                    .record(attempt.firstChunkMs, TimeUnit.MILLISECONDS);
+            if (attempt.guarded == primary) {
+                observePrimaryFirstChunk(attempt.firstChunkMs);
+            } else {
+                observeFallbackFirstChunk(attempt.firstChunkMs);
+            }
+            boolean raced = running.size() > 1;
+            if (hedgeTimer != null) {
+                hedgeTimer.cancel(false);
+                hedgeTimer = null;
+            }
+            for (Attempt other : List.copyOf(running)) {
+                if (other != attempt) {
+                    running.remove(other);
+                    other.release();
+                    other.cancel();
+                }
+            }
+            if (raced) {
+                meters.counter(ResponderMetrics.HEDGES_WON, ResponderMetrics.TAG_BACKEND, attempt.guarded.name())
+                        .increment();
+            }
+        }
+
         /** Writes the chunks coalesced since the first unsent one, as one record. */
-        synchronized void flush(int attempt) {
+        synchronized void flush(Attempt attempt) {
             flushTimer = null;
-            if (phase == Phase.DONE || attempt != attempts || pending.length() == 0) {
+            if (phase == Phase.DONE || winner != attempt || pending.length() == 0) {
                 return;
             }
             emit(ResponseKind.GENERATED, null, pending.toString(), false);
             pending.setLength(0);
         }
 
-        synchronized void onFirstChunkTimeout(int attempt) {
-            if (phase == Phase.DONE || attempt != attempts || !attemptOpen || firstChunkMs >= 0) {
+        synchronized void onFirstChunkTimeout(Attempt attempt) {
+            if (phase == Phase.DONE || !running.contains(attempt) || attempt.firstChunkMs >= 0) {
                 return;
             }
-            failAttempt(attempt, new FirstChunkTimeoutException(firstChunkTimeoutMs));
+            failAttempt(attempt, new FirstChunkTimeoutException(attempt.guarded.resilience().firstChunkTimeoutMs()));
         }
 
-        synchronized void onAttemptDone(int attempt, Throwable error) {
-            if (phase == Phase.DONE || attempt != attempts || !attemptOpen) {
+        synchronized void onAttemptDone(Attempt attempt, Throwable error) {
+            if (phase == Phase.DONE || !running.contains(attempt)) {
                 return;
             }
             Throwable cause = unwrap(error);
@@ -489,11 +683,15 @@ public final class TurnResponder implements AutoCloseable {
                 failAttempt(attempt, cause);
                 return;
             }
-            attemptOpen = false;
-            backendCall = null;
-            firstChunk.complete(null);
+            if (winner == null) {
+                // An empty answer: it wins, with nothing to say.
+                win(attempt);
+            } else if (winner != attempt) {
+                return;
+            }
+            running.remove(attempt);
             long now = clock.millis();
-            recordSuccess(now);
+            attempt.recordSuccess(now);
             retryContext.onComplete();
             if (cacheKey != null && streamed.length() > 0) {
                 cache.put(cacheKey, streamed.toString());
@@ -503,41 +701,47 @@ public final class TurnResponder implements AutoCloseable {
         }
 
         /** An attempt failed (an error, or no first chunk in time): retried when nothing of it was spoken. */
-        private void failAttempt(int attempt, Throwable cause) {
-            attemptOpen = false;
+        private void failAttempt(Attempt attempt, Throwable cause) {
+            running.remove(attempt);
             long now = clock.millis();
-            long elapsedMs = now - attemptStartMs;
-            CompletableFuture<Void> call = backendCall;
-            backendCall = null;
-            firstChunk.complete(null);
-            if (call != null && !call.isDone()) {
-                call.cancel(true);
+            attempt.cancel();
+            if (attempt.guarded == primary) {
+                primaryFailed = true;
+            }
+            if (winner == null && !running.isEmpty()) {
+                // Its rival still races: the turn may yet be saved, so this one is not held against its backend.
+                attempt.release();
+                return;
             }
             cancelFlush();
-            boolean wordsSent = phase == Phase.STREAMING && streamed.length() > pending.length();
+            boolean wordsSent = winner == attempt && streamed.length() > pending.length();
             // A failed attempt's unwritten chunks are never said: the retry or the closing line replaces them.
             pending.setLength(0);
+            winner = null;
+            if (hedgeTimer != null) {
+                hedgeTimer.cancel(false);
+                hedgeTimer = null;
+            }
             boolean timedOut = cause instanceof FirstChunkTimeoutException;
             String refusal = null;
             if (wordsSent) {
                 refusal = "part of the answer was already streamed";
-            } else if (now + resilience.worstCaseBackoffMs(attempt) >= giveUpAtMs) {
+            } else if (now + resilience.worstCaseBackoffMs(attemptCount) >= giveUpAtMs) {
                 refusal = "no time left for another attempt before the first-words deadline";
             }
             long backoffMs = retryContext.onError(refusal == null ? cause
                     : new BackendResilience.NotRetriedException(refusal, cause));
             if (backoffMs < 0) {
-                recordFailure(elapsedMs, cause);
-                FallbackReason reason = wordsSent ? FallbackReason.ERROR
-                        : timedOut ? FallbackReason.TIMEOUT : FallbackReason.ERROR;
-                close(reason, "attempt " + attempt + " failed (" + cause + ")"
+                attempt.recordFailure(now, cause);
+                FallbackReason reason = !wordsSent && timedOut ? FallbackReason.TIMEOUT : FallbackReason.ERROR;
+                close(reason, "attempt " + attempt.id + " (" + attempt.guarded.name() + ") failed (" + cause + ")"
                         + (refusal != null ? "; not retried: " + refusal : "; no attempts left"));
                 return;
             }
             // A retry may still save the turn: this attempt is not held against the backend yet.
-            releasePermission();
-            LOG.debug("call {} response {}: attempt {} failed ({}), retrying in {} ms", turn.callId(),
-                    turn.responseId(), attempt, cause.toString(), backoffMs);
+            attempt.release();
+            LOG.debug("call {} response {}: attempt {} ({}) failed ({}), retrying in {} ms", turn.callId(),
+                    turn.responseId(), attempt.id, attempt.guarded.name(), cause.toString(), backoffMs);
             if (phase == Phase.STREAMING) {
                 moveTo(heard.length() > 0 ? Phase.BRIDGED : Phase.WAITING);
                 scheduleTurnTimer();
@@ -580,7 +784,7 @@ public final class TurnResponder implements AutoCloseable {
             }
             if (phase == Phase.BRIDGED && now >= giveUpAtMs) {
                 giveUp(FallbackReason.TIMEOUT, "no words by the first-words deadline",
-                        new FirstChunkTimeoutException(now - attemptStartMs));
+                        new FirstChunkTimeoutException(now - event.receivedAtMs()));
                 return;
             }
             if (phase == Phase.STREAMING && now >= lastChunkAtMs + stallMs - marginMs) {
@@ -592,18 +796,18 @@ public final class TurnResponder implements AutoCloseable {
             if (now >= capAtMs) {
                 flushPending();
                 // The hard cap says nothing about the backend's health: released, not recorded.
-                releasePermission();
+                running.forEach(Attempt::release);
                 close(FallbackReason.MAX_ANSWER, "still streaming at the hard cap");
                 return;
             }
             scheduleTurnTimer();
         }
 
-        /** Ends the turn for a deadline while an attempt may run: the attempt fails, recorded, not retried. */
+        /** Ends the turn at a deadline while attempts may run: the one judged (the winner, else the oldest) fails. */
         private void giveUp(FallbackReason reason, String why, Throwable cause) {
-            if (attemptOpen) {
-                attemptOpen = false;
-                recordFailure(clock.millis() - attemptStartMs, cause);
+            Attempt judged = winner != null ? winner : running.isEmpty() ? null : running.get(0);
+            if (judged != null) {
+                judged.recordFailure(clock.millis(), cause);
                 retryContext.onError(new BackendResilience.NotRetriedException(why, cause));
             }
             close(reason, why);
@@ -621,29 +825,6 @@ public final class TurnResponder implements AutoCloseable {
             if (pending.length() > 0) {
                 emit(ResponseKind.GENERATED, null, pending.toString(), false);
                 pending.setLength(0);
-            }
-        }
-
-        private void recordSuccess(long nowMs) {
-            if (permissionHeld) {
-                permissionHeld = false;
-                long judged = firstChunkMs >= 0 ? firstChunkMs : nowMs - attemptStartMs;
-                resilience.circuitBreaker().onSuccess(judged, TimeUnit.MILLISECONDS);
-            }
-        }
-
-        private void recordFailure(long elapsedMs, Throwable cause) {
-            if (permissionHeld) {
-                permissionHeld = false;
-                long judged = firstChunkMs >= 0 ? firstChunkMs : elapsedMs;
-                resilience.circuitBreaker().onError(judged, TimeUnit.MILLISECONDS, cause);
-            }
-        }
-
-        private void releasePermission() {
-            if (permissionHeld) {
-                permissionHeld = false;
-                resilience.circuitBreaker().releasePermission();
             }
         }
 
@@ -692,25 +873,20 @@ public final class TurnResponder implements AutoCloseable {
         private void finish() {
             moveTo(Phase.DONE);
             cancelFlush();
-            if (turnTimer != null) {
-                turnTimer.cancel(false);
-                turnTimer = null;
+            for (ScheduledFuture<?> timer : new ScheduledFuture<?>[] {turnTimer, retryTimer, hedgeTimer}) {
+                if (timer != null) {
+                    timer.cancel(false);
+                }
             }
-            if (retryTimer != null) {
-                retryTimer.cancel(false);
-                retryTimer = null;
+            turnTimer = null;
+            retryTimer = null;
+            hedgeTimer = null;
+            // Still running when the turn ended (cancelled, superseded, cut): proved nothing about the backend.
+            for (Attempt attempt : running) {
+                attempt.release();
+                attempt.cancel();
             }
-            attemptOpen = false;
-            // Cancelled mid-call: the call proved nothing about the backend's health.
-            releasePermission();
-            if (firstChunk != null) {
-                firstChunk.complete(null);
-            }
-            if (backendCall != null) {
-                CompletableFuture<Void> call = backendCall;
-                backendCall = null;
-                call.cancel(true);
-            }
+            running.clear();
             if (bulkheadHeld) {
                 bulkheadHeld = false;
                 resilience.bulkhead().onComplete();
