@@ -2,6 +2,7 @@ package io.callguard.cli;
 
 import io.callguard.app.TopicBootstrap;
 import io.callguard.app.broker.EmbeddedKafka;
+import io.callguard.common.CommonConfig;
 import io.callguard.common.KafkaClients;
 import io.callguard.processor.CapacityView;
 import io.callguard.processor.PartitionCapacity;
@@ -9,7 +10,6 @@ import io.callguard.processor.ProcessorConfig;
 import io.callguard.processor.ProcessorRole;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.CallState;
-import io.callguard.common.CommonConfig;
 import io.callguard.schemas.EventSource;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.Topics;

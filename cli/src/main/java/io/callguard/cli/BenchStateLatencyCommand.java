@@ -1,7 +1,7 @@
 package io.callguard.cli;
 
-import io.callguard.common.KafkaClients;
 import io.callguard.app.Gateway;
+import io.callguard.common.KafkaClients;
 import io.callguard.retell.RetellSignature;
 import io.callguard.schemas.CallState;
 import io.callguard.schemas.Topics;

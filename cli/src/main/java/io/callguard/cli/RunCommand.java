@@ -1,13 +1,13 @@
 package io.callguard.cli;
 
 import io.callguard.app.Gateway;
-import io.callguard.cli.baseline.DirectBaseline;
 import io.callguard.app.config.AppConfig;
 import io.callguard.app.config.ConfigDocs;
 import io.callguard.app.config.ConfigSources;
 import io.callguard.app.config.GatewayConfig;
-import io.callguard.ingress.IngressConfig;
+import io.callguard.cli.baseline.DirectBaseline;
 import io.callguard.common.CommonConfig;
+import io.callguard.ingress.IngressConfig;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.LinkedHashMap;

@@ -1,16 +1,16 @@
 package io.callguard.egress;
 
-import io.callguard.egress.internal.EdgeDelivery;
-import io.callguard.egress.internal.EgressMeters;
-import io.callguard.egress.internal.ResponseConsumerLoop;
-import io.callguard.retell.socket.EdgeListener;
-import io.callguard.schemas.AgentResponse;
 import io.callguard.common.CommonConfig;
 import io.callguard.common.KafkaClients;
 import io.callguard.common.Role;
 import io.callguard.common.RoleHealth;
 import io.callguard.common.RoleLifecycle;
 import io.callguard.common.RoleState;
+import io.callguard.egress.internal.EdgeDelivery;
+import io.callguard.egress.internal.EgressMeters;
+import io.callguard.egress.internal.ResponseConsumerLoop;
+import io.callguard.retell.socket.EdgeListener;
+import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.ResponseKind;
 import io.callguard.schemas.Topic;

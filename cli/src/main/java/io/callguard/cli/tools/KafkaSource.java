@@ -1,7 +1,7 @@
 package io.callguard.cli.tools;
 
-import io.callguard.common.KafkaClients;
 import io.callguard.app.broker.EmbeddedKafka;
+import io.callguard.common.KafkaClients;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
