@@ -79,8 +79,8 @@ class DialOutRoleTest {
         // Given a started role assigned the call-state partition
         role().start();
         consumer.schedulePollTask(() -> {
+            consumer.updateEndOffsets(Map.of(P0, 0L));
             consumer.rebalance(List.of(P0));
-            consumer.updateBeginningOffsets(Map.of(P0, 0L));
         });
 
         // When the call is admitted
