@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.callguard.common.KafkaClients;
+import io.callguard.common.RoleState;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
@@ -52,6 +53,27 @@ class ProcessorRoleTest {
         assertThat(role.streamsState()).isEqualTo(KafkaStreams.State.NOT_RUNNING);
         assertThat(role.isRunning()).isFalse();
         role.stop();
+        assertThatThrownBy(role::start).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void shouldSayWhyItIsNotReadyAndCloseWithoutStart() {
+        // Given
+        ProcessorRole role = new ProcessorRole(new ProcessorConfig(Map.of()), new KafkaClients("127.0.0.1:1", ""),
+                Topics.defaults(), stateDir, new SimpleMeterRegistry());
+
+        // Then
+        assertThat(role.health().state()).isEqualTo(RoleState.CREATED);
+        assertThat(role.health().ready()).isFalse();
+        assertThat(role.health().detail()).isEqualTo("state NOT_RUNNING (not RUNNING)");
+
+        // When
+        role.close();
+        role.close();
+
+        // Then
+        assertThat(role.health().state()).isEqualTo(RoleState.STOPPED);
+        assertThat(role.health().live()).isTrue();
         assertThatThrownBy(role::start).isInstanceOf(IllegalStateException.class);
     }
 }
