@@ -311,6 +311,7 @@ public final class Gateway implements AutoCloseable {
         Map<String, Object> checks = new LinkedHashMap<>();
         boolean live = true;
         if (running) {
+            // Only the roles whose threads a restart would bring back; the others have nothing that dies alone.
             for (Check c : checks()) {
                 if (c.role() == processor || c.role() == responder) {
                     RoleHealth health = c.role().health();

@@ -52,7 +52,8 @@ public final class IngressRole implements Role {
     private boolean sockets;
     private Producer<String, byte[]> producer;
     private KafkaClientMetrics producerMetrics;
-    private IngressServer server;
+    /** Volatile: health() reads it without the lock, which close() holds while the server drains requests. */
+    private volatile IngressServer server;
     private volatile LlmSocketProtocol protocol;
 
     private record Route(String method, String path, HttpRoute route) {
@@ -185,10 +186,11 @@ public final class IngressRole implements Role {
 
     /** The HTTP server's health: {@code listening on URI} when it serves, else why not. */
     @Override
-    public synchronized RoleHealth health() {
+    public RoleHealth health() {
         RoleState state = lifecycle.state();
-        boolean up = state == RoleState.RUNNING && server.isRunning();
-        return new RoleHealth(name(), state, up, up ? "listening on " + server.uri() : "not started or stopped");
+        IngressServer current = server;
+        boolean up = state == RoleState.RUNNING && current != null && current.isRunning();
+        return new RoleHealth(name(), state, up, up ? "listening on " + current.uri() : "not started or stopped");
     }
 
     /** The base URI of the HTTP server. @throws IllegalStateException before start */
