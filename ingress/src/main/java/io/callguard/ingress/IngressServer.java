@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The ingress HTTP server: Retell's webhook at {@code POST /webhook}, Retell's custom-LLM WebSocket at
- * {@code GET /llm-websocket/{call_id}} (once {@link #withSockets} was called), plus the simple routes the app adds.
+ * {@code GET /llm-websocket/{call_id}} (once {@link #withSockets}, or {@link #withSocketFrames}, was called), plus the simple routes the app adds.
  * Without a producer (an instance without the ingress role) only the app's routes are served.
  * Lifecycle: construct, add routes, {@link #withSockets}, {@link #start()}, {@link #stop()} (or close); not
  * restartable.
