@@ -24,7 +24,7 @@ public final class TopicBootstrap {
     private static final Logger LOG = LoggerFactory.getLogger(TopicBootstrap.class);
 
     /** Largest record on a callguard topic: a 1 MiB webhook body in its envelope, or base64 in a dead letter. */
-    public static final int MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+    public static final int MAX_MESSAGE_BYTES = io.callguard.common.KafkaClients.MAX_RECORD_BYTES;
 
     private TopicBootstrap() {
     }

@@ -67,6 +67,14 @@ class GatewayConfigTest {
     }
 
     @Test
+    void shouldRefuseTheRemovedBenchmarkBaselineKey() {
+        // The baseline is a load tool's now (run --bench-baseline), not a production setting.
+        assertThat(GatewayConfig.definition().names()).doesNotContain("bench.direct-at-edge");
+        assertThatThrownBy(() -> GatewayConfig.of(Map.of("bench.direct-at-edge", "true")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("'bench.direct-at-edge'");
+    }
+
+    @Test
     void shouldStopOnABadValueNamingKeyValueAndWhatIsAllowed() {
         assertThatThrownBy(() -> GatewayConfig.of(Map.of("http.port", "70000")))
                 .isInstanceOf(ConfigException.class)

@@ -1,6 +1,7 @@
 package io.callguard.cli;
 
 import io.callguard.app.Gateway;
+import io.callguard.common.KafkaClients;
 import io.callguard.retell.RetellSignature;
 import io.callguard.schemas.CallState;
 import io.callguard.schemas.Topics;
@@ -200,10 +201,10 @@ public final class BenchStateLatencyCommand implements Callable<Integer> {
 
     private void readStates(Topics topics, AtomicBoolean running, CountDownLatch assigned) {
         String name = topics.callState().name();
-        Map<String, Object> props = Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                ConsumerConfig.CLIENT_ID_CONFIG, "callguard-bench-state", ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 5);
+        Map<String, Object> props = new KafkaClients(bootstrapServers, "").consumer("callguard-bench-state");
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        props.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 5);
         try (KafkaConsumer<String, CallState> consumer = new KafkaConsumer<>(props, new StringDeserializer(),
                 topics.callState().valueSerde().deserializer())) {
             var infos = consumer.partitionsFor(name, Duration.ofSeconds(15));

@@ -57,7 +57,7 @@ import org.slf4j.LoggerFactory;
  * from the edge watchdog, which started at {@link EdgeListener#turnRequested}. {@link #close()} drains the queue for
  * a bounded time; close it after the sockets and before the producer.
  */
-public final class LlmSocketProtocol implements AutoCloseable {
+public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseable {
 
     /** The dead-letter source, and the key of this protocol's dead letters. */
     public static final String SOURCE = "socket";
@@ -96,7 +96,6 @@ public final class LlmSocketProtocol implements AutoCloseable {
     private final EdgeListener listener;
     private final Function<String, String> beginText;
     private final ThreadPoolExecutor sender;
-    private volatile DirectResponder direct;
 
     /** A protocol whose begin message is always {@code socket.greeting}. */
     public LlmSocketProtocol(IngressConfig config, Topics topics, Producer<String, byte[]> producer,
@@ -138,23 +137,13 @@ public final class LlmSocketProtocol implements AutoCloseable {
                 }, new ThreadPoolExecutor.AbortPolicy());
     }
 
-    /**
-     * Benchmark baseline only: turns are answered by {@code responder} right here, and neither produced to
-     * Kafka nor reported to the listener. Null switches back to the normal path.
-     */
-    public void answerDirectly(DirectResponder responder) {
-        if (responder != null) {
-            LOG.warn("turns are answered directly at the edge (benchmark baseline): no Kafka, no responder, no watchdog");
-        }
-        this.direct = responder;
-    }
-
     /** The largest frame accepted, in bytes of UTF-8; a transport should refuse larger ones itself. */
     public int maxFrameBytes() {
         return maxFrameBytes;
     }
 
     /** A socket opened: tells the listener, then sends the config message and the begin message, in that order. */
+    @Override
     public void opened(CallSocket socket) {
         LOG.debug("LLM socket opened for call {} ({})", socket.callId(), socket.connectionId());
         notifyListener("socketOpened", socket, () -> listener.socketOpened(socket));
@@ -163,6 +152,7 @@ public final class LlmSocketProtocol implements AutoCloseable {
     }
 
     /** One text frame from Retell, received now. */
+    @Override
     public void text(CallSocket socket, String frame) {
         long receivedAtMs = clock.millis();
         // Characters never outnumber UTF-8 bytes: this catches what a transport without a limit let through.
@@ -212,12 +202,6 @@ public final class LlmSocketProtocol implements AutoCloseable {
             }
             responseId = id.longValue();
             long turn = responseId;
-            DirectResponder baseline = direct;
-            if (baseline != null) {
-                count(IngressMetrics.frameTag(type));
-                baseline.answer(socket.callId(), turn, tree).thenAccept(text -> socket.send(response(turn, text)));
-                return;
-            }
             notifyListener("turnRequested", socket, () -> listener.turnRequested(socket, turn, receivedAtMs));
         }
         count(IngressMetrics.frameTag(type));
@@ -230,6 +214,7 @@ public final class LlmSocketProtocol implements AutoCloseable {
     }
 
     /** One binary frame: Retell sends none, so it is dead-lettered and the socket closed with 1003. */
+    @Override
     public void binary(CallSocket socket, byte[] payload) {
         long now = clock.millis();
         meters.counter(IngressMetrics.SOCKET_FRAMES, IngressMetrics.TAG_TYPE, IngressMetrics.FRAME_BINARY).increment();
@@ -241,6 +226,7 @@ public final class LlmSocketProtocol implements AutoCloseable {
      * A frame over {@code socket.max-frame-bytes}, as the transport reports it: dead-lettered without bytes (they
      * were discarded unread) and the socket closed with 1009, unless the transport already did.
      */
+    @Override
     public void tooLarge(CallSocket socket, String detail) {
         long now = clock.millis();
         meters.counter(IngressMetrics.SOCKET_FRAMES, IngressMetrics.TAG_TYPE, IngressMetrics.FRAME_TOO_LARGE)
@@ -250,6 +236,7 @@ public final class LlmSocketProtocol implements AutoCloseable {
     }
 
     /** A socket closed, by either side: tells the listener. */
+    @Override
     public void closed(CallSocket socket, int code, String reason) {
         if (code == 1000) {
             LOG.debug("LLM socket of call {} ({}) closed: {} {}", socket.callId(), socket.connectionId(), code, reason);

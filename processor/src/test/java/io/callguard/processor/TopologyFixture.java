@@ -2,6 +2,7 @@ package io.callguard.processor;
 
 import static io.callguard.schemas.SchemaAssertions.assertMatchesSchema;
 
+import io.callguard.common.KafkaClients;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallArchive;
 import io.callguard.schemas.CallEvent;
@@ -51,7 +52,7 @@ final class TopologyFixture implements AutoCloseable {
         Map<String, Object> values = new HashMap<>(overrides);
         config = new ProcessorConfig(values);
         driver = new TopologyTestDriver(CallTopology.build(topics, config, meters),
-                ProcessorRole.streamsProperties(config, "unused:9092", topics, stateDir, meters),
+                ProcessorRole.streamsProperties(config, new KafkaClients("unused:9092", ""), topics, stateDir, meters),
                 Instant.ofEpochMilli(T0));
         events = driver.createInputTopic(topics.callEvents().name(), new StringSerializer(),
                 topics.callEvents().valueSerde().serializer());
