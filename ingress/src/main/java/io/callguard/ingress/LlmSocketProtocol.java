@@ -9,7 +9,7 @@ import io.callguard.retell.socket.EdgeListener;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.DeadLetter;
 import io.callguard.schemas.EventSource;
-import io.callguard.schemas.IdempotencyKeys;
+import io.callguard.retell.IdempotencyKeys;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.Topic;
 import io.callguard.schemas.Topics;

@@ -1,6 +1,7 @@
 package io.callguard.schemas;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.retell.IdempotencyKeys;
 
 /** One fully populated and one minimal instance of each record type, for tests. */
 public final class SampleRecords {

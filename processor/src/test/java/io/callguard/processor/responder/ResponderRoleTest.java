@@ -5,11 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.common.CommonConfig;
+import io.callguard.retell.IdempotencyKeys;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
-import io.callguard.common.CommonConfig;
 import io.callguard.schemas.EventSource;
-import io.callguard.schemas.IdempotencyKeys;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
