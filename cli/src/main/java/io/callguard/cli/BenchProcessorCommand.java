@@ -8,6 +8,8 @@ import io.callguard.processor.CapacityView;
 import io.callguard.processor.PartitionCapacity;
 import io.callguard.processor.ProcessorConfig;
 import io.callguard.processor.ProcessorRole;
+import io.callguard.retell.IdempotencyKeys;
+import io.callguard.retell.webhook.WebhookEvent;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.CallState;
 import io.callguard.schemas.EventSource;
@@ -194,10 +196,11 @@ public final class BenchProcessorCommand implements Callable<Integer> {
         long now = System.currentTimeMillis();
         List<byte[]> values = new ArrayList<>(callIds.size());
         for (String callId : callIds) {
-            var payload = Json.mapper().readTree(BenchStateLatencyCommand.body("call_started", callId));
+            var payload = Json.mapper().readTree(BenchStateLatencyCommand.body(WebhookEvent.CALL_STARTED, callId));
             values.add(serializer.serialize(topics.callEvents().name(), new CallEvent(CallEvent.SCHEMA_VERSION,
-                    "evt-" + callId, callId, EventSource.WEBHOOK, "call_started", "webhook|call_started|" + callId, now,
-                    null, "bench", payload)));
+                    "evt-" + callId, callId, EventSource.WEBHOOK, WebhookEvent.CALL_STARTED,
+                    IdempotencyKeys.forWebhook(WebhookEvent.CALL_STARTED, callId, payload), now, null, "bench",
+                    payload)));
         }
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(),
                 new ByteArraySerializer())) {

@@ -3,6 +3,7 @@ package io.callguard.cli;
 import io.callguard.app.Gateway;
 import io.callguard.common.KafkaClients;
 import io.callguard.retell.RetellSignature;
+import io.callguard.retell.webhook.WebhookEvent;
 import io.callguard.schemas.CallState;
 import io.callguard.schemas.Topics;
 import java.io.PrintWriter;
@@ -154,9 +155,9 @@ public final class BenchStateLatencyCommand implements Callable<Integer> {
             inFlight.acquire();
             workers.execute(() -> {
                 try {
-                    measure(client, signer, url, callId, "call_started", s -> s.started(), recorder, sent, timedOut, refused);
+                    measure(client, signer, url, callId, WebhookEvent.CALL_STARTED, s -> s.started(), recorder, sent, timedOut, refused);
                     if (!noEnd) {
-                        measure(client, signer, url, callId, "call_ended", s -> s.ended(), recorder, sent, timedOut, refused);
+                        measure(client, signer, url, callId, WebhookEvent.CALL_ENDED, s -> s.ended(), recorder, sent, timedOut, refused);
                     }
                 } finally {
                     inFlight.release();
@@ -228,7 +229,7 @@ public final class BenchStateLatencyCommand implements Callable<Integer> {
     }
 
     static String body(String event, String callId) {
-        boolean start = "call_started".equals(event);
+        boolean start = WebhookEvent.CALL_STARTED.equals(event);
         return "{\"event\":\"" + event + "\",\"call\":{\"call_id\":\"" + callId + "\",\"agent_id\":\"bench\","
                 + "\"call_type\":\"phone_call\",\"direction\":\"inbound\",\"call_status\":\""
                 + (start ? "ongoing" : "ended") + "\",\"start_timestamp\":1700000000000"

@@ -1,20 +1,21 @@
 package io.callguard.ingress;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.callguard.retell.RetellFrames;
+import io.callguard.retell.IdempotencyKeys;
+import io.callguard.retell.frames.FrameParser;
+import io.callguard.retell.frames.FrameWriter;
+import io.callguard.retell.frames.InteractionType;
+import io.callguard.retell.frames.ParseResult;
+import io.callguard.retell.frames.RetellFrame;
+import io.callguard.retell.frames.ServerFrame;
 import io.callguard.retell.socket.CallSocket;
 import io.callguard.retell.socket.EdgeListener;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.DeadLetter;
 import io.callguard.schemas.EventSource;
-import io.callguard.schemas.IdempotencyKeys;
-import io.callguard.schemas.Json;
 import io.callguard.schemas.Topic;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.Objects;
@@ -69,20 +70,12 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
     /** Close code for a frame over {@code socket.max-frame-bytes}. */
     public static final int CLOSE_TOO_LARGE = 1009;
 
-    /** The interaction type Retell pings with. */
-    public static final String PING_PONG = "ping_pong";
-    public static final String RESPONSE_REQUIRED = "response_required";
-    public static final String REMINDER_REQUIRED = "reminder_required";
-
     /** Records waiting for the producing thread; beyond this they are counted as lost ({@code queue_full}). */
     static final int PRODUCE_QUEUE_CAPACITY = 10_000;
     private static final long CLOSE_DRAIN_MS = 2_000;
-    // Bound of the call-event schema's type: a longer one would make a record consumers refuse.
-    private static final int MAX_TYPE_LENGTH = 128;
     private static final String THREAD_NAME = "callguard-ingress-socket-produce";
 
     private static final Logger LOG = LoggerFactory.getLogger(LlmSocketProtocol.class);
-    private static final ObjectMapper MAPPER = Json.mapper();
 
     private final int maxFrameBytes;
     private final String greeting;
@@ -161,46 +154,22 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
                     + maxFrameBytes + " bytes");
             return;
         }
-        JsonNode tree;
-        try {
-            tree = MAPPER.readTree(frame);
-        } catch (IOException e) {
-            refuse(socket, frame, receivedAtMs, "invalid_json", "frame is not JSON: " + firstLine(e.getMessage()));
+        ParseResult<RetellFrame> parsed = FrameParser.fromRetell(frame);
+        if (parsed instanceof ParseResult.Failed<RetellFrame> failed) {
+            refuse(socket, frame, receivedAtMs, failed.reason(), failed.detail());
             return;
         }
-        if (tree == null || tree.isMissingNode()) {
-            refuse(socket, frame, receivedAtMs, "invalid_json", "frame is empty");
-            return;
-        }
-        if (!tree.isObject()) {
-            refuse(socket, frame, receivedAtMs, "not_an_object", "frame is JSON but not an object");
-            return;
-        }
-        JsonNode typeNode = tree.get("interaction_type");
-        if (typeNode == null || !typeNode.isTextual()) {
-            refuse(socket, frame, receivedAtMs, "missing_interaction_type", "no string field 'interaction_type'");
-            return;
-        }
-        String type = typeNode.textValue();
-        if (type.isEmpty() || type.length() > MAX_TYPE_LENGTH) {
-            refuse(socket, frame, receivedAtMs, "invalid_interaction_type",
-                    "'interaction_type' must have 1 to " + MAX_TYPE_LENGTH + " characters");
-            return;
-        }
-        if (PING_PONG.equals(type)) {
-            count(PING_PONG);
-            socket.send(pong(tree.get("timestamp")));
+        ParseResult.Parsed<RetellFrame> usable = (ParseResult.Parsed<RetellFrame>) parsed;
+        JsonNode tree = usable.tree();
+        String type = usable.frame().type();
+        if (usable.frame() instanceof RetellFrame.PingPong ping) {
+            count(InteractionType.PING_PONG);
+            socket.send(pong(ping));
             return;
         }
         Long responseId = null;
-        if (RESPONSE_REQUIRED.equals(type) || REMINDER_REQUIRED.equals(type)) {
-            JsonNode id = tree.get("response_id");
-            if (id == null || !id.isIntegralNumber() || !id.canConvertToLong() || id.longValue() < 0) {
-                refuse(socket, frame, receivedAtMs, "invalid_response_id",
-                        "'response_id' of " + type + " must be a non-negative integer");
-                return;
-            }
-            responseId = id.longValue();
+        if (usable.frame() instanceof RetellFrame.Turn requested) {
+            responseId = requested.responseId();
             long turn = responseId;
             notifyListener("turnRequested", socket, () -> listener.turnRequested(socket, turn, receivedAtMs));
         }
@@ -334,43 +303,15 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
     }
 
     private static String configMessage(boolean autoReconnect) {
-        ObjectNode config = MAPPER.createObjectNode();
-        config.put("auto_reconnect", autoReconnect);
-        config.put("call_details", true);
-        ObjectNode message = MAPPER.createObjectNode();
-        message.put("response_type", "config");
-        message.set("config", config);
-        return write(message);
+        return FrameWriter.write(new ServerFrame.Config(autoReconnect, true));
     }
 
     private static String response(long responseId, String content) {
-        return RetellFrames.response(responseId, content, true, false);
+        return FrameWriter.write(ServerFrame.Response.of(responseId, content, true));
     }
 
-    private String pong(JsonNode timestamp) {
-        ObjectNode message = MAPPER.createObjectNode();
-        message.put("response_type", PING_PONG);
-        if (timestamp != null && !timestamp.isNull()) {
-            message.set("timestamp", timestamp);
-        } else {
-            message.put("timestamp", clock.millis());
-        }
-        return write(message);
-    }
-
-    private static String write(JsonNode node) {
-        try {
-            return MAPPER.writeValueAsString(node);
-        } catch (IOException e) {
-            throw new IllegalStateException("a JSON tree could not be written", e);
-        }
-    }
-
-    private static String firstLine(String message) {
-        if (message == null) {
-            return "unknown error";
-        }
-        int nl = message.indexOf('\n');
-        return nl < 0 ? message : message.substring(0, nl);
+    private String pong(RetellFrame.PingPong ping) {
+        // Echoes Retell's timestamp; a ping without an integer one gets ours.
+        return FrameWriter.write(new ServerFrame.PingPong(ping.timestamp() != null ? ping.timestamp() : clock.millis()));
     }
 }

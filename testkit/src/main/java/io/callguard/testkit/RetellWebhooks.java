@@ -1,5 +1,6 @@
 package io.callguard.testkit;
 
+import io.callguard.retell.webhook.WebhookEvent;
 import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
 import javax.crypto.Mac;
@@ -32,9 +33,9 @@ public final class RetellWebhooks {
     public static String body(String event, String callId) {
         return "{\"event\":\"" + event + "\",\"call\":{\"call_id\":\"" + callId + "\",\"agent_id\":\"agent_7\","
                 + "\"call_type\":\"phone_call\",\"direction\":\"inbound\",\"from_number\":\"+15550001\","
-                + "\"to_number\":\"+15550002\",\"call_status\":\"" + ("call_started".equals(event) ? "ongoing" : "ended")
+                + "\"to_number\":\"+15550002\",\"call_status\":\"" + (WebhookEvent.CALL_STARTED.equals(event) ? "ongoing" : "ended")
                 + "\",\"start_timestamp\":1700000000000"
-                + ("call_started".equals(event) ? "" : ",\"end_timestamp\":1700000060000,\"duration_ms\":60000,"
+                + (WebhookEvent.CALL_STARTED.equals(event) ? "" : ",\"end_timestamp\":1700000060000,\"duration_ms\":60000,"
                         + "\"disconnection_reason\":\"user_hangup\"")
                 + "}}";
     }

@@ -6,12 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.common.CommonConfig;
+import io.callguard.retell.IdempotencyKeys;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
-import io.callguard.common.CommonConfig;
 import io.callguard.common.RoleState;
 import io.callguard.schemas.EventSource;
-import io.callguard.schemas.IdempotencyKeys;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;

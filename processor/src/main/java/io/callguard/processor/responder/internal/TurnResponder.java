@@ -1,14 +1,16 @@
 package io.callguard.processor.responder.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.callguard.common.CommonConfig;
 import io.callguard.processor.responder.AgentBackend;
 import io.callguard.processor.responder.FallbackReason;
 import io.callguard.processor.responder.ResponderConfig;
 import io.callguard.processor.responder.ResponderMetrics;
 import io.callguard.processor.responder.Turn;
+import io.callguard.retell.frames.InteractionType;
+import io.callguard.retell.webhook.WebhookEvent;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
-import io.callguard.common.CommonConfig;
 import io.callguard.schemas.EventSource;
 import io.callguard.schemas.ResponseKind;
 import io.github.resilience4j.bulkhead.Bulkhead;
@@ -67,11 +69,11 @@ public final class TurnResponder implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(TurnResponder.class);
 
-    public static final String RESPONSE_REQUIRED = "response_required";
-    public static final String REMINDER_REQUIRED = "reminder_required";
-    public static final String CALL_DETAILS = "call_details";
-    public static final String CALL_STARTED = "call_started";
-    public static final String CALL_ENDED = "call_ended";
+    public static final String RESPONSE_REQUIRED = InteractionType.RESPONSE_REQUIRED;
+    public static final String REMINDER_REQUIRED = InteractionType.REMINDER_REQUIRED;
+    public static final String CALL_DETAILS = InteractionType.CALL_DETAILS;
+    public static final String CALL_STARTED = WebhookEvent.CALL_STARTED;
+    public static final String CALL_ENDED = WebhookEvent.CALL_ENDED;
 
     /** Calls tracked at once (latest response id, agent, in-flight turn); the least recently active goes first. */
     static final int MAX_TRACKED_CALLS = 100_000;
@@ -166,7 +168,7 @@ public final class TurnResponder implements AutoCloseable {
             inFlight = track == null ? null : track.inFlight;
         }
         if (inFlight != null) {
-            inFlight.abandon("call_ended");
+            inFlight.abandon(CALL_ENDED);
         }
     }
 
