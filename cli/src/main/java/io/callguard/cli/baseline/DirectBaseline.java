@@ -1,17 +1,18 @@
 package io.callguard.cli.baseline;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.callguard.ingress.LlmSocketProtocol;
 import io.callguard.ingress.SocketFrameHandler;
 import io.callguard.processor.responder.AgentBackend;
 import io.callguard.processor.responder.ResponderConfig;
 import io.callguard.processor.responder.ScriptBackend;
 import io.callguard.processor.responder.Turn;
-import io.callguard.retell.RetellFrames;
+import io.callguard.retell.frames.FrameParser;
+import io.callguard.retell.frames.FrameWriter;
+import io.callguard.retell.frames.InteractionType;
+import io.callguard.retell.frames.ParseResult;
+import io.callguard.retell.frames.RetellFrame;
+import io.callguard.retell.frames.ServerFrame;
+import io.callguard.retell.frames.Utterance;
 import io.callguard.retell.socket.CallSocket;
-import io.callguard.schemas.Json;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -69,38 +70,25 @@ public final class DirectBaseline implements SocketFrameHandler, AutoCloseable {
 
     @Override
     public void opened(CallSocket socket) {
-        socket.send(RetellFrames.response(0, greeting, true, false));
+        socket.send(FrameWriter.write(ServerFrame.Response.of(0, greeting, true)));
     }
 
     @Override
     public void text(CallSocket socket, String frame) {
-        JsonNode tree;
-        try {
-            tree = Json.mapper().readTree(frame);
-        } catch (IOException e) {
+        if (!(FrameParser.fromRetell(frame) instanceof ParseResult.Parsed<RetellFrame> parsed)) {
             return;
         }
-        if (tree == null || !tree.isObject()) {
-            return;
-        }
-        String type = tree.path("interaction_type").asText("");
-        if (LlmSocketProtocol.PING_PONG.equals(type)) {
-            ObjectNode pong = Json.mapper().createObjectNode();
-            pong.put("response_type", LlmSocketProtocol.PING_PONG);
-            pong.set("timestamp", tree.get("timestamp"));
-            socket.send(pong.toString());
-        } else if (LlmSocketProtocol.RESPONSE_REQUIRED.equals(type) || LlmSocketProtocol.REMINDER_REQUIRED.equals(type)) {
-            JsonNode id = tree.get("response_id");
-            if (id == null || !id.canConvertToLong()) {
-                return;
-            }
-            long responseId = id.longValue();
+        if (parsed.frame() instanceof RetellFrame.PingPong ping) {
+            socket.send(FrameWriter.write(new ServerFrame.PingPong(ping.timestamp() != null ? ping.timestamp()
+                    : System.currentTimeMillis())));
+        } else if (parsed.frame() instanceof RetellFrame.Turn request) {
+            long responseId = request.responseId();
             List<Turn.Utterance> transcript = new ArrayList<>();
-            for (JsonNode u : tree.path("transcript")) {
-                transcript.add(new Turn.Utterance(u.path("role").asText(Turn.Utterance.USER),
-                        u.path("content").asText("")));
+            for (Utterance u : request.transcript()) {
+                transcript.add(new Turn.Utterance(u.role(), u.content()));
             }
-            Turn turn = new Turn(socket.callId(), responseId, type, transcript, null, Map.of());
+            Turn turn = new Turn(socket.callId(), responseId, parsed.tree().path(InteractionType.FIELD).asText(),
+                    transcript, null, Map.of());
             StringBuilder text = new StringBuilder();
             backend.generate(turn, chunk -> {
                 synchronized (text) {
@@ -111,7 +99,7 @@ public final class DirectBaseline implements SocketFrameHandler, AutoCloseable {
                 synchronized (text) {
                     whole = text.toString();
                 }
-                socket.send(RetellFrames.response(responseId, whole, true, false));
+                socket.send(FrameWriter.write(ServerFrame.Response.of(responseId, whole, true)));
             });
         }
     }
