@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.callguard.processor.CallTopology;
+import io.callguard.processor.CallTopologyNames;
 import io.callguard.processor.ProcessorConfig;
 import io.callguard.processor.ProcessorMetrics;
 import io.callguard.schemas.CallArchive;
@@ -86,7 +87,7 @@ final class CallReplay {
             TestInputTopic<String, byte[]> in = driver.createInputTopic(topics.callEvents().name(),
                     new StringSerializer(), new ByteArraySerializer());
             Outputs out = new Outputs(driver, topics);
-            KeyValueStore<String, CallState> states = driver.getKeyValueStore(CallTopology.CALL_STATE_STORE);
+            KeyValueStore<String, CallState> states = driver.getKeyValueStore(CallTopologyNames.CALL_STATE_STORE);
             long clock = startMs;
             for (ConsumerRecord<String, byte[]> r : records) {
                 long at = receivedAt(r);
