@@ -88,7 +88,7 @@ public final class ResponderRole implements AutoCloseable {
     private volatile CacheBacking cacheBacking;
 
     /** The clients behind the response cache's topic: loaded at start, written through on every store. */
-    private record CacheBacking(ResponseCacheTopic topic, String bootstrapServers, int partitions,
+    private record CacheBacking(ResponseCacheTopic topic, String bootstrapServers,
                                 KafkaProducer<String, byte[]> producer) {
     }
     private volatile boolean joinedGroup;
@@ -150,29 +150,25 @@ public final class ResponderRole implements AutoCloseable {
             KafkaProducer<String, byte[]> writer = new KafkaProducer<>(p,
                     new org.apache.kafka.common.serialization.StringSerializer(),
                     new org.apache.kafka.common.serialization.ByteArraySerializer());
-            ResponseCacheTopic topic = new ResponseCacheTopic(topics.prefix(), config.cacheTtlMs());
-            cacheBacking = new CacheBacking(topic, bootstrapServers, common.partitions(), writer);
+            ResponseCacheTopic topic = new ResponseCacheTopic(topics.responseCache());
+            cacheBacking = new CacheBacking(topic, bootstrapServers, writer);
             cache.writeThrough((key, answer, expiresAtMs) -> topic.write(writer, key, answer, expiresAtMs));
         });
     }
 
-    /** Creates the cache's topic if needed and reads it back whole; failures only leave the cache cold. */
+    /** Reads the cache's topic (created with the others) back whole; failures only leave the cache cold. */
     private void loadCache() {
         CacheBacking backing = cacheBacking;
         if (backing == null || turns.cache().isEmpty()) {
             return;
         }
         long started = System.nanoTime();
-        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(
-                Map.of("bootstrap.servers", backing.bootstrapServers()))) {
-            backing.topic().ensure(admin, backing.partitions(), CACHE_LOAD_TIMEOUT);
-            try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(Map.of("bootstrap.servers",
-                    backing.bootstrapServers(), ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
-                    new StringDeserializer(), new ByteArrayDeserializer())) {
-                int read = backing.topic().load(reader, turns.cache().get(), CACHE_LOAD_TIMEOUT);
-                LOG.info("response cache loaded {} entries from {} in {} ms", read, backing.topic().name(),
-                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
-            }
+        try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(Map.of("bootstrap.servers",
+                backing.bootstrapServers(), ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
+                new StringDeserializer(), new ByteArrayDeserializer())) {
+            int read = backing.topic().load(reader, turns.cache().get(), CACHE_LOAD_TIMEOUT);
+            LOG.info("response cache loaded {} entries from {} in {} ms", read, backing.topic().name(),
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
         } catch (Exception e) {
             LOG.warn("response cache starts cold: cannot read {}: {}", backing.topic().name(), e.toString());
         }
