@@ -91,8 +91,7 @@ public final class EgressRole implements AutoCloseable {
         EgressMeters egressMeters = new EgressMeters(meters);
         this.timers = new ScheduledThreadPoolExecutor(config.watchdogThreads(), daemonThreads("callguard-egress-timer"));
         timers.setRemoveOnCancelPolicy(true);
-        Scheduler scheduler = Scheduler.of(timers);
-        this.edge = new EdgeDelivery(config, common.turnBudgetMs(), common.turnFallbackMessage(), scheduler, clock,
+        this.edge = new EdgeDelivery(config, common.turnBudgetMs(), common.turnFallbackMessage(), timers, clock,
                 egressMeters);
         // The trusting reader (see JsonSerde#fromTrustedBytes): every answer record is read on the turn path.
         Deserializer<AgentResponse> answers = JsonSerde.of(AgentResponse.class).trustingDeserializer();
@@ -105,7 +104,7 @@ public final class EgressRole implements AutoCloseable {
         }, "callguard-egress-responses");
         pollThread.setDaemon(true);
         this.dialOut = config.dialOutEnabled()
-                ? new DialOutClient(config, edge.registry(), dialOutFrames, scheduler, meters)
+                ? new DialOutClient(config, edge.registry(), dialOutFrames, timers, meters)
                 : null;
     }
 

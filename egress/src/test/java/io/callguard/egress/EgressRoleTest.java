@@ -4,13 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.callguard.common.CommonConfig;
 import io.callguard.retell.socket.SocketFrames;
 import io.callguard.schemas.AgentResponse;
-import io.callguard.common.CommonConfig;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.ResponseKind;
 import io.callguard.schemas.Topics;
+import io.callguard.testkit.RecordingSocket;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;

@@ -3,8 +3,10 @@ package io.callguard.processor.responder;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.callguard.processor.responder.internal.TurnResponder;
 import io.callguard.common.CommonConfig;
+import io.callguard.processor.responder.internal.TurnResponder;
+import io.callguard.testkit.ManualClock;
+import io.callguard.testkit.ManualScheduler;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.Map;
 import org.apache.kafka.common.config.ConfigException;
@@ -61,7 +63,7 @@ class ResponderConfigTest {
         // Given
         ResponderConfig config = new ResponderConfig(Map.of(ResponderConfig.DELIVERY_MARGIN_MS_CONFIG, "100"));
         CommonConfig common = new CommonConfig(Map.of(CommonConfig.TURN_BUDGET_MS_CONFIG, "100"));
-        MutableClock clock = new MutableClock(0);
+        ManualClock clock = new ManualClock(0);
 
         // When / Then
         assertThatThrownBy(() -> new TurnResponder(config, common, new FakeBackend(), new ManualScheduler(clock),
