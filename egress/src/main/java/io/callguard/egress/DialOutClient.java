@@ -51,18 +51,14 @@ public final class DialOutClient implements AutoCloseable {
     private final Events events = new Events();
 
     /**
+     * @param config    with {@code dialout.enabled}, so its URL template was checked at load
      * @param edge      the edge listener every dial-out socket is registered with ({@link EgressRole#edgeListener()})
      * @param frames    where the sockets' frames go
      * @param scheduler where backoff waits happen
-     * @throws IllegalArgumentException when {@code dialout.url-template} lacks {@code {call_id}}
      */
     public DialOutClient(EgressConfig config, EdgeListener edge, SocketFrames frames,
                          ScheduledExecutorService scheduler, MeterRegistry meters) {
         this.urlTemplate = config.dialOutUrlTemplate();
-        if (!urlTemplate.contains(EgressConfig.CALL_ID_PLACEHOLDER)) {
-            throw new IllegalArgumentException(EgressConfig.DIALOUT_URL_TEMPLATE_CONFIG + " must contain "
-                    + EgressConfig.CALL_ID_PLACEHOLDER + ", was '" + urlTemplate + "'");
-        }
         this.maxAttempts = config.dialOutMaxAttempts();
         this.backoff = IntervalFunction.ofExponentialRandomBackoff(config.dialOutInitialBackoffMs(),
                 config.dialOutBackoffMultiplier(), config.dialOutRandomizationFactor(), config.dialOutMaxBackoffMs());
