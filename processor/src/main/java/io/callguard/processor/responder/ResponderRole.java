@@ -163,8 +163,10 @@ public final class ResponderRole implements AutoCloseable {
             return;
         }
         long started = System.nanoTime();
+        // A missing topic is not auto-created here (it would lack compaction and retention): the cache starts cold.
         try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(Map.of("bootstrap.servers",
-                backing.bootstrapServers(), ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
+                backing.bootstrapServers(), ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, false),
                 new StringDeserializer(), new ByteArrayDeserializer())) {
             int read = backing.topic().load(reader, turns.cache().get(), CACHE_LOAD_TIMEOUT);
             LOG.info("response cache loaded {} entries from {} in {} ms", read, backing.topic().name(),

@@ -1,7 +1,6 @@
 package io.callguard.processor.responder.internal;
 
 import io.callguard.schemas.CachedAnswer;
-import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.Topic;
 import io.callguard.schemas.Topics;
 import java.time.Duration;
@@ -14,6 +13,7 @@ import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.serialization.Serde;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,11 +28,12 @@ public final class ResponseCacheTopic {
     private static final Logger LOG = LoggerFactory.getLogger(ResponseCacheTopic.class);
 
     private final String name;
-    private final JsonSerde<CachedAnswer> serde;
+    private final Serde<CachedAnswer> serde;
 
+    /** The topic with its schema-checked serde ({@link Topics#responseCache()}). */
     public ResponseCacheTopic(Topic<String, CachedAnswer> topic) {
         this.name = topic.name();
-        this.serde = JsonSerde.of(CachedAnswer.class);
+        this.serde = topic.valueSerde();
     }
 
     public String name() {
@@ -59,7 +60,7 @@ public final class ResponseCacheTopic {
                     continue;
                 }
                 try {
-                    CachedAnswer entry = serde.fromBytes(r.value());
+                    CachedAnswer entry = serde.deserializer().deserialize(name, r.value());
                     cache.restore(r.key(), entry.answer(), entry.expiresAtMs());
                     read++;
                 } catch (SerializationException e) {
@@ -83,7 +84,7 @@ public final class ResponseCacheTopic {
 
     /** Writes one stored answer to the topic; a failed write only costs a cache miss later. */
     public void write(Producer<String, byte[]> producer, String key, String answer, long expiresAtMs) {
-        byte[] value = serde.toBytes(CachedAnswer.of(answer, expiresAtMs));
+        byte[] value = serde.serializer().serialize(name, CachedAnswer.of(answer, expiresAtMs));
         producer.send(new ProducerRecord<>(name, key, value), (meta, error) -> {
             if (error != null) {
                 LOG.debug("response cache write failed (costs a miss later): {}", error.toString());
