@@ -147,7 +147,7 @@ public final class Gateway implements AutoCloseable {
         admin = Admin.create(clients.admin("callguard-admin"));
         started.push(() -> admin.close(Duration.ofSeconds(2)));
         TopicBootstrap.ensure(admin, topics, config.common().partitions(), config.common().replicationFactor(),
-                ADMIN_TIMEOUT_MS);
+                config.responder().cacheTtlMs(), ADMIN_TIMEOUT_MS);
 
         boolean runsIngress = app.runs(AppConfig.ROLE_INGRESS);
         if (runsIngress && !app.runs(AppConfig.ROLE_EGRESS)) {

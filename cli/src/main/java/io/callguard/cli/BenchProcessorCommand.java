@@ -7,6 +7,7 @@ import io.callguard.common.KafkaClients;
 import io.callguard.processor.CapacityView;
 import io.callguard.processor.PartitionCapacity;
 import io.callguard.processor.ProcessorConfig;
+import io.callguard.processor.responder.ResponderConfig;
 import io.callguard.processor.ProcessorRole;
 import io.callguard.retell.IdempotencyKeys;
 import io.callguard.retell.webhook.WebhookEvent;
@@ -108,7 +109,8 @@ public final class BenchProcessorCommand implements Callable<Integer> {
             settings.put(ProcessorConfig.CAPACITY_QUEUE_SIZE_CONFIG, "0");
             ProcessorConfig config = new ProcessorConfig(settings);
             try (Admin admin = Admin.create(new KafkaClients(servers, "").admin("callguard-bench-processor"))) {
-                TopicBootstrap.ensure(admin, topics, partitions, (short) -1, 30_000);
+                TopicBootstrap.ensure(admin, topics, partitions, (short) -1,
+                        new ResponderConfig(Map.of()).cacheTtlMs(), 30_000);
                 try {
                     return measure(out, servers, topics, config, work);
                 } finally {

@@ -86,7 +86,7 @@ public final class DialOutRole implements Role {
             return t;
         });
         timer.setRemoveOnCancelPolicy(true);
-        this.client = new DialOutClient(config, edge, frames, Scheduler.of(timer), meters);
+        this.client = new DialOutClient(config, edge, frames, timer, meters);
         this.consumers = Objects.requireNonNull(consumers, "consumers");
         this.consumerProperties = Map.copyOf(consumerProperties);
     }

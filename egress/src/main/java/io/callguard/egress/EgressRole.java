@@ -92,8 +92,7 @@ public final class EgressRole implements Role {
         // Threads are made on the first timer task, not here.
         this.timers = new ScheduledThreadPoolExecutor(config.watchdogThreads(), daemonThreads("callguard-egress-timer"));
         timers.setRemoveOnCancelPolicy(true);
-        Scheduler scheduler = Scheduler.of(timers);
-        this.edge = new EdgeDelivery(config, common.turnBudgetMs(), common.turnFallbackMessage(), scheduler, clock,
+        this.edge = new EdgeDelivery(config, common.turnBudgetMs(), common.turnFallbackMessage(), timers, clock,
                 egressMeters);
         // The trusting reader (see JsonSerde#fromTrustedBytes): every answer record is read on the turn path.
         this.answers = JsonSerde.of(AgentResponse.class).trustingDeserializer();

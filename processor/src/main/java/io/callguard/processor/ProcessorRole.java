@@ -120,7 +120,7 @@ public final class ProcessorRole implements Role {
             return Optional.empty();
         }
         try {
-            KeyQueryMetadata where = current.queryMetadataForKey(CallTopology.CALL_STATE_STORE, callId,
+            KeyQueryMetadata where = current.queryMetadataForKey(CallTopologyNames.CALL_STATE_STORE, callId,
                     Serdes.String().serializer());
             if (where == null || KeyQueryMetadata.NOT_AVAILABLE.equals(where)) {
                 return Optional.empty();
@@ -315,8 +315,8 @@ public final class ProcessorRole implements Role {
         }
         try {
             StoreQueryParameters<ReadOnlyKeyValueStore<String, CallState>> query = StoreQueryParameters.fromNameAndType(
-                    CallTopology.CALL_STATE_STORE, QueryableStoreTypes.<String, CallState>keyValueStore());
-            KeyQueryMetadata where = current.queryMetadataForKey(CallTopology.CALL_STATE_STORE, callId,
+                    CallTopologyNames.CALL_STATE_STORE, QueryableStoreTypes.<String, CallState>keyValueStore());
+            KeyQueryMetadata where = current.queryMetadataForKey(CallTopologyNames.CALL_STATE_STORE, callId,
                     Serdes.String().serializer());
             if (where != null && !KeyQueryMetadata.NOT_AVAILABLE.equals(where) && where.partition() >= 0) {
                 query = query.withPartition(where.partition());
@@ -344,8 +344,8 @@ public final class ProcessorRole implements Role {
                 for (TaskMetadata task : thread.activeTasks()) {
                     int partition = task.taskId().partition();
                     localCounters(current, partition).ifPresent(counters -> partitions.add(new PartitionCapacity(
-                            partition, count(counters, CallTopology.ACTIVE_COUNTER),
-                            count(counters, CallTopology.QUEUED_COUNTER), slots, config.queueSize())));
+                            partition, count(counters, CallTopologyNames.ACTIVE_COUNTER),
+                            count(counters, CallTopologyNames.QUEUED_COUNTER), slots, config.queueSize())));
                 }
             }
         } catch (IllegalStateException e) {
@@ -357,7 +357,7 @@ public final class ProcessorRole implements Role {
 
     private static Optional<ReadOnlyKeyValueStore<String, Long>> localCounters(KafkaStreams streams, int partition) {
         try {
-            return Optional.of(streams.store(StoreQueryParameters.fromNameAndType(CallTopology.CAPACITY_COUNTERS_STORE,
+            return Optional.of(streams.store(StoreQueryParameters.fromNameAndType(CallTopologyNames.CAPACITY_COUNTERS_STORE,
                     QueryableStoreTypes.<String, Long>keyValueStore()).withPartition(partition)));
         } catch (InvalidStateStoreException e) {
             return Optional.empty();

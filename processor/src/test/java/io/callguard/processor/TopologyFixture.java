@@ -125,7 +125,7 @@ final class TopologyFixture implements AutoCloseable {
     }
 
     long counter(String key) {
-        KeyValueStore<String, Long> counters = driver.getKeyValueStore(CallTopology.CAPACITY_COUNTERS_STORE);
+        KeyValueStore<String, Long> counters = driver.getKeyValueStore(CallTopologyNames.CAPACITY_COUNTERS_STORE);
         Long value = counters.get(key);
         return value == null ? 0 : value;
     }
@@ -135,7 +135,7 @@ final class TopologyFixture implements AutoCloseable {
     }
 
     CallState storedState(String callId) {
-        KeyValueStore<String, CallState> store = driver.getKeyValueStore(CallTopology.CALL_STATE_STORE);
+        KeyValueStore<String, CallState> store = driver.getKeyValueStore(CallTopologyNames.CALL_STATE_STORE);
         return store.get(callId);
     }
 

@@ -70,4 +70,8 @@ public final class SampleRecords {
         return DeadLetter.atEdge("webhook", "invalid_json", "Unexpected character", null, 1_700_000_000_000L,
                 "{not json".getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
+
+    public static CachedAnswer cachedAnswer() {
+        return CachedAnswer.of("We open at nine.", 1_700_000_300_000L);
+    }
 }

@@ -2,9 +2,9 @@ package io.callguard.egress.internal;
 
 import io.callguard.egress.EgressConfig;
 import io.callguard.egress.EgressMetrics;
-import io.callguard.egress.Scheduler;
 import io.micrometer.core.instrument.Gauge;
 import java.time.Clock;
+import java.util.concurrent.ScheduledExecutorService;
 
 /**
  * The turn path at the edge, wired: ledger, socket registry, watchdog and response delivery sharing one
@@ -20,8 +20,8 @@ public final class EdgeDelivery {
      * @param budgetMs        {@code turn.budget-ms}
      * @param fallbackMessage {@code turn.fallback-message}
      */
-    public EdgeDelivery(EgressConfig config, long budgetMs, String fallbackMessage, Scheduler scheduler, Clock clock,
-                        EgressMeters meters) {
+    public EdgeDelivery(EgressConfig config, long budgetMs, String fallbackMessage,
+                        ScheduledExecutorService scheduler, Clock clock, EgressMeters meters) {
         this.ledger = new TurnLedger(budgetMs, fallbackMessage, meters);
         TurnWatchdog watchdog = new TurnWatchdog(ledger, scheduler, clock);
         this.registry = new SocketRegistry(ledger, watchdog, scheduler, clock, meters, config.supersededCloseCode(),

@@ -102,7 +102,7 @@ public final class ResponderRole implements Role {
     private volatile CacheBacking cacheBacking;
 
     /** The clients behind the response cache's topic: loaded at start, written through on every store. */
-    private record CacheBacking(ResponseCacheTopic topic, KafkaClients clients, int partitions,
+    private record CacheBacking(ResponseCacheTopic topic, KafkaClients clients,
                                 KafkaProducer<String, byte[]> producer) {
     }
 
@@ -191,30 +191,28 @@ public final class ResponderRole implements Role {
             KafkaProducer<String, byte[]> writer = new KafkaProducer<>(p,
                     new org.apache.kafka.common.serialization.StringSerializer(),
                     new org.apache.kafka.common.serialization.ByteArraySerializer());
-            ResponseCacheTopic topic = new ResponseCacheTopic(topics.prefix(), config.cacheTtlMs());
-            cacheBacking = new CacheBacking(topic, cacheClients, common.partitions(), writer);
+            ResponseCacheTopic topic = new ResponseCacheTopic(topics.responseCache());
+            cacheBacking = new CacheBacking(topic, cacheClients, writer);
             cache.writeThrough((key, answer, expiresAtMs) -> topic.write(writer, key, answer, expiresAtMs));
         });
     }
 
-    /** Creates the cache's topic if needed and reads it back whole; failures only leave the cache cold. */
+    /** Reads the cache's topic (created with the others) back whole; failures only leave the cache cold. */
     private void loadCache() {
         CacheBacking backing = cacheBacking;
         if (backing == null || turns.cache().isEmpty()) {
             return;
         }
         long started = System.nanoTime();
-        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(
-                backing.clients().admin("callguard-response-cache-admin"))) {
-            backing.topic().ensure(admin, backing.partitions(), CACHE_LOAD_TIMEOUT);
-            Map<String, Object> readerConfig = backing.clients().consumer("callguard-response-cache-reader");
-            readerConfig.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-            try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(readerConfig,
-                    new StringDeserializer(), new ByteArrayDeserializer())) {
-                int read = backing.topic().load(reader, turns.cache().get(), CACHE_LOAD_TIMEOUT);
-                LOG.info("response cache loaded {} entries from {} in {} ms", read, backing.topic().name(),
-                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
-            }
+        // A missing topic is not auto-created here (it would lack compaction and retention): the cache starts cold.
+        Map<String, Object> readerConfig = backing.clients().consumer("callguard-response-cache-reader");
+        readerConfig.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        readerConfig.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, false);
+        try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(readerConfig,
+                new StringDeserializer(), new ByteArrayDeserializer())) {
+            int read = backing.topic().load(reader, turns.cache().get(), CACHE_LOAD_TIMEOUT);
+            LOG.info("response cache loaded {} entries from {} in {} ms", read, backing.topic().name(),
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
         } catch (Exception e) {
             LOG.warn("response cache starts cold: cannot read {}: {}", backing.topic().name(), e.toString());
         }

@@ -18,6 +18,8 @@ import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.EventSource;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.ResponseKind;
+import io.callguard.testkit.ManualClock;
+import io.callguard.testkit.ManualScheduler;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.HashMap;
@@ -36,7 +38,7 @@ class TurnResponderTest {
     /** turn.budget-ms 800 minus responder.delivery-margin-ms 60. */
     private static final long WINDOW = 740;
 
-    private final MutableClock clock = new MutableClock(START);
+    private final ManualClock clock = new ManualClock(START);
     private final ManualScheduler scheduler = new ManualScheduler(clock);
     private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
     private final List<AgentResponse> out = new CopyOnWriteArrayList<>();

@@ -35,7 +35,6 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
-import org.apache.kafka.common.config.ConfigException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -97,11 +96,11 @@ public final class TurnResponder implements AutoCloseable {
     private volatile boolean closed;
 
     /**
+     * @param config    checked against {@code common} by {@link ResponderConfig#checkAgainst} at load
      * @param backend   generates answers; not closed here
      * @param scheduler runs time limits and retry backoffs; not shut down here
      * @param clock     the time of budgets, the breaker and the cache
      * @param sink      receives every record to write, in order per turn; must not block for long
-     * @throws ConfigException when the delivery margin leaves no budget
      */
     public TurnResponder(ResponderConfig config, CommonConfig common, AgentBackend backend,
             ScheduledExecutorService scheduler, Clock clock, MeterRegistry meters, Consumer<AgentResponse> sink) {
@@ -112,10 +111,6 @@ public final class TurnResponder implements AutoCloseable {
         this.meters = Objects.requireNonNull(meters, "meters");
         this.sink = Objects.requireNonNull(sink, "sink");
         this.windowMs = common.turnBudgetMs() - config.deliveryMarginMs();
-        if (windowMs <= 0) {
-            throw new ConfigException(ResponderConfig.DELIVERY_MARGIN_MS_CONFIG, config.deliveryMarginMs(),
-                    "must be less than " + CommonConfig.TURN_BUDGET_MS_CONFIG + " (" + common.turnBudgetMs() + ")");
-        }
         this.coalesceMs = config.chunkCoalesceMs();
         this.resilience = new BackendResilience(config, clock, meters);
         this.cache = config.cacheEnabled() ? new ResponseCache(config.cacheMaxEntries(), config.cacheTtlMs(), clock)
