@@ -6,6 +6,7 @@
 # (default 5s). The gateway runs on the launcher's JVM options (ZGC, -Xmx2g).
 # Output: one block per row, with the gateway's and the drill's CPU use during the measured drill.
 # Usage: bench/drill-matrix.sh OUT_DIR "label|calls|gateway flags" ...
+#   e.g. bench/drill-matrix.sh out "kafka-200|200|" "baseline-200|200|--bench-baseline"
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$1"; shift

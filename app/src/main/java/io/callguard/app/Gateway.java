@@ -4,27 +4,26 @@ import io.callguard.app.broker.EmbeddedKafka;
 import io.callguard.app.config.AppConfig;
 import io.callguard.app.config.GatewayConfig;
 import io.callguard.app.dashboard.Dashboard;
-import io.callguard.retell.socket.SocketFrames;
+import io.callguard.common.KafkaClients;
+import io.callguard.common.Role;
+import io.callguard.common.RoleHealth;
+import io.callguard.egress.DialOutRole;
 import io.callguard.egress.EgressRole;
-import io.callguard.retell.socket.CallSocket;
-import io.callguard.retell.socket.EdgeListener;
+import io.callguard.ingress.GreetingPolicy;
+import io.callguard.ingress.HttpQuery;
 import io.callguard.ingress.HttpReply;
-import io.callguard.ingress.IngressServer;
-import io.callguard.ingress.LlmSocketProtocol;
+import io.callguard.ingress.IngressRole;
+import io.callguard.ingress.SocketFrameHandler;
+import io.callguard.processor.CallQueries;
 import io.callguard.processor.ProcessorRole;
 import io.callguard.processor.responder.ResponderRole;
-import io.callguard.processor.responder.ScriptBackend;
-import java.util.SplittableRandom;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
+import io.callguard.retell.socket.EdgeListener;
 import io.callguard.schemas.CallState;
-import io.callguard.schemas.CallStatus;
 import io.callguard.schemas.RecordSchemas;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
-import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -33,35 +32,35 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.URI;
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One callguard instance: the embedded broker when no cluster is configured, the topics, and the roles
- * asked for, started in dependency order and stopped in reverse.
+ * One callguard instance: the embedded broker when no cluster is configured, the topics, and the roles asked for.
+ * Wiring only: every role is constructed first (no thread, no client), wired to the others, then started in
+ * dependency order and stopped in reverse; {@code /readyz} and {@code /healthz} are built from their
+ * {@link RoleHealth}.
  *
- * <p>Order: broker, topics, egress (delivery and the edge watchdog), the HTTP server with the webhook and
- * socket endpoints, then the processor (Kafka Streams) and the responder, which need the HTTP address to
- * advertise for interactive queries.
+ * <p>Order: broker, topics, egress (delivery and the edge watchdog), ingress (the HTTP server with the webhook and
+ * socket endpoints, and its producer), the processor (Kafka Streams, which advertises the HTTP address for
+ * interactive queries) and the responder, then dial-out (which dials only calls the processor admitted).
  */
 public final class Gateway implements AutoCloseable {
 
@@ -73,22 +72,39 @@ public final class Gateway implements AutoCloseable {
     private final Clock clock;
     private final PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Deque<AutoCloseable> started = new ArrayDeque<>();
-    private final SeenCalls seenCalls = new SeenCalls(100_000);
+    private SocketFrameHandler customSocketFrames;
     private EmbeddedKafka broker;
     private String bootstrapServers;
     private Admin admin;
-    private KafkaProducer<String, byte[]> producer;
     private EgressRole egress;
+    private IngressRole ingress;
     private ProcessorRole processor;
     private ResponderRole responder;
-    private IngressServer http;
+    private DialOutRole dialOut;
     private Dashboard dashboard;
-    private QueryRoutes queries;
-    private volatile boolean httpStarted;
+    private volatile boolean running;
+
+    /** A health check of {@code /readyz} and {@code /healthz}: its name there and the role it reports. */
+    private record Check(String name, Role role) {
+    }
 
     public Gateway(GatewayConfig config, Clock clock) {
         this.config = config;
         this.clock = clock;
+    }
+
+    /**
+     * Serves the LLM WebSocket with {@code handler} instead of the Kafka-backed protocol: an extension point for
+     * load tools (a direct baseline), never for production. Call before {@link #start()}.
+     *
+     * @return this gateway
+     */
+    public synchronized Gateway withSocketFrames(SocketFrameHandler handler) {
+        if (bootstrapServers != null) {
+            throw new IllegalStateException("socket frames must be set before start()");
+        }
+        this.customSocketFrames = Objects.requireNonNull(handler, "handler");
+        return this;
     }
 
     /**
@@ -99,6 +115,7 @@ public final class Gateway implements AutoCloseable {
     public synchronized Gateway start() {
         try {
             doStart();
+            running = true;
             return this;
         } catch (RuntimeException | Error e) {
             close();
@@ -125,12 +142,12 @@ public final class Gateway implements AutoCloseable {
             started.push(broker);
             bootstrapServers = broker.bootstrapServers();
         }
+        KafkaClients clients = new KafkaClients(bootstrapServers, config.nodeId());
 
-        admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                AdminClientConfig.CLIENT_ID_CONFIG, "callguard-admin-" + config.nodeId()));
+        admin = Admin.create(clients.admin("callguard-admin"));
         started.push(() -> admin.close(Duration.ofSeconds(2)));
         TopicBootstrap.ensure(admin, topics, config.common().partitions(), config.common().replicationFactor(),
-                ADMIN_TIMEOUT_MS);
+                config.responder().cacheTtlMs(), ADMIN_TIMEOUT_MS);
 
         boolean runsIngress = app.runs(AppConfig.ROLE_INGRESS);
         if (runsIngress && !app.runs(AppConfig.ROLE_EGRESS)) {
@@ -138,113 +155,80 @@ public final class Gateway implements AutoCloseable {
                     + "run ingress and egress together on edge nodes");
         }
 
-        // Dial-out sockets feed the same frame path as dial-in ones; the path exists once the server is built.
-        AtomicReference<LlmSocketProtocol> framePath = new AtomicReference<>();
+        // Construct: no thread, no client yet.
         if (app.runs(AppConfig.ROLE_EGRESS)) {
-            egress = new EgressRole(config.egress(), config.common(), bootstrapServers, topics, meters, clock,
-                    config.egress().dialOutEnabled() ? forwardingFrames(framePath) : null);
-            egress.start();
-            started.push(egress);
+            egress = new EgressRole(config.egress(), config.common(), clients, topics, meters, clock);
         }
-
-        if (runsIngress) {
-            producer = new KafkaProducer<>(producerConfig(), new StringSerializer(), new ByteArraySerializer());
-            KafkaClientMetrics producerMetrics = new KafkaClientMetrics(producer);
-            producerMetrics.bindTo(meters);
-            // Bounded: close() alone would wait forever for records a stopped broker never acknowledges.
-            started.push(() -> producer.close(Duration.ofSeconds(3)));
-            started.push(producerMetrics);
-        }
-        http = new IngressServer(config.ingress(), topics, producer, meters, clock, config.nodeId());
-        if (runsIngress) {
-            http.withSockets(egress != null ? egress.edgeListener() : EdgeListener.NONE, this::beginText);
-            http.socketProtocol().ifPresent(framePath::set);
-            if (app.benchDirectAtEdge()) {
-                ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(r -> {
-                    Thread t = new Thread(r, "callguard-bench-direct");
-                    t.setDaemon(true);
-                    return t;
-                });
-                started.push(timers::shutdownNow);
-                DirectBaseline baseline = new DirectBaseline(
-                        new ScriptBackend(config.responder(), timers, new SplittableRandom(1)));
-                http.socketProtocol().ifPresent(p -> p.answerDirectly(baseline));
-            }
-        }
-        queries = new QueryRoutes(this::processorOrNull, config.processor(), config.common().partitions());
-        dashboard = new Dashboard(meters, clock, bootstrapServers, topics, queries::capacityTotal);
-        http.route("GET", "/healthz", q -> {
-            Map<String, Object> liveness = liveness();
-            return HttpReply.json("up".equals(liveness.get("status")) ? 200 : 503, liveness);
-        });
-        http.route("GET", "/readyz", q -> {
-            Map<String, Object> readiness = readiness();
-            return HttpReply.json(Boolean.TRUE.equals(readiness.get("ready")) ? 200 : 503, readiness);
-        });
-        http.route("GET", "/metrics", q -> new HttpReply(200, "text/plain; version=0.0.4; charset=utf-8",
-                meters.scrape().getBytes(StandardCharsets.UTF_8)));
-        http.route("GET", "/calls/", queries::call);
-        http.route("GET", "/capacity", queries::capacity);
-        http.route("GET", "/dashboard", q -> HttpReply.json(200, dashboard.snapshot()));
-        byte[] page = resource("/io/callguard/app/dashboard/index.html");
-        http.route("GET", "/", q -> new HttpReply(200, "text/html; charset=utf-8", page));
-        http.start();
-        started.push(http);
-        httpStarted = true;
-
+        ingress = new IngressRole(config.ingress(), clients, topics, meters, clock, config.nodeId(), runsIngress);
         if (app.runs(AppConfig.ROLE_PROCESSOR)) {
             Path stateDir = config.processor().stateDir().isEmpty() ? dataDir.resolve("streams")
                     : Path.of(config.processor().stateDir());
-            processor = new ProcessorRole(config.processor(), bootstrapServers, topics, stateDir, meters,
-                    advertisedHost() + ":" + http.port());
-            processor.start();
-            started.push(processor);
-            responder = new ResponderRole(config.responder(), config.common(), bootstrapServers, topics, meters, clock);
-            responder.start();
-            started.push(responder);
+            processor = new ProcessorRole(config.processor(), clients, topics, stateDir, meters,
+                    () -> advertisedHost() + ":" + ingress.port());
+            responder = new ResponderRole(config.responder(), config.common(), clients, topics, meters, clock);
         }
-        dashboard.start();
+        if (egress != null && config.egress().dialOutEnabled()) {
+            if (!runsIngress || customSocketFrames != null) {
+                throw new IllegalStateException("dialout.enabled needs the ingress role and its socket protocol on "
+                        + "the same instance: dialled sockets' frames take the ingress path");
+            }
+            dialOut = new DialOutRole(config.egress(), clients, topics, config.processor().applicationId() + "-dialout",
+                    egress.edgeListener(), ingress.socketFrames(), meters);
+        }
+        CallQueries queries = new CallQueries(processor, config.processor(), config.common().partitions());
+
+        // Wire.
+        if (customSocketFrames != null) {
+            ingress.withSocketFrames(customSocketFrames);
+        } else if (runsIngress) {
+            ProcessorRole states = processor;
+            ingress.withSockets(egress != null ? egress.edgeListener() : EdgeListener.NONE,
+                    new GreetingPolicy(callId -> states == null ? Optional.<CallState>empty() : states.callState(callId),
+                            config.processor().busyMessage()));
+        }
+        routes(queries);
+
+        // Start in order.
+        List<Role> order = new ArrayList<>();
+        for (Role role : new Role[] {egress, ingress, processor, responder, dialOut}) {
+            if (role != null) {
+                order.add(role);
+            }
+        }
+        for (Role role : order) {
+            started.push(role);
+            role.start();
+        }
+        dashboard = new Dashboard(meters, clock, clients, topics, queries::capacityTotal);
         started.push(dashboard);
-        if (egress != null) {
-            egress.dialOut().ifPresent(client -> {
-                DialOutTrigger trigger = new DialOutTrigger(client, bootstrapServers, topics,
-                        config.processor().applicationId() + "-dialout");
-                trigger.start();
-                started.push(trigger);
-            });
-        }
+        dashboard.start();
     }
 
-    /**
-     * The begin message of a socket: the busy line for a call refused for capacity, nothing for a call
-     * that already had turns (a reconnect must not greet the caller again), else the greeting.
-     */
-    private String beginText(String callId) {
-        Optional<CallState> state = processor == null ? Optional.empty() : processor.callState(callId);
-        if (state.isPresent() && state.get().status() == CallStatus.REJECTED) {
-            return config.processor().busyMessage();
-        }
-        boolean hadTurns = state.map(s -> s.latestResponseId() != null && s.latestResponseId() > 0).orElse(false);
-        return seenCalls.firstTime(callId) && !hadTurns ? null : "";
+    private void routes(CallQueries queries) {
+        ingress.route("GET", "/healthz", q -> {
+            Map<String, Object> liveness = liveness();
+            return HttpReply.json("up".equals(liveness.get("status")) ? 200 : 503, liveness);
+        });
+        ingress.route("GET", "/readyz", q -> {
+            Map<String, Object> readiness = readiness();
+            return HttpReply.json(Boolean.TRUE.equals(readiness.get("ready")) ? 200 : 503, readiness);
+        });
+        ingress.route("GET", "/metrics", q -> new HttpReply(200, "text/plain; version=0.0.4; charset=utf-8",
+                meters.scrape().getBytes(StandardCharsets.UTF_8)));
+        ingress.route("GET", "/calls/", q -> reply(queries.call(
+                URLDecoder.decode(q.path().substring("/calls/".length()), StandardCharsets.UTF_8), local(q))));
+        ingress.route("GET", "/capacity", q -> reply(queries.capacity(local(q))));
+        ingress.route("GET", "/dashboard", q -> HttpReply.json(200, dashboard.snapshot()));
+        byte[] page = resource("/io/callguard/app/dashboard/index.html");
+        ingress.route("GET", "/", q -> new HttpReply(200, "text/html; charset=utf-8", page));
     }
 
-    private static SocketFrames forwardingFrames(AtomicReference<LlmSocketProtocol> target) {
-        return new SocketFrames() {
-            @Override
-            public void opened(CallSocket socket) {
-                target.get().opened(socket);
-            }
+    private static boolean local(HttpQuery query) {
+        return query.query().containsKey(CallQueries.LOCAL_PARAM);
+    }
 
-            @Override
-            public void text(CallSocket socket, String frame) {
-                target.get().text(socket, frame);
-            }
-
-            @Override
-            public void closed(CallSocket socket, int code, String reason) {
-                target.get().closed(socket, code, reason);
-            }
-        };
+    private static HttpReply reply(CallQueries.Result result) {
+        return HttpReply.json(result.status(), result.body());
     }
 
     private void bindJvmMetrics() {
@@ -276,10 +260,6 @@ public final class Gateway implements AutoCloseable {
         }
     }
 
-    private ProcessorRole processorOrNull() {
-        return processor;
-    }
-
     private static byte[] resource(String name) {
         try (InputStream in = Gateway.class.getResourceAsStream(name)) {
             if (in == null) {
@@ -291,28 +271,11 @@ public final class Gateway implements AutoCloseable {
         }
     }
 
-    private Map<String, Object> producerConfig() {
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        p.put(ProducerConfig.CLIENT_ID_CONFIG, "callguard-ingress-" + config.nodeId());
-        // Acknowledge only what is durable: all in-sync replicas, no duplicates from producer retries.
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-        p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
-        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 2_000);
-        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
-        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
-        // A webhook body at its size limit, wrapped in its envelope (or base64 in a dead letter), must fit.
-        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, TopicBootstrap.MAX_MESSAGE_BYTES);
-        return p;
-    }
-
     /**
-     * Readiness ({@code GET /readyz}, Kubernetes meaning: may this instance take traffic now?). Ready only when
-     * the broker answers, Kafka Streams is exactly RUNNING (not REBALANCING: in Kafka 4 a client restoring its
-     * stores from their changelogs reports REBALANCING until every active task is restored, so a restoring
-     * instance is not ready), the responder has its partitions, the egress follows every responses partition, and the HTTP
-     * and socket endpoints are up. Each check says what is wrong.
+     * Readiness ({@code GET /readyz}, Kubernetes meaning: may this instance take traffic now?). Ready only when the
+     * broker answers and every role says it is ready ({@link RoleHealth#ready()}: Kafka Streams exactly RUNNING,
+     * the responder assigned its partitions, the egress following every responses partition, the HTTP server
+     * listening); the socket check follows the HTTP server. Each check says what is wrong.
      */
     public Map<String, Object> readiness() {
         Map<String, Object> checks = new LinkedHashMap<>();
@@ -324,25 +287,12 @@ public final class Gateway implements AutoCloseable {
         } catch (Exception e) {
             ready &= check(checks, "broker", false, "unreachable at " + bootstrapServers + ": " + e);
         }
-        if (processor != null) {
-            String state = String.valueOf(processor.state());
-            boolean running = "RUNNING".equals(state);
-            ready &= check(checks, "streams", running, "state " + state + (running ? ""
-                    : "REBALANCING".equals(state) ? " (rebalancing or restoring state stores)" : " (not RUNNING)"));
+        for (Check c : checks()) {
+            RoleHealth health = c.role().health();
+            ready &= check(checks, c.name(), health.ready(), health.detail());
         }
-        if (responder != null) {
-            boolean joined = responder.hasJoinedGroup();
-            ready &= check(checks, "responder", joined, joined ? "polling, partitions assigned"
-                    : responder.isRunning() ? "polling, not yet assigned its partitions" : "not running");
-        }
-        if (egress != null) {
-            boolean following = egressReady();
-            ready &= check(checks, "egress", following, following ? "following every responses partition"
-                    : "not yet positioned on every responses partition (answers could be missed)");
-        }
-        boolean httpUp = httpStarted && http.isRunning();
-        ready &= check(checks, "http", httpUp, httpUp ? "listening on " + http.uri() : "not started or stopped");
-        if (http.socketProtocol().isPresent()) {
+        if (ingress.servesSockets()) {
+            boolean httpUp = ingress.health().ready();
             ready &= check(checks, "socket", httpUp, "llm-websocket " + (httpUp ? "accepting" : "down"));
         }
         Map<String, Object> out = new LinkedHashMap<>();
@@ -352,37 +302,43 @@ public final class Gateway implements AutoCloseable {
         return out;
     }
 
-    private boolean egressReady() {
-        try {
-            return egress.awaitReady(Duration.ZERO);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-    }
-
     /**
-     * Liveness ({@code GET /healthz}, Kubernetes meaning: would a restart help?). Only what a restart cures
-     * fails it: Kafka Streams in ERROR or PENDING_ERROR (every stream thread died), or the responder's poll
-     * thread gone while the gateway runs. A broker outage does not: restarting would not bring the broker back.
+     * Liveness ({@code GET /healthz}, Kubernetes meaning: would a restart help?). Only what a restart cures fails
+     * it: a role FAILED ({@link RoleHealth#live()}: every stream thread died, the responder's poll thread gone)
+     * while the gateway runs. A broker outage does not: restarting would not bring the broker back.
      */
     public Map<String, Object> liveness() {
         Map<String, Object> checks = new LinkedHashMap<>();
         boolean live = true;
-        boolean running = httpStarted;
-        if (processor != null && running) {
-            String state = String.valueOf(processor.state());
-            boolean failed = processor.hasFailed();
-            live &= check(checks, "streams", !failed, "state " + state + (failed ? " (every stream thread died)" : ""));
-        }
-        if (responder != null && running) {
-            live &= check(checks, "responder", responder.isRunning(),
-                    responder.isRunning() ? "polling" : "poll thread stopped");
+        if (running) {
+            // Only the roles whose threads a restart would bring back; the others have nothing that dies alone.
+            for (Check c : checks()) {
+                if (c.role() == processor || c.role() == responder) {
+                    RoleHealth health = c.role().health();
+                    live &= check(checks, c.name(), health.live(), health.detail());
+                }
+            }
         }
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("status", live ? "up" : "down");
         out.put("node", config.nodeId());
         out.put("checks", checks);
+        return out;
+    }
+
+    /** The roles behind {@code /readyz}, under their check names, in the order they are reported. */
+    private List<Check> checks() {
+        List<Check> out = new ArrayList<>();
+        if (processor != null) {
+            out.add(new Check("streams", processor));
+        }
+        if (responder != null) {
+            out.add(new Check("responder", responder));
+        }
+        if (egress != null) {
+            out.add(new Check("egress", egress));
+        }
+        out.add(new Check("http", ingress));
         return out;
     }
 
@@ -400,7 +356,7 @@ public final class Gateway implements AutoCloseable {
                 + (broker != null ? " (embedded)" : "") + " data=" + config.app().dataDir()
                 + " roles=" + String.join(",", config.app().roles().stream().sorted().toList())
                 + " node=" + config.nodeId();
-        if (http.socketProtocol().isPresent()) {
+        if (ingress.servesSockets()) {
             String ws = httpUri().toString().replaceFirst("^http", "ws") + "llm-websocket/{call_id}";
             line += " socket=" + ws + (config.socketTokenGenerated() ? "?token=" + config.socketToken()
                     : "?token=<socket.token>");
@@ -409,7 +365,7 @@ public final class Gateway implements AutoCloseable {
     }
 
     public URI httpUri() {
-        return http.uri();
+        return ingress.uri();
     }
 
     public String bootstrapServers() {
@@ -440,7 +396,7 @@ public final class Gateway implements AutoCloseable {
     /** Stops every started component in reverse order. Safe to call twice. */
     @Override
     public synchronized void close() {
-        httpStarted = false;
+        running = false;
         while (!started.isEmpty()) {
             AutoCloseable component = started.pop();
             try {

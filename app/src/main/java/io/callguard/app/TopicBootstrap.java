@@ -3,6 +3,7 @@ package io.callguard.app;
 import io.callguard.schemas.Topic;
 import io.callguard.schemas.Topics;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -24,7 +25,7 @@ public final class TopicBootstrap {
     private static final Logger LOG = LoggerFactory.getLogger(TopicBootstrap.class);
 
     /** Largest record on a callguard topic: a 1 MiB webhook body in its envelope, or base64 in a dead letter. */
-    public static final int MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+    public static final int MAX_MESSAGE_BYTES = io.callguard.common.KafkaClients.MAX_RECORD_BYTES;
 
     private TopicBootstrap() {
     }
@@ -32,13 +33,14 @@ public final class TopicBootstrap {
     /**
      * Ensures every topic exists.
      *
-     * @param partitions        partitions of a topic created here
-     * @param replicationFactor replicas of a topic created here; -1 for the broker's default
+     * @param partitions               partitions of a topic created here
+     * @param replicationFactor        replicas of a topic created here; -1 for the broker's default
+     * @param responseCacheRetentionMs how long the response cache's topic keeps a record ({@code cache.ttl-ms})
      * @return the names of the topics created
      * @throws IllegalStateException when the cluster cannot be reached or refuses, within the timeout
      */
     public static List<String> ensure(Admin admin, Topics topics, int partitions, short replicationFactor,
-                                      long timeoutMs) {
+                                      long responseCacheRetentionMs, long timeoutMs) {
         try {
             Set<String> existing = admin.listTopics().names().get(timeoutMs, TimeUnit.MILLISECONDS);
             List<NewTopic> missing = new ArrayList<>();
@@ -46,10 +48,7 @@ public final class TopicBootstrap {
                 if (!existing.contains(topic.name())) {
                     NewTopic newTopic = new NewTopic(topic.name(), Optional.of(partitions),
                             replicationFactor < 0 ? Optional.empty() : Optional.of(replicationFactor));
-                    newTopic.configs(topic.compacted()
-                            ? Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
-                                    TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(MAX_MESSAGE_BYTES))
-                            : Map.of(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(MAX_MESSAGE_BYTES)));
+                    newTopic.configs(configs(topics, topic, responseCacheRetentionMs));
                     missing.add(newTopic);
                 }
             }
@@ -78,6 +77,23 @@ public final class TopicBootstrap {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while creating topics", e);
         }
+    }
+
+    /**
+     * The configs of a topic created here: compacted ones keep the latest value per key; the response cache is
+     * also deleted by time, since an entry past its TTL is never served.
+     */
+    static Map<String, String> configs(Topics topics, Topic<String, ?> topic, long responseCacheRetentionMs) {
+        Map<String, String> configs = new HashMap<>();
+        configs.put(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(MAX_MESSAGE_BYTES));
+        if (topic.name().equals(topics.responseCache().name())) {
+            configs.put(TopicConfig.CLEANUP_POLICY_CONFIG,
+                    TopicConfig.CLEANUP_POLICY_COMPACT + "," + TopicConfig.CLEANUP_POLICY_DELETE);
+            configs.put(TopicConfig.RETENTION_MS_CONFIG, String.valueOf(responseCacheRetentionMs));
+        } else if (topic.compacted()) {
+            configs.put(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT);
+        }
+        return Map.copyOf(configs);
     }
 
     private static void warnOnPartitionMismatch(Admin admin, Topics topics, int partitions, long timeoutMs)

@@ -67,6 +67,28 @@ class GatewayConfigTest {
     }
 
     @Test
+    void shouldRefuseTheRemovedBenchmarkBaselineKey() {
+        // The baseline is a load tool's now (run --bench-baseline), not a production setting.
+        assertThat(GatewayConfig.definition().names()).doesNotContain("bench.direct-at-edge");
+        assertThatThrownBy(() -> GatewayConfig.of(Map.of("bench.direct-at-edge", "true")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("'bench.direct-at-edge'");
+    }
+
+    @Test
+    void shouldStopOnKeysThatDisagreeAcrossRolesNamingBothAndTheValues() {
+        assertThatThrownBy(() -> GatewayConfig.of(Map.of("responder.delivery-margin-ms", "100",
+                "turn.budget-ms", "100")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("responder.delivery-margin-ms").hasMessageContaining("turn.budget-ms")
+                .hasMessageContaining("100");
+        assertThatThrownBy(() -> GatewayConfig.of(Map.of("dialout.enabled", "true",
+                "dialout.url-template", "ws://host:1/llm-websocket/")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("dialout.url-template").hasMessageContaining("{call_id}")
+                .hasMessageContaining("dialout.enabled");
+    }
+
+    @Test
     void shouldStopOnABadValueNamingKeyValueAndWhatIsAllowed() {
         assertThatThrownBy(() -> GatewayConfig.of(Map.of("http.port", "70000")))
                 .isInstanceOf(ConfigException.class)

@@ -2,13 +2,17 @@ package io.callguard.cli;
 
 import io.callguard.app.TopicBootstrap;
 import io.callguard.app.broker.EmbeddedKafka;
+import io.callguard.common.CommonConfig;
+import io.callguard.common.KafkaClients;
 import io.callguard.processor.CapacityView;
 import io.callguard.processor.PartitionCapacity;
 import io.callguard.processor.ProcessorConfig;
+import io.callguard.processor.responder.ResponderConfig;
 import io.callguard.processor.ProcessorRole;
+import io.callguard.retell.IdempotencyKeys;
+import io.callguard.retell.webhook.WebhookEvent;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.CallState;
-import io.callguard.common.CommonConfig;
 import io.callguard.schemas.EventSource;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.Topics;
@@ -29,7 +33,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -105,8 +108,9 @@ public final class BenchProcessorCommand implements Callable<Integer> {
             settings.put(ProcessorConfig.CAPACITY_MAX_ACTIVE_CALLS_CONFIG, String.valueOf(Math.max(1, calls) * 2));
             settings.put(ProcessorConfig.CAPACITY_QUEUE_SIZE_CONFIG, "0");
             ProcessorConfig config = new ProcessorConfig(settings);
-            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers))) {
-                TopicBootstrap.ensure(admin, topics, partitions, (short) -1, 30_000);
+            try (Admin admin = Admin.create(new KafkaClients(servers, "").admin("callguard-bench-processor"))) {
+                TopicBootstrap.ensure(admin, topics, partitions, (short) -1,
+                        new ResponderConfig(Map.of()).cacheTtlMs(), 30_000);
                 try {
                     return measure(out, servers, topics, config, work);
                 } finally {
@@ -136,7 +140,7 @@ public final class BenchProcessorCommand implements Callable<Integer> {
         out.flush();
 
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutS);
-        ProcessorRole first = new ProcessorRole(config, servers, topics, work.resolve("state-1"), new SimpleMeterRegistry());
+        ProcessorRole first = new ProcessorRole(config, new KafkaClients(servers, ""), topics, work.resolve("state-1"), new SimpleMeterRegistry());
         long startedAt = System.nanoTime();
         long[] firstAndLast;
         try (KafkaConsumer<String, CallState> states = stateReader(servers, topics)) {
@@ -158,12 +162,12 @@ public final class BenchProcessorCommand implements Callable<Integer> {
         first.stop();
         deleteTree(work.resolve("state-1"));
 
-        ProcessorRole second = new ProcessorRole(config, servers, topics, work.resolve("state-2"), new SimpleMeterRegistry());
+        ProcessorRole second = new ProcessorRole(config, new KafkaClients(servers, ""), topics, work.resolve("state-2"), new SimpleMeterRegistry());
         long restoreStart = System.nanoTime();
         second.start();
         try {
-            // isRunning() also counts REBALANCING; restore ends with the state RUNNING.
-            while (!"RUNNING".equals(String.valueOf(second.state()))) {
+            // isRunning() also counts REBALANCING; restore ends with the state RUNNING, when the role is ready.
+            while (!second.health().ready()) {
                 check(deadline, "the restoring processor to reach RUNNING");
                 TimeUnit.MILLISECONDS.sleep(5);
             }
@@ -186,17 +190,19 @@ public final class BenchProcessorCommand implements Callable<Integer> {
     }
 
     private void produce(String servers, Topics topics, List<String> callIds) throws Exception {
-        Map<String, Object> p = Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, servers,
-                ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
-                ProducerConfig.LINGER_MS_CONFIG, 5);
+        Map<String, Object> p = new KafkaClients(servers, "").producer("callguard-bench-processor");
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
         var serializer = topics.callEvents().valueSerde().serializer();
         long now = System.currentTimeMillis();
         List<byte[]> values = new ArrayList<>(callIds.size());
         for (String callId : callIds) {
-            var payload = Json.mapper().readTree(BenchStateLatencyCommand.body("call_started", callId));
+            var payload = Json.mapper().readTree(BenchStateLatencyCommand.body(WebhookEvent.CALL_STARTED, callId));
             values.add(serializer.serialize(topics.callEvents().name(), new CallEvent(CallEvent.SCHEMA_VERSION,
-                    "evt-" + callId, callId, EventSource.WEBHOOK, "call_started", "webhook|call_started|" + callId, now,
-                    null, "bench", payload)));
+                    "evt-" + callId, callId, EventSource.WEBHOOK, WebhookEvent.CALL_STARTED,
+                    IdempotencyKeys.forWebhook(WebhookEvent.CALL_STARTED, callId, payload), now, null, "bench",
+                    payload)));
         }
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(p, new StringSerializer(),
                 new ByteArraySerializer())) {
@@ -208,9 +214,10 @@ public final class BenchProcessorCommand implements Callable<Integer> {
     }
 
     private static KafkaConsumer<String, CallState> stateReader(String servers, Topics topics) {
-        KafkaConsumer<String, CallState> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, servers, ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"),
+        Map<String, Object> props = new KafkaClients(servers, "").consumer("callguard-bench-processor-states");
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        KafkaConsumer<String, CallState> consumer = new KafkaConsumer<>(props,
                 new StringDeserializer(), topics.callState().valueSerde().deserializer());
         String name = topics.callState().name();
         List<TopicPartition> partitions = consumer.partitionsFor(name, Duration.ofSeconds(15)).stream()

@@ -1,7 +1,9 @@
 package io.callguard.cli;
 
 import io.callguard.app.Gateway;
+import io.callguard.common.KafkaClients;
 import io.callguard.retell.RetellSignature;
+import io.callguard.retell.webhook.WebhookEvent;
 import io.callguard.schemas.CallState;
 import io.callguard.schemas.Topics;
 import java.io.PrintWriter;
@@ -153,9 +155,9 @@ public final class BenchStateLatencyCommand implements Callable<Integer> {
             inFlight.acquire();
             workers.execute(() -> {
                 try {
-                    measure(client, signer, url, callId, "call_started", s -> s.started(), recorder, sent, timedOut, refused);
+                    measure(client, signer, url, callId, WebhookEvent.CALL_STARTED, s -> s.started(), recorder, sent, timedOut, refused);
                     if (!noEnd) {
-                        measure(client, signer, url, callId, "call_ended", s -> s.ended(), recorder, sent, timedOut, refused);
+                        measure(client, signer, url, callId, WebhookEvent.CALL_ENDED, s -> s.ended(), recorder, sent, timedOut, refused);
                     }
                 } finally {
                     inFlight.release();
@@ -200,10 +202,10 @@ public final class BenchStateLatencyCommand implements Callable<Integer> {
 
     private void readStates(Topics topics, AtomicBoolean running, CountDownLatch assigned) {
         String name = topics.callState().name();
-        Map<String, Object> props = Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                ConsumerConfig.CLIENT_ID_CONFIG, "callguard-bench-state", ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 5);
+        Map<String, Object> props = new KafkaClients(bootstrapServers, "").consumer("callguard-bench-state");
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        props.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 5);
         try (KafkaConsumer<String, CallState> consumer = new KafkaConsumer<>(props, new StringDeserializer(),
                 topics.callState().valueSerde().deserializer())) {
             var infos = consumer.partitionsFor(name, Duration.ofSeconds(15));
@@ -227,7 +229,7 @@ public final class BenchStateLatencyCommand implements Callable<Integer> {
     }
 
     static String body(String event, String callId) {
-        boolean start = "call_started".equals(event);
+        boolean start = WebhookEvent.CALL_STARTED.equals(event);
         return "{\"event\":\"" + event + "\",\"call\":{\"call_id\":\"" + callId + "\",\"agent_id\":\"bench\","
                 + "\"call_type\":\"phone_call\",\"direction\":\"inbound\",\"call_status\":\""
                 + (start ? "ongoing" : "ended") + "\",\"start_timestamp\":1700000000000"

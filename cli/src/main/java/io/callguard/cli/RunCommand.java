@@ -5,8 +5,9 @@ import io.callguard.app.config.AppConfig;
 import io.callguard.app.config.ConfigDocs;
 import io.callguard.app.config.ConfigSources;
 import io.callguard.app.config.GatewayConfig;
-import io.callguard.ingress.IngressConfig;
+import io.callguard.cli.baseline.DirectBaseline;
 import io.callguard.common.CommonConfig;
+import io.callguard.ingress.IngressConfig;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.LinkedHashMap;
@@ -63,6 +64,11 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--insecure-skip-signature", description = "Accept unsigned webhooks. For local trials only.")
     boolean insecureSkipSignature;
 
+    @Option(names = "--bench-baseline", description = "Benchmark baseline only: answer turns at the edge socket "
+            + "straight from the script backend, with no Kafka, responder or watchdog, to measure what the pipeline "
+            + "costs. Never in production.")
+    boolean benchBaseline;
+
     private static final java.time.Duration READY_TIMEOUT = java.time.Duration.ofSeconds(120);
 
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -72,12 +78,27 @@ public final class RunCommand implements Callable<Integer> {
         GatewayConfig config = GatewayConfig.load(new ConfigSources(configFile, System.getenv(), sets, namedFlags()));
         LoggingSetup.apply(config.app().logFormat());
         Gateway gateway = new Gateway(config, Clock.systemUTC());
+        DirectBaseline baseline = benchBaseline
+                ? new DirectBaseline(config.ingress().socketGreeting(), config.responder()) : null;
+        if (baseline != null) {
+            gateway.withSocketFrames(baseline);
+        }
         Thread hook = new Thread(() -> {
             LOG.info("stopping callguard");
             gateway.close();
+            if (baseline != null) {
+                baseline.close();
+            }
             stopped.countDown();
         }, "callguard-shutdown");
-        gateway.start();
+        try {
+            gateway.start();
+        } catch (RuntimeException | Error e) {
+            if (baseline != null) {
+                baseline.close();
+            }
+            throw e;
+        }
         Runtime.getRuntime().addShutdownHook(hook);
         awaitReady(gateway);
         spec.commandLine().getOut().println(gateway.readyLine());

@@ -162,4 +162,23 @@ class StreamingBackendIT {
         assertThat(llm.requests()).isGreaterThanOrEqualTo(2);
         retell.close();
     }
+
+    @Test
+    void shouldHedgeAHangingPrimaryOnTheFallbackBackendAndSpeakItsAnswer() throws Exception {
+        // Given a primary that never answers and a script fallback hedging after 200 ms
+        start(new SimulatedStream(0, 0, 0, 0, 0, 1.0, 0, 0, 0), Map.of("agent.fallback.backend", "script",
+                "responder.hedge.delay-ms", "200"));
+        RetellSocketClient retell = RetellSocketClient.connect(client, gateway.httpUri(), "call-hedge", TOKEN);
+        retell.next("response", WAIT);
+
+        // When
+        long sentAt = retell.sendResponseRequired(1, "hello");
+        List<RetellSocketClient.Frame> frames = turn(retell, 1);
+
+        // Then the fallback's answer, whole, inside the budget; the hung primary request was let go
+        assertThat(text(frames)).isEqualTo("You said: hello");
+        assertThat(msSince(sentAt, frames.get(frames.size() - 1))).isLessThan(BUDGET_MS);
+        await().atMost(WAIT).until(() -> llm.openStreams() == 0);
+        retell.close();
+    }
 }

@@ -13,6 +13,9 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.eclipse.jetty.websocket.api.Session;
 import org.eclipse.jetty.websocket.api.StatusCode;
@@ -24,8 +27,8 @@ import org.slf4j.LoggerFactory;
  * Dials the LLM WebSocket for a call ({@code dialout.url-template}) and keeps it dialled: a close other than
  * 1000, or a failed connection attempt, is redialled after a randomized exponential backoff
  * (resilience4j {@link IntervalFunction#ofExponentialRandomBackoff}) waited through the injected
- * {@link Scheduler}; close 1000 or {@link #hangUp} ends it. Up to {@code dialout.max-attempts} attempts in a
- * row; an attempt that connects resets the count.
+ * {@link ScheduledExecutorService}; close 1000 or {@link #hangUp} ends it. Up to {@code dialout.max-attempts}
+ * attempts in a row; an attempt that connects resets the count.
  *
  * <p>Each open socket is registered with the edge listener (so answers and the watchdog reach it) and handed
  * to {@link SocketFrames} (so Retell's frames enter the ingress path). Reconnects are counted by the socket
@@ -41,25 +44,21 @@ public final class DialOutClient implements AutoCloseable {
     private final IntervalFunction backoff;
     private final EdgeListener edge;
     private final SocketFrames frames;
-    private final Scheduler scheduler;
+    private final ScheduledExecutorService scheduler;
     private final EgressMeters meters;
     private final WebSocketClient client = new WebSocketClient();
     private final ConcurrentHashMap<String, Dial> dials = new ConcurrentHashMap<>();
     private final Events events = new Events();
 
     /**
+     * @param config    with {@code dialout.enabled}, so its URL template was checked at load
      * @param edge      the edge listener every dial-out socket is registered with ({@link EgressRole#edgeListener()})
      * @param frames    where the sockets' frames go
      * @param scheduler where backoff waits happen
-     * @throws IllegalArgumentException when {@code dialout.url-template} lacks {@code {call_id}}
      */
-    public DialOutClient(EgressConfig config, EdgeListener edge, SocketFrames frames, Scheduler scheduler,
-                         MeterRegistry meters) {
+    public DialOutClient(EgressConfig config, EdgeListener edge, SocketFrames frames,
+                         ScheduledExecutorService scheduler, MeterRegistry meters) {
         this.urlTemplate = config.dialOutUrlTemplate();
-        if (!urlTemplate.contains(EgressConfig.CALL_ID_PLACEHOLDER)) {
-            throw new IllegalArgumentException(EgressConfig.DIALOUT_URL_TEMPLATE_CONFIG + " must contain "
-                    + EgressConfig.CALL_ID_PLACEHOLDER + ", was '" + urlTemplate + "'");
-        }
         this.maxAttempts = config.dialOutMaxAttempts();
         this.backoff = IntervalFunction.ofExponentialRandomBackoff(config.dialOutInitialBackoffMs(),
                 config.dialOutBackoffMultiplier(), config.dialOutRandomizationFactor(), config.dialOutMaxBackoffMs());
@@ -166,7 +165,7 @@ public final class DialOutClient implements AutoCloseable {
     /** Called holding the dial's lock. */
     private void scheduleRedial(Dial dial) {
         long delayMs = backoff.apply(++dial.waits);
-        dial.pending = scheduler.schedule(() -> attempt(dial), delayMs);
+        dial.pending = scheduler.schedule(() -> attempt(dial), delayMs, TimeUnit.MILLISECONDS);
     }
 
     private final class Events implements DialOutEndpoint.Events {
@@ -242,7 +241,7 @@ public final class DialOutClient implements AutoCloseable {
         int attemptsInRow;
         int waits;
         DialOutEndpoint endpoint;
-        Scheduler.Cancellable pending;
+        ScheduledFuture<?> pending;
 
         Dial(String callId, URI uri) {
             this.callId = callId;
@@ -254,7 +253,7 @@ public final class DialOutClient implements AutoCloseable {
             synchronized (this) {
                 stopped = true;
                 if (pending != null) {
-                    pending.cancel();
+                    pending.cancel(false);
                     pending = null;
                 }
                 socket = endpoint == null ? null : endpoint.socket();

@@ -1,13 +1,17 @@
 package io.callguard.egress;
 
 import io.callguard.egress.internal.EdgeDeadlines;
+import io.callguard.common.CommonConfig;
+import io.callguard.common.KafkaClients;
+import io.callguard.common.Role;
+import io.callguard.common.RoleHealth;
+import io.callguard.common.RoleLifecycle;
+import io.callguard.common.RoleState;
 import io.callguard.egress.internal.EdgeDelivery;
 import io.callguard.egress.internal.EgressMeters;
 import io.callguard.egress.internal.ResponseConsumerLoop;
 import io.callguard.retell.socket.EdgeListener;
-import io.callguard.retell.socket.SocketFrames;
 import io.callguard.schemas.AgentResponse;
-import io.callguard.common.CommonConfig;
 import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.ResponseKind;
 import io.callguard.schemas.Topic;
@@ -15,15 +19,12 @@ import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
-import java.util.UUID;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Function;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -35,8 +36,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The egress role of an edge node: delivers answers from {@code callguard.responses} onto the call sockets
- * this node holds, keeps each call's socket across reconnects, runs the per-turn edge watchdog, and dials out
- * when {@code dialout.enabled}.
+ * this node holds, keeps each call's socket across reconnects and runs the per-turn edge watchdog. Dial-out is
+ * {@link DialOutRole}'s, on top of this role's {@link #edgeListener()}.
  *
  * <p>Routing: every edge node reads every partition of the responses topic (assigned, no consumer group,
  * starting at the end) and delivers what it holds; the rest is dropped and counted as not held. Limits: the
@@ -47,78 +48,68 @@ import org.slf4j.LoggerFactory;
  * transactional producer's answer is seen at once instead of at its commit, and the exactly-one-complete rule
  * absorbs a re-sent aborted one.
  *
- * <p>Lifecycle: {@link #start()} then {@link #close()}; close stops the poll thread (joined), the dial-out
- * client and the watchdog threads, leaving no thread behind.
+ * <p>Lifecycle ({@link Role}): the consumer is built in {@link #start()}; close stops the poll thread (joined)
+ * and the watchdog threads, leaving no thread behind.
  */
-public final class EgressRole implements AutoCloseable {
+public final class EgressRole implements Role {
 
     private static final Logger LOG = LoggerFactory.getLogger(EgressRole.class);
     private static final Duration POLL_TIMEOUT = Duration.ofMillis(100);
     private static final long JOIN_TIMEOUT_MS = 10_000;
 
+    private final RoleLifecycle lifecycle = new RoleLifecycle("egress");
     private final ScheduledThreadPoolExecutor timers;
     private final EdgeDelivery edge;
-    private final ResponseConsumerLoop loop;
-    private final Thread pollThread;
-    private final DialOutClient dialOut;
-
-    /** An egress without dial-out ({@code dialout.enabled} must be false). */
-    public EgressRole(EgressConfig config, CommonConfig common, String bootstrapServers, Topics topics,
-                      MeterRegistry meters, Clock clock) {
-        this(config, common, bootstrapServers, topics, meters, clock, null);
-    }
+    private final EgressMeters egressMeters;
+    private final String responsesTopic;
+    private final Deserializer<AgentResponse> answers;
+    private final Topic<String, AgentResponse> responses;
+    private final Supplier<Consumer<String, byte[]>> consumers;
+    /** A consumer handed in (tests): this role owns it, and closes it even when never started. */
+    private final Consumer<String, byte[]> given;
+    private ResponseConsumerLoop loop;
+    private Thread pollThread;
 
     /**
-     * @param bootstrapServers the Kafka cluster actually in use (the embedded broker's when there is one)
-     * @param dialOutFrames    where dial-out sockets' frames go (the ingress path); required when
-     *                         {@code dialout.enabled}, ignored otherwise
-     * @throws IllegalArgumentException when dial-out is enabled without a frame sink
+     * @param clients the Kafka client factory of the cluster actually in use
      */
-    public EgressRole(EgressConfig config, CommonConfig common, String bootstrapServers, Topics topics,
-                      MeterRegistry meters, Clock clock, SocketFrames dialOutFrames) {
-        this(config, common, topics, meters, clock, dialOutFrames,
-                props -> new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer()),
-                consumerProperties(bootstrapServers, common.nodeId()));
+    public EgressRole(EgressConfig config, CommonConfig common, KafkaClients clients, Topics topics,
+                      MeterRegistry meters, Clock clock) {
+        this(config, common, topics, meters, clock,
+                () -> new KafkaConsumer<>(consumerProperties(clients), new StringDeserializer(),
+                        new ByteArrayDeserializer()), null);
     }
 
+    /** An egress around a given consumer, which it owns; for tests. */
     EgressRole(EgressConfig config, CommonConfig common, Topics topics, MeterRegistry meters, Clock clock,
-               SocketFrames dialOutFrames, Function<Map<String, Object>, Consumer<String, byte[]>> consumers,
-               Map<String, Object> consumerProperties) {
+               Consumer<String, byte[]> consumer) {
+        this(config, common, topics, meters, clock, null, Objects.requireNonNull(consumer, "consumer"));
+    }
+
+    private EgressRole(EgressConfig config, CommonConfig common, Topics topics, MeterRegistry meters, Clock clock,
+                       Supplier<Consumer<String, byte[]>> consumers, Consumer<String, byte[]> given) {
         Objects.requireNonNull(clock, "clock");
-        if (config.dialOutEnabled() && dialOutFrames == null) {
-            throw new IllegalArgumentException(EgressConfig.DIALOUT_ENABLED_CONFIG
-                    + " is true but no SocketFrames sink was given: dialled sockets' frames would go nowhere");
-        }
-        EgressMeters egressMeters = new EgressMeters(meters);
+        this.egressMeters = new EgressMeters(meters);
+        // Threads are made on the first timer task, not here.
         this.timers = new ScheduledThreadPoolExecutor(config.watchdogThreads(), daemonThreads("callguard-egress-timer"));
         timers.setRemoveOnCancelPolicy(true);
-        Scheduler scheduler = Scheduler.of(timers);
-        this.edge = new EdgeDelivery(config, EdgeDeadlines.of(common), scheduler, clock,
+        this.edge = new EdgeDelivery(config, EdgeDeadlines.of(common), timers, clock,
                 egressMeters);
         // The trusting reader (see JsonSerde#fromTrustedBytes): every answer record is read on the turn path.
-        Deserializer<AgentResponse> answers = JsonSerde.of(AgentResponse.class).trustingDeserializer();
-        this.loop = new ResponseConsumerLoop(consumers.apply(consumerProperties), topics.responses().name(),
-                answers, edge.delivery(), egressMeters, POLL_TIMEOUT);
-        Topic<String, AgentResponse> responses = topics.responses();
-        this.pollThread = new Thread(() -> {
-            warmUp(responses, answers);
-            loop.run();
-        }, "callguard-egress-responses");
-        pollThread.setDaemon(true);
-        this.dialOut = config.dialOutEnabled()
-                ? new DialOutClient(config, edge.registry(), dialOutFrames, scheduler, meters)
-                : null;
+        this.answers = JsonSerde.of(AgentResponse.class).trustingDeserializer();
+        this.responses = topics.responses();
+        this.responsesTopic = responses.name();
+        this.consumers = consumers;
+        this.given = given;
     }
 
     /** How long the broker parks an empty responses fetch; an answer that arrives completes it at once. */
     static final int FETCH_MAX_WAIT_MS = 100;
 
     /** Settings of the responses consumer: no group, no commits, fetches answered as soon as data arrives. */
-    static Map<String, Object> consumerProperties(String bootstrapServers, String nodeId) {
-        Map<String, Object> props = new HashMap<>();
-        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        props.put(ConsumerConfig.CLIENT_ID_CONFIG, "callguard-egress-"
-                + (nodeId == null || nodeId.isBlank() ? UUID.randomUUID().toString().substring(0, 8) : nodeId));
+    static Map<String, Object> consumerProperties(KafkaClients clients) {
+        Map<String, Object> props = clients.consumer(null);
+        props.put(ConsumerConfig.CLIENT_ID_CONFIG, clients.uniqueClientId("callguard-egress"));
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
         // min bytes 1: a parked fetch returns as soon as an answer is appended, so max wait only bounds an
@@ -129,12 +120,31 @@ public final class EgressRole implements AutoCloseable {
         return props;
     }
 
-    /** Starts the poll thread and the dial-out client; returns without waiting for Kafka. */
-    public void start() {
-        if (dialOut != null) {
-            dialOut.start();
+    @Override
+    public String name() {
+        return lifecycle.role();
+    }
+
+    /** Builds the consumer and starts the poll thread; returns without waiting for Kafka. */
+    @Override
+    public synchronized void start() {
+        lifecycle.starting();
+        try {
+            ResponseConsumerLoop started = new ResponseConsumerLoop(given != null ? given : consumers.get(),
+                    responsesTopic, answers, edge.delivery(), egressMeters, POLL_TIMEOUT);
+            Thread thread = new Thread(() -> {
+                warmUp(responses, answers);
+                started.run();
+            }, "callguard-egress-responses");
+            thread.setDaemon(true);
+            loop = started;
+            pollThread = thread;
+            thread.start();
+            lifecycle.transitionTo(RoleState.RUNNING);
+        } catch (RuntimeException | Error e) {
+            lifecycle.failed();
+            throw e;
         }
-        pollThread.start();
         LOG.info("egress started");
     }
 
@@ -143,38 +153,68 @@ public final class EgressRole implements AutoCloseable {
      * produced after that are delivered. The watchdog works before that, and without Kafka at all.
      */
     public boolean awaitReady(Duration timeout) throws InterruptedException {
-        return loop.awaitReady(timeout);
+        ResponseConsumerLoop current;
+        synchronized (this) {
+            current = loop;
+        }
+        return current != null && current.awaitReady(timeout);
     }
 
-    /** What the ingress endpoint must tell about sockets and turns: the socket registry and its watchdog. */
+    /**
+     * Ready when the consumer follows every responses partition; FAILED when its poll thread died while running.
+     */
+    @Override
+    public RoleHealth health() {
+        Thread thread;
+        synchronized (this) {
+            thread = pollThread;
+        }
+        if (lifecycle.state() == RoleState.RUNNING && thread != null && !thread.isAlive()) {
+            lifecycle.failed();
+        }
+        RoleState state = lifecycle.state();
+        boolean following;
+        try {
+            following = state == RoleState.RUNNING && awaitReady(Duration.ZERO);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            following = false;
+        }
+        return new RoleHealth(name(), state, following, following ? "following every responses partition"
+                : state == RoleState.FAILED ? "responses poll thread stopped"
+                : "not yet positioned on every responses partition (answers could be missed)");
+    }
+
+    /** What the ingress endpoint (and the dial-out client) must tell about sockets and turns. */
     public EdgeListener edgeListener() {
         return edge.registry();
     }
 
-    /** The dial-out client, when {@code dialout.enabled}. */
-    public Optional<DialOutClient> dialOut() {
-        return Optional.ofNullable(dialOut);
-    }
-
     @Override
     public void close() {
-        loop.stop();
-        if (pollThread.getState() == Thread.State.NEW) {
-            // Never started: the stopped loop only runs its cleanup, which closes the consumer.
-            pollThread.start();
+        if (!lifecycle.stopping()) {
+            return;
         }
-        if (pollThread.isAlive()) {
+        ResponseConsumerLoop current;
+        Thread thread;
+        synchronized (this) {
+            current = loop;
+            thread = pollThread;
+        }
+        if (current != null) {
+            current.stop();
+        } else if (given != null) {
+            given.close();
+        }
+        if (thread != null && thread.isAlive()) {
             try {
-                pollThread.join(JOIN_TIMEOUT_MS);
+                thread.join(JOIN_TIMEOUT_MS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-            if (pollThread.isAlive()) {
+            if (thread.isAlive()) {
                 LOG.warn("responses poll thread did not stop within {} ms", JOIN_TIMEOUT_MS);
             }
-        }
-        if (dialOut != null) {
-            dialOut.close();
         }
         timers.shutdownNow();
         try {
@@ -182,6 +222,7 @@ public final class EgressRole implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        lifecycle.transitionTo(RoleState.STOPPED);
         LOG.info("egress stopped");
     }
 

@@ -7,6 +7,8 @@ import io.callguard.egress.internal.EdgeDelivery;
 import io.callguard.egress.internal.EgressMeters;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.ResponseKind;
+import io.callguard.testkit.ManualClock;
+import io.callguard.testkit.ManualScheduler;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;

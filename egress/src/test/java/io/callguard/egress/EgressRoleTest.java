@@ -1,16 +1,19 @@
 package io.callguard.egress;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.callguard.common.CommonConfig;
+import io.callguard.common.RoleState;
 import io.callguard.retell.socket.SocketFrames;
 import io.callguard.schemas.AgentResponse;
-import io.callguard.common.CommonConfig;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.ResponseKind;
 import io.callguard.schemas.Topics;
+import io.callguard.testkit.RecordingSocket;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -47,8 +50,7 @@ class EgressRoleTest {
     private EgressRole role(long budgetMs) {
         CommonConfig common = new CommonConfig(Map.of(CommonConfig.TURN_BUDGET_MS_CONFIG, budgetMs,
                 CommonConfig.TURN_FIRST_WORDS_DEADLINE_MS_CONFIG, budgetMs + 100));
-        role = new EgressRole(new EgressConfig(Map.of()), common, TOPICS, meters, Clock.systemUTC(), null,
-                props -> consumer, Map.of());
+        role = new EgressRole(new EgressConfig(Map.of()), common, TOPICS, meters, Clock.systemUTC(), consumer);
         return role;
     }
 
@@ -137,11 +139,24 @@ class EgressRoleTest {
     }
 
     @Test
-    void shouldRefuseDialOutWithoutAFrameSink() {
-        Map<String, Object> props = Map.of(EgressConfig.DIALOUT_ENABLED_CONFIG, true,
-                EgressConfig.DIALOUT_URL_TEMPLATE_CONFIG, "ws://127.0.0.1:1/llm-websocket/{call_id}");
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new EgressRole(new EgressConfig(props),
-                        new CommonConfig(Map.of()), "127.0.0.1:1", TOPICS, meters, Clock.systemUTC()))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("SocketFrames");
+    void shouldRefuseASecondStartAndCloseTwice() {
+        // Given
+        consumer.updatePartitions(TOPIC, List.of(partition(0)));
+        consumer.updateEndOffsets(Map.of(P0, 0L));
+        role(800);
+        assertThat(role.health().state()).isEqualTo(RoleState.CREATED);
+        role.start();
+
+        // When / Then
+        assertThat(role.health().state()).isEqualTo(RoleState.RUNNING);
+        assertThatThrownBy(role::start).isInstanceOf(IllegalStateException.class);
+        await().atMost(Duration.ofSeconds(5)).until(() -> role.health().ready());
+        assertThat(role.health().detail()).isEqualTo("following every responses partition");
+        role.close();
+        role.close();
+        assertThat(role.health().state()).isEqualTo(RoleState.STOPPED);
+        assertThat(role.health().ready()).isFalse();
+        assertThatThrownBy(role::start).isInstanceOf(IllegalStateException.class);
+        role = null;
     }
 }

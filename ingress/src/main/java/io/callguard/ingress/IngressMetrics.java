@@ -1,5 +1,7 @@
 package io.callguard.ingress;
 
+import io.callguard.retell.frames.InteractionType;
+import io.callguard.retell.webhook.WebhookEvent;
 import java.util.Set;
 
 /** Names and tags of every metric the ingress role records; exported by Prometheus as {@code callguard_...}. */
@@ -52,14 +54,10 @@ public final class IngressMetrics {
     public static final String FRAME_TOO_LARGE = "too_large";
 
     /** Retell's interaction types, each its own {@code type} tag; any other is tagged {@link #FRAME_UNKNOWN}. */
-    public static final Set<String> KNOWN_INTERACTIONS = Set.of(
-            "ping_pong", "call_details", "update_only", "response_required", "reminder_required");
+    public static final Set<String> KNOWN_INTERACTIONS = InteractionType.ALL;
 
     /** Webhook types that get their own {@code event} tag; any other is tagged {@link #EVENT_UNKNOWN}. */
-    public static final Set<String> KNOWN_EVENTS = Set.of(
-            "call_started", "call_ended", "call_analyzed", "transcript_updated",
-            "transfer_started", "transfer_bridged", "transfer_cancelled", "transfer_ended",
-            "call_inbound");
+    public static final Set<String> KNOWN_EVENTS = WebhookEvent.ALL;
 
     private IngressMetrics() {
     }

@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The ingress HTTP server: Retell's webhook at {@code POST /webhook}, Retell's custom-LLM WebSocket at
- * {@code GET /llm-websocket/{call_id}} (once {@link #withSockets} was called), plus the simple routes the app adds.
+ * {@code GET /llm-websocket/{call_id}} (once {@link #withSockets}, or {@link #withSocketFrames}, was called), plus the simple routes the app adds.
  * Without a producer (an instance without the ingress role) only the app's routes are served.
  * Lifecycle: construct, add routes, {@link #withSockets}, {@link #start()}, {@link #stop()} (or close); not
  * restartable.
@@ -62,6 +62,8 @@ public final class IngressServer implements AutoCloseable {
     private final String nodeId;
     private final List<Router.Route> appRoutes = new ArrayList<>();
     private LlmSocketProtocol socketProtocol;
+    /** What the LLM WebSocket feeds frames to: the protocol, or a handler given to {@link #withSocketFrames}. */
+    private SocketFrameHandler socketFrames;
     private boolean socketsRequested;
     private Server server;
     private ServerConnector connector;
@@ -109,8 +111,35 @@ public final class IngressServer implements AutoCloseable {
         if (producer != null) {
             socketProtocol = new LlmSocketProtocol(config, topics, producer, meters, clock, nodeId, listener,
                     beginText);
+            socketFrames = socketProtocol;
         }
         return this;
+    }
+
+    /**
+     * Serves the custom-LLM WebSocket with {@code handler} in place of the Kafka-backed {@link LlmSocketProtocol}
+     * (the token, call id and size checks stay); call before {@link #start()}, instead of {@link #withSockets}.
+     * For load tools (a direct baseline), not for production: nothing of a socket reaches Kafka.
+     *
+     * @return this server
+     * @throws IllegalStateException when the server was already started, or sockets were already set up
+     */
+    public synchronized IngressServer withSocketFrames(SocketFrameHandler handler) {
+        Objects.requireNonNull(handler, "handler");
+        if (server != null || stopped) {
+            throw new IllegalStateException("sockets must be set up before start()");
+        }
+        if (socketsRequested) {
+            throw new IllegalStateException("sockets are already set up");
+        }
+        socketsRequested = true;
+        socketFrames = handler;
+        return this;
+    }
+
+    /** True when this server serves the LLM WebSocket (with the protocol or a handler of one's own). */
+    public synchronized boolean servesSockets() {
+        return socketFrames != null;
     }
 
     /**
@@ -241,9 +270,9 @@ public final class IngressServer implements AutoCloseable {
             routes.add(new Router.Route("POST", WEBHOOK_PATH,
                     new WebhookHandler(config, topics, producer, meters, clock, nodeId)));
         }
-        if (socketProtocol != null) {
+        if (socketFrames != null) {
             routes.add(new Router.Route("GET", LLM_WEBSOCKET_PATH,
-                    new LlmSocketHandler(server, LLM_WEBSOCKET_PATH, config, socketProtocol, meters)));
+                    new LlmSocketHandler(server, LLM_WEBSOCKET_PATH, config, socketFrames, meters)));
         }
         routes.addAll(appRoutes);
         return new GracefulHandler(new Router(routes));
@@ -252,12 +281,13 @@ public final class IngressServer implements AutoCloseable {
     private void logStart() {
         SignatureMode mode = signatureMode();
         if (producer == null) {
-            LOG.info("ingress listening on {} without a producer: no webhook, no LLM WebSocket", uri());
+            LOG.info("ingress listening on {} without a producer: no webhook{}", uri(),
+                    socketFrames != null ? "; the LLM WebSocket is served by a handler of its own" : ", no LLM WebSocket");
             return;
         }
         LOG.info("ingress listening on {} (webhook signature mode {}, max body {} bytes, ack timeout {} ms)",
                 uri(), mode, config.maxBodyBytes(), config.ackTimeoutMs());
-        if (socketProtocol != null) {
+        if (socketFrames != null) {
             LOG.info("LLM WebSocket at {}{}{call_id}?token=... (idle timeout {} ms, max frame {} bytes)",
                     uri(), LLM_WEBSOCKET_PATH.substring(1), config.socketIdleTimeoutMs(), config.socketMaxFrameBytes());
             if (config.socketToken() == null) {

@@ -1,20 +1,21 @@
 package io.callguard.ingress;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.callguard.retell.RetellFrames;
+import io.callguard.retell.IdempotencyKeys;
+import io.callguard.retell.frames.FrameParser;
+import io.callguard.retell.frames.FrameWriter;
+import io.callguard.retell.frames.InteractionType;
+import io.callguard.retell.frames.ParseResult;
+import io.callguard.retell.frames.RetellFrame;
+import io.callguard.retell.frames.ServerFrame;
 import io.callguard.retell.socket.CallSocket;
 import io.callguard.retell.socket.EdgeListener;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.DeadLetter;
 import io.callguard.schemas.EventSource;
-import io.callguard.schemas.IdempotencyKeys;
-import io.callguard.schemas.Json;
 import io.callguard.schemas.Topic;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.Objects;
@@ -57,7 +58,7 @@ import org.slf4j.LoggerFactory;
  * from the edge watchdog, which started at {@link EdgeListener#turnRequested}. {@link #close()} drains the queue for
  * a bounded time; close it after the sockets and before the producer.
  */
-public final class LlmSocketProtocol implements AutoCloseable {
+public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseable {
 
     /** The dead-letter source, and the key of this protocol's dead letters. */
     public static final String SOURCE = "socket";
@@ -69,20 +70,12 @@ public final class LlmSocketProtocol implements AutoCloseable {
     /** Close code for a frame over {@code socket.max-frame-bytes}. */
     public static final int CLOSE_TOO_LARGE = 1009;
 
-    /** The interaction type Retell pings with. */
-    public static final String PING_PONG = "ping_pong";
-    public static final String RESPONSE_REQUIRED = "response_required";
-    public static final String REMINDER_REQUIRED = "reminder_required";
-
     /** Records waiting for the producing thread; beyond this they are counted as lost ({@code queue_full}). */
     static final int PRODUCE_QUEUE_CAPACITY = 10_000;
     private static final long CLOSE_DRAIN_MS = 2_000;
-    // Bound of the call-event schema's type: a longer one would make a record consumers refuse.
-    private static final int MAX_TYPE_LENGTH = 128;
     private static final String THREAD_NAME = "callguard-ingress-socket-produce";
 
     private static final Logger LOG = LoggerFactory.getLogger(LlmSocketProtocol.class);
-    private static final ObjectMapper MAPPER = Json.mapper();
 
     private final int maxFrameBytes;
     private final String greeting;
@@ -96,7 +89,6 @@ public final class LlmSocketProtocol implements AutoCloseable {
     private final EdgeListener listener;
     private final Function<String, String> beginText;
     private final ThreadPoolExecutor sender;
-    private volatile DirectResponder direct;
 
     /** A protocol whose begin message is always {@code socket.greeting}. */
     public LlmSocketProtocol(IngressConfig config, Topics topics, Producer<String, byte[]> producer,
@@ -138,23 +130,13 @@ public final class LlmSocketProtocol implements AutoCloseable {
                 }, new ThreadPoolExecutor.AbortPolicy());
     }
 
-    /**
-     * Benchmark baseline only: turns are answered by {@code responder} right here, and neither produced to
-     * Kafka nor reported to the listener. Null switches back to the normal path.
-     */
-    public void answerDirectly(DirectResponder responder) {
-        if (responder != null) {
-            LOG.warn("turns are answered directly at the edge (benchmark baseline): no Kafka, no responder, no watchdog");
-        }
-        this.direct = responder;
-    }
-
     /** The largest frame accepted, in bytes of UTF-8; a transport should refuse larger ones itself. */
     public int maxFrameBytes() {
         return maxFrameBytes;
     }
 
     /** A socket opened: tells the listener, then sends the config message and the begin message, in that order. */
+    @Override
     public void opened(CallSocket socket) {
         LOG.debug("LLM socket opened for call {} ({})", socket.callId(), socket.connectionId());
         notifyListener("socketOpened", socket, () -> listener.socketOpened(socket));
@@ -163,6 +145,7 @@ public final class LlmSocketProtocol implements AutoCloseable {
     }
 
     /** One text frame from Retell, received now. */
+    @Override
     public void text(CallSocket socket, String frame) {
         long receivedAtMs = clock.millis();
         // Characters never outnumber UTF-8 bytes: this catches what a transport without a limit let through.
@@ -171,53 +154,23 @@ public final class LlmSocketProtocol implements AutoCloseable {
                     + maxFrameBytes + " bytes");
             return;
         }
-        JsonNode tree;
-        try {
-            tree = MAPPER.readTree(frame);
-        } catch (IOException e) {
-            refuse(socket, frame, receivedAtMs, "invalid_json", "frame is not JSON: " + firstLine(e.getMessage()));
+        ParseResult<RetellFrame> parsed = FrameParser.fromRetell(frame);
+        if (parsed instanceof ParseResult.Failed<RetellFrame> failed) {
+            refuse(socket, frame, receivedAtMs, failed.reason(), failed.detail());
             return;
         }
-        if (tree == null || tree.isMissingNode()) {
-            refuse(socket, frame, receivedAtMs, "invalid_json", "frame is empty");
-            return;
-        }
-        if (!tree.isObject()) {
-            refuse(socket, frame, receivedAtMs, "not_an_object", "frame is JSON but not an object");
-            return;
-        }
-        JsonNode typeNode = tree.get("interaction_type");
-        if (typeNode == null || !typeNode.isTextual()) {
-            refuse(socket, frame, receivedAtMs, "missing_interaction_type", "no string field 'interaction_type'");
-            return;
-        }
-        String type = typeNode.textValue();
-        if (type.isEmpty() || type.length() > MAX_TYPE_LENGTH) {
-            refuse(socket, frame, receivedAtMs, "invalid_interaction_type",
-                    "'interaction_type' must have 1 to " + MAX_TYPE_LENGTH + " characters");
-            return;
-        }
-        if (PING_PONG.equals(type)) {
-            count(PING_PONG);
-            socket.send(pong(tree.get("timestamp")));
+        ParseResult.Parsed<RetellFrame> usable = (ParseResult.Parsed<RetellFrame>) parsed;
+        JsonNode tree = usable.tree();
+        String type = usable.frame().type();
+        if (usable.frame() instanceof RetellFrame.PingPong ping) {
+            count(InteractionType.PING_PONG);
+            socket.send(pong(ping));
             return;
         }
         Long responseId = null;
-        if (RESPONSE_REQUIRED.equals(type) || REMINDER_REQUIRED.equals(type)) {
-            JsonNode id = tree.get("response_id");
-            if (id == null || !id.isIntegralNumber() || !id.canConvertToLong() || id.longValue() < 0) {
-                refuse(socket, frame, receivedAtMs, "invalid_response_id",
-                        "'response_id' of " + type + " must be a non-negative integer");
-                return;
-            }
-            responseId = id.longValue();
+        if (usable.frame() instanceof RetellFrame.Turn requested) {
+            responseId = requested.responseId();
             long turn = responseId;
-            DirectResponder baseline = direct;
-            if (baseline != null) {
-                count(IngressMetrics.frameTag(type));
-                baseline.answer(socket.callId(), turn, tree).thenAccept(text -> socket.send(response(turn, text)));
-                return;
-            }
             notifyListener("turnRequested", socket, () -> listener.turnRequested(socket, turn, receivedAtMs));
         }
         count(IngressMetrics.frameTag(type));
@@ -230,6 +183,7 @@ public final class LlmSocketProtocol implements AutoCloseable {
     }
 
     /** One binary frame: Retell sends none, so it is dead-lettered and the socket closed with 1003. */
+    @Override
     public void binary(CallSocket socket, byte[] payload) {
         long now = clock.millis();
         meters.counter(IngressMetrics.SOCKET_FRAMES, IngressMetrics.TAG_TYPE, IngressMetrics.FRAME_BINARY).increment();
@@ -241,6 +195,7 @@ public final class LlmSocketProtocol implements AutoCloseable {
      * A frame over {@code socket.max-frame-bytes}, as the transport reports it: dead-lettered without bytes (they
      * were discarded unread) and the socket closed with 1009, unless the transport already did.
      */
+    @Override
     public void tooLarge(CallSocket socket, String detail) {
         long now = clock.millis();
         meters.counter(IngressMetrics.SOCKET_FRAMES, IngressMetrics.TAG_TYPE, IngressMetrics.FRAME_TOO_LARGE)
@@ -250,6 +205,7 @@ public final class LlmSocketProtocol implements AutoCloseable {
     }
 
     /** A socket closed, by either side: tells the listener. */
+    @Override
     public void closed(CallSocket socket, int code, String reason) {
         if (code == 1000) {
             LOG.debug("LLM socket of call {} ({}) closed: {} {}", socket.callId(), socket.connectionId(), code, reason);
@@ -347,43 +303,15 @@ public final class LlmSocketProtocol implements AutoCloseable {
     }
 
     private static String configMessage(boolean autoReconnect) {
-        ObjectNode config = MAPPER.createObjectNode();
-        config.put("auto_reconnect", autoReconnect);
-        config.put("call_details", true);
-        ObjectNode message = MAPPER.createObjectNode();
-        message.put("response_type", "config");
-        message.set("config", config);
-        return write(message);
+        return FrameWriter.write(new ServerFrame.Config(autoReconnect, true));
     }
 
     private static String response(long responseId, String content) {
-        return RetellFrames.response(responseId, content, true, false);
+        return FrameWriter.write(ServerFrame.Response.of(responseId, content, true));
     }
 
-    private String pong(JsonNode timestamp) {
-        ObjectNode message = MAPPER.createObjectNode();
-        message.put("response_type", PING_PONG);
-        if (timestamp != null && !timestamp.isNull()) {
-            message.set("timestamp", timestamp);
-        } else {
-            message.put("timestamp", clock.millis());
-        }
-        return write(message);
-    }
-
-    private static String write(JsonNode node) {
-        try {
-            return MAPPER.writeValueAsString(node);
-        } catch (IOException e) {
-            throw new IllegalStateException("a JSON tree could not be written", e);
-        }
-    }
-
-    private static String firstLine(String message) {
-        if (message == null) {
-            return "unknown error";
-        }
-        int nl = message.indexOf('\n');
-        return nl < 0 ? message : message.substring(0, nl);
+    private String pong(RetellFrame.PingPong ping) {
+        // Echoes Retell's timestamp; a ping without an integer one gets ours.
+        return FrameWriter.write(new ServerFrame.PingPong(ping.timestamp() != null ? ping.timestamp() : clock.millis()));
     }
 }

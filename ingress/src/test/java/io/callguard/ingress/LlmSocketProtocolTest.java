@@ -11,15 +11,13 @@ import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.DeadLetter;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.Topics;
+import io.callguard.testkit.RecordingSocket;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
-import java.util.List;
 import java.util.Map;
-import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.apache.kafka.clients.producer.MockProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -41,7 +39,7 @@ class LlmSocketProtocolTest {
             new MockProducer<>(true, null, new StringSerializer(), new ByteArraySerializer());
     private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
     private final RecordingEdgeListener listener = new RecordingEdgeListener(() -> producer.history().size());
-    private final FakeSocket socket = new FakeSocket("call_1");
+    private final RecordingSocket socket = new RecordingSocket("call_1");
     private LlmSocketProtocol protocol = protocol(listener, Map.of());
 
     @AfterEach
@@ -64,8 +62,8 @@ class LlmSocketProtocolTest {
         protocol.opened(socket);
 
         // Then Retell still gets config and an empty begin message (the caller speaks first)
-        assertThat(socket.sent).hasSize(2);
-        JsonNode begin = Json.mapper().readTree(socket.sent.get(1));
+        assertThat(socket.frames()).hasSize(2);
+        JsonNode begin = Json.mapper().readTree(socket.frames().get(1));
         assertThat(begin.path("response_id").isIntegralNumber()).isTrue();
         assertThat(begin.path("content").isTextual()).isTrue();
         assertThat(begin.path("content").textValue()).isEmpty();
@@ -75,7 +73,7 @@ class LlmSocketProtocolTest {
     void shouldEchoPingWithTheSameTimestampAndProduceNothing() throws Exception {
         protocol.text(socket, "{\"interaction_type\":\"ping_pong\",\"timestamp\":1750000000123}");
 
-        assertThat(socket.sent).singleElement().satisfies(frame -> assertThat(Json.mapper().readTree(frame))
+        assertThat(socket.frames()).singleElement().satisfies(frame -> assertThat(Json.mapper().readTree(frame))
                 .isEqualTo(Json.mapper().readTree("{\"response_type\":\"ping_pong\",\"timestamp\":1750000000123}")));
         assertThat(producer.history()).isEmpty();
     }
@@ -98,7 +96,7 @@ class LlmSocketProtocolTest {
     void shouldDeadLetterAndCloseWith1007OnBadInput(String frame, String reason) {
         protocol.text(socket, frame);
 
-        assertThat(socket.closeCode).isEqualTo(LlmSocketProtocol.CLOSE_INVALID_PAYLOAD);
+        assertThat(socket.closeCode()).isEqualTo(LlmSocketProtocol.CLOSE_INVALID_PAYLOAD);
         DeadLetter letter = onlyDeadLetter();
         assertThat(letter.reason()).isEqualTo(reason);
         assertThat(new String(letter.original(), java.nio.charset.StandardCharsets.UTF_8)).isEqualTo(frame);
@@ -115,14 +113,14 @@ class LlmSocketProtocolTest {
         await().atMost(WAIT).until(() -> producer.history().size() == 1);
         assertThat(listener.turns).singleElement()
                 .satisfies(turn -> assertThat(turn.responseId()).isEqualTo(Long.parseLong(id)));
-        assertThat(socket.closeCode).isNull();
+        assertThat(socket.closeCode()).isNull();
     }
 
     @Test
     void shouldRefuseATextFrameOverTheLimitWhenTheTransportDidNot() {
         protocol.text(socket, "{\"interaction_type\":\"update_only\",\"pad\":\"" + "x".repeat(2_000) + "\"}");
 
-        assertThat(socket.closeCode).isEqualTo(LlmSocketProtocol.CLOSE_TOO_LARGE);
+        assertThat(socket.closeCode()).isEqualTo(LlmSocketProtocol.CLOSE_TOO_LARGE);
         assertThat(onlyDeadLetter().reason()).isEqualTo("frame_too_large");
     }
 
@@ -170,40 +168,4 @@ class LlmSocketProtocolTest {
         return letter;
     }
 
-    /** An in-memory socket: records what was sent and how it was closed. */
-    static final class FakeSocket implements CallSocket {
-        final List<String> sent = new CopyOnWriteArrayList<>();
-        private final String callId;
-        private final String connectionId = UUID.randomUUID().toString();
-        volatile Integer closeCode;
-
-        FakeSocket(String callId) {
-            this.callId = callId;
-        }
-
-        @Override
-        public String callId() {
-            return callId;
-        }
-
-        @Override
-        public String connectionId() {
-            return connectionId;
-        }
-
-        @Override
-        public boolean send(String json) {
-            return closeCode == null && sent.add(json);
-        }
-
-        @Override
-        public void close(int code, String reason) {
-            closeCode = code;
-        }
-
-        @Override
-        public boolean isOpen() {
-            return closeCode == null;
-        }
-    }
 }

@@ -1,7 +1,21 @@
 package io.callguard.processor;
 
+import static io.callguard.processor.CallTopologyNames.CALL_ARCHIVE_SINK;
+import static io.callguard.processor.CallTopologyNames.CALL_DETAILS_STORE;
+import static io.callguard.processor.CallTopologyNames.CALL_EVENTS_SOURCE;
+import static io.callguard.processor.CallTopologyNames.CALL_STATE_PROCESSOR;
+import static io.callguard.processor.CallTopologyNames.CALL_STATE_SINK;
+import static io.callguard.processor.CallTopologyNames.CALL_STATE_STORE;
+import static io.callguard.processor.CallTopologyNames.CALL_TIMERS_STORE;
+import static io.callguard.processor.CallTopologyNames.CAPACITY_COUNTERS_STORE;
+import static io.callguard.processor.CallTopologyNames.CAPACITY_QUEUE_STORE;
+import static io.callguard.processor.CallTopologyNames.CLOSED_CALLS_STORE;
+import static io.callguard.processor.CallTopologyNames.DEAD_LETTER_SINK;
+import static io.callguard.processor.CallTopologyNames.DEDUPE_EXPIRY_STORE;
+import static io.callguard.processor.CallTopologyNames.DEDUPE_STORE;
+import static io.callguard.processor.CallTopologyNames.RESPONSE_SINK;
+
 import io.callguard.processor.internal.CallDetails;
-import io.callguard.processor.internal.CapacityLedger;
 import io.callguard.processor.internal.CallStateProcessor;
 import io.callguard.processor.internal.QueuedCall;
 import io.callguard.processor.internal.StoreSerde;
@@ -23,36 +37,9 @@ import org.apache.kafka.streams.state.Stores;
 
 /**
  * Builds the processor's Kafka Streams topology (Processor API): call-events in; call state, busy
- * responses, call archive and dead letters out. Building has no side effects; the names below are shared with tests and interactive queries.
+ * responses, call archive and dead letters out. Building has no side effects; its names are in {@link CallTopologyNames}.
  */
 public final class CallTopology {
-
-    public static final String CALL_EVENTS_SOURCE = "call-events-source";
-    public static final String CALL_STATE_PROCESSOR = "call-state-processor";
-    public static final String CALL_STATE_SINK = "call-state-sink";
-    public static final String DEAD_LETTER_SINK = "dead-letter-sink";
-    public static final String RESPONSE_SINK = "response-sink";
-    public static final String CALL_ARCHIVE_SINK = "call-archive-sink";
-
-    /** Call id -> {@link CallState}. */
-    public static final String CALL_STATE_STORE = "call-state";
-    /** Call id + event type -> the call object fields that event reported. */
-    public static final String CALL_DETAILS_STORE = "call-details";
-    /** Idempotency key -> expiry, wall-clock ms. */
-    public static final String DEDUPE_STORE = "dedupe";
-    /** Zero-padded expiry + idempotency key -> idempotency key: finds expired keys by range scan. */
-    public static final String DEDUPE_EXPIRY_STORE = "dedupe-expiry";
-    /** Zero-padded due time + timer kind + call id -> timer kind + call id: TTL, queue timeout, grace, closed. */
-    public static final String CALL_TIMERS_STORE = "call-timers";
-    /** Call id -> until when (wall-clock ms) events for the removed call are dropped. */
-    public static final String CLOSED_CALLS_STORE = "closed-calls";
-    /** Zero-padded sequence -> queued call: the partition's FIFO capacity queue. */
-    public static final String CAPACITY_QUEUE_STORE = "capacity-queue";
-    /** {@code active}, {@code queued}, {@code next-sequence} -> count: the partition's capacity counters. */
-    public static final String CAPACITY_COUNTERS_STORE = "capacity-counters";
-    /** Keys of {@link #CAPACITY_COUNTERS_STORE}. */
-    public static final String ACTIVE_COUNTER = CapacityLedger.ACTIVE;
-    public static final String QUEUED_COUNTER = CapacityLedger.QUEUED;
 
     private CallTopology() {
     }

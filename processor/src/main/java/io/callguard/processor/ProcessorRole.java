@@ -1,5 +1,10 @@
 package io.callguard.processor;
 
+import io.callguard.common.KafkaClients;
+import io.callguard.common.Role;
+import io.callguard.common.RoleHealth;
+import io.callguard.common.RoleLifecycle;
+import io.callguard.common.RoleState;
 import io.callguard.processor.internal.DeadLetterProcessingExceptionHandler;
 import io.callguard.processor.internal.HandlerSettings;
 import io.callguard.processor.internal.SkipUnwritableOutputHandler;
@@ -15,6 +20,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.serialization.Serdes;
@@ -34,10 +40,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs the call topology in Kafka Streams: {@link #start()} / {@link #stop()}, state of the streams
+ * Runs the call topology in Kafka Streams: {@link #start()} / {@link #close()} ({@link Role}), state of the streams
  * client, and read-only queries of the local stores. Source topics must exist before {@link #start()}.
+ * Ready ({@link #health()}) only when the streams client is exactly RUNNING: in Kafka 4 a client restoring its
+ * stores from their changelogs reports REBALANCING until every active task is restored, so a restoring instance
+ * is not ready. FAILED when every stream thread died (ERROR or PENDING_ERROR): only a restart helps then.
  */
-public final class ProcessorRole implements AutoCloseable {
+public final class ProcessorRole implements Role {
 
     /** How long {@link #stop()} waits for the streams client to close. */
     public static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(30);
@@ -49,27 +58,28 @@ public final class ProcessorRole implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(ProcessorRole.class);
 
+    private final RoleLifecycle lifecycle = new RoleLifecycle("processor");
     private final ProcessorConfig config;
     private final Topics topics;
     private final MeterRegistry meters;
     private final Properties properties;
     private KafkaStreams streams;
     private KafkaStreamsMetrics streamsMetrics;
-    private boolean stopped;
+    private final Supplier<String> applicationServer;
 
     /**
      * Prepares the role; nothing connects before {@link #start()}.
      *
      * @param config           processor settings
-     * @param bootstrapServers Kafka bootstrap servers
+     * @param clients          the Kafka client factory of the cluster
      * @param topics           the topics to read and write
      * @param stateDir         where the state stores live; null: {@code processor.state-dir}, and when that is
      *                         empty too, Kafka Streams' default
      * @param meters           where processor and Kafka Streams metrics go
      */
-    public ProcessorRole(ProcessorConfig config, String bootstrapServers, Topics topics, Path stateDir,
+    public ProcessorRole(ProcessorConfig config, KafkaClients clients, Topics topics, Path stateDir,
                          MeterRegistry meters) {
-        this(config, bootstrapServers, topics, stateDir, meters, null);
+        this(config, clients, topics, stateDir, meters, (Supplier<String>) null);
     }
 
     /**
@@ -78,16 +88,25 @@ public final class ProcessorRole implements AutoCloseable {
      * @param applicationServer {@code host:port} of this instance's HTTP endpoint, so other instances can
      *                          forward a query for a call this one owns; null when queries stay local
      */
-    public ProcessorRole(ProcessorConfig config, String bootstrapServers, Topics topics, Path stateDir,
+    public ProcessorRole(ProcessorConfig config, KafkaClients clients, Topics topics, Path stateDir,
                          MeterRegistry meters, String applicationServer) {
+        this(config, clients, topics, stateDir, meters, applicationServer == null ? null : () -> applicationServer);
+    }
+
+    /**
+     * Prepares the role, advertising an address known only at {@link #start()} (the HTTP port, once bound).
+     *
+     * @param applicationServer asked at start for {@code host:port} of this instance's HTTP endpoint; null, or a
+     *                          null answer, when queries stay local
+     */
+    public ProcessorRole(ProcessorConfig config, KafkaClients clients, Topics topics, Path stateDir,
+                         MeterRegistry meters, Supplier<String> applicationServer) {
         this.config = Objects.requireNonNull(config, "config");
         this.topics = Objects.requireNonNull(topics, "topics");
         this.meters = Objects.requireNonNull(meters, "meters");
-        this.properties = streamsProperties(config, Objects.requireNonNull(bootstrapServers, "bootstrapServers"),
-                topics, stateDir, meters);
-        if (applicationServer != null) {
-            properties.put(StreamsConfig.APPLICATION_SERVER_CONFIG, applicationServer);
-        }
+        this.properties = streamsProperties(config, Objects.requireNonNull(clients, "clients"), topics, stateDir,
+                meters);
+        this.applicationServer = applicationServer;
     }
 
     /**
@@ -101,7 +120,7 @@ public final class ProcessorRole implements AutoCloseable {
             return Optional.empty();
         }
         try {
-            KeyQueryMetadata where = current.queryMetadataForKey(CallTopology.CALL_STATE_STORE, callId,
+            KeyQueryMetadata where = current.queryMetadataForKey(CallTopologyNames.CALL_STATE_STORE, callId,
                     Serdes.String().serializer());
             if (where == null || KeyQueryMetadata.NOT_AVAILABLE.equals(where)) {
                 return Optional.empty();
@@ -113,7 +132,7 @@ public final class ProcessorRole implements AutoCloseable {
     }
 
     /** This instance's advertised {@code host:port}, or null when it advertises none. */
-    public String advertisedServer() {
+    public synchronized String advertisedServer() {
         Object server = properties.get(StreamsConfig.APPLICATION_SERVER_CONFIG);
         return server == null ? null : server.toString();
     }
@@ -134,11 +153,10 @@ public final class ProcessorRole implements AutoCloseable {
     }
 
     /** The Kafka Streams properties the role runs with (tests drive the topology with the same ones). */
-    public static Properties streamsProperties(ProcessorConfig config, String bootstrapServers, Topics topics,
+    public static Properties streamsProperties(ProcessorConfig config, KafkaClients clients, Topics topics,
                                                Path stateDir, MeterRegistry meters) {
-        Properties p = new Properties();
+        Properties p = clients.streams();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, config.applicationId());
-        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         if (stateDir != null) {
             p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toAbsolutePath().toString());
         } else if (!config.stateDir().isEmpty()) {
@@ -179,13 +197,22 @@ public final class ProcessorRole implements AutoCloseable {
         return p;
     }
 
-    /** Starts the streams client and returns; it reaches RUNNING after joining the group and restoring state. */
+    @Override
+    public String name() {
+        return lifecycle.role();
+    }
+
+    /**
+     * Starts the streams client and returns; it reaches RUNNING after joining the group and restoring state.
+     *
+     * @throws IllegalStateException when already started or closed
+     */
+    @Override
     public synchronized void start() {
-        if (stopped) {
-            throw new IllegalStateException("a stopped ProcessorRole cannot be restarted; create a new one");
-        }
-        if (streams != null) {
-            return;
+        lifecycle.starting();
+        String server = applicationServer == null ? null : applicationServer.get();
+        if (server != null) {
+            properties.put(StreamsConfig.APPLICATION_SERVER_CONFIG, server);
         }
         KafkaStreams created = new KafkaStreams(CallTopology.build(topics, config, meters), properties);
         created.setUncaughtExceptionHandler(exception -> {
@@ -204,16 +231,41 @@ public final class ProcessorRole implements AutoCloseable {
         streamsMetrics = new KafkaStreamsMetrics(created);
         streamsMetrics.bindTo(meters);
         streams = created;
-        created.start();
+        try {
+            created.start();
+        } catch (RuntimeException e) {
+            lifecycle.failed();
+            throw e;
+        }
+        lifecycle.transitionTo(RoleState.RUNNING);
+    }
+
+    @Override
+    public RoleHealth health() {
+        KafkaStreams.State streamsState = streamsState();
+        if (streamsState == KafkaStreams.State.ERROR || streamsState == KafkaStreams.State.PENDING_ERROR) {
+            lifecycle.failed();
+        }
+        RoleState state = lifecycle.state();
+        boolean ready = state == RoleState.RUNNING && streamsState == KafkaStreams.State.RUNNING;
+        String why = ready ? ""
+                : state == RoleState.FAILED ? " (every stream thread died)"
+                : streamsState == KafkaStreams.State.REBALANCING ? " (rebalancing or restoring state stores)"
+                : " (not RUNNING)";
+        return new RoleHealth(name(), state, ready, "state " + streamsState + why);
     }
 
     /**
      * Closes the streams client, leaving the consumer group so the next start does not wait out the
      * session timeout; waits at most {@link #CLOSE_TIMEOUT}. Idempotent.
      */
-    public synchronized void stop() {
-        stopped = true;
+    @Override
+    public synchronized void close() {
+        if (!lifecycle.stopping()) {
+            return;
+        }
         if (streams == null) {
+            lifecycle.transitionTo(RoleState.STOPPED);
             return;
         }
         boolean closed = streams.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
@@ -223,27 +275,28 @@ public final class ProcessorRole implements AutoCloseable {
         }
         streamsMetrics.close();
         streams = null;
+        lifecycle.transitionTo(RoleState.STOPPED);
     }
 
-    @Override
-    public void close() {
-        stop();
+    /** Same as {@link #close()}. */
+    public void stop() {
+        close();
     }
 
     /** State of the streams client; {@code NOT_RUNNING} before start and after stop. */
-    public synchronized KafkaStreams.State state() {
+    public synchronized KafkaStreams.State streamsState() {
         return streams == null ? KafkaStreams.State.NOT_RUNNING : streams.state();
     }
 
     /** True when every stream thread died (ERROR or PENDING_ERROR): only a restart helps then. */
     public boolean hasFailed() {
-        KafkaStreams.State state = state();
+        KafkaStreams.State state = streamsState();
         return state == KafkaStreams.State.ERROR || state == KafkaStreams.State.PENDING_ERROR;
     }
 
     /** True when the streams client is RUNNING (or REBALANCING, which still processes). */
     public boolean isRunning() {
-        return state().isRunningOrRebalancing();
+        return streamsState().isRunningOrRebalancing();
     }
 
     /** The running streams client, for interactive queries; empty before start and after stop. */
@@ -262,8 +315,8 @@ public final class ProcessorRole implements AutoCloseable {
         }
         try {
             StoreQueryParameters<ReadOnlyKeyValueStore<String, CallState>> query = StoreQueryParameters.fromNameAndType(
-                    CallTopology.CALL_STATE_STORE, QueryableStoreTypes.<String, CallState>keyValueStore());
-            KeyQueryMetadata where = current.queryMetadataForKey(CallTopology.CALL_STATE_STORE, callId,
+                    CallTopologyNames.CALL_STATE_STORE, QueryableStoreTypes.<String, CallState>keyValueStore());
+            KeyQueryMetadata where = current.queryMetadataForKey(CallTopologyNames.CALL_STATE_STORE, callId,
                     Serdes.String().serializer());
             if (where != null && !KeyQueryMetadata.NOT_AVAILABLE.equals(where) && where.partition() >= 0) {
                 query = query.withPartition(where.partition());
@@ -291,8 +344,8 @@ public final class ProcessorRole implements AutoCloseable {
                 for (TaskMetadata task : thread.activeTasks()) {
                     int partition = task.taskId().partition();
                     localCounters(current, partition).ifPresent(counters -> partitions.add(new PartitionCapacity(
-                            partition, count(counters, CallTopology.ACTIVE_COUNTER),
-                            count(counters, CallTopology.QUEUED_COUNTER), slots, config.queueSize())));
+                            partition, count(counters, CallTopologyNames.ACTIVE_COUNTER),
+                            count(counters, CallTopologyNames.QUEUED_COUNTER), slots, config.queueSize())));
                 }
             }
         } catch (IllegalStateException e) {
@@ -304,7 +357,7 @@ public final class ProcessorRole implements AutoCloseable {
 
     private static Optional<ReadOnlyKeyValueStore<String, Long>> localCounters(KafkaStreams streams, int partition) {
         try {
-            return Optional.of(streams.store(StoreQueryParameters.fromNameAndType(CallTopology.CAPACITY_COUNTERS_STORE,
+            return Optional.of(streams.store(StoreQueryParameters.fromNameAndType(CallTopologyNames.CAPACITY_COUNTERS_STORE,
                     QueryableStoreTypes.<String, Long>keyValueStore()).withPartition(partition)));
         } catch (InvalidStateStoreException e) {
             return Optional.empty();

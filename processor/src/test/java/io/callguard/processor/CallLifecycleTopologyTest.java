@@ -124,7 +124,7 @@ class CallLifecycleTopologyTest {
         // Then
         assertThat(fixture.stateChanges()).containsExactly(KeyValue.pair("c1", null));
         assertThat(fixture.storedState("c1")).isNull();
-        assertThat(fixture.driver.getKeyValueStore(CallTopology.CALL_DETAILS_STORE).get("c1|call_ended")).isNull();
+        assertThat(fixture.driver.getKeyValueStore(CallTopologyNames.CALL_DETAILS_STORE).get("c1|call_ended")).isNull();
     }
 
     @Test
@@ -161,8 +161,8 @@ class CallLifecycleTopologyTest {
         fixture.advanceMs(DEDUPE_TTL_MS);
 
         // Then
-        assertThat(fixture.driver.getKeyValueStore(CallTopology.CLOSED_CALLS_STORE).get("c1")).isNull();
-        KeyValueStore<String, String> timers = fixture.driver.getKeyValueStore(CallTopology.CALL_TIMERS_STORE);
+        assertThat(fixture.driver.getKeyValueStore(CallTopologyNames.CLOSED_CALLS_STORE).get("c1")).isNull();
+        KeyValueStore<String, String> timers = fixture.driver.getKeyValueStore(CallTopologyNames.CALL_TIMERS_STORE);
         try (KeyValueIterator<String, String> all = timers.all()) {
             assertThat(all.hasNext()).as("timers left").isFalse();
         }
@@ -181,7 +181,7 @@ class CallLifecycleTopologyTest {
         assertThat(state.admittedAtMs()).isEqualTo(T0);
         assertThat(state.agentId()).isEqualTo("agent_9");
         assertThat(state.retellStatus()).isEqualTo("registered");
-        assertThat(fixture.counter(CallTopology.ACTIVE_COUNTER)).isEqualTo(1);
+        assertThat(fixture.counter(CallTopologyNames.ACTIVE_COUNTER)).isEqualTo(1);
     }
 
     @Test

@@ -3,10 +3,10 @@ package io.callguard.processor;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.retell.IdempotencyKeys;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.CallState;
 import io.callguard.schemas.EventSource;
-import io.callguard.schemas.IdempotencyKeys;
 import io.callguard.schemas.Json;
 import java.io.IOException;
 import java.io.UncheckedIOException;

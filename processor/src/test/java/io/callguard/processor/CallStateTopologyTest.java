@@ -212,7 +212,7 @@ class CallStateTopologyTest {
         // Then
         assertThat(fixture.stateChanges()).hasSize(1);
         assertThat(fixture.storedState("c1").eventsApplied()).isEqualTo(2);
-        KeyValueStore<String, Long> dedupe = fixture.driver.getKeyValueStore(CallTopology.DEDUPE_STORE);
+        KeyValueStore<String, Long> dedupe = fixture.driver.getKeyValueStore(CallTopologyNames.DEDUPE_STORE);
         assertThat(dedupe.get(started.idempotencyKey())).isEqualTo(T0 + DEDUPE_TTL_MS + PURGE_INTERVAL_MS + DEDUPE_TTL_MS);
     }
 
@@ -227,10 +227,10 @@ class CallStateTopologyTest {
         fixture.advanceMs(PURGE_INTERVAL_MS);
 
         // Then
-        KeyValueStore<String, Long> dedupe = fixture.driver.getKeyValueStore(CallTopology.DEDUPE_STORE);
+        KeyValueStore<String, Long> dedupe = fixture.driver.getKeyValueStore(CallTopologyNames.DEDUPE_STORE);
         assertThat(dedupe.get("webhook|call_started|old")).isNull();
         assertThat(dedupe.get("webhook|call_started|new")).isNotNull();
-        KeyValueStore<String, String> index = fixture.driver.getKeyValueStore(CallTopology.DEDUPE_EXPIRY_STORE);
+        KeyValueStore<String, String> index = fixture.driver.getKeyValueStore(CallTopologyNames.DEDUPE_EXPIRY_STORE);
         try (KeyValueIterator<String, String> all = index.all()) {
             assertThat(all).toIterable().extracting(kv -> kv.value).containsExactly("webhook|call_started|new");
         }

@@ -86,7 +86,7 @@ class CapacityInvariantPropertyTest {
     private static void assertInvariants(TopologyFixture fixture, Step after) {
         long active = 0;
         long queued = 0;
-        KeyValueStore<String, CallState> states = fixture.driver.getKeyValueStore(CallTopology.CALL_STATE_STORE);
+        KeyValueStore<String, CallState> states = fixture.driver.getKeyValueStore(CallTopologyNames.CALL_STATE_STORE);
         try (KeyValueIterator<String, CallState> all = states.all()) {
             while (all.hasNext()) {
                 CallStatus status = all.next().value.status();
@@ -95,9 +95,9 @@ class CapacityInvariantPropertyTest {
             }
         }
         assertThat(active).as("active after %s", after).isLessThanOrEqualTo(SLOTS)
-                .isEqualTo(fixture.counter(CallTopology.ACTIVE_COUNTER));
+                .isEqualTo(fixture.counter(CallTopologyNames.ACTIVE_COUNTER));
         assertThat(queued).as("queued after %s", after).isLessThanOrEqualTo(QUEUE)
-                .isEqualTo(fixture.counter(CallTopology.QUEUED_COUNTER));
+                .isEqualTo(fixture.counter(CallTopologyNames.QUEUED_COUNTER));
         if (queued > 0) {
             assertThat(active).as("a call waits only while every slot is taken, after %s", after).isEqualTo(SLOTS);
         }

@@ -67,8 +67,8 @@ class CapacityTopologyTest {
         assertThat(states.get("c3").queuedAtMs()).isEqualTo(T0);
         assertThat(states.get("c3").admittedAtMs()).isNull();
         assertThat(states.get("c4").status()).isEqualTo(CallStatus.QUEUED);
-        assertThat(fixture.counter(CallTopology.ACTIVE_COUNTER)).isEqualTo(2);
-        assertThat(fixture.counter(CallTopology.QUEUED_COUNTER)).isEqualTo(2);
+        assertThat(fixture.counter(CallTopologyNames.ACTIVE_COUNTER)).isEqualTo(2);
+        assertThat(fixture.counter(CallTopologyNames.QUEUED_COUNTER)).isEqualTo(2);
         assertThat(fixture.gauge(ProcessorMetrics.CALLS_ACTIVE)).isEqualTo(2.0);
         assertThat(fixture.gauge(ProcessorMetrics.CALLS_QUEUED)).isEqualTo(2.0);
         assertThat(fixture.gauge(ProcessorMetrics.CAPACITY)).isEqualTo(2.0);
@@ -101,8 +101,8 @@ class CapacityTopologyTest {
 
         // Then
         assertThat(fixture.latestStates().get("c4").status()).isEqualTo(CallStatus.ACTIVE);
-        assertThat(fixture.counter(CallTopology.ACTIVE_COUNTER)).isEqualTo(2);
-        assertThat(fixture.counter(CallTopology.QUEUED_COUNTER)).isZero();
+        assertThat(fixture.counter(CallTopologyNames.ACTIVE_COUNTER)).isEqualTo(2);
+        assertThat(fixture.counter(CallTopologyNames.QUEUED_COUNTER)).isZero();
     }
 
     @Test
@@ -137,7 +137,7 @@ class CapacityTopologyTest {
                 .containsExactly(org.assertj.core.groups.Tuple.tuple("c5", ArchiveReason.REJECTED));
         assertThat(fixture.count(ProcessorMetrics.CALLS_REJECTED, ProcessorMetrics.TAG_REASON, "queue_full"))
                 .isEqualTo(1.0);
-        assertThat(fixture.counter(CallTopology.QUEUED_COUNTER)).isEqualTo(2);
+        assertThat(fixture.counter(CallTopologyNames.QUEUED_COUNTER)).isEqualTo(2);
     }
 
     @Test
@@ -157,7 +157,7 @@ class CapacityTopologyTest {
         assertThat(state.status()).isEqualTo(CallStatus.REJECTED);
         assertThat(state.ended()).isTrue();
         assertThat(fixture.archives()).isEmpty();
-        assertThat(fixture.counter(CallTopology.ACTIVE_COUNTER)).isEqualTo(2);
+        assertThat(fixture.counter(CallTopologyNames.ACTIVE_COUNTER)).isEqualTo(2);
     }
 
     @Test
@@ -185,7 +185,7 @@ class CapacityTopologyTest {
             assertThat(busy.createdAtMs()).isEqualTo(T0 + QUEUE_TIMEOUT_MS);
         });
         assertThat(fixture.archives()).extracting(CallArchive::reason).containsExactly(ArchiveReason.REJECTED);
-        assertThat(fixture.counter(CallTopology.QUEUED_COUNTER)).isZero();
+        assertThat(fixture.counter(CallTopologyNames.QUEUED_COUNTER)).isZero();
         assertThat(fixture.count(ProcessorMetrics.CALLS_REJECTED, ProcessorMetrics.TAG_REASON, "queue_timeout"))
                 .isEqualTo(1.0);
     }
@@ -220,7 +220,7 @@ class CapacityTopologyTest {
             assertThat(archive.reason()).isEqualTo(ArchiveReason.EXPIRED);
             assertThat(archive.finalState().status()).isEqualTo(CallStatus.EXPIRED);
         });
-        assertThat(fixture.counter(CallTopology.ACTIVE_COUNTER)).isEqualTo(2);
+        assertThat(fixture.counter(CallTopologyNames.ACTIVE_COUNTER)).isEqualTo(2);
         assertThat(fixture.count(ProcessorMetrics.CALLS_ARCHIVED, ProcessorMetrics.TAG_REASON, "expired")).isEqualTo(1.0);
     }
 
@@ -257,7 +257,7 @@ class CapacityTopologyTest {
     private List<Long> ttlTimers() {
         List<Long> due = new java.util.ArrayList<>();
         org.apache.kafka.streams.state.KeyValueStore<String, String> timers =
-                fixture.driver.getKeyValueStore(CallTopology.CALL_TIMERS_STORE);
+                fixture.driver.getKeyValueStore(CallTopologyNames.CALL_TIMERS_STORE);
         try (var all = timers.all()) {
             all.forEachRemaining(kv -> {
                 if (kv.key.contains("ttl|")) {

@@ -3,6 +3,8 @@ package io.callguard.processor;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.callguard.common.KafkaClients;
+import io.callguard.common.RoleState;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
@@ -26,15 +28,15 @@ class ProcessorRoleTest {
     void shouldStartWithoutBlockingAndStopWithinItsBound() {
         // Given
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
-        ProcessorRole role = new ProcessorRole(new ProcessorConfig(Map.of()), "127.0.0.1:1", Topics.defaults(),
+        ProcessorRole role = new ProcessorRole(new ProcessorConfig(Map.of()), new KafkaClients("127.0.0.1:1", ""), Topics.defaults(),
                 stateDir, meters);
-        assertThat(role.state()).isEqualTo(KafkaStreams.State.NOT_RUNNING);
+        assertThat(role.streamsState()).isEqualTo(KafkaStreams.State.NOT_RUNNING);
 
         // When
         role.start();
 
         // Then
-        assertThat(role.state()).isIn(KafkaStreams.State.REBALANCING, KafkaStreams.State.RUNNING,
+        assertThat(role.streamsState()).isIn(KafkaStreams.State.REBALANCING, KafkaStreams.State.RUNNING,
                 KafkaStreams.State.CREATED);
         assertThat(role.streams()).isPresent();
         assertThat(role.callState("c1")).isEmpty();
@@ -48,9 +50,30 @@ class ProcessorRoleTest {
 
         // Then
         assertThat(Duration.ofNanos(System.nanoTime() - startedStop)).isLessThan(ProcessorRole.CLOSE_TIMEOUT);
-        assertThat(role.state()).isEqualTo(KafkaStreams.State.NOT_RUNNING);
+        assertThat(role.streamsState()).isEqualTo(KafkaStreams.State.NOT_RUNNING);
         assertThat(role.isRunning()).isFalse();
         role.stop();
+        assertThatThrownBy(role::start).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void shouldSayWhyItIsNotReadyAndCloseWithoutStart() {
+        // Given
+        ProcessorRole role = new ProcessorRole(new ProcessorConfig(Map.of()), new KafkaClients("127.0.0.1:1", ""),
+                Topics.defaults(), stateDir, new SimpleMeterRegistry());
+
+        // Then
+        assertThat(role.health().state()).isEqualTo(RoleState.CREATED);
+        assertThat(role.health().ready()).isFalse();
+        assertThat(role.health().detail()).isEqualTo("state NOT_RUNNING (not RUNNING)");
+
+        // When
+        role.close();
+        role.close();
+
+        // Then
+        assertThat(role.health().state()).isEqualTo(RoleState.STOPPED);
+        assertThat(role.health().live()).isTrue();
         assertThatThrownBy(role::start).isInstanceOf(IllegalStateException.class);
     }
 }

@@ -2,9 +2,9 @@ package io.callguard.processor;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.retell.IdempotencyKeys;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.EventSource;
-import io.callguard.schemas.IdempotencyKeys;
 import io.callguard.schemas.Json;
 import java.util.UUID;
 import java.util.function.Consumer;

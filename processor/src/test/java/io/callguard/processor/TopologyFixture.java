@@ -2,6 +2,7 @@ package io.callguard.processor;
 
 import static io.callguard.schemas.SchemaAssertions.assertMatchesSchema;
 
+import io.callguard.common.KafkaClients;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallArchive;
 import io.callguard.schemas.CallEvent;
@@ -51,7 +52,7 @@ final class TopologyFixture implements AutoCloseable {
         Map<String, Object> values = new HashMap<>(overrides);
         config = new ProcessorConfig(values);
         driver = new TopologyTestDriver(CallTopology.build(topics, config, meters),
-                ProcessorRole.streamsProperties(config, "unused:9092", topics, stateDir, meters),
+                ProcessorRole.streamsProperties(config, new KafkaClients("unused:9092", ""), topics, stateDir, meters),
                 Instant.ofEpochMilli(T0));
         events = driver.createInputTopic(topics.callEvents().name(), new StringSerializer(),
                 topics.callEvents().valueSerde().serializer());
@@ -124,7 +125,7 @@ final class TopologyFixture implements AutoCloseable {
     }
 
     long counter(String key) {
-        KeyValueStore<String, Long> counters = driver.getKeyValueStore(CallTopology.CAPACITY_COUNTERS_STORE);
+        KeyValueStore<String, Long> counters = driver.getKeyValueStore(CallTopologyNames.CAPACITY_COUNTERS_STORE);
         Long value = counters.get(key);
         return value == null ? 0 : value;
     }
@@ -134,7 +135,7 @@ final class TopologyFixture implements AutoCloseable {
     }
 
     CallState storedState(String callId) {
-        KeyValueStore<String, CallState> store = driver.getKeyValueStore(CallTopology.CALL_STATE_STORE);
+        KeyValueStore<String, CallState> store = driver.getKeyValueStore(CallTopologyNames.CALL_STATE_STORE);
         return store.get(callId);
     }
 

@@ -11,7 +11,7 @@ import java.util.Objects;
  * @param callId         Retell's call id; the record key
  * @param source         webhook or socket
  * @param type           the webhook {@code event} or the socket {@code interaction_type}, as Retell sent it
- * @param idempotencyKey the key duplicates share (see {@link IdempotencyKeys}); null when the event is
+ * @param idempotencyKey the key duplicates share (see {@code io.callguard.retell.IdempotencyKeys}); null when the event is
  *                       not deduplicated (latest wins, e.g. {@code transcript_updated})
  * @param receivedAtMs   when the edge received it, ms since the epoch (the start of a turn's budget)
  * @param responseId     the socket {@code response_id}, when there is one

@@ -23,7 +23,8 @@ public final class RecordSchemas {
             AgentResponse.class, "agent-response.schema.json",
             CallState.class, "call-state.schema.json",
             CallArchive.class, "call-archive.schema.json",
-            DeadLetter.class, "dead-letter.schema.json");
+            DeadLetter.class, "dead-letter.schema.json",
+            CachedAnswer.class, "cached-answer.schema.json");
 
     /** The {@code $id} prefix of every schema file. */
     public static final String ID_PREFIX = "https://callguard.io/schemas/";

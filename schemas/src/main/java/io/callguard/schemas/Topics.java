@@ -15,6 +15,7 @@ import org.apache.kafka.common.serialization.Serdes;
  * @param callState    compacted; the latest state per call
  * @param callArchive  one record per finished, expired or rejected call
  * @param deadLetters  what could not be parsed or validated
+ * @param responseCache compacted and deleted by time; the responder's cached answers, read back at start
  */
 public record Topics(
         String prefix,
@@ -22,7 +23,8 @@ public record Topics(
         Topic<String, AgentResponse> responses,
         Topic<String, CallState> callState,
         Topic<String, CallArchive> callArchive,
-        Topic<String, DeadLetter> deadLetters) {
+        Topic<String, DeadLetter> deadLetters,
+        Topic<String, CachedAnswer> responseCache) {
 
     /** The default prefix. */
     public static final String DEFAULT_PREFIX = "callguard.";
@@ -32,6 +34,7 @@ public record Topics(
     public static final String CALL_STATE = "call-state";
     public static final String CALL_ARCHIVE = "call-archive";
     public static final String DEAD_LETTERS = "dead-letters";
+    public static final String RESPONSE_CACHE = "response-cache";
 
     private static final Pattern LEGAL_PREFIX = Pattern.compile("[a-zA-Z0-9._-]*");
 
@@ -55,7 +58,8 @@ public record Topics(
                 new Topic<>(prefix + RESPONSES, keys, JsonSerde.of(AgentResponse.class), false),
                 new Topic<>(prefix + CALL_STATE, keys, JsonSerde.of(CallState.class), true),
                 new Topic<>(prefix + CALL_ARCHIVE, keys, JsonSerde.of(CallArchive.class), false),
-                new Topic<>(prefix + DEAD_LETTERS, keys, JsonSerde.of(DeadLetter.class), false));
+                new Topic<>(prefix + DEAD_LETTERS, keys, JsonSerde.of(DeadLetter.class), false),
+                new Topic<>(prefix + RESPONSE_CACHE, keys, JsonSerde.of(CachedAnswer.class), true));
     }
 
     /** The default topics, under {@value #DEFAULT_PREFIX}. */
@@ -63,9 +67,9 @@ public record Topics(
         return withPrefix(DEFAULT_PREFIX);
     }
 
-    /** Every topic, in DESIGN.md's order. */
+    /** Every topic, in DESIGN.md's order, the response cache last. */
     public List<Topic<String, ?>> all() {
-        return List.of(callEvents, responses, callState, callArchive, deadLetters);
+        return List.of(callEvents, responses, callState, callArchive, deadLetters, responseCache);
     }
 
     /** The topic of that full name, if it is one of these. */

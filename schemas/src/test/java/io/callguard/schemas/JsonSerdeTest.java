@@ -31,7 +31,8 @@ class JsonSerdeTest {
                 SampleRecords.fullState("call-1"),
                 SampleRecords.minimalState("call-1"),
                 SampleRecords.archive("call-1"),
-                SampleRecords.deadLetter());
+                SampleRecords.deadLetter(),
+                SampleRecords.cachedAnswer());
     }
 
     @ParameterizedTest
@@ -131,8 +132,10 @@ class JsonSerdeTest {
         Topics topics = Topics.withPrefix("staging.");
 
         assertThat(topics.all()).extracting(Topic::name).containsExactly("staging.call-events",
-                "staging.responses", "staging.call-state", "staging.call-archive", "staging.dead-letters");
+                "staging.responses", "staging.call-state", "staging.call-archive", "staging.dead-letters",
+                "staging.response-cache");
         assertThat(topics.callState().compacted()).isTrue();
+        assertThat(topics.responseCache().compacted()).isTrue();
         assertThat(topics.byName("staging.responses")).contains(topics.responses());
         assertThatThrownBy(() -> Topics.withPrefix("bad prefix/"))
                 .isInstanceOf(IllegalArgumentException.class)
@@ -142,10 +145,31 @@ class JsonSerdeTest {
     @Test
     void shouldHaveASchemaFileWithAVersionForEveryRecordType() {
         assertThat(RecordSchemas.types()).containsExactlyInAnyOrderElementsOf(List.of(CallEvent.class,
-                AgentResponse.class, CallState.class, CallArchive.class, DeadLetter.class));
+                AgentResponse.class, CallState.class, CallArchive.class, DeadLetter.class, CachedAnswer.class));
         for (Class<?> type : RecordSchemas.types()) {
             assertThat(RecordSchemas.class.getResource(RecordSchemas.resourceFor(type))).isNotNull();
         }
+    }
+
+    @Test
+    void shouldReadACachedAnswerWrittenBeforeItHadASchemaVersion() {
+        byte[] old = "{\"answer\":\"We open at nine.\",\"expires_at_ms\":5}".getBytes(StandardCharsets.UTF_8);
+
+        CachedAnswer read = JsonSerde.of(CachedAnswer.class).fromBytes(old);
+
+        assertThat(read.answer()).isEqualTo("We open at nine.");
+        assertThat(read.expiresAtMs()).isEqualTo(5L);
+        assertThat(read.schemaVersion()).isZero();
+    }
+
+    @Test
+    void shouldRefuseACachedAnswerWithoutItsAnswer() {
+        byte[] bad = "{\"schema_version\":1,\"expires_at_ms\":5}".getBytes(StandardCharsets.UTF_8);
+
+        assertThatThrownBy(() -> JsonSerde.of(CachedAnswer.class).fromBytes(bad))
+                .isInstanceOf(SerializationException.class)
+                .hasMessageContaining("CachedAnswer")
+                .hasMessageContaining("answer");
     }
 
     @SuppressWarnings("unchecked")

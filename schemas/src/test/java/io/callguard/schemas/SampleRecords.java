@@ -8,11 +8,16 @@ public final class SampleRecords {
     private SampleRecords() {
     }
 
+    // The shape of retell's IdempotencyKeys, spelled here: schemas, its test jar included, imports no other module.
+    private static String webhookKey(String event, String callId) {
+        return "transcript_updated".equals(event) ? null : "webhook|" + event + '|' + callId;
+    }
+
     public static CallEvent webhookEvent(String callId, String event) {
         ObjectNode body = Json.mapper().createObjectNode().put("event", event);
         body.putObject("call").put("call_id", callId).put("agent_id", "agent_1").put("call_status", "ongoing");
         return new CallEvent(CallEvent.SCHEMA_VERSION, "e-" + callId + "-" + event, callId, EventSource.WEBHOOK,
-                event, IdempotencyKeys.forWebhook(event, callId, body), 1_700_000_000_000L, null, "node-a", body);
+                event, webhookKey(event, callId), 1_700_000_000_000L, null, "node-a", body);
     }
 
     public static CallEvent socketEvent(String callId, String type, long responseId) {
@@ -20,7 +25,7 @@ public final class SampleRecords {
         ObjectNode frame = parse("{\"interaction_type\":\"" + type + "\",\"response_id\":" + responseId
                 + ",\"transcript\":[{\"role\":\"user\",\"content\":\"hello\"}]}");
         return new CallEvent(CallEvent.SCHEMA_VERSION, "s-" + callId + "-" + responseId, callId, EventSource.SOCKET,
-                type, IdempotencyKeys.forSocket(type, callId, responseId), 1_700_000_000_100L, responseId, "node-a",
+                type, "socket|" + callId + '|' + type + '|' + responseId, 1_700_000_000_100L, responseId, "node-a",
                 frame);
     }
 
@@ -64,5 +69,9 @@ public final class SampleRecords {
     public static DeadLetter deadLetter() {
         return DeadLetter.atEdge("webhook", "invalid_json", "Unexpected character", null, 1_700_000_000_000L,
                 "{not json".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    public static CachedAnswer cachedAnswer() {
+        return CachedAnswer.of("We open at nine.", 1_700_000_300_000L);
     }
 }

@@ -1,7 +1,13 @@
 package io.callguard.testkit;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.retell.frames.FrameParser;
+import io.callguard.retell.frames.FrameWriter;
+import io.callguard.retell.frames.ParseResult;
+import io.callguard.retell.frames.ResponseType;
+import io.callguard.retell.frames.RetellFrame;
+import io.callguard.retell.frames.ServerFrame;
+import io.callguard.retell.frames.Utterance;
 import io.callguard.schemas.Json;
 import java.net.URI;
 import java.time.Duration;
@@ -19,6 +25,10 @@ public final class RetellSocketClient implements Session.Listener.AutoDemanding 
 
     /** A frame as received, with the time it arrived. */
     public record Frame(JsonNode json, long atNanos) {
+        /** The frame as retell's parser reads it (typed, or the reason it is unusable). */
+        public ParseResult<ServerFrame> parsed() {
+            return FrameParser.fromServer(json.toString());
+        }
     }
 
     private final BlockingQueue<Frame> frames = new LinkedBlockingQueue<>();
@@ -69,7 +79,7 @@ public final class RetellSocketClient implements Session.Listener.AutoDemanding 
             if (f == null) {
                 throw new AssertionError("no " + responseType + " frame within " + timeout.toMillis() + " ms");
             }
-            if (responseType.equals(f.json().path("response_type").asText())) {
+            if (responseType.equals(f.json().path(ResponseType.FIELD).asText())) {
                 return f;
             }
         }
@@ -85,22 +95,22 @@ public final class RetellSocketClient implements Session.Listener.AutoDemanding 
     /** Frames of type response for one response id, so far. */
     public List<JsonNode> responses(long responseId) {
         return received().stream().map(Frame::json)
-                .filter(j -> "response".equals(j.path("response_type").asText()) && j.path("response_id").asLong() == responseId)
+                .filter(j -> ResponseType.RESPONSE.equals(j.path(ResponseType.FIELD).asText())
+                        && j.path("response_id").asLong() == responseId)
                 .toList();
     }
 
     public long sendResponseRequired(long responseId, String userText) {
-        ObjectNode frame = Json.mapper().createObjectNode().put("interaction_type", "response_required")
-                .put("response_id", responseId);
-        frame.putArray("transcript").addObject().put("role", "user").put("content", userText);
+        String frame = FrameWriter.write(new RetellFrame.ResponseRequired(responseId,
+                List.of(new Utterance(Utterance.USER, userText))));
         long at = System.nanoTime();
-        session.sendText(frame.toString(), Callback.NOOP);
+        session.sendText(frame, Callback.NOOP);
         return at;
     }
 
     public long sendPing(long timestamp) {
         long at = System.nanoTime();
-        session.sendText("{\"interaction_type\":\"ping_pong\",\"timestamp\":" + timestamp + "}", Callback.NOOP);
+        session.sendText(FrameWriter.write(new RetellFrame.PingPong(timestamp)), Callback.NOOP);
         return at;
     }
 

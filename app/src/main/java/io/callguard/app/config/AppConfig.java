@@ -42,11 +42,6 @@ public final class AppConfig extends AbstractConfig {
             + "endpoint (interactive queries of call state are forwarded to the instance that owns the call). "
             + "Empty: http.host, or this machine's host name when http.host is a wildcard address.";
 
-    public static final String BENCH_DIRECT_AT_EDGE_CONFIG = "bench.direct-at-edge";
-    private static final String BENCH_DIRECT_AT_EDGE_DOC = "Benchmark baseline only: answer turns at the edge "
-            + "straight from the agent backend, with no Kafka, responder or watchdog, to measure what the pipeline "
-            + "costs. Never in production.";
-
     private static final ConfigDef DEFINITION = new ConfigDef()
             .define(DATA_DIR_CONFIG, Type.STRING, "./data", new ConfigDef.NonEmptyString(), Importance.HIGH,
                     DATA_DIR_DOC)
@@ -57,7 +52,6 @@ public final class AppConfig extends AbstractConfig {
             .define(SHUTDOWN_TIMEOUT_MS_CONFIG, Type.LONG, 8000L, Range.between(100, 60_000), Importance.LOW,
                     SHUTDOWN_TIMEOUT_MS_DOC)
             .define(ADVERTISED_HOST_CONFIG, Type.STRING, "", Importance.LOW, ADVERTISED_HOST_DOC)
-            .define(BENCH_DIRECT_AT_EDGE_CONFIG, Type.BOOLEAN, false, Importance.LOW, BENCH_DIRECT_AT_EDGE_DOC)
             .define(LOG_FORMAT_CONFIG, Type.STRING, "text", ConfigDef.ValidString.in("text", "json"),
                     Importance.LOW, LOG_FORMAT_DOC);
 
@@ -92,10 +86,6 @@ public final class AppConfig extends AbstractConfig {
 
     public String advertisedHost() {
         return getString(ADVERTISED_HOST_CONFIG);
-    }
-
-    public boolean benchDirectAtEdge() {
-        return getBoolean(BENCH_DIRECT_AT_EDGE_CONFIG);
     }
 
     public String logFormat() {

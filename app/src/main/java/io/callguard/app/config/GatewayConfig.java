@@ -46,6 +46,8 @@ public final class GatewayConfig {
         this.processor = new ProcessorConfig(raw);
         this.responder = new ResponderConfig(raw);
         this.egress = new EgressConfig(raw);
+        // Checks that relate one role's keys to another's, reported at load like any other bad value.
+        responder.checkAgainst(common);
     }
 
     /** Every declared key, of every role, in one definition. Each key is declared exactly once. */

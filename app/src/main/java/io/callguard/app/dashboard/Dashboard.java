@@ -1,5 +1,6 @@
 package io.callguard.app.dashboard;
 
+import io.callguard.common.KafkaClients;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.ResponseKind;
@@ -22,8 +23,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
-import org.HdrHistogram.Recorder;
 import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -73,19 +74,20 @@ public final class Dashboard implements AutoCloseable {
      * @param appCapacity the whole application's capacity totals ({@code active}, {@code queued},
      *                    {@code capacity}, {@code utilization}), asked every sample; empty when no processor runs here
      */
-    public Dashboard(MeterRegistry meters, Clock clock, String bootstrapServers, Topics topics,
+    public Dashboard(MeterRegistry meters, Clock clock, KafkaClients clients, Topics topics,
             Supplier<Map<String, Object>> appCapacity) {
         this.meters = meters;
         this.appCapacity = appCapacity;
         this.clock = clock;
         this.topics = topics;
         this.sampler = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "callguard-dashboard-sampler"));
-        this.consumer = new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                ConsumerConfig.CLIENT_ID_CONFIG, "callguard-dashboard", ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                // Not on the turn path: let the broker gather answers for up to half a second per fetch rather
-                // than answer a fetch for every record (hundreds of fetches a second under load).
-                ConsumerConfig.FETCH_MIN_BYTES_CONFIG, 64 * 1024, ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 500),
-                new StringDeserializer(), new ByteArrayDeserializer());
+        Map<String, Object> props = clients.consumer("callguard-dashboard");
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        // Not on the turn path: let the broker gather answers for up to half a second per fetch rather
+        // than answer a fetch for every record (hundreds of fetches a second under load).
+        props.put(ConsumerConfig.FETCH_MIN_BYTES_CONFIG, 64 * 1024);
+        props.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 500);
+        this.consumer = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer());
         this.responses = JsonSerde.of(AgentResponse.class).trustingDeserializer();
         this.reader = new Thread(this::readResponses, "callguard-dashboard-reader");
     }

@@ -1,6 +1,9 @@
 package io.callguard.cli.drill;
 
 import io.callguard.app.Gateway;
+import io.callguard.cli.tools.PrometheusText;
+import io.callguard.retell.RetellSignature;
+import io.callguard.retell.webhook.WebhookEvent;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -15,12 +18,10 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
-import io.callguard.cli.tools.PrometheusText;
-import io.callguard.retell.RetellSignature;
-import org.eclipse.jetty.client.HttpClient;
-import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -185,7 +186,7 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
                 nextProgress += PROGRESS_EVERY_NANOS;
             }
             // Two events per call, so half of the traffic is a lifecycle change of an existing call.
-            String event = i % 2 == 0 ? "call_started" : "call_ended";
+            String event = i % 2 == 0 ? WebhookEvent.CALL_STARTED : WebhookEvent.CALL_ENDED;
             String body = "{\"event\":\"" + event + "\",\"call\":{\"call_id\":\"bench-" + run + "-" + (i / 2)
                     + "\",\"agent_id\":\"bench\",\"call_status\":\"ongoing\",\"start_timestamp\":1700000000000}}";
             long due = first + i * intervalNanos;

@@ -2,6 +2,7 @@ package io.callguard.cli.drill;
 
 import io.callguard.cli.tools.PrometheusText;
 import io.callguard.retell.RetellSignature;
+import io.callguard.retell.webhook.WebhookEvent;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -77,7 +78,7 @@ public final class Drill {
                 calls.add(call);
                 // Not joined: a slow acknowledgement must not delay the next call's start (and shorten every call).
                 CompletableFuture<Void> ready = outOfOrder ? CompletableFuture.completedFuture(null)
-                        : webhook("call_started", callId);
+                        : webhook(WebhookEvent.CALL_STARTED, callId);
                 // Phases spread evenly over the interval: one turn per call per interval, not all at once.
                 long phaseMs = options.turnInterval().toMillis() * i / options.calls();
                 opened.add(ready.thenCompose(x -> call.start(started, phaseMs)).exceptionally(e -> {
@@ -121,11 +122,11 @@ public final class Drill {
             List<CompletableFuture<?>> endings = new ArrayList<>();
             for (SimulatedCall call : calls) {
                 call.finish();
-                CompletableFuture<Void> ended = webhook("call_ended", call.callId());
+                CompletableFuture<Void> ended = webhook(WebhookEvent.CALL_ENDED, call.callId());
                 if (lateStarts.contains(call.callId())) {
-                    ended = ended.thenCompose(x -> webhook("call_started", call.callId()));
+                    ended = ended.thenCompose(x -> webhook(WebhookEvent.CALL_STARTED, call.callId()));
                 }
-                endings.add(ended.thenCompose(x -> webhook("call_analyzed", call.callId())));
+                endings.add(ended.thenCompose(x -> webhook(WebhookEvent.CALL_ANALYZED, call.callId())));
             }
             CompletableFuture.allOf(endings.toArray(CompletableFuture[]::new)).get(120, TimeUnit.SECONDS);
         } finally {
@@ -154,8 +155,8 @@ public final class Drill {
     /** Sends one webhook (as many times as duplicates are asked for) and records each acknowledgement. */
     private CompletableFuture<Void> webhook(String event, String callId) {
         String body = "{\"event\":\"" + event + "\",\"call\":{\"call_id\":\"" + callId + "\",\"agent_id\":\"drill\","
-                + "\"call_type\":\"web_call\",\"call_status\":\"" + ("call_started".equals(event) ? "ongoing" : "ended")
-                + "\",\"start_timestamp\":1700000000000" + ("call_started".equals(event) ? ""
+                + "\"call_type\":\"web_call\",\"call_status\":\"" + (WebhookEvent.CALL_STARTED.equals(event) ? "ongoing" : "ended")
+                + "\",\"start_timestamp\":1700000000000" + (WebhookEvent.CALL_STARTED.equals(event) ? ""
                 : ",\"end_timestamp\":1700000060000,\"disconnection_reason\":\"user_hangup\"") + "}}";
         List<CompletableFuture<?>> sends = new ArrayList<>();
         for (int i = 0; i < options.duplicateWebhooks(); i++) {

@@ -1,10 +1,14 @@
 package io.callguard.cli.drill;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.callguard.schemas.Json;
+import io.callguard.retell.frames.FrameParser;
+import io.callguard.retell.frames.FrameWriter;
+import io.callguard.retell.frames.ParseResult;
+import io.callguard.retell.frames.RetellFrame;
+import io.callguard.retell.frames.ServerFrame;
+import io.callguard.retell.frames.Utterance;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -36,7 +40,7 @@ final class SimulatedCall {
     private final WebSocketClient client;
     private final ScheduledExecutorService scheduler;
     private final Map<Long, Turn> turns = new ConcurrentHashMap<>();
-    private final ArrayNode transcript = Json.mapper().createArrayNode();
+    private final List<Utterance> transcript = new ArrayList<>();
     private volatile Session session;
     private volatile long latestRequested = -1;
     private volatile long latestRequestedAtNanos;
@@ -168,16 +172,13 @@ final class SimulatedCall {
             }
         });
         long id = nextResponseId++;
-        transcript.addObject().put("role", "user").put("content", "call " + callId + " turn " + id);
-        ObjectNode frame = Json.mapper().createObjectNode().put("interaction_type", "response_required")
-                .put("response_id", id);
-        frame.set("transcript", transcript.deepCopy());
+        transcript.add(new Utterance(Utterance.USER, "call " + callId + " turn " + id));
+        String text = FrameWriter.write(new RetellFrame.ResponseRequired(id, transcript));
         Session s = session;
         if (s == null || !s.isOpen()) {
             report.count("turns_skipped_socket_down");
             return;
         }
-        String text = frame.toString();
         turns.put(id, new Turn(System.nanoTime(), text));
         latestRequested = id;
         latestRequestedAtNanos = System.nanoTime();
@@ -201,45 +202,45 @@ final class SimulatedCall {
     private void ping() {
         Session s = session;
         if (s != null && s.isOpen()) {
-            s.sendText("{\"interaction_type\":\"ping_pong\",\"timestamp\":" + System.currentTimeMillis() + "}",
-                    Callback.NOOP);
+            s.sendText(FrameWriter.write(new RetellFrame.PingPong(System.currentTimeMillis())), Callback.NOOP);
         }
     }
 
     private void onText(String text) {
-        JsonNode frame;
-        try {
-            frame = Json.mapper().readTree(text);
-        } catch (IOException e) {
-            report.count("invalid_frames_received");
+        ParseResult<ServerFrame> parsed = FrameParser.fromServer(text);
+        if (parsed instanceof ParseResult.Failed<ServerFrame> failed) {
+            switch (failed.reason()) {
+                case FrameParser.INVALID_JSON -> report.count("invalid_frames_received");
+                // Retell drops such a frame silently: for the caller this turn is as good as unanswered.
+                case FrameParser.INVALID_RESPONSE_ID, FrameParser.INVALID_INTERRUPT_ID, FrameParser.INVALID_FIELD ->
+                        report.count("mistyped_frames");
+                default -> report.count("other_frames");
+            }
             return;
         }
-        String type = frame.path("response_type").asText();
-        switch (type) {
-            case "ping_pong" -> report.count("pongs");
-            case "config" -> report.count("configs");
-            case "response" -> onResponse(frame);
-            default -> report.count("other_frames");
+        ServerFrame frame = ((ParseResult.Parsed<ServerFrame>) parsed).frame();
+        if (frame instanceof ServerFrame.PingPong) {
+            report.count("pongs");
+        } else if (frame instanceof ServerFrame.Config) {
+            report.count("configs");
+        } else if (frame instanceof ServerFrame.Response response) {
+            onResponse(response);
+        } else {
+            report.count("other_frames");
         }
     }
 
-    private synchronized void onResponse(JsonNode frame) {
+    private synchronized void onResponse(ServerFrame.Response frame) {
         long now = System.nanoTime();
-        if (!frame.path("response_id").isIntegralNumber() || !frame.path("content_complete").isBoolean()
-                || !frame.path("content").isTextual()) {
-            // Retell drops such a frame silently: for the caller this turn is as good as unanswered.
-            report.count("mistyped_frames");
-            return;
-        }
-        long id = frame.get("response_id").asLong();
-        boolean complete = frame.get("content_complete").asBoolean();
-        String content = frame.get("content").asText();
+        long id = frame.responseId();
+        boolean complete = frame.contentComplete();
+        String content = frame.content();
         if (misrouted(content, id)) {
             report.count(DrillReport.MISROUTED_ANSWERS);
             return;
         }
         if (id == 0) {
-            if (frame.path("end_call").asBoolean(false)) {
+            if (Boolean.TRUE.equals(frame.endCall())) {
                 report.count("busy_rejections");
             }
             report.count("begin_messages");
@@ -278,7 +279,7 @@ final class SimulatedCall {
         if (latency > options.budget().toNanos()) {
             report.count(DrillReport.SILENT_TURNS);
         }
-        transcript.addObject().put("role", "agent").put("content", content);
+        transcript.add(new Utterance(Utterance.AGENT, content));
     }
 
     /**

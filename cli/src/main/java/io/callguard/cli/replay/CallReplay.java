@@ -3,49 +3,25 @@ package io.callguard.cli.replay;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.callguard.processor.CallTopology;
 import io.callguard.processor.ProcessorConfig;
 import io.callguard.processor.ProcessorMetrics;
+import io.callguard.processor.replay.OfflineReplay;
+import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallArchive;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.CallState;
-import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.Topics;
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Meter;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
-import java.util.Properties;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
-import org.apache.kafka.streams.StreamsConfig;
-import org.apache.kafka.streams.TestInputTopic;
-import org.apache.kafka.streams.TestOutputTopic;
-import org.apache.kafka.streams.TopologyTestDriver;
-import org.apache.kafka.streams.state.KeyValueStore;
-import org.apache.kafka.streams.test.TestRecord;
 
 /**
- * Re-runs one call's recorded events through {@link CallTopology} offline (TopologyTestDriver: no broker, nothing
- * written anywhere), the wall clock set to each event's receipt time so TTLs and timers behave as they did live,
- * and describes what each event did: the state transition and the decisions, read from the topology's outputs
- * and metrics rather than re-derived.
+ * Describes a call's replay: runs its recorded events through the processor's own topology offline
+ * ({@link OfflineReplay}: no broker, nothing written anywhere) and turns what each event did into a timeline
+ * entry: the state transition and the decisions, read from the topology's outputs and metrics rather than
+ * re-derived.
  *
  * <p>Capacity decisions are made for this call alone: the other calls that shared its partition live are not
  * re-run, so a call that was queued or refused live may be admitted here. The timeline says so when the live
@@ -66,100 +42,52 @@ final class CallReplay {
      */
     static Result run(Topics topics, ProcessorConfig config, String callId, List<ConsumerRecord<String, byte[]>> records,
                       Long endMs) {
-        Path stateDir;
-        try {
-            stateDir = Files.createTempDirectory("callguard-replay");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create a temporary state dir for the replay", e);
-        }
-        SimpleMeterRegistry meters = new SimpleMeterRegistry();
-        Properties props = new Properties();
-        props.put(StreamsConfig.APPLICATION_ID_CONFIG, "callguard-replay");
-        props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "replay.invalid:9092");
-        props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-        long startMs = records.isEmpty() ? 0 : receivedAt(records.get(0));
+        List<OfflineReplay.Event> events = records.stream().map(r -> new OfflineReplay.Event(r.key(), r.value(),
+                r.headers(), r.timestamp(), receivedAt(r))).toList();
+        OfflineReplay.Result replay = OfflineReplay.run(topics, config, callId, events, endMs);
         ArrayNode entries = Json.mapper().createArrayNode();
         CallState lastState = null;
         String archiveReason = null;
-        try (TopologyTestDriver driver = new TopologyTestDriver(CallTopology.build(topics, config, meters), props,
-                Instant.ofEpochMilli(startMs))) {
-            TestInputTopic<String, byte[]> in = driver.createInputTopic(topics.callEvents().name(),
-                    new StringSerializer(), new ByteArraySerializer());
-            Outputs out = new Outputs(driver, topics);
-            KeyValueStore<String, CallState> states = driver.getKeyValueStore(CallTopology.CALL_STATE_STORE);
-            long clock = startMs;
-            for (ConsumerRecord<String, byte[]> r : records) {
-                long at = receivedAt(r);
-                if (at > clock) {
-                    driver.advanceWallClockTime(Duration.ofMillis(at - clock));
-                    clock = at;
-                }
-                ObjectNode entry = eventEntry(r);
-                CallState before = states.get(callId);
-                Map<String, Double> countersBefore = counters(meters);
-                try {
-                    in.pipeInput(new TestRecord<>(r.key(), r.value(), r.headers(), Instant.ofEpochMilli(r.timestamp())));
-                } catch (RuntimeException e) {
-                    entry.withArray("decisions").add("processing_error: " + e.getMessage());
-                }
-                Step step = describe(entry, before, states.get(callId), countersBefore, counters(meters), out);
-                lastState = step.lastState != null ? step.lastState : lastState;
-                archiveReason = step.archiveReason != null ? step.archiveReason : archiveReason;
+        for (int i = 0; i < records.size(); i++) {
+            ObjectNode entry = eventEntry(records.get(i));
+            OfflineReplay.Step step = replay.events().get(i);
+            if (step.processingError() != null) {
+                entry.withArray("decisions").add("processing_error: " + step.processingError());
+            }
+            Outcome outcome = describe(entry, step);
+            lastState = outcome.lastState != null ? outcome.lastState : lastState;
+            archiveReason = outcome.archiveReason != null ? outcome.archiveReason : archiveReason;
+            entries.add(entry);
+        }
+        if (replay.timers().isPresent()) {
+            ObjectNode entry = Json.mapper().createObjectNode().put("kind", "timers")
+                    .put("time", Instant.ofEpochMilli(endMs).toString());
+            Outcome outcome = describe(entry, replay.timers().get());
+            if (!entry.withArray("decisions").isEmpty() || entry.has("transition")) {
                 entries.add(entry);
             }
-            if (endMs != null && endMs > clock) {
-                CallState before = states.get(callId);
-                Map<String, Double> countersBefore = counters(meters);
-                driver.advanceWallClockTime(Duration.ofMillis(endMs - clock));
-                ObjectNode entry = Json.mapper().createObjectNode().put("kind", "timers")
-                        .put("time", Instant.ofEpochMilli(endMs).toString());
-                Step step = describe(entry, before, states.get(callId), countersBefore, counters(meters), out);
-                if (!entry.withArray("decisions").isEmpty() || entry.has("transition")) {
-                    entries.add(entry);
-                }
-                lastState = step.lastState != null ? step.lastState : lastState;
-                archiveReason = step.archiveReason != null ? step.archiveReason : archiveReason;
-            }
-        } finally {
-            deleteQuietly(stateDir);
+            lastState = outcome.lastState != null ? outcome.lastState : lastState;
+            archiveReason = outcome.archiveReason != null ? outcome.archiveReason : archiveReason;
         }
         return new Result(entries, lastState, archiveReason);
     }
 
-    private record Step(CallState lastState, String archiveReason) {
+    private record Outcome(CallState lastState, String archiveReason) {
     }
 
-    /** The topology's outputs, drained after each step. */
-    private static final class Outputs {
-        final TestOutputTopic<String, byte[]> state;
-        final TestOutputTopic<String, byte[]> responses;
-        final TestOutputTopic<String, byte[]> archive;
-        final TestOutputTopic<String, byte[]> deadLetters;
-
-        Outputs(TopologyTestDriver driver, Topics topics) {
-            state = output(driver, topics.callState().name());
-            responses = output(driver, topics.responses().name());
-            archive = output(driver, topics.callArchive().name());
-            deadLetters = output(driver, topics.deadLetters().name());
-        }
-
-        private static TestOutputTopic<String, byte[]> output(TopologyTestDriver driver, String name) {
-            return driver.createOutputTopic(name, new StringDeserializer(), new ByteArrayDeserializer());
-        }
-    }
-
-    private static Step describe(ObjectNode entry, CallState before, CallState after, Map<String, Double> countersBefore,
-                                 Map<String, Double> countersAfter, Outputs out) {
+    private static Outcome describe(ObjectNode entry, OfflineReplay.Step step) {
         ArrayNode decisions = entry.withArray("decisions");
+        CallState before = step.before();
+        CallState after = step.after();
         CallState lastState = null;
         String archiveReason = null;
         String statusBefore = before == null ? null : before.status().wireName();
-        for (var r : out.state.readRecordsToList()) {
-            if (r.value() == null) {
+        for (CallState written : step.states()) {
+            if (written == null) {
                 decisions.add("removed (grace period over; tombstone written)");
                 continue;
             }
-            lastState = Topics.defaults().callState().valueSerde().deserializer().deserialize("", r.value());
+            lastState = written;
         }
         String statusAfter = after != null ? after.status().wireName()
                 : lastState != null ? lastState.status().wireName() : null;
@@ -170,11 +98,7 @@ final class CallReplay {
         } else if ("queued".equals(statusBefore) && "active".equals(statusAfter)) {
             decisions.add("admitted from queue");
         }
-        countersAfter.forEach((id, value) -> {
-            double delta = value - countersBefore.getOrDefault(id, 0.0);
-            if (delta <= 0) {
-                return;
-            }
+        step.counterIncrements().forEach((id, delta) -> {
             String name = id.substring(0, id.indexOf('|'));
             String tag = id.substring(id.indexOf('|') + 1);
             String decision = switch (name) {
@@ -190,24 +114,21 @@ final class CallReplay {
                 decisions.add(decision);
             }
         });
-        for (var r : out.responses.readRecordsToList()) {
-            AgentResponse busy = Topics.defaults().responses().valueSerde().deserializer().deserialize("", r.value());
+        for (AgentResponse busy : step.responses()) {
             decisions.add(busy.kind().wireName() + " response (" + busy.reason() + ")");
         }
-        for (var r : out.archive.readRecordsToList()) {
-            CallArchive archive = Topics.defaults().callArchive().valueSerde().deserializer().deserialize("", r.value());
+        for (CallArchive archive : step.archives()) {
             archiveReason = archive.reason().wireName();
             if (lastState == null) {
                 lastState = archive.finalState();
             }
         }
-        out.deadLetters.readRecordsToList();
         if (!java.util.Objects.equals(statusBefore, statusAfter) || before != null && after != null) {
             ObjectNode transition = entry.putObject("transition");
             transition.put("status_before", statusBefore).put("status_after", statusAfter);
             transition.set("changed", changedFields(before, after));
         }
-        return new Step(lastState, archiveReason);
+        return new Outcome(lastState, archiveReason);
     }
 
     /** Fields that differ between two states, each as {@code [before, after]}; bookkeeping times left out. */
@@ -268,28 +189,5 @@ final class CallReplay {
     private static long receivedAt(ConsumerRecord<String, byte[]> r) {
         CallEvent event = parse(r);
         return event != null && event.receivedAtMs() > 0 ? event.receivedAtMs() : r.timestamp();
-    }
-
-    /** Every counter of the registry by {@code name|tag values}. */
-    private static Map<String, Double> counters(SimpleMeterRegistry meters) {
-        Map<String, Double> out = new HashMap<>();
-        for (Meter m : meters.getMeters()) {
-            if (m instanceof Counter c) {
-                String tags = String.join(",", m.getId().getTags().stream().map(t -> t.getValue()).toList());
-                out.merge(m.getId().getName() + "|" + tags, c.count(), Double::sum);
-            }
-        }
-        return out;
-    }
-
-    private static void deleteQuietly(Path dir) {
-        try (Stream<Path> paths = Files.walk(dir)) {
-            Iterator<Path> it = paths.sorted(Comparator.reverseOrder()).iterator();
-            while (it.hasNext()) {
-                Files.deleteIfExists(it.next());
-            }
-        } catch (IOException e) {
-            // A temporary directory left behind is harmless.
-        }
     }
 }

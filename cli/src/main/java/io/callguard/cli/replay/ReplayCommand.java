@@ -7,6 +7,7 @@ import io.callguard.app.config.ConfigSources;
 import io.callguard.app.config.GatewayConfig;
 import io.callguard.cli.tools.KafkaSource;
 import io.callguard.cli.tools.TimeArg;
+import io.callguard.retell.frames.InteractionType;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallArchive;
 import io.callguard.schemas.CallState;
@@ -228,8 +229,7 @@ public final class ReplayCommand implements Callable<Integer> {
             }
             ObjectNode owner = null;
             for (JsonNode e : entries) {
-                boolean asks = "response_required".equals(e.path("type").asText())
-                        || "reminder_required".equals(e.path("type").asText());
+                boolean asks = InteractionType.isTurn(e.path("type").asText());
                 if (a.responseId() == 0 && "event".equals(e.path("kind").asText())) {
                     owner = (ObjectNode) e;
                     break;

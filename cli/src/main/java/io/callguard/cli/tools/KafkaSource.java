@@ -1,6 +1,7 @@
 package io.callguard.cli.tools;
 
 import io.callguard.app.broker.EmbeddedKafka;
+import io.callguard.common.KafkaClients;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -46,10 +47,10 @@ public final class KafkaSource {
      * the application's offsets; read_committed, so it sees what the application's consumers see.
      */
     public static KafkaConsumer<String, byte[]> consumer(String servers, String clientId) {
-        Map<String, Object> props = Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, servers,
-                ConsumerConfig.CLIENT_ID_CONFIG, clientId, ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        Map<String, Object> props = new KafkaClients(servers, "").consumer(clientId);
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         return new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer());
     }
 

@@ -2,9 +2,9 @@ package io.callguard.egress.internal;
 
 import io.callguard.egress.EgressConfig;
 import io.callguard.egress.EgressMetrics;
-import io.callguard.egress.Scheduler;
 import io.micrometer.core.instrument.Gauge;
 import java.time.Clock;
+import java.util.concurrent.ScheduledExecutorService;
 
 /**
  * The turn path at the edge, wired: ledger, socket registry, watchdog and response delivery sharing one
@@ -17,7 +17,7 @@ public final class EdgeDelivery {
     private final ResponseDelivery delivery;
 
     /** @param deadlines the watchdog's deadlines, fillers and closing line */
-    public EdgeDelivery(EgressConfig config, EdgeDeadlines deadlines, Scheduler scheduler, Clock clock,
+    public EdgeDelivery(EgressConfig config, EdgeDeadlines deadlines, ScheduledExecutorService scheduler, Clock clock,
                         EgressMeters meters) {
         this.ledger = new TurnLedger(deadlines, meters);
         TurnWatchdog watchdog = new TurnWatchdog(ledger, scheduler, clock);

@@ -1,11 +1,12 @@
 package io.callguard.egress.internal;
 
 import io.callguard.egress.EgressMetrics;
-import io.callguard.egress.Scheduler;
 import io.callguard.retell.socket.CallSocket;
 import io.callguard.retell.socket.EdgeListener;
 import java.time.Clock;
 import java.util.Optional;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,7 +22,7 @@ public final class SocketRegistry implements EdgeListener {
 
     private final TurnLedger ledger;
     private final TurnWatchdog watchdog;
-    private final Scheduler scheduler;
+    private final ScheduledExecutorService scheduler;
     private final Clock clock;
     private final EgressMeters meters;
     private final int supersededCloseCode;
@@ -31,7 +32,7 @@ public final class SocketRegistry implements EdgeListener {
      * @param supersededCloseCode close code for a socket replaced by a reconnect (never 1000)
      * @param detachedRetentionMs how long a closed call's turn state waits for a reconnect
      */
-    public SocketRegistry(TurnLedger ledger, TurnWatchdog watchdog, Scheduler scheduler, Clock clock,
+    public SocketRegistry(TurnLedger ledger, TurnWatchdog watchdog, ScheduledExecutorService scheduler, Clock clock,
                           EgressMeters meters, int supersededCloseCode, long detachedRetentionMs) {
         if (supersededCloseCode == 1000) {
             throw new IllegalArgumentException("supersededCloseCode must not be 1000: Retell reads it as hang-up");
@@ -70,7 +71,8 @@ public final class SocketRegistry implements EdgeListener {
         long detachSeq = ledger.detach(socket);
         if (detachSeq >= 0) {
             String callId = socket.callId();
-            scheduler.schedule(() -> ledger.evictIfDetached(callId, detachSeq), detachedRetentionMs);
+            scheduler.schedule(() -> ledger.evictIfDetached(callId, detachSeq), detachedRetentionMs,
+                    TimeUnit.MILLISECONDS);
         }
     }
 

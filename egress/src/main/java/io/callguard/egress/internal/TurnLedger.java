@@ -2,8 +2,9 @@ package io.callguard.egress.internal;
 
 import io.callguard.common.SpokenText;
 import io.callguard.egress.EgressMetrics;
+import io.callguard.retell.frames.FrameWriter;
+import io.callguard.retell.frames.ServerFrame;
 import io.callguard.retell.socket.CallSocket;
-import io.callguard.retell.RetellFrames;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.ResponseKind;
 import java.util.Objects;
@@ -348,7 +349,10 @@ public final class TurnLedger {
 
     private boolean send(CallLine line, String content, boolean complete) {
         Turn turn = line.turn;
-        return line.socket.send(RetellFrames.response(turn.responseId, content, complete, complete && turn.endCall));
+        // end_call only on the last chunk, and absent (not false) otherwise.
+        ServerFrame.Response frame = ServerFrame.Response.of(turn.responseId, content, complete)
+                .withEndCall(complete && turn.endCall ? Boolean.TRUE : null);
+        return line.socket.send(FrameWriter.write(frame));
     }
 
     private Turn newTurn(long responseId, long startMs, String requestConnection) {

@@ -1,7 +1,8 @@
 package io.callguard.egress.internal;
 
-import io.callguard.egress.Scheduler;
 import java.time.Clock;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,10 +17,10 @@ public final class TurnWatchdog {
     private static final Logger LOG = LoggerFactory.getLogger(TurnWatchdog.class);
 
     private final TurnLedger ledger;
-    private final Scheduler scheduler;
+    private final ScheduledExecutorService scheduler;
     private final Clock clock;
 
-    public TurnWatchdog(TurnLedger ledger, Scheduler scheduler, Clock clock) {
+    public TurnWatchdog(TurnLedger ledger, ScheduledExecutorService scheduler, Clock clock) {
         this.ledger = ledger;
         this.scheduler = scheduler;
         this.clock = clock;
@@ -28,7 +29,7 @@ public final class TurnWatchdog {
     /** Checks the turn at its deadline (at once when the deadline already passed), and at each one after. */
     public void watch(TurnLedger.TurnTicket ticket) {
         // Not cancelled when the turn completes or is superseded: the check is a no-op then and schedules no more.
-        scheduler.schedule(() -> check(ticket), ticket.deadlineMs() - clock.millis());
+        scheduler.schedule(() -> check(ticket), ticket.deadlineMs() - clock.millis(), TimeUnit.MILLISECONDS);
     }
 
     private void check(TurnLedger.TurnTicket ticket) {

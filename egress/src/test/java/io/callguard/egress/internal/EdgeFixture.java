@@ -2,12 +2,12 @@ package io.callguard.egress.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.callguard.egress.EgressConfig;
-import io.callguard.egress.ManualClock;
-import io.callguard.egress.ManualScheduler;
-import io.callguard.egress.RecordingSocket;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.ResponseKind;
+import io.callguard.testkit.ManualClock;
+import io.callguard.testkit.ManualScheduler;
+import io.callguard.testkit.RecordingSocket;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;

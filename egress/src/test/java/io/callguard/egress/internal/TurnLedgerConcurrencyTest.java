@@ -4,7 +4,7 @@ import static io.callguard.egress.internal.EdgeFixture.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.callguard.egress.RecordingSocket;
+import io.callguard.testkit.RecordingSocket;
 import java.util.Map;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;

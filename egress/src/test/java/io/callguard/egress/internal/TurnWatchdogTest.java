@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.callguard.egress.EgressMetrics;
-import io.callguard.egress.RecordingSocket;
 import io.callguard.schemas.ResponseKind;
+import io.callguard.testkit.RecordingSocket;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 

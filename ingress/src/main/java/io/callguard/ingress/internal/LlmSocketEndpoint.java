@@ -2,7 +2,7 @@ package io.callguard.ingress.internal;
 
 import io.callguard.retell.socket.CallSocket;
 import io.callguard.ingress.IngressMetrics;
-import io.callguard.ingress.LlmSocketProtocol;
+import io.callguard.ingress.SocketFrameHandler;
 import io.callguard.retell.socket.SessionCallSocket;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.ByteBuffer;
@@ -15,7 +15,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One LLM WebSocket Retell dialled in: feeds its frames to the {@link LlmSocketProtocol} one at a time (Jetty asks
+ * One LLM WebSocket Retell dialled in: feeds its frames to the {@link SocketFrameHandler} one at a time (Jetty asks
  * for the next frame when a callback returns) and is the {@link CallSocket} the egress answers through. Public
  * because Jetty requires endpoints to be.
  */
@@ -23,12 +23,12 @@ public final class LlmSocketEndpoint implements Session.Listener.AutoDemanding {
 
     private static final Logger LOG = LoggerFactory.getLogger(LlmSocketEndpoint.class);
 
-    private final LlmSocketProtocol protocol;
+    private final SocketFrameHandler protocol;
     private final String callId;
     private final MeterRegistry meters;
     private volatile SessionCallSocket socket;
 
-    public LlmSocketEndpoint(LlmSocketProtocol protocol, String callId, MeterRegistry meters) {
+    public LlmSocketEndpoint(SocketFrameHandler protocol, String callId, MeterRegistry meters) {
         this.protocol = Objects.requireNonNull(protocol, "protocol");
         this.callId = Objects.requireNonNull(callId, "callId");
         this.meters = Objects.requireNonNull(meters, "meters");

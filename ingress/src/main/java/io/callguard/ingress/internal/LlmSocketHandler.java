@@ -2,7 +2,7 @@ package io.callguard.ingress.internal;
 
 import io.callguard.ingress.IngressConfig;
 import io.callguard.ingress.IngressMetrics;
-import io.callguard.ingress.LlmSocketProtocol;
+import io.callguard.ingress.SocketFrameHandler;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -48,7 +48,7 @@ public final class LlmSocketHandler extends Handler.Abstract {
 
     private final String pathPrefix;
     private final byte[] token;
-    private final LlmSocketProtocol protocol;
+    private final SocketFrameHandler protocol;
     private final MeterRegistry meters;
     private final ServerWebSocketContainer container;
 
@@ -56,7 +56,7 @@ public final class LlmSocketHandler extends Handler.Abstract {
      * @param server     the server this handler runs in (WebSocket components are shared through it)
      * @param pathPrefix the route's prefix, e.g. {@code /llm-websocket/}; the rest of the path is the call id
      */
-    public LlmSocketHandler(Server server, String pathPrefix, IngressConfig config, LlmSocketProtocol protocol,
+    public LlmSocketHandler(Server server, String pathPrefix, IngressConfig config, SocketFrameHandler protocol,
                             MeterRegistry meters) {
         this.pathPrefix = Objects.requireNonNull(pathPrefix, "pathPrefix");
         Password configured = config.socketToken();

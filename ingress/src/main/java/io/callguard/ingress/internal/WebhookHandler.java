@@ -4,12 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.callguard.ingress.HttpReply;
 import io.callguard.ingress.IngressConfig;
 import io.callguard.ingress.IngressMetrics;
-import io.callguard.retell.RetellSignature;
 import io.callguard.ingress.SignatureMode;
+import io.callguard.retell.IdempotencyKeys;
+import io.callguard.retell.RetellSignature;
+import io.callguard.retell.webhook.WebhookBody;
+import io.callguard.retell.webhook.WebhookEvent;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.DeadLetter;
 import io.callguard.schemas.EventSource;
-import io.callguard.schemas.IdempotencyKeys;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.Topic;
 import io.callguard.schemas.Topics;
@@ -59,7 +61,7 @@ public final class WebhookHandler extends Handler.Abstract {
     /** The dead-letter source, and the key of this handler's dead letters. */
     public static final String SOURCE = "webhook";
     /** The inbound-call webhook: answered, not produced. */
-    public static final String CALL_INBOUND = "call_inbound";
+    public static final String CALL_INBOUND = WebhookEvent.CALL_INBOUND;
 
     private static final Logger LOG = LoggerFactory.getLogger(WebhookHandler.class);
     // Bounds of the call-event schema: a longer value would produce a record consumers refuse.
@@ -160,9 +162,9 @@ public final class WebhookHandler extends Handler.Abstract {
             deadLetter(exchange, body, "not_an_object", "body is JSON but not an object", null);
             return;
         }
-        String callId = textOrNull(tree.path("call").path("call_id"));
+        String callId = WebhookBody.callId(tree);
         String knownCallId = callId != null && !callId.isEmpty() && callId.length() <= MAX_CALL_ID_LENGTH ? callId : null;
-        String event = textOrNull(tree.get("event"));
+        String event = WebhookBody.event(tree);
         if (event == null) {
             deadLetter(exchange, body, "missing_event", "no string field 'event'", knownCallId);
             return;
@@ -246,10 +248,6 @@ public final class WebhookHandler extends Handler.Abstract {
             case MISMATCH -> "signature does not match the body";
             case OK -> "ok";
         };
-    }
-
-    private static String textOrNull(JsonNode node) {
-        return node != null && node.isTextual() ? node.textValue() : null;
     }
 
     private static String firstLine(String message) {

@@ -1,6 +1,8 @@
 package io.callguard.processor.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.callguard.retell.frames.InteractionType;
+import io.callguard.retell.webhook.WebhookEvent;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.CallState;
 import io.callguard.schemas.CallStatus;
@@ -12,11 +14,11 @@ import io.callguard.schemas.CallStatus;
  */
 public final class CallEventFold {
 
-    public static final String CALL_STARTED = "call_started";
-    public static final String CALL_ENDED = "call_ended";
-    public static final String CALL_ANALYZED = "call_analyzed";
-    public static final String RESPONSE_REQUIRED = "response_required";
-    public static final String REMINDER_REQUIRED = "reminder_required";
+    public static final String CALL_STARTED = WebhookEvent.CALL_STARTED;
+    public static final String CALL_ENDED = WebhookEvent.CALL_ENDED;
+    public static final String CALL_ANALYZED = WebhookEvent.CALL_ANALYZED;
+    public static final String RESPONSE_REQUIRED = InteractionType.RESPONSE_REQUIRED;
+    public static final String REMINDER_REQUIRED = InteractionType.REMINDER_REQUIRED;
 
     private CallEventFold() {
     }

@@ -1,6 +1,6 @@
 package io.callguard.processor.internal;
 
-import io.callguard.processor.CallTopology;
+import io.callguard.processor.CallTopologyNames;
 import io.callguard.processor.ProcessorConfig;
 import io.callguard.processor.ProcessorMetrics;
 import io.callguard.schemas.AgentResponse;
@@ -79,14 +79,14 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
     @Override
     public void init(ProcessorContext<String, Object> context) {
         this.context = context;
-        states = context.getStateStore(CallTopology.CALL_STATE_STORE);
-        details = context.getStateStore(CallTopology.CALL_DETAILS_STORE);
-        closedCalls = context.getStateStore(CallTopology.CLOSED_CALLS_STORE);
-        dedupe = new DedupeLedger(context.getStateStore(CallTopology.DEDUPE_STORE),
-                context.getStateStore(CallTopology.DEDUPE_EXPIRY_STORE), config.dedupeTtlMs());
-        timers = new CallTimers(context.getStateStore(CallTopology.CALL_TIMERS_STORE));
-        capacity = new CapacityLedger(context.getStateStore(CallTopology.CAPACITY_COUNTERS_STORE),
-                context.getStateStore(CallTopology.CAPACITY_QUEUE_STORE), capacityPerPartition, config.queueSize());
+        states = context.getStateStore(CallTopologyNames.CALL_STATE_STORE);
+        details = context.getStateStore(CallTopologyNames.CALL_DETAILS_STORE);
+        closedCalls = context.getStateStore(CallTopologyNames.CLOSED_CALLS_STORE);
+        dedupe = new DedupeLedger(context.getStateStore(CallTopologyNames.DEDUPE_STORE),
+                context.getStateStore(CallTopologyNames.DEDUPE_EXPIRY_STORE), config.dedupeTtlMs());
+        timers = new CallTimers(context.getStateStore(CallTopologyNames.CALL_TIMERS_STORE));
+        capacity = new CapacityLedger(context.getStateStore(CallTopologyNames.CAPACITY_COUNTERS_STORE),
+                context.getStateStore(CallTopologyNames.CAPACITY_QUEUE_STORE), capacityPerPartition, config.queueSize());
         capacity.recount(states);
         registerGauges(String.valueOf(context.taskId().partition()));
         context.schedule(Duration.ofMillis(config.dedupePurgeIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
@@ -329,7 +329,7 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         closedCalls.put(callId, closedUntil);
         timers.schedule(CallTimers.Kind.CLOSED, callId, closedUntil);
         // Tombstone: the compacted call-state topic forgets the call too.
-        context.forward(new Record<String, Object>(callId, null, nowMs), CallTopology.CALL_STATE_SINK);
+        context.forward(new Record<String, Object>(callId, null, nowMs), CallTopologyNames.CALL_STATE_SINK);
     }
 
     private void forgetClosedMarker(String callId, long nowMs) {
@@ -341,7 +341,7 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
 
     private void save(CallState state, long nowMs) {
         states.put(state.callId(), state);
-        context.forward(new Record<String, Object>(state.callId(), state, nowMs), CallTopology.CALL_STATE_SINK);
+        context.forward(new Record<String, Object>(state.callId(), state, nowMs), CallTopologyNames.CALL_STATE_SINK);
     }
 
     private void archive(CallState call, ArchiveReason reason, long nowMs) {
@@ -349,14 +349,14 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         CallArchive archive = new CallArchive(CallArchive.SCHEMA_VERSION, call.callId(), reason, nowMs,
                 Math.max(0, durationMs), call.turnCount(), call.fallbacks(), call.duplicatesDropped(), call.reconnects(),
                 call);
-        context.forward(new Record<String, Object>(call.callId(), archive, nowMs), CallTopology.CALL_ARCHIVE_SINK);
+        context.forward(new Record<String, Object>(call.callId(), archive, nowMs), CallTopologyNames.CALL_ARCHIVE_SINK);
         meters.counter(ProcessorMetrics.CALLS_ARCHIVED, ProcessorMetrics.TAG_REASON, reason.wireName()).increment();
     }
 
     private void sendBusy(String callId, String reason, long requestReceivedAtMs, String edgeNode, long nowMs) {
         AgentResponse busy = new AgentResponse(AgentResponse.SCHEMA_VERSION, callId, 0, ResponseKind.BUSY, reason,
                 config.busyMessage(), true, Boolean.TRUE, 0, requestReceivedAtMs, nowMs, edgeNode);
-        context.forward(new Record<String, Object>(callId, busy, nowMs), CallTopology.RESPONSE_SINK);
+        context.forward(new Record<String, Object>(callId, busy, nowMs), CallTopologyNames.RESPONSE_SINK);
         LOG.info("call {} rejected on partition {}: {}; the busy message is sent", callId, partition(), reason);
         meters.counter(ProcessorMetrics.CALLS_REJECTED, ProcessorMetrics.TAG_REASON, reason).increment();
     }
@@ -382,7 +382,7 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
                 : DeadLetter.fromRecord(DEAD_LETTER_SOURCE, reason, detail, record.key(), topic, partition, offset,
                         nowMs, record.value());
         context.forward(new Record<String, Object>(DEAD_LETTER_SOURCE, letter, record.timestamp()),
-                CallTopology.DEAD_LETTER_SINK);
+                CallTopologyNames.DEAD_LETTER_SINK);
         meters.counter(ProcessorMetrics.DEAD_LETTERS, ProcessorMetrics.TAG_SOURCE, DEAD_LETTER_SOURCE,
                 ProcessorMetrics.TAG_REASON, reason).increment();
     }

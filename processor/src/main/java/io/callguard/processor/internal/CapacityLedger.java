@@ -1,5 +1,6 @@
 package io.callguard.processor.internal;
 
+import io.callguard.processor.CallTopologyNames;
 import io.callguard.schemas.CallState;
 import io.callguard.schemas.CallStatus;
 import java.util.Optional;
@@ -14,13 +15,6 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * also kept in atomics for gauges read from other threads. Only the task's stream thread changes them.
  */
 public final class CapacityLedger {
-
-    /** Counter key: calls holding a slot. */
-    public static final String ACTIVE = "active";
-    /** Counter key: calls in the queue. */
-    public static final String QUEUED = "queued";
-    /** Counter key: sequence number of the next queued call; orders the queue. */
-    public static final String NEXT_SEQUENCE = "next-sequence";
 
     private final KeyValueStore<String, Long> counters;
     private final KeyValueStore<String, QueuedCall> queue;
@@ -83,10 +77,10 @@ public final class CapacityLedger {
 
     /** Adds a call at the tail of the queue. */
     public void enqueue(QueuedCall call) {
-        Long next = counters.get(NEXT_SEQUENCE);
+        Long next = counters.get(CallTopologyNames.NEXT_SEQUENCE_COUNTER);
         long sequence = next == null ? 0 : next;
         queue.put(sequenceKey(sequence), call);
-        counters.put(NEXT_SEQUENCE, sequence + 1);
+        counters.put(CallTopologyNames.NEXT_SEQUENCE_COUNTER, sequence + 1);
         setQueued(queued.get() + 1);
     }
 
@@ -148,12 +142,12 @@ public final class CapacityLedger {
 
     private void setActive(long value) {
         active.set(value);
-        counters.put(ACTIVE, value);
+        counters.put(CallTopologyNames.ACTIVE_COUNTER, value);
     }
 
     private void setQueued(long value) {
         queued.set(value);
-        counters.put(QUEUED, value);
+        counters.put(CallTopologyNames.QUEUED_COUNTER, value);
     }
 
     private static String sequenceKey(long sequence) {

@@ -1,5 +1,7 @@
 package io.callguard.processor.internal;
 
+import io.callguard.retell.frames.InteractionType;
+import io.callguard.retell.webhook.WebhookEvent;
 import java.util.Optional;
 
 /**
@@ -11,10 +13,10 @@ import java.util.Optional;
  */
 public enum DetailsSource {
     /** The socket's {@code call_details} frame, sent when the socket opens. */
-    CALL_DETAILS("call_details"),
-    CALL_STARTED("call_started"),
-    CALL_ENDED("call_ended"),
-    CALL_ANALYZED("call_analyzed");
+    CALL_DETAILS(InteractionType.CALL_DETAILS),
+    CALL_STARTED(WebhookEvent.CALL_STARTED),
+    CALL_ENDED(WebhookEvent.CALL_ENDED),
+    CALL_ANALYZED(WebhookEvent.CALL_ANALYZED);
 
     private final String eventType;
 

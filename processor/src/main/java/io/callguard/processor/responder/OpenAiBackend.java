@@ -20,7 +20,6 @@ import java.util.concurrent.Flow;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.apache.kafka.common.config.ConfigException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,10 +50,11 @@ public final class OpenAiBackend implements AgentBackend {
 
     /**
      * @param executor runs the HTTP client's callbacks (and so the chunk sink); owned by the caller
-     * @throws ConfigException when {@code agent.openai.url} is not an http(s) URL
+     * @throws IllegalArgumentException when {@code agent.openai.url} is not a URI (the configuration checks it is
+     *                                  an http(s) URL when {@code agent.backend} is {@code openai})
      */
     public OpenAiBackend(ResponderConfig config, Executor executor) {
-        this.uri = parseUri(config.openAiUrl());
+        this.uri = URI.create(config.openAiUrl());
         this.model = config.openAiModel();
         this.apiKey = config.openAiApiKey();
         this.systemPrompt = config.openAiSystemPrompt();
@@ -65,18 +65,6 @@ public final class OpenAiBackend implements AgentBackend {
                 // Streaming over one short request: HTTP/1.1 avoids h2c upgrade surprises on local servers.
                 .version(HttpClient.Version.HTTP_1_1)
                 .build();
-    }
-
-    private static URI parseUri(String url) {
-        try {
-            URI parsed = URI.create(url);
-            if (!"http".equals(parsed.getScheme()) && !"https".equals(parsed.getScheme())) {
-                throw new IllegalArgumentException("scheme must be http or https");
-            }
-            return parsed;
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException(ResponderConfig.OPENAI_URL_CONFIG, url, e.getMessage());
-        }
     }
 
     @Override

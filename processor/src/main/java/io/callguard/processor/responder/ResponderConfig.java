@@ -1,6 +1,7 @@
 package io.callguard.processor.responder;
 
 import io.callguard.common.CommonConfig;
+import java.net.URI;
 import java.util.Map;
 import org.apache.kafka.common.config.AbstractConfig;
 import org.apache.kafka.common.config.ConfigDef;
@@ -316,14 +317,49 @@ public final class ResponderConfig extends AbstractConfig {
             .define(CACHE_MAX_ENTRIES_CONFIG, Type.INT, 10_000, Range.between(1, 10_000_000), Importance.LOW,
                     CACHE_MAX_ENTRIES_DOC);
 
-    /** @throws ConfigException for a bad value, or a first-chunk p99 below its median */
+    /**
+     * Reads and validates the settings.
+     *
+     * @throws ConfigException naming the key, when a value is invalid, or {@code agent.backend} is
+     *                         {@code openai} and {@code agent.openai.url} is not an http(s) URL, or the script's
+     *                         first-chunk p99 is below its median
+     */
     public ResponderConfig(Map<?, ?> values) {
         super(DEFINITION, values, false);
+        if (BACKEND_OPENAI.equals(agentBackend())) {
+            checkOpenAiUrl(openAiUrl());
+        }
         long median = getLong(SCRIPT_FIRST_CHUNK_MEDIAN_MS_CONFIG);
         long p99 = getLong(SCRIPT_FIRST_CHUNK_P99_MS_CONFIG);
         if (p99 != 0 && p99 < median) {
             throw new ConfigException(SCRIPT_FIRST_CHUNK_P99_MS_CONFIG, p99, "must be at least "
                     + SCRIPT_FIRST_CHUNK_MEDIAN_MS_CONFIG + " (" + median + ")");
+        }
+    }
+
+    /**
+     * Checks the settings that relate to the common ones: the delivery margin must leave part of the turn
+     * budget for the backend.
+     *
+     * @throws ConfigException naming {@code responder.delivery-margin-ms} and {@code turn.budget-ms}, when the
+     *                         margin is not less than the budget
+     */
+    public void checkAgainst(CommonConfig common) {
+        if (deliveryMarginMs() >= common.turnBudgetMs()) {
+            throw new ConfigException(DELIVERY_MARGIN_MS_CONFIG, deliveryMarginMs(),
+                    "must be less than " + CommonConfig.TURN_BUDGET_MS_CONFIG + " (" + common.turnBudgetMs() + ")");
+        }
+    }
+
+    private static void checkOpenAiUrl(String url) {
+        try {
+            URI parsed = URI.create(url);
+            if (!"http".equals(parsed.getScheme()) && !"https".equals(parsed.getScheme())) {
+                throw new IllegalArgumentException("scheme must be http or https");
+            }
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(OPENAI_URL_CONFIG, url, e.getMessage() + " (" + AGENT_BACKEND_CONFIG
+                    + " is " + BACKEND_OPENAI + ")");
         }
     }
 

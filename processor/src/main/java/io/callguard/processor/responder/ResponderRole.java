@@ -1,19 +1,23 @@
 package io.callguard.processor.responder;
 
+import io.callguard.common.CommonConfig;
+import io.callguard.common.KafkaClients;
+import io.callguard.common.Role;
+import io.callguard.common.RoleHealth;
+import io.callguard.common.RoleLifecycle;
+import io.callguard.common.RoleState;
 import io.callguard.processor.responder.internal.ResponseCacheTopic;
 import io.callguard.processor.responder.internal.TurnResponder;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
-import io.callguard.common.CommonConfig;
 import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Collection;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -25,6 +29,7 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -59,7 +64,7 @@ import org.slf4j.LoggerFactory;
  * <p>Threads: one poll thread, one timer thread (time limits, backoffs, the script backend's delays) and,
  * for the OpenAI backend, the HTTP client's callbacks. {@link #close()} stops them all.
  */
-public final class ResponderRole implements AutoCloseable {
+public final class ResponderRole implements Role {
 
     private static final Logger LOG = LoggerFactory.getLogger(ResponderRole.class);
     private static final Duration POLL_TIMEOUT = Duration.ofMillis(100);
@@ -75,132 +80,148 @@ public final class ResponderRole implements AutoCloseable {
      */
     static final long COMMIT_INTERVAL_MS = 500;
 
+    private final RoleLifecycle lifecycle = new RoleLifecycle("responder");
+    private final ResponderConfig config;
+    private final CommonConfig common;
     private final Topics topics;
     private final MeterRegistry meters;
-    private final Consumer<String, byte[]> consumer;
-    private final Producer<String, AgentResponse> producer;
+    private final Clock clock;
     private final Deserializer<CallEvent> eventDeserializer;
-    private final ScheduledExecutorService scheduler;
-    private final AgentBackend backend;
-    private final List<AutoCloseable> owned;
-    private final TurnResponder turns;
+    /** Builds what this role runs on at start; the given clients and backend of tests, or those of the config. */
+    private final Supplier<Parts> parts;
+    /** The cluster of the response cache's changelog topic; null in unit tests. */
+    private final KafkaClients cacheClients;
+    private final List<KafkaClientMetrics> clientMetrics = new ArrayList<>();
+    // Set by start(), read by the poll thread (started after) and close() (synchronized).
+    private Consumer<String, byte[]> consumer;
+    private Producer<String, AgentResponse> producer;
+    private List<AutoCloseable> owned = List.of();
+    private TurnResponder turns;
+    private Thread pollThread;
     /** The response cache's changelog topic, when the role talks to a real cluster; null in unit tests. */
     private volatile CacheBacking cacheBacking;
 
     /** The clients behind the response cache's topic: loaded at start, written through on every store. */
-    private record CacheBacking(ResponseCacheTopic topic, String bootstrapServers, int partitions,
+    private record CacheBacking(ResponseCacheTopic topic, KafkaClients clients,
                                 KafkaProducer<String, byte[]> producer) {
     }
+
+    /** What the role runs on: its clients, backend and timer; {@code owned} is closed last, in order. */
+    private record Parts(Consumer<String, byte[]> consumer, Producer<String, AgentResponse> producer,
+                         AgentBackend backend, AgentBackend fallback, ScheduledExecutorService scheduler,
+                         List<AutoCloseable> owned) {
+    }
+
     private volatile boolean joinedGroup;
-    private final List<KafkaClientMetrics> clientMetrics = new ArrayList<>();
-    private final Clock clock;
     /** Poll-thread only. */
     private long lastCommitMs;
     private boolean handedOffSinceCommit;
-    private final Thread pollThread;
     private volatile boolean running;
-    private volatile boolean started;
-    private volatile boolean closed;
 
     /**
-     * A responder with the backend chosen by {@code agent.backend}, its own timer thread and Kafka clients.
+     * A responder with the backend chosen by {@code agent.backend}, its own timer thread and Kafka clients, all
+     * built in {@link #start()}.
      *
-     * @param bootstrapServers the Kafka cluster
-     * @param clock            the time of budgets, the breaker and the cache
+     * @param clients the Kafka client factory of the cluster
+     * @param clock   the time of budgets, the breaker and the cache
      */
-    public ResponderRole(ResponderConfig config, CommonConfig common, String bootstrapServers, Topics topics,
+    public ResponderRole(ResponderConfig config, CommonConfig common, KafkaClients clients, Topics topics,
             MeterRegistry meters, Clock clock) {
-        this(config, common, topics, meters, clock, new Owned(config), bootstrapServers);
+        this(config, common, topics, meters, clock, clients, () -> {
+            Owned owned = new Owned(config);
+            return new Parts(consumer(config, clients), producer(clients, topics), owned.backend, owned.fallback,
+                    owned.scheduler, owned.closeables());
+        });
     }
 
     /**
-     * A responder with a given backend and timer, for tests and drills. Neither is closed by {@link #close()}.
+     * A responder with a given backend and timer, for tests and drills. Neither is closed by {@link #close()}; the
+     * Kafka clients are built in {@link #start()}.
      *
      * @param scheduler runs time limits and retry backoffs; a single thread is enough
      */
-    public ResponderRole(ResponderConfig config, CommonConfig common, String bootstrapServers, Topics topics,
+    public ResponderRole(ResponderConfig config, CommonConfig common, KafkaClients clients, Topics topics,
             MeterRegistry meters, Clock clock, AgentBackend backend, ScheduledExecutorService scheduler) {
-        this(config, common, topics, meters, clock, backend, scheduler,
-                new KafkaConsumer<>(consumerConfig(config, common, bootstrapServers), new StringDeserializer(),
-                        new ByteArrayDeserializer()),
-                new KafkaProducer<>(producerConfig(common, bootstrapServers), topics.responses().keySerde().serializer(),
-                        topics.responses().valueSerde().serializer()),
-                List.of());
-        backCacheWithTopic(config, common, bootstrapServers);
+        this(config, common, topics, meters, clock, clients, () -> new Parts(consumer(config, clients),
+                producer(clients, topics), backend, null, scheduler, List.of()));
+    }
+
+    /** The Kafka shell around given clients, which it owns (closed even when never started); for tests. */
+    ResponderRole(ResponderConfig config, CommonConfig common, Topics topics, MeterRegistry meters, Clock clock,
+            AgentBackend backend, ScheduledExecutorService scheduler, Consumer<String, byte[]> consumer,
+            Producer<String, AgentResponse> producer, List<AutoCloseable> owned) {
+        this(config, common, topics, meters, clock, null,
+                () -> new Parts(consumer, producer, backend, null, scheduler, owned));
+        this.consumer = consumer;
+        this.producer = producer;
     }
 
     private ResponderRole(ResponderConfig config, CommonConfig common, Topics topics, MeterRegistry meters,
-            Clock clock, Owned owned, String bootstrapServers) {
-        this(config, common, topics, meters, clock, owned.backend, owned.scheduler,
-                new KafkaConsumer<>(consumerConfig(config, common, bootstrapServers), new StringDeserializer(),
-                        new ByteArrayDeserializer()),
-                new KafkaProducer<>(producerConfig(common, bootstrapServers), topics.responses().keySerde().serializer(),
-                        topics.responses().valueSerde().serializer()),
-                owned.closeables());
-        backCacheWithTopic(config, common, bootstrapServers);
+            Clock clock, KafkaClients cacheClients, Supplier<Parts> parts) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.common = Objects.requireNonNull(common, "common");
+        this.topics = Objects.requireNonNull(topics, "topics");
+        this.meters = Objects.requireNonNull(meters, "meters");
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.cacheClients = cacheClients;
+        this.parts = parts;
+        // Not schema-checked here: the processor dead-letters call-events that break the schema (see JsonSerde).
+        this.eventDeserializer = JsonSerde.of(CallEvent.class).trustingDeserializer();
     }
 
-    private void backCacheWithTopic(ResponderConfig config, CommonConfig common, String bootstrapServers) {
+    private static Consumer<String, byte[]> consumer(ResponderConfig config, KafkaClients clients) {
+        return new KafkaConsumer<>(consumerConfig(config, clients), new StringDeserializer(),
+                new ByteArrayDeserializer());
+    }
+
+    private static Producer<String, AgentResponse> producer(KafkaClients clients, Topics topics) {
+        return new KafkaProducer<>(producerConfig(clients), topics.responses().keySerde().serializer(),
+                topics.responses().valueSerde().serializer());
+    }
+
+    private void backCacheWithTopic() {
+        if (cacheClients == null) {
+            return;
+        }
         turns.cache().ifPresent(cache -> {
-            Map<String, Object> p = producerConfig(common, bootstrapServers);
-            p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId("callguard-response-cache", common));
+            Map<String, Object> p = producerConfig(cacheClients);
+            p.put(ProducerConfig.CLIENT_ID_CONFIG, cacheClients.clientId("callguard-response-cache"));
             // Off the turn path (the answer already went out): batch the write-through, one produce request
             // per 100 ms instead of one per answer.
             p.put(ProducerConfig.LINGER_MS_CONFIG, CACHE_WRITE_LINGER_MS);
             KafkaProducer<String, byte[]> writer = new KafkaProducer<>(p,
                     new org.apache.kafka.common.serialization.StringSerializer(),
                     new org.apache.kafka.common.serialization.ByteArraySerializer());
-            ResponseCacheTopic topic = new ResponseCacheTopic(topics.prefix(), config.cacheTtlMs());
-            cacheBacking = new CacheBacking(topic, bootstrapServers, common.partitions(), writer);
+            ResponseCacheTopic topic = new ResponseCacheTopic(topics.responseCache());
+            cacheBacking = new CacheBacking(topic, cacheClients, writer);
             cache.writeThrough((key, answer, expiresAtMs) -> topic.write(writer, key, answer, expiresAtMs));
         });
     }
 
-    /** Creates the cache's topic if needed and reads it back whole; failures only leave the cache cold. */
+    /** Reads the cache's topic (created with the others) back whole; failures only leave the cache cold. */
     private void loadCache() {
         CacheBacking backing = cacheBacking;
         if (backing == null || turns.cache().isEmpty()) {
             return;
         }
         long started = System.nanoTime();
-        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(
-                Map.of("bootstrap.servers", backing.bootstrapServers()))) {
-            backing.topic().ensure(admin, backing.partitions(), CACHE_LOAD_TIMEOUT);
-            try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(Map.of("bootstrap.servers",
-                    backing.bootstrapServers(), ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
-                    new StringDeserializer(), new ByteArrayDeserializer())) {
-                int read = backing.topic().load(reader, turns.cache().get(), CACHE_LOAD_TIMEOUT);
-                LOG.info("response cache loaded {} entries from {} in {} ms", read, backing.topic().name(),
-                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
-            }
+        // A missing topic is not auto-created here (it would lack compaction and retention): the cache starts cold.
+        Map<String, Object> readerConfig = backing.clients().consumer("callguard-response-cache-reader");
+        readerConfig.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        readerConfig.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, false);
+        try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(readerConfig,
+                new StringDeserializer(), new ByteArrayDeserializer())) {
+            int read = backing.topic().load(reader, turns.cache().get(), CACHE_LOAD_TIMEOUT);
+            LOG.info("response cache loaded {} entries from {} in {} ms", read, backing.topic().name(),
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
         } catch (Exception e) {
             LOG.warn("response cache starts cold: cannot read {}: {}", backing.topic().name(), e.toString());
         }
     }
 
-    /** The Kafka shell around given clients; {@code owned} is closed last, in order. */
-    ResponderRole(ResponderConfig config, CommonConfig common, Topics topics, MeterRegistry meters, Clock clock,
-            AgentBackend backend, ScheduledExecutorService scheduler, Consumer<String, byte[]> consumer,
-            Producer<String, AgentResponse> producer, List<AutoCloseable> owned) {
-        this.topics = Objects.requireNonNull(topics, "topics");
-        this.meters = Objects.requireNonNull(meters, "meters");
-        this.consumer = consumer;
-        this.producer = producer;
-        this.backend = backend;
-        this.scheduler = scheduler;
-        this.owned = List.copyOf(owned);
-        // Not schema-checked here: the processor dead-letters call-events that break the schema (see JsonSerde).
-        this.clock = clock;
-        this.eventDeserializer = JsonSerde.of(CallEvent.class).trustingDeserializer();
-        this.turns = new TurnResponder(config, common, backend, scheduler, clock, meters, this::send);
-        this.pollThread = new Thread(this::pollLoop, "callguard-responder-poll");
-    }
-
-    static Map<String, Object> consumerConfig(ResponderConfig config, CommonConfig common, String bootstrapServers) {
-        Map<String, Object> c = new HashMap<>();
-        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+    static Map<String, Object> consumerConfig(ResponderConfig config, KafkaClients clients) {
+        Map<String, Object> c = clients.consumer("callguard-responder");
         c.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
-        c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId("callguard-responder", common));
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         // A turn is worth answering for a second: a new group does not start with the topic's history.
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
@@ -213,10 +234,8 @@ public final class ResponderRole implements AutoCloseable {
         return c;
     }
 
-    static Map<String, Object> producerConfig(CommonConfig common, String bootstrapServers) {
-        Map<String, Object> p = new HashMap<>();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId("callguard-responder-producer", common));
+    static Map<String, Object> producerConfig(KafkaClients clients) {
+        Map<String, Object> p = clients.producer("callguard-responder-producer");
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
@@ -227,26 +246,40 @@ public final class ResponderRole implements AutoCloseable {
         return p;
     }
 
-    private static String clientId(String base, CommonConfig common) {
-        return common.nodeId().isEmpty() ? base : base + "-" + common.nodeId();
+    @Override
+    public String name() {
+        return lifecycle.role();
     }
 
     /**
-     * Subscribes and starts the poll thread.
+     * Builds the clients (and, from config, the backend and timer), subscribes and starts the poll thread.
      *
      * @throws IllegalStateException when already started or closed
      */
+    @Override
     public synchronized void start() {
-        if (started || closed) {
-            throw new IllegalStateException("responder already " + (closed ? "closed" : "started"));
+        lifecycle.starting();
+        try {
+            Parts built = parts.get();
+            consumer = built.consumer();
+            producer = built.producer();
+            owned = List.copyOf(built.owned());
+            turns = new TurnResponder(config, common, built.backend(), built.fallback(), built.scheduler(), clock,
+                    meters, this::send);
+            backCacheWithTopic();
+            running = true;
+            // Consumer lag of the responder's group (records-lag-max) and producer health, beside the Streams ones.
+            clientMetrics.add(new KafkaClientMetrics(consumer));
+            clientMetrics.add(new KafkaClientMetrics(producer));
+            clientMetrics.forEach(m -> m.bindTo(meters));
+            pollThread = new Thread(this::pollLoop, "callguard-responder-poll");
+            pollThread.start();
+            lifecycle.transitionTo(RoleState.RUNNING);
+        } catch (RuntimeException | Error e) {
+            running = false;
+            lifecycle.failed();
+            throw e;
         }
-        started = true;
-        running = true;
-        // Consumer lag of the responder's group (records-lag-max) and producer health, beside the Streams ones.
-        clientMetrics.add(new KafkaClientMetrics(consumer));
-        clientMetrics.add(new KafkaClientMetrics(producer));
-        clientMetrics.forEach(m -> m.bindTo(meters));
-        pollThread.start();
         LOG.info("responder started: {} -> {}", topics.callEvents().name(), topics.responses().name());
     }
 
@@ -260,7 +293,25 @@ public final class ResponderRole implements AutoCloseable {
 
     /** True while the poll loop runs. */
     public boolean isRunning() {
-        return running && pollThread.isAlive();
+        Thread thread;
+        synchronized (this) {
+            thread = pollThread;
+        }
+        return running && thread != null && thread.isAlive();
+    }
+
+    /** Ready once the group assigned its partitions; FAILED when the poll thread stopped while running. */
+    @Override
+    public RoleHealth health() {
+        boolean polling = isRunning();
+        if (lifecycle.state() == RoleState.RUNNING && !polling) {
+            lifecycle.failed();
+        }
+        RoleState state = lifecycle.state();
+        boolean joined = state == RoleState.RUNNING && hasJoinedGroup();
+        return new RoleHealth(name(), state, joined, joined ? "polling, partitions assigned"
+                : polling ? "polling, not yet assigned its partitions"
+                : state == RoleState.FAILED ? "poll thread stopped" : "not running");
     }
 
     /** The turn logic, for tests and diagnostics. */
@@ -385,12 +436,11 @@ public final class ResponderRole implements AutoCloseable {
      */
     @Override
     public synchronized void close() {
-        if (closed) {
+        if (!lifecycle.stopping()) {
             return;
         }
-        closed = true;
         running = false;
-        if (pollThread.isAlive()) {
+        if (pollThread != null && pollThread.isAlive()) {
             consumer.wakeup();
             try {
                 pollThread.join(CLOSE_TIMEOUT.toMillis() * 2);
@@ -400,10 +450,12 @@ public final class ResponderRole implements AutoCloseable {
             if (pollThread.isAlive()) {
                 LOG.warn("responder poll thread did not stop in time");
             }
-        } else if (!started) {
+        } else if (pollThread == null && consumer != null) {
             consumer.close(CloseOptions.timeout(CLOSE_TIMEOUT));
         }
-        turns.close();
+        if (turns != null) {
+            turns.close();
+        }
         clientMetrics.forEach(KafkaClientMetrics::close);
         for (AutoCloseable resource : owned) {
             try {
@@ -412,16 +464,19 @@ public final class ResponderRole implements AutoCloseable {
                 LOG.warn("error while stopping {}: {}", resource.getClass().getSimpleName(), e.toString());
             }
         }
-        try {
-            producer.flush();
-        } catch (RuntimeException e) {
-            LOG.warn("responder producer flush failed: {}", e.toString());
+        if (producer != null) {
+            try {
+                producer.flush();
+            } catch (RuntimeException e) {
+                LOG.warn("responder producer flush failed: {}", e.toString());
+            }
+            producer.close(CLOSE_TIMEOUT);
         }
-        producer.close(CLOSE_TIMEOUT);
         CacheBacking backing = cacheBacking;
         if (backing != null) {
             backing.producer().close(CLOSE_TIMEOUT);
         }
+        lifecycle.transitionTo(RoleState.STOPPED);
         LOG.info("responder stopped");
     }
 
@@ -430,18 +485,27 @@ public final class ResponderRole implements AutoCloseable {
         final ScheduledExecutorService scheduler;
         final ExecutorService httpExecutor;
         final AgentBackend backend;
+        /** The fallback backend ({@code agent.fallback.*}); null without one. */
+        final AgentBackend fallback;
 
         Owned(ResponderConfig config) {
             ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, threads("callguard-responder-timer"));
             timer.setRemoveOnCancelPolicy(true);
             scheduler = timer;
-            if (ResponderConfig.BACKEND_OPENAI.equals(config.agentBackend())) {
-                httpExecutor = Executors.newCachedThreadPool(threads("callguard-responder-http"));
-                backend = new OpenAiBackend(config, httpExecutor);
-            } else {
-                httpExecutor = null;
-                backend = new ScriptBackend(config, scheduler, new SplittableRandom());
-            }
+            boolean fallsBack = !ResponderConfig.BACKEND_NONE.equals(config.fallbackBackend());
+            ResponderConfig fallbackConfig = fallsBack ? config.fallbackConfig() : null;
+            boolean http = ResponderConfig.BACKEND_OPENAI.equals(config.agentBackend())
+                    || (fallsBack && ResponderConfig.BACKEND_OPENAI.equals(fallbackConfig.agentBackend()));
+            httpExecutor = http ? Executors.newCachedThreadPool(threads("callguard-responder-http")) : null;
+            backend = build(config, scheduler, httpExecutor);
+            fallback = fallsBack ? build(fallbackConfig, scheduler, httpExecutor) : null;
+        }
+
+        private static AgentBackend build(ResponderConfig config, ScheduledExecutorService scheduler,
+                ExecutorService httpExecutor) {
+            return ResponderConfig.BACKEND_OPENAI.equals(config.agentBackend())
+                    ? new OpenAiBackend(config, httpExecutor)
+                    : new ScriptBackend(config, scheduler, new SplittableRandom());
         }
 
         List<AutoCloseable> closeables() {
@@ -451,7 +515,8 @@ public final class ResponderRole implements AutoCloseable {
                     stop(httpExecutor);
                 }
             };
-            return List.of(stopTimer, backend, stopHttp);
+            return fallback == null ? List.of(stopTimer, backend, stopHttp)
+                    : List.of(stopTimer, backend, fallback, stopHttp);
         }
 
         private static void stop(ExecutorService executor) throws InterruptedException {

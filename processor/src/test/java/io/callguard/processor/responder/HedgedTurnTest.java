@@ -10,6 +10,8 @@ import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.EventSource;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.ResponseKind;
+import io.callguard.testkit.ManualClock;
+import io.callguard.testkit.ManualScheduler;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.HashMap;
@@ -26,7 +28,7 @@ class HedgedTurnTest {
 
     private static final long START = 1_700_000_000_000L;
 
-    private final MutableClock clock = new MutableClock(START);
+    private final ManualClock clock = new ManualClock(START);
     private final ManualScheduler scheduler = new ManualScheduler(clock);
     private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
     private final List<AgentResponse> out = new CopyOnWriteArrayList<>();

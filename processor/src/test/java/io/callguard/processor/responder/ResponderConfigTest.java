@@ -3,9 +3,7 @@ package io.callguard.processor.responder;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.callguard.processor.responder.internal.TurnResponder;
 import io.callguard.common.CommonConfig;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.Map;
 import org.apache.kafka.common.config.ConfigException;
 import org.junit.jupiter.api.Test;
@@ -61,12 +59,20 @@ class ResponderConfigTest {
         // Given
         ResponderConfig config = new ResponderConfig(Map.of(ResponderConfig.DELIVERY_MARGIN_MS_CONFIG, "100"));
         CommonConfig common = new CommonConfig(Map.of(CommonConfig.TURN_BUDGET_MS_CONFIG, "100"));
-        MutableClock clock = new MutableClock(0);
 
         // When / Then
-        assertThatThrownBy(() -> new TurnResponder(config, common, new FakeBackend(), new ManualScheduler(clock),
-                clock, new SimpleMeterRegistry(), r -> { }))
+        assertThatThrownBy(() -> config.checkAgainst(common))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("responder.delivery-margin-ms");
+    }
+
+    @Test
+    void shouldRefuseANonHttpOpenAiUrlOnlyWhenTheOpenAiBackendIsChosen() {
+        assertThatThrownBy(() -> new ResponderConfig(Map.of(ResponderConfig.AGENT_BACKEND_CONFIG, "openai",
+                ResponderConfig.OPENAI_URL_CONFIG, "ftp://host/v1/chat/completions")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("agent.openai.url")
+                .hasMessageContaining("ftp://host").hasMessageContaining("http or https");
+        assertThat(new ResponderConfig(Map.of(ResponderConfig.OPENAI_URL_CONFIG, "ftp://host/v1")).openAiUrl())
+                .isEqualTo("ftp://host/v1");
     }
 
     @Test

@@ -2,14 +2,16 @@ package io.callguard.processor.responder;
 
 import static io.callguard.schemas.SchemaAssertions.assertMatchesSchema;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.common.CommonConfig;
+import io.callguard.retell.IdempotencyKeys;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
-import io.callguard.common.CommonConfig;
+import io.callguard.common.RoleState;
 import io.callguard.schemas.EventSource;
-import io.callguard.schemas.IdempotencyKeys;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -132,6 +134,28 @@ class ResponderRoleTest {
         // Then
         assertThat(consumer.closed()).isTrue();
         assertThat(producer.closed()).isTrue();
+        assertThat(pollThreadAlive()).isFalse();
+    }
+
+    @Test
+    void shouldRefuseASecondStartAndReportItsHealth() {
+        // Given
+        ResponderRole role = role();
+        assertThat(role.health().state()).isEqualTo(RoleState.CREATED);
+        assertThat(role.health().detail()).isEqualTo("not running");
+
+        // When
+        role.start();
+
+        // Then
+        assertThatThrownBy(role::start).isInstanceOf(IllegalStateException.class);
+        assertThat(role.health().state()).isEqualTo(RoleState.RUNNING);
+        assertThat(role.health().ready()).as("not yet assigned").isFalse();
+        role.close();
+        role.close();
+        assertThat(role.health().state()).isEqualTo(RoleState.STOPPED);
+        assertThat(role.health().live()).isTrue();
+        assertThatThrownBy(role::start).isInstanceOf(IllegalStateException.class);
         assertThat(pollThreadAlive()).isFalse();
     }
 }

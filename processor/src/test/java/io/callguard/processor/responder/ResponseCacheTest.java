@@ -3,12 +3,13 @@ package io.callguard.processor.responder;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.callguard.processor.responder.internal.ResponseCache;
+import io.callguard.testkit.ManualClock;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class ResponseCacheTest {
 
-    private final MutableClock clock = new MutableClock(0);
+    private final ManualClock clock = new ManualClock(0);
 
     private static List<Turn.Utterance> transcript(String... userThenAgent) {
         return java.util.stream.IntStream.range(0, userThenAgent.length)

@@ -9,15 +9,17 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.common.CommonConfig;
 import io.callguard.processor.responder.internal.BackendResilience;
 import io.callguard.processor.responder.internal.TurnResponder;
+import io.callguard.retell.IdempotencyKeys;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
-import io.callguard.common.CommonConfig;
 import io.callguard.schemas.EventSource;
-import io.callguard.schemas.IdempotencyKeys;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.ResponseKind;
+import io.callguard.testkit.ManualClock;
+import io.callguard.testkit.ManualScheduler;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.HashMap;
@@ -40,7 +42,7 @@ class TurnResponderTest {
     /** responder.first-chunk-timeout-ms. */
     private static final long FIRST_CHUNK_TIMEOUT = 2_000;
 
-    private final MutableClock clock = new MutableClock(START);
+    private final ManualClock clock = new ManualClock(START);
     private final ManualScheduler scheduler = new ManualScheduler(clock);
     private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
     private final List<AgentResponse> out = new CopyOnWriteArrayList<>();

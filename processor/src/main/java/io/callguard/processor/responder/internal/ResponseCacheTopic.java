@@ -1,67 +1,43 @@
 package io.callguard.processor.responder.internal;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import io.callguard.schemas.Json;
-import java.nio.charset.StandardCharsets;
+import io.callguard.schemas.CachedAnswer;
+import io.callguard.schemas.Topic;
+import io.callguard.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.config.TopicConfig;
-import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.serialization.Serde;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The response cache's changelog: a compacted topic {@code <prefix>response-cache} (key: cache key, value:
- * {@code {"answer":…,"expires_at_ms":…}}), written through on every store and read back whole at start,
- * so a restart or another instance starts with the cache warm. Entries past their TTL are skipped on load,
- * and the topic also deletes by time ({@code cache.ttl-ms}).
+ * The response cache's changelog, {@link Topics#responseCache()} (key: cache key, value: {@link CachedAnswer}),
+ * written through on every store and read back whole at start, so a restart or another instance starts with
+ * the cache warm. Entries past their TTL are skipped on load. The topic is created with the others (compacted,
+ * deleted by time after {@code cache.ttl-ms}), not here.
  */
 public final class ResponseCacheTopic {
 
     private static final Logger LOG = LoggerFactory.getLogger(ResponseCacheTopic.class);
 
-    /** The topic's name after the prefix. */
-    public static final String SUFFIX = "response-cache";
-
     private final String name;
-    private final long ttlMs;
+    private final Serde<CachedAnswer> serde;
 
-    public ResponseCacheTopic(String prefix, long ttlMs) {
-        this.name = prefix + SUFFIX;
-        this.ttlMs = ttlMs;
+    /** The topic with its schema-checked serde ({@link Topics#responseCache()}). */
+    public ResponseCacheTopic(Topic<String, CachedAnswer> topic) {
+        this.name = topic.name();
+        this.serde = topic.valueSerde();
     }
 
     public String name() {
         return name;
-    }
-
-    /** Creates the topic when missing (as many partitions as {@code partitions}); existing ones are left alone. */
-    public void ensure(Admin admin, int partitions, Duration timeout) throws Exception {
-        if (admin.listTopics().names().get(timeout.toMillis(), TimeUnit.MILLISECONDS).contains(name)) {
-            return;
-        }
-        NewTopic topic = new NewTopic(name, Optional.of(partitions), Optional.empty()).configs(Map.of(
-                TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT + "," + TopicConfig.CLEANUP_POLICY_DELETE,
-                TopicConfig.RETENTION_MS_CONFIG, String.valueOf(ttlMs)));
-        try {
-            admin.createTopics(List.of(topic)).all().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (ExecutionException e) {
-            if (!(e.getCause() instanceof TopicExistsException)) {
-                throw e;
-            }
-        }
     }
 
     /**
@@ -84,11 +60,12 @@ public final class ResponseCacheTopic {
                     continue;
                 }
                 try {
-                    JsonNode v = Json.mapper().readTree(r.value());
-                    cache.restore(r.key(), v.path("answer").asText(), v.path("expires_at_ms").asLong());
+                    CachedAnswer entry = serde.deserializer().deserialize(name, r.value());
+                    cache.restore(r.key(), entry.answer(), entry.expiresAtMs());
                     read++;
-                } catch (java.io.IOException e) {
-                    LOG.warn("response cache skips an unreadable record at {}-{}@{}", r.topic(), r.partition(), r.offset());
+                } catch (SerializationException e) {
+                    LOG.warn("response cache skips an unreadable record at {}-{}@{}: {}", r.topic(), r.partition(),
+                            r.offset(), e.getMessage());
                 }
             }
         }
@@ -107,8 +84,7 @@ public final class ResponseCacheTopic {
 
     /** Writes one stored answer to the topic; a failed write only costs a cache miss later. */
     public void write(Producer<String, byte[]> producer, String key, String answer, long expiresAtMs) {
-        byte[] value = Json.mapper().createObjectNode().put("answer", answer).put("expires_at_ms", expiresAtMs)
-                .toString().getBytes(StandardCharsets.UTF_8);
+        byte[] value = serde.serializer().serialize(name, CachedAnswer.of(answer, expiresAtMs));
         producer.send(new ProducerRecord<>(name, key, value), (meta, error) -> {
             if (error != null) {
                 LOG.debug("response cache write failed (costs a miss later): {}", error.toString());

@@ -1,15 +1,17 @@
 package io.callguard.processor.responder.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.callguard.common.CommonConfig;
+import io.callguard.common.SpokenText;
 import io.callguard.processor.responder.AgentBackend;
 import io.callguard.processor.responder.FallbackReason;
 import io.callguard.processor.responder.ResponderConfig;
 import io.callguard.processor.responder.ResponderMetrics;
 import io.callguard.processor.responder.Turn;
+import io.callguard.retell.frames.InteractionType;
+import io.callguard.retell.webhook.WebhookEvent;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
-import io.callguard.common.CommonConfig;
-import io.callguard.common.SpokenText;
 import io.callguard.schemas.EventSource;
 import io.callguard.schemas.ResponseKind;
 import io.github.resilience4j.bulkhead.Bulkhead;
@@ -34,7 +36,6 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
-import org.apache.kafka.common.config.ConfigException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -77,11 +78,11 @@ public final class TurnResponder implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(TurnResponder.class);
 
-    public static final String RESPONSE_REQUIRED = "response_required";
-    public static final String REMINDER_REQUIRED = "reminder_required";
-    public static final String CALL_DETAILS = "call_details";
-    public static final String CALL_STARTED = "call_started";
-    public static final String CALL_ENDED = "call_ended";
+    public static final String RESPONSE_REQUIRED = InteractionType.RESPONSE_REQUIRED;
+    public static final String REMINDER_REQUIRED = InteractionType.REMINDER_REQUIRED;
+    public static final String CALL_DETAILS = InteractionType.CALL_DETAILS;
+    public static final String CALL_STARTED = WebhookEvent.CALL_STARTED;
+    public static final String CALL_ENDED = WebhookEvent.CALL_ENDED;
 
     /** Calls tracked at once (latest response id, agent, in-flight turn); the least recently active goes first. */
     static final int MAX_TRACKED_CALLS = 100_000;
@@ -118,11 +119,11 @@ public final class TurnResponder implements AutoCloseable {
     private volatile boolean closed;
 
     /**
+     * @param config    checked against {@code common} by {@link ResponderConfig#checkAgainst} at load
      * @param backend   generates answers; not closed here
      * @param scheduler runs time limits and retry backoffs; not shut down here
      * @param clock     the time of budgets, the breaker and the cache
      * @param sink      receives every record to write, in order per turn; must not block for long
-     * @throws ConfigException when the delivery margin leaves no budget
      */
     public TurnResponder(ResponderConfig config, CommonConfig common, AgentBackend backend,
             ScheduledExecutorService scheduler, Clock clock, MeterRegistry meters, Consumer<AgentResponse> sink) {
@@ -149,10 +150,6 @@ public final class TurnResponder implements AutoCloseable {
         this.firstChunkTimeoutMs = config.firstChunkTimeoutMs();
         this.fillers = common.turnFillerMessages().stream()
                 .map(SpokenText::filler).toList();
-        if (budgetMs - marginMs <= 0) {
-            throw new ConfigException(ResponderConfig.DELIVERY_MARGIN_MS_CONFIG, config.deliveryMarginMs(),
-                    "must be less than " + CommonConfig.TURN_BUDGET_MS_CONFIG + " (" + common.turnBudgetMs() + ")");
-        }
         this.coalesceMs = config.chunkCoalesceMs();
         this.resilience = new BackendResilience(config, clock, meters);
         this.primary = new Guarded(backend, resilience);
@@ -209,7 +206,7 @@ public final class TurnResponder implements AutoCloseable {
             inFlight = track == null ? null : track.inFlight;
         }
         if (inFlight != null) {
-            inFlight.abandon("call_ended");
+            inFlight.abandon(CALL_ENDED);
         }
     }
 

@@ -1,4 +1,4 @@
-package io.callguard.egress;
+package io.callguard.testkit;
 
 import java.time.Clock;
 import java.time.Instant;
@@ -6,7 +6,7 @@ import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** A clock that moves only when a test moves it. */
+/** A clock that moves only when a test moves it; thread-safe, always UTC. */
 public final class ManualClock extends Clock {
 
     private final AtomicLong millis;
@@ -15,10 +15,12 @@ public final class ManualClock extends Clock {
         this.millis = new AtomicLong(startMillis);
     }
 
+    /** Sets the time, epoch ms. */
     public void set(long newMillis) {
         millis.set(newMillis);
     }
 
+    /** Moves the time by {@code deltaMillis} (negative moves it back). */
     public void advance(long deltaMillis) {
         millis.addAndGet(deltaMillis);
     }

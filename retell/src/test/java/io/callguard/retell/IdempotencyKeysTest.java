@@ -1,4 +1,4 @@
-package io.callguard.schemas;
+package io.callguard.retell;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -8,7 +8,7 @@ import org.junit.jupiter.api.Test;
 class IdempotencyKeysTest {
 
     private static JsonNode body(String json) throws Exception {
-        return Json.mapper().readTree(json);
+        return new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
     }
 
     @Test

@@ -1,10 +1,14 @@
-package io.callguard.egress;
+package io.callguard.testkit;
 
 import io.callguard.retell.socket.CallSocket;
 import java.util.List;
+import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 
-/** An in-memory {@link CallSocket} that records what was sent and how it was closed. */
+/**
+ * An in-memory {@link CallSocket} that records the frames sent and the code it was first closed with.
+ * Thread-safe; a closed or dropped socket refuses frames.
+ */
 public final class RecordingSocket implements CallSocket {
 
     private final String callId;
@@ -16,6 +20,11 @@ public final class RecordingSocket implements CallSocket {
     public RecordingSocket(String callId, String connectionId) {
         this.callId = callId;
         this.connectionId = connectionId;
+    }
+
+    /** A socket with a random connection id. */
+    public RecordingSocket(String callId) {
+        this(callId, UUID.randomUUID().toString());
     }
 
     @Override
@@ -38,7 +47,7 @@ public final class RecordingSocket implements CallSocket {
     }
 
     @Override
-    public void close(int code, String reason) {
+    public synchronized void close(int code, String reason) {
         if (open) {
             open = false;
             closeCode = code;
@@ -55,10 +64,12 @@ public final class RecordingSocket implements CallSocket {
         return open;
     }
 
+    /** The frames sent, in order. */
     public List<String> frames() {
         return List.copyOf(frames);
     }
 
+    /** The code of the first close, or null while open or when only dropped. */
     public Integer closeCode() {
         return closeCode;
     }

@@ -1,6 +1,9 @@
-package io.callguard.schemas;
+package io.callguard.retell;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.callguard.retell.frames.InteractionType;
+import io.callguard.retell.webhook.WebhookBody;
+import io.callguard.retell.webhook.WebhookEvent;
 
 /**
  * Derives the key that duplicate deliveries of one event share, following Retell's own advice.
@@ -18,7 +21,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 public final class IdempotencyKeys {
 
     /** Webhook event types whose every delivery is kept: the newest wins. */
-    public static final String TRANSCRIPT_UPDATED = "transcript_updated";
+    public static final String TRANSCRIPT_UPDATED = WebhookEvent.TRANSCRIPT_UPDATED;
 
     private IdempotencyKeys() {
     }
@@ -36,8 +39,9 @@ public final class IdempotencyKeys {
             return null;
         }
         StringBuilder key = new StringBuilder("webhook|").append(event).append('|').append(callId);
-        if (event.startsWith("transfer_")) {
-            key.append('|').append(transferStart(body)).append('|').append(text(body.get("transfer_destination")));
+        if (WebhookEvent.isTransfer(event)) {
+            key.append('|').append(text(WebhookBody.startTimestamp(body))).append('|')
+                    .append(text(WebhookBody.transferDestination(body)));
         }
         return key.toString();
     }
@@ -54,20 +58,10 @@ public final class IdempotencyKeys {
         if (responseId != null) {
             return "socket|" + callId + '|' + interactionType + '|' + responseId;
         }
-        if ("call_details".equals(interactionType)) {
-            return "socket|" + callId + "|call_details";
+        if (InteractionType.CALL_DETAILS.equals(interactionType)) {
+            return "socket|" + callId + '|' + InteractionType.CALL_DETAILS;
         }
         return null;
-    }
-
-    private static String transferStart(JsonNode body) {
-        // Retell documents start_timestamp for transfer dedupe; prefer a top-level one, else the call's.
-        JsonNode top = body.get("start_timestamp");
-        if (top != null && !top.isNull()) {
-            return top.asText();
-        }
-        JsonNode call = body.get("call");
-        return call == null ? "" : text(call.get("start_timestamp"));
     }
 
     private static String text(JsonNode node) {

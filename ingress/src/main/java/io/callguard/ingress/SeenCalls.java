@@ -1,4 +1,4 @@
-package io.callguard.app;
+package io.callguard.ingress;
 
 import java.util.LinkedHashMap;
 import java.util.Map;

@@ -1,0 +1,50 @@
+package io.callguard.ingress;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.callguard.schemas.CallState;
+import io.callguard.schemas.CallStatus;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/** The begin message a socket gets: busy line, greeting, or nothing for a reconnect. */
+class GreetingPolicyTest {
+
+    private static final String BUSY = "All lines are busy.";
+    private final Map<String, CallState> states = new HashMap<>();
+    private final GreetingPolicy policy = new GreetingPolicy(id -> Optional.ofNullable(states.get(id)), BUSY, 2);
+
+    @Test
+    void shouldGreetTheFirstOpenAndSayNothingOnAReconnect() {
+        assertThat(policy.apply("call-1")).as("null: socket.greeting").isNull();
+        assertThat(policy.apply("call-1")).isEmpty();
+    }
+
+    @Test
+    void shouldSayTheBusyLineToARejectedCallEveryTime() {
+        states.put("call-busy", CallState.initial("call-busy", CallStatus.REJECTED, 0));
+
+        assertThat(policy.apply("call-busy")).isEqualTo(BUSY);
+        assertThat(policy.apply("call-busy")).isEqualTo(BUSY);
+    }
+
+    @Test
+    void shouldNotGreetACallThatAlreadyHadTurnsEvenOnThisNodesFirstOpen() {
+        states.put("call-moved", CallState.builder("call-moved").status(CallStatus.ACTIVE).latestResponseId(3L)
+                .build());
+
+        assertThat(policy.apply("call-moved")).isEmpty();
+    }
+
+    @Test
+    void shouldForgetTheOldestCallsBeyondItsCapacity() {
+        policy.apply("a");
+        policy.apply("b");
+        policy.apply("c");
+
+        assertThat(policy.apply("a")).as("forgotten, so greeted again").isNull();
+        assertThat(policy.apply("c")).isEmpty();
+    }
+}
