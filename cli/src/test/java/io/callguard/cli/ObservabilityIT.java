@@ -254,7 +254,7 @@ class ObservabilityIT {
             lines.add(e.getFormattedMessage() + (e.getThrowableProxy() == null ? "" : " " + e.getThrowableProxy().getMessage()));
         }
         assertThat(lines).anyMatch(l -> l.contains("call " + CALL + " admitted"));
-        assertThat(lines).anyMatch(l -> l.contains("call " + CALL + " response 1: fallback error"));
+        assertThat(lines).anyMatch(l -> l.contains("call " + CALL + " response 1: closing line error"));
         assertThat(lines).anyMatch(l -> l.contains("call " + CALL + ": reconnected"));
         assertThat(lines).anyMatch(l -> l.contains("dead-lettering a webhook: invalid_json"));
         assertThat(lines).noneMatch(l -> l.contains(API_KEY)).noneMatch(l -> l.contains(TOKEN));

@@ -438,6 +438,12 @@ public final class TurnResponder implements AutoCloseable {
             }
         }
 
+        /** Ends the first-chunk wait as failed (the limiter counts it so), then stops the call. */
+        void fail(Throwable cause) {
+            firstChunk.completeExceptionally(cause);
+            cancel();
+        }
+
         /** Stops the backend call (its HTTP stream closed) and the first-chunk limiter. */
         void cancel() {
             firstChunk.complete(null);
@@ -701,7 +707,7 @@ public final class TurnResponder implements AutoCloseable {
         private void failAttempt(Attempt attempt, Throwable cause) {
             running.remove(attempt);
             long now = clock.millis();
-            attempt.cancel();
+            attempt.fail(cause);
             if (attempt.guarded == primary) {
                 primaryFailed = true;
             }
