@@ -22,6 +22,11 @@ public final class IngressMetrics {
 
     /** Counter, frames received on LLM WebSockets. Tag: type (an interaction type, or one of the FRAME_ tags). */
     public static final String SOCKET_FRAMES = "callguard.socket.frames";
+    /**
+     * Counter, fields of Retell's frames that this version does not know (tolerated, kept in the event's payload).
+     * Tag: type (the frame's type tag). Field names are logged at debug, not tagged: they are unbounded.
+     */
+    public static final String SOCKET_UNKNOWN_FIELDS = "callguard.socket.unknown-fields";
     /** Counter, LLM WebSocket upgrades refused with 401. Tag: reason. */
     public static final String SOCKET_AUTH_FAILURES = "callguard.socket.auth-failures";
     /**

@@ -162,6 +162,13 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
         ParseResult.Parsed<RetellFrame> usable = (ParseResult.Parsed<RetellFrame>) parsed;
         JsonNode tree = usable.tree();
         String type = usable.frame().type();
+        if (!usable.unknownFields().isEmpty()) {
+            // Retell adds fields often: tolerated and kept in the event's payload, counted so an upgrade is noticed.
+            meters.counter(IngressMetrics.SOCKET_UNKNOWN_FIELDS, IngressMetrics.TAG_TYPE, IngressMetrics.frameTag(type))
+                    .increment(usable.unknownFields().size());
+            LOG.debug("call {}: {} frame with fields this version does not know: {}", socket.callId(), type,
+                    usable.unknownFields());
+        }
         if (usable.frame() instanceof RetellFrame.PingPong ping) {
             count(InteractionType.PING_PONG);
             socket.send(pong(ping));

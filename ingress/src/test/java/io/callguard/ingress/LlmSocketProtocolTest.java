@@ -78,6 +78,22 @@ class LlmSocketProtocolTest {
         assertThat(producer.history()).isEmpty();
     }
 
+    @Test
+    void shouldKeepFieldsItDoesNotKnowInTheEventAndCountThem() throws Exception {
+        // When Retell sends a turn with two fields this version does not know
+        protocol.text(socket, "{\"interaction_type\":\"response_required\",\"response_id\":4,\"transcript\":[],"
+                + "\"new_hint\":true,\"latency_budget\":{\"ms\":900}}");
+
+        // Then the turn is taken, the fields ride along in the payload, and they are counted
+        await().atMost(WAIT).until(() -> producer.history().size() == 1);
+        CallEvent event = TOPICS.callEvents().valueSerde().deserializer().deserialize(TOPICS.callEvents().name(),
+                producer.history().get(0).value());
+        assertThat(event.payload().path("new_hint").asBoolean()).isTrue();
+        assertThat(event.payload().path("latency_budget").path("ms").asInt()).isEqualTo(900);
+        assertThat(meters.get(IngressMetrics.SOCKET_UNKNOWN_FIELDS).tag(IngressMetrics.TAG_TYPE, "response_required")
+                .counter().count()).isEqualTo(2.0);
+    }
+
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
         "'not json'                                                      | invalid_json",
