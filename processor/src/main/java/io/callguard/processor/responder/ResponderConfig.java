@@ -335,6 +335,15 @@ public final class ResponderConfig extends AbstractConfig {
             throw new ConfigException(SCRIPT_FIRST_CHUNK_P99_MS_CONFIG, p99, "must be at least "
                     + SCRIPT_FIRST_CHUNK_MEDIAN_MS_CONFIG + " (" + median + ")");
         }
+        if (!BACKEND_NONE.equals(fallbackBackend())) {
+            // The fallback's settings are checked with the rest, at start, not when the first turn needs them.
+            try {
+                fallbackConfig();
+            } catch (ConfigException e) {
+                throw new ConfigException(FALLBACK_PREFIX + "* (" + FALLBACK_BACKEND_CONFIG + " is "
+                        + fallbackBackend() + "): " + e.getMessage());
+            }
+        }
     }
 
     /**

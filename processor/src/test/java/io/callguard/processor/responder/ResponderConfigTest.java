@@ -85,4 +85,26 @@ class ResponderConfigTest {
                 .allSatisfy(name -> assertThat(name).matches("(agent|responder|cache)\\..+"))
                 .doesNotContainAnyElementsOf(CommonConfig.definition().names());
     }
+
+    @Test
+    void shouldBuildTheFallbackBackendsSettingsFromItsOwnKeysAndCheckThemAtOnce() {
+        // Given a fallback on another OpenAI-compatible endpoint
+        ResponderConfig config = new ResponderConfig(Map.of(ResponderConfig.FALLBACK_BACKEND_CONFIG, "openai",
+                ResponderConfig.FALLBACK_OPENAI_URL_CONFIG, "http://fast.example:8000/v1/chat/completions",
+                ResponderConfig.FALLBACK_OPENAI_MODEL_CONFIG, "small", ResponderConfig.OPENAI_MAX_TOKENS_CONFIG, 50));
+
+        // When
+        ResponderConfig fallback = config.fallbackConfig();
+
+        // Then its own keys, the primary's for the rest, and no fallback of its own
+        assertThat(fallback.agentBackend()).isEqualTo("openai");
+        assertThat(fallback.openAiUrl()).isEqualTo("http://fast.example:8000/v1/chat/completions");
+        assertThat(fallback.openAiModel()).isEqualTo("small");
+        assertThat(fallback.openAiMaxTokens()).isEqualTo(50);
+        assertThat(fallback.fallbackBackend()).isEqualTo(ResponderConfig.BACKEND_NONE);
+        assertThatThrownBy(() -> new ResponderConfig(Map.of(ResponderConfig.FALLBACK_BACKEND_CONFIG, "openai",
+                ResponderConfig.FALLBACK_OPENAI_URL_CONFIG, "ftp://nope")))
+                .isInstanceOf(org.apache.kafka.common.config.ConfigException.class)
+                .hasMessageContaining("agent.fallback.backend is openai").hasMessageContaining("ftp://nope");
+    }
 }
