@@ -138,6 +138,11 @@ class ObservabilityIT {
         assertThat(moved(after, "callguard_turn_latency_seconds_count", "kind", "fallback")).isGreaterThanOrEqualTo(4);
         assertThat(after.sum("callguard_turn_latency_seconds_bucket", "kind", "fallback", "le", "+Inf"))
                 .as("percentile histogram buckets").isGreaterThanOrEqualTo(4);
+        assertThat(moved(after, "callguard_turn_first_words_latency_seconds_count")).as("first words, any kind")
+                .isGreaterThanOrEqualTo(4);
+        assertThat(moved(after, "callguard_turn_outcomes_total", "outcome", "closed", "reason", "error"))
+                .isGreaterThanOrEqualTo(4);
+        assertThat(moved(after, "callguard_turn_outcomes_total", "outcome", "whole")).isZero();
         assertThat(moved(after, "callguard_webhook_slow_total", "event", "call_started", "outcome", "accepted"))
                 .isEqualTo(2);
         assertThat(moved(after, "callguard_duplicates_dropped_total", "kind", "call_started")).isEqualTo(1);
@@ -175,7 +180,9 @@ class ObservabilityIT {
         // Then the running gateway publishes every one of them
         Set<String> published = scrape().names();
         assertThat(used).contains("callguard_turn_latency_seconds_bucket", "callguard_fallbacks_total",
-                "kafka_consumer_fetch_manager_records_lag_max");
+                "kafka_consumer_fetch_manager_records_lag_max", "callguard_turn_first_words_latency_seconds_bucket",
+                "callguard_turn_outcomes_total", "callguard_responder_hedges_won_total",
+                "resilience4j_circuitbreaker_state");
         assertThat(published).containsAll(used);
     }
 
@@ -197,7 +204,22 @@ class ObservabilityIT {
         assertThat(d.path("capacity_utilization").asDouble()).isBetween(0.0001, 1.0);
         assertThat(d.path("fallback_rate").asDouble()).isEqualTo(1.0);
         assertThat(d.path("breaker_state").asText()).isEqualTo("closed");
+        // And first words, the whole answer, the turn shares, hedges and breakers per backend
+        assertThat(d.path("first_words_source").asText()).isEqualTo("edge");
+        assertThat(d.path("p50_answer_ms").asDouble()).isPositive();
+        assertThat(d.path("p99_answer_ms").asDouble()).isGreaterThanOrEqualTo(d.path("p50_answer_ms").asDouble());
+        JsonNode shares = d.path("turn_shares");
+        assertThat(shares.path("turns").asLong()).isGreaterThanOrEqualTo(4);
+        assertThat(shares.path("closed_share").asDouble()).isEqualTo(1.0);
+        assertThat(shares.path("whole_share").asDouble()).isZero();
+        assertThat(shares.path("closed_by_reason").path("error").asLong()).isGreaterThanOrEqualTo(4);
+        assertThat(d.path("breakers").path("agent-backend").asText()).isEqualTo("closed");
+        assertThat(d.path("hedges_won").path("agent-backend").isIntegralNumber()).isTrue();
+        assertThat(d.path("hedges_won").path("agent-backend").asLong()).isZero();
         JsonNode app = d.path("application");
+        assertThat(app.path("turn_shares").path("closed").asLong()).isGreaterThanOrEqualTo(4);
+        assertThat(app.path("turn_shares").path("closed_share").asDouble()).isEqualTo(1.0);
+        assertThat(app.path("turn_shares").path("closed_by_reason").path("error").asLong()).isGreaterThanOrEqualTo(4);
         assertThat(app.path("fallbacks_by_reason").path("error").asLong()).isGreaterThanOrEqualTo(4);
         assertThat(app.path("fallback_rate").asDouble()).isEqualTo(1.0);
         assertThat(app.path("active_calls").asLong()).isEqualTo(1);
@@ -224,6 +246,15 @@ class ObservabilityIT {
         assertThat(tile(dom, "active")).isEqualTo("1");
         assertThat(tile(dom, "breaker")).isEqualTo("closed");
         assertThat(tile(dom, "fallback")).isEqualTo("100.0%");
+        assertThat(tile(dom, "p50answer")).as("whole answer p50 tile").matches("[0-9]+\\.[0-9]").isNotEqualTo("0.0");
+        assertThat(tile(dom, "share-closed")).isEqualTo("100.0%");
+        assertThat(tile(dom, "share-whole")).isEqualTo("0.0%");
+        assertThat(tile(dom, "share-bridged")).isEqualTo("0.0%");
+        assertThat(tile(dom, "app-share-closed")).isEqualTo("100.0%");
+        assertThat(tile(dom, "closed-error")).as("closing lines for errors").matches("[0-9]+");
+        assertThat(Long.parseLong(tile(dom, "closed-error"))).isGreaterThanOrEqualTo(4);
+        assertThat(tile(dom, "breaker-agent-backend")).isEqualTo("closed");
+        assertThat(tile(dom, "hedges-agent-backend")).isEqualTo("0");
         assertThat(dom).contains("<td>error</td>").contains("<td>" + CALL + "</td>").contains("<polyline");
         assertThat(tile(dom, "status")).startsWith("updated");
 

@@ -30,6 +30,25 @@ public final class EgressMetrics {
     public static final String TURN_LATENCY = "callguard.turn.latency";
     /** Timer, tag {@link #TAG_KIND}: budget start to the first chunk of a streamed answer. */
     public static final String TURN_FIRST_CHUNK_LATENCY = "callguard.turn.first-chunk.latency";
+    /**
+     * Timer, tag {@link #TAG_KIND} (of the first frame: filler, generated, cached, fallback): budget start to the
+     * turn's first non-empty frame on the socket, whatever it carries; what a caller hears as latency.
+     */
+    public static final String TURN_FIRST_WORDS_LATENCY = "callguard.turn.first-words.latency";
+    /**
+     * Counter, tags {@link #TAG_OUTCOME} ({@link #OUTCOME_WHOLE}, {@link #OUTCOME_BRIDGED}, {@link #OUTCOME_CLOSED})
+     * and {@link #TAG_REASON} (the closing line's reason; {@link #REASON_NONE} otherwise): turns completed on the
+     * socket.
+     */
+    public static final String TURN_OUTCOMES = "callguard.turn.outcomes";
+    /** {@link #TURN_OUTCOMES} outcome: the answer with no filler before it. */
+    public static final String OUTCOME_WHOLE = "whole";
+    /** {@link #TURN_OUTCOMES} outcome: a filler (the responder's or the edge's), then the answer. */
+    public static final String OUTCOME_BRIDGED = "bridged";
+    /** {@link #TURN_OUTCOMES} outcome: ended by a closing line (kind fallback). */
+    public static final String OUTCOME_CLOSED = "closed";
+    /** {@link #TAG_REASON} of a turn outcome that is not a closing line. */
+    public static final String REASON_NONE = "none";
     /** Counter, tag {@link #TAG_KIND}: complete answers sent after the budget had run out. */
     public static final String TURN_OVER_BUDGET = "callguard.turn.over-budget";
 

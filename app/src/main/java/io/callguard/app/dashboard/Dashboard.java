@@ -1,6 +1,8 @@
 package io.callguard.app.dashboard;
 
 import io.callguard.common.KafkaClients;
+import io.callguard.egress.EgressMetrics;
+import io.callguard.processor.responder.ResponderMetrics;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.ResponseKind;
@@ -49,7 +51,9 @@ public final class Dashboard implements AutoCloseable {
     private static final int LAST_FALLBACKS = 20;
     /** Samples making up the last minute the windowed numbers cover. */
     private static final int WINDOW_SAMPLES = (int) (60_000 / SAMPLE_EVERY_MS);
-    private static final String TURN_LATENCY = "callguard.turn.latency";
+    /** Response ids with a filler and no complete yet that the application-wide shares remember. */
+    private static final int OPEN_TURNS = 10_000;
+    private static final String PRIMARY_BREAKER = "agent-backend";
 
     private final MeterRegistry meters;
     private final Clock clock;
@@ -60,6 +64,8 @@ public final class Dashboard implements AutoCloseable {
     private final Recorder appLatency = new Recorder(3);
     private final Deque<Histogram> appIntervals = new ArrayDeque<>();
     private final Deque<LatencyBuckets> turnBaselines = new ArrayDeque<>();
+    private final Deque<LatencyBuckets> firstWordsBaselines = new ArrayDeque<>();
+    private final TurnShares appShares = new TurnShares(OPEN_TURNS);
     private final Supplier<Map<String, Object>> appCapacity;
     private Map<String, Object> lastAppCapacity = Map.of();
     private final ScheduledExecutorService sampler;
@@ -105,16 +111,23 @@ public final class Dashboard implements AutoCloseable {
     }
 
     /**
-     * The JSON the seed's {@code getDashboard()} answered, plus capacity, fallbacks, breaker and history.
-     * Turn latency percentiles (ms) cover the turns of the last minute on this instance, all response kinds
-     * together, read from the histogram buckets; 0 when there were none.
+     * The JSON the seed's {@code getDashboard()} answered, plus capacity, fallbacks, breakers, hedges, turn shares
+     * and history. {@code p50_latency}/{@code p99_latency} are the time to first words (ms; the turn's first
+     * non-empty frame, filler included) and {@code p50_answer_ms}/{@code p99_answer_ms} the time to the complete
+     * answer, over the last minute on this instance, all kinds together, read from the histogram buckets; 0 when
+     * there were none. Both are the edge's timers when the egress runs here, else the responder's.
      */
     public synchronized Map<String, Object> snapshot() {
         Map<String, Object> out = new LinkedHashMap<>();
-        LatencyBuckets now = LatencyBuckets.of(meters.find(TURN_LATENCY).timers());
+        LatencyBuckets words = firstWords().since(firstWordsBaselines.isEmpty() ? LatencyBuckets.EMPTY
+                : firstWordsBaselines.peekFirst());
+        out.put("p50_latency", round(words.quantileMs(0.5)));
+        out.put("p99_latency", round(words.quantileMs(0.99)));
+        out.put("first_words_source", edgeHere() ? "edge" : "responder");
+        LatencyBuckets now = answers();
         LatencyBuckets window = now.since(turnBaselines.isEmpty() ? LatencyBuckets.EMPTY : turnBaselines.peekFirst());
-        out.put("p50_latency", round(window.quantileMs(0.5)));
-        out.put("p99_latency", round(window.quantileMs(0.99)));
+        out.put("p50_answer_ms", round(window.quantileMs(0.5)));
+        out.put("p99_answer_ms", round(window.quantileMs(0.99)));
         out.put("turns_last_minute", (long) window.count());
         out.put("active_calls", gauge("callguard.calls.active"));
         out.put("queued_calls", gauge("callguard.calls.queued"));
@@ -127,12 +140,19 @@ public final class Dashboard implements AutoCloseable {
         double turns = now.count();
         double fallbacks = meters.find("callguard.fallbacks").counters().stream().mapToDouble(Counter::count).sum();
         out.put("fallback_rate", turns > 0 ? fallbacks / turns : 0.0);
-        out.put("breaker_state", breakerState());
+        Map<String, String> breakers = breakers();
+        out.put("breaker_state", breakers.getOrDefault(PRIMARY_BREAKER,
+                breakers.isEmpty() ? "unknown" : breakers.values().iterator().next()));
+        out.put("breakers", breakers);
+        out.put("hedges_started", countsBy(ResponderMetrics.HEDGES_STARTED, ResponderMetrics.TAG_BACKEND));
+        out.put("hedges_won", countsBy(ResponderMetrics.HEDGES_WON, ResponderMetrics.TAG_BACKEND));
+        out.put("turn_shares", instanceShares());
         Map<String, Object> app = new LinkedHashMap<>();
         Histogram appWindow = new Histogram(3);
         appIntervals.forEach(appWindow::add);
         app.put("responses_by_kind", new TreeMap<>(responsesByKind));
         app.put("fallbacks_by_reason", new TreeMap<>(fallbacksByReason));
+        app.put("turn_shares", appShares.snapshot());
         long total = responsesByKind.values().stream().mapToLong(Long::longValue).sum();
         app.put("fallback_rate", total > 0 ? (double) responsesByKind.getOrDefault("fallback", 0L) / total : 0.0);
         // Request received at the edge to the answer written by the responder, last minute, every instance.
@@ -146,14 +166,65 @@ public final class Dashboard implements AutoCloseable {
         return out;
     }
 
-    private String breakerState() {
-        // resilience4j's binder publishes one gauge per state, 1 for the current one.
+    /** Each breaker's current state by its name (agent-backend, agent-fallback), sorted by name. */
+    private Map<String, String> breakers() {
+        // resilience4j's binder publishes one gauge per state and breaker, 1 for the current one.
+        Map<String, String> out = new TreeMap<>();
         for (Gauge g : meters.find("resilience4j.circuitbreaker.state").gauges()) {
-            if (g.value() >= 1) {
-                return g.getId().getTag("state");
+            String name = g.getId().getTag("name");
+            if (name != null) {
+                out.putIfAbsent(name, "unknown");
+                if (g.value() >= 1) {
+                    out.put(name, g.getId().getTag("state"));
+                }
             }
         }
-        return "unknown";
+        return out;
+    }
+
+    private Map<String, Long> countsBy(String counter, String tag) {
+        Map<String, Long> out = new TreeMap<>();
+        for (Counter c : meters.find(counter).counters()) {
+            String value = c.getId().getTag(tag);
+            if (value != null) {
+                out.merge(value, (long) c.count(), Long::sum);
+            }
+        }
+        return out;
+    }
+
+    /** This instance's turn shares from the edge's outcome counters (all zero when no egress runs here). */
+    private Map<String, Object> instanceShares() {
+        long whole = 0;
+        long bridged = 0;
+        Map<String, Long> closed = new TreeMap<>();
+        for (Counter c : meters.find(EgressMetrics.TURN_OUTCOMES).counters()) {
+            long n = (long) c.count();
+            String outcome = String.valueOf(c.getId().getTag(EgressMetrics.TAG_OUTCOME));
+            switch (outcome) {
+                case EgressMetrics.OUTCOME_WHOLE -> whole += n;
+                case EgressMetrics.OUTCOME_BRIDGED -> bridged += n;
+                case EgressMetrics.OUTCOME_CLOSED -> closed.merge(
+                        String.valueOf(c.getId().getTag(EgressMetrics.TAG_REASON)), n, Long::sum);
+                default -> {
+                }
+            }
+        }
+        return TurnShares.shares(whole, bridged, closed);
+    }
+
+    private boolean edgeHere() {
+        return !meters.find(EgressMetrics.TURN_FIRST_WORDS_LATENCY).timers().isEmpty();
+    }
+
+    private LatencyBuckets firstWords() {
+        return LatencyBuckets.of(meters.find(edgeHere() ? EgressMetrics.TURN_FIRST_WORDS_LATENCY
+                : ResponderMetrics.FIRST_WORDS_LATENCY).timers());
+    }
+
+    private LatencyBuckets answers() {
+        return LatencyBuckets.of(meters.find(edgeHere() ? EgressMetrics.TURN_LATENCY
+                : ResponderMetrics.TURN_LATENCY).timers());
     }
 
     private double gauge(String name) {
@@ -172,18 +243,24 @@ public final class Dashboard implements AutoCloseable {
     private void sampleLocked() {
         try {
             appIntervals.addLast(appLatency.getIntervalHistogram());
-            turnBaselines.addLast(LatencyBuckets.of(meters.find(TURN_LATENCY).timers()));
+            turnBaselines.addLast(answers());
+            firstWordsBaselines.addLast(firstWords());
             while (appIntervals.size() > WINDOW_SAMPLES) {
                 appIntervals.removeFirst();
             }
             while (turnBaselines.size() > WINDOW_SAMPLES) {
                 turnBaselines.removeFirst();
             }
+            while (firstWordsBaselines.size() > WINDOW_SAMPLES) {
+                firstWordsBaselines.removeFirst();
+            }
             Map<String, Object> snap = snapshot();
             Map<String, Object> point = new LinkedHashMap<>();
             point.put("at_ms", clock.millis());
             point.put("p50_latency", snap.get("p50_latency"));
             point.put("p99_latency", snap.get("p99_latency"));
+            point.put("p50_answer_ms", snap.get("p50_answer_ms"));
+            point.put("p99_answer_ms", snap.get("p99_answer_ms"));
             point.put("active_calls", snap.get("active_calls"));
             point.put("capacity", snap.get("capacity"));
             series.addLast(point);
@@ -232,6 +309,7 @@ public final class Dashboard implements AutoCloseable {
     }
 
     private synchronized void record(AgentResponse response) {
+        appShares.record(response);
         if (response == null || !response.contentComplete()) {
             return;
         }

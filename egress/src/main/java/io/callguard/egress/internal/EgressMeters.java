@@ -16,6 +16,7 @@ public final class EgressMeters {
     private final MeterRegistry registry;
     private final Map<ResponseKind, Timer> turnLatency = new EnumMap<>(ResponseKind.class);
     private final Map<ResponseKind, Timer> firstChunkLatency = new EnumMap<>(ResponseKind.class);
+    private final Map<ResponseKind, Timer> firstWordsLatency = new EnumMap<>(ResponseKind.class);
     private final Map<ResponseKind, Counter> overBudget = new EnumMap<>(ResponseKind.class);
     private final Counter stale;
     private final Counter notHeld;
@@ -33,6 +34,8 @@ public final class EgressMeters {
                     kind));
             firstChunkLatency.put(kind, latencyTimer(TURN_FIRST_CHUNK_LATENCY,
                     "Budget start to the first chunk of a streamed answer on the socket", kind));
+            firstWordsLatency.put(kind, latencyTimer(TURN_FIRST_WORDS_LATENCY,
+                    "Budget start to the turn's first non-empty frame on the socket (filler or words)", kind));
             overBudget.put(kind, Counter.builder(TURN_OVER_BUDGET).tag(TAG_KIND, kind.wireName())
                     .description("Complete answers sent after the turn budget").register(registry));
         }
@@ -44,6 +47,8 @@ public final class EgressMeters {
         edgeTimeoutFallbacks = registry.counter(FALLBACKS, TAG_REASON, REASON_EDGE_TIMEOUT);
         edgeFillers = registry.counter(EDGE_FILLERS);
         dialOutExhausted = registry.counter(DIALOUT_EXHAUSTED);
+        registry.counter(TURN_OUTCOMES, TAG_OUTCOME, OUTCOME_WHOLE, TAG_REASON, REASON_NONE);
+        registry.counter(TURN_OUTCOMES, TAG_OUTCOME, OUTCOME_BRIDGED, TAG_REASON, REASON_NONE);
     }
 
     private Timer latencyTimer(String name, String description, ResponseKind kind) {
@@ -66,6 +71,30 @@ public final class EgressMeters {
         turnLatency.get(kind).record(Duration.ofMillis(elapsed));
         if (countOverBudget && elapsed > budgetMs) {
             overBudget.get(kind).increment();
+        }
+    }
+
+    /** A turn's first non-empty frame went out; {@code kind} is what it carried. */
+    void firstWords(ResponseKind kind, long startMs, long sentAtMs) {
+        if (startMs > 0) {
+            firstWordsLatency.get(kind).record(Duration.ofMillis(Math.max(0, sentAtMs - startMs)));
+        }
+    }
+
+    /**
+     * A turn's complete frame went out: a closing line (fallback or busy kind) counts as closed with its reason, an
+     * answer as bridged when a filler came first, else whole. The begin message ({@code startMs} 0) is no turn.
+     */
+    void outcome(ResponseKind kind, boolean fillerSaid, String reason, long startMs) {
+        if (startMs <= 0) {
+            return;
+        }
+        if (kind == ResponseKind.FALLBACK || kind == ResponseKind.BUSY) {
+            registry.counter(TURN_OUTCOMES, TAG_OUTCOME, OUTCOME_CLOSED, TAG_REASON,
+                    reason == null || reason.isEmpty() ? "unknown" : reason).increment();
+        } else {
+            registry.counter(TURN_OUTCOMES, TAG_OUTCOME, fillerSaid ? OUTCOME_BRIDGED : OUTCOME_WHOLE,
+                    TAG_REASON, REASON_NONE).increment();
         }
     }
 

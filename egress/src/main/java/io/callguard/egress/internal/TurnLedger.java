@@ -120,6 +120,7 @@ public final class TurnLedger {
         if (turn.answerArrived) {
             if (send(line, turn.content.toString(), true)) {
                 meters.resent();
+                spoke(turn, turn.kind, turn.startMs, turn.content, nowMs);
                 completed(line, turn, turn.kind, turn.startMs, nowMs, true);
             }
         } else if (turn.responseId > 0 && turn.startMs > 0 && turn.content.length() == 0
@@ -134,6 +135,7 @@ public final class TurnLedger {
             // Only part of the answer is here: catch the new socket up and let the rest stream after it.
             if (send(line, turn.content.toString(), false)) {
                 meters.resent();
+                spoke(turn, turn.wordsSent ? turn.kind : ResponseKind.FILLER, turn.startMs, turn.content, nowMs);
             }
         }
     }
@@ -259,6 +261,9 @@ public final class TurnLedger {
         }
         turn.endCall |= Boolean.TRUE.equals(response.endCall());
         turn.answerArrived = response.contentComplete();
+        if (response.contentComplete()) {
+            turn.reason = response.reason();
+        }
         if (line.socket == null) {
             return Outcome.HELD;
         }
@@ -267,6 +272,7 @@ public final class TurnLedger {
         }
         turn.lastFrameAtMs = nowMs;
         long start = response.requestReceivedAtMs() > 0 ? response.requestReceivedAtMs() : turn.startMs;
+        spoke(turn, response.kind(), start, response.content(), nowMs);
         if (response.contentComplete()) {
             completed(line, turn, response.kind(), start, nowMs, true);
         } else if (!turn.firstChunkSent) {
@@ -325,6 +331,7 @@ public final class TurnLedger {
             turn.fillerSent = true;
             turn.lastFrameAtMs = nowMs;
             meters.edgeFiller();
+            spoke(turn, ResponseKind.FILLER, turn.startMs, filler, nowMs);
         }
     }
 
@@ -335,7 +342,9 @@ public final class TurnLedger {
         }
         turn.content.append(closing);
         turn.kind = ResponseKind.FALLBACK;
+        turn.reason = EgressMetrics.REASON_EDGE_TIMEOUT;
         meters.edgeTimeoutFallback();
+        spoke(turn, ResponseKind.FALLBACK, turn.startMs, closing, nowMs);
         // The watchdog fires at its deadlines by design; its lateness shows in the latency, not as over-budget.
         completed(line, turn, ResponseKind.FALLBACK, turn.startMs, nowMs, false);
         return true;
@@ -345,6 +354,15 @@ public final class TurnLedger {
                            boolean countOverBudget) {
         turn.completedOn = line.socket.connectionId();
         meters.completed(kind, startMs, nowMs, budgetMs, countOverBudget);
+        meters.outcome(kind, turn.fillerSent, turn.reason, startMs);
+    }
+
+    /** Records the turn's first words the first time a non-empty frame of it goes out (filler included). */
+    private void spoke(Turn turn, ResponseKind kind, long startMs, CharSequence content, long nowMs) {
+        if (!turn.firstWordsSent && content.length() > 0) {
+            turn.firstWordsSent = true;
+            meters.firstWords(kind, startMs, nowMs);
+        }
     }
 
     private boolean send(CallLine line, String content, boolean complete) {
@@ -409,6 +427,10 @@ public final class TurnLedger {
         /** The last chunk ({@code content_complete}) was received, whether or not it could be written. */
         boolean answerArrived;
         boolean firstChunkSent;
+        /** A non-empty frame of this turn went out (its first words were timed). */
+        boolean firstWordsSent;
+        /** The complete answer's reason (a closing line's), when it has one. */
+        String reason;
         /** A filler was said (the responder's or the edge's). */
         boolean fillerSent;
         /** Words other than a filler were said. */

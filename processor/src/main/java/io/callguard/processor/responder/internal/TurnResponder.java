@@ -156,6 +156,11 @@ public final class TurnResponder implements AutoCloseable {
         this.fallback = fallbackBackend == null ? null : new Guarded(fallbackBackend,
                 new BackendResilience(config, clock, meters, BackendResilience.FALLBACK_NAME));
         this.hedgeDelayMs = config.hedgeDelayMs();
+        // Registered at 0 so dashboards can chart hedges per backend before the first race.
+        for (Guarded g : fallback == null ? List.of(primary) : List.of(primary, fallback)) {
+            meters.counter(ResponderMetrics.HEDGES_STARTED, ResponderMetrics.TAG_BACKEND, g.name());
+            meters.counter(ResponderMetrics.HEDGES_WON, ResponderMetrics.TAG_BACKEND, g.name());
+        }
         this.cache = config.cacheEnabled() ? new ResponseCache(config.cacheMaxEntries(), config.cacheTtlMs(), clock)
                 : null;
         for (FallbackReason reason : FallbackReason.values()) {
