@@ -201,8 +201,8 @@ final class SimulatedCall {
         // here is a turn the caller stopped waiting for.
         turns.values().forEach(t -> {
             if (!t.done) {
-                t.done = true;
-                report.count(t.firstWordsAtNanos == 0 ? DrillReport.SILENT_TURNS : "turns_superseded_unanswered");
+                report.count("turns_superseded_unanswered");
+                judge(t, false);
             }
         });
         long id = nextResponseId++;
@@ -353,6 +353,7 @@ final class SimulatedCall {
             turn.done = true;
             turn.giveUp.cancel(false);
             report.count(DrillReport.MISROUTED_ANSWERS);
+            scheduleTurn(options.turnInterval().toMillis());
             return;
         }
         turn.completedAtNanos = now;
