@@ -24,14 +24,17 @@ import org.eclipse.jetty.websocket.client.WebSocketClient;
 
 /**
  * Plays Retell against a running gateway: for each call a signed {@code call_started}, the LLM WebSocket
- * with a turn every interval, pings, then {@code call_ended} and {@code call_analyzed}; with the faults
+ * with a turn the interval after each whole answer, pings, then {@code call_ended} and {@code call_analyzed}; with the faults
  * asked for. Everything it sees goes into a {@link DrillReport}.
  */
 public final class Drill {
 
+    /** How long the drill waits, at its end, for answers whose words already flow to complete. */
+    static final Duration ANSWER_DRAIN = Duration.ofSeconds(15);
+
     private final DrillOptions options;
     private final Consumer<String> progress;
-    private final DrillReport report = new DrillReport();
+    private final DrillReport report;
     private final RetellSignature signer;
     /** The webhook sender, over the same Jetty client as the sockets; set while {@link #run} runs. */
     private volatile SignedWebhooks webhooks;
@@ -39,6 +42,7 @@ public final class Drill {
     public Drill(DrillOptions options, Consumer<String> progress) {
         this.options = options;
         this.progress = progress;
+        this.report = new DrillReport(options.minWholeAnswers());
         this.signer = new RetellSignature(options.apiKey(), Clock.systemUTC(), RetellSignature.DEFAULT_TOLERANCE_MS);
     }
 
@@ -65,6 +69,7 @@ public final class Drill {
         Optional<PrometheusText> gatewayAtStart = gateway.scrape();
         long started = System.nanoTime();
         double cpuAtStart = processCpuSeconds();
+        TurnClassifier classifier = new TurnClassifier(options.fillerLines(), options.closingLines());
         try {
             List<SimulatedCall> calls = new ArrayList<>();
             java.util.Set<String> lateStarts = new java.util.HashSet<>();
@@ -74,7 +79,8 @@ public final class Drill {
                 boolean outOfOrder = options.outOfOrder() && random.nextInt(5) == 0;
                 boolean badInput = random.nextDouble() < options.badInput();
                 boolean drop = random.nextDouble() < options.dropSockets();
-                SimulatedCall call = new SimulatedCall(callId, options, report, client, scheduler);
+                SimulatedCall call = new SimulatedCall(callId, options, report, client, scheduler, classifier,
+                        random.split());
                 calls.add(call);
                 // Not joined: a slow acknowledgement must not delay the next call's start (and shorten every call).
                 CompletableFuture<Void> ready = outOfOrder ? CompletableFuture.completedFuture(null)
@@ -89,11 +95,9 @@ public final class Drill {
                     badInput(client, callId);
                 }
                 if (drop) {
-                    // Cut just after a turn was sent, so the reconnect happens mid-turn.
+                    // Cut just after a turn was sent, in the call's first half, so the reconnect happens mid-turn.
                     long turns = Math.max(1, options.duration().toMillis() / options.turnInterval().toMillis());
-                    long at = options.turnInterval().toMillis() * (1 + random.nextLong(Math.max(1, turns - 1))) + 3;
-                    opened.get(opened.size() - 1).thenRun(() ->
-                            scheduler.schedule(call::dropAndReconnect, at, TimeUnit.MILLISECONDS));
+                    call.dropAfterTurn(1 + random.nextLong(Math.max(1, turns / 2)));
                 }
                 if (outOfOrder) {
                     lateStarts.add(callId);
@@ -117,8 +121,12 @@ public final class Drill {
                         / 1e9, report.count("turns_sent", 0), report.count("turns_answered", 0)));
             }
             calls.forEach(SimulatedCall::stopTurns);
-            // Turns already asked get their whole budget before the calls end.
-            Thread.sleep(options.budget().toMillis() + 200);
+            // Turns already asked get their budget, and answers already speaking their end, before the calls end.
+            long drainUntil = System.nanoTime() + options.budget().plus(ANSWER_DRAIN).toNanos();
+            Thread.sleep(50);
+            while (System.nanoTime() < drainUntil && calls.stream().anyMatch(SimulatedCall::answering)) {
+                Thread.sleep(20);
+            }
             List<CompletableFuture<?>> endings = new ArrayList<>();
             for (SimulatedCall call : calls) {
                 call.finish();
@@ -132,7 +140,7 @@ public final class Drill {
         } finally {
             double ownCpu = processCpuSeconds() - cpuAtStart;
             Optional<PrometheusText> gatewayAtEnd = gatewayAtStart.isPresent() ? gateway.scrape() : Optional.empty();
-            // The drill cannot tell a fallback line from a generated answer: the gateway's counters can.
+            // The gateway's counters say why it fell back; the drill hears only what was said.
             report.finish((System.nanoTime() - started) / 1e9, ownCpu,
                     GatewayMetrics.cpuSecondsBetween(gatewayAtStart, gatewayAtEnd),
                     GatewayMetrics.fallbacksBetween(gatewayAtStart, gatewayAtEnd));

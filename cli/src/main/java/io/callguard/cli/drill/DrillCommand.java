@@ -15,8 +15,10 @@ import picocli.CommandLine.Spec;
 
 /** {@code callguard drill}: plays Retell against a running gateway under load and faults; exits 1 when a caller would have noticed. */
 @Command(name = "drill", mixinStandardHelpOptions = true,
-        description = {"Play Retell against a running gateway: signed webhooks, the LLM WebSocket, a turn every interval,",
-            "pings, faults on demand. Exits 1 when any turn was silent or any answer stale, duplicated or misrouted."})
+        description = {"Play Retell against a running gateway: signed webhooks, the LLM WebSocket, the caller speaking",
+            "again an interval after each whole answer, pings, faults on demand. Judges every turn by what the caller",
+            "heard (whole, bridged, truncated, closing_only, silent). Exits 1 when any turn was silent, any answer",
+            "stale, duplicated or misrouted, or fewer than --min-whole-answers carried the whole answer."})
 public final class DrillCommand implements Callable<Integer> {
 
     /** Pause between the warm-up and the measured drill, for the warm-up calls' endings to settle. */
@@ -34,7 +36,7 @@ public final class DrillCommand implements Callable<Integer> {
     @Option(names = "--duration", defaultValue = "10s", paramLabel = "D", description = "How long each call lasts, e.g. 30s, 2m (default ${DEFAULT-VALUE}).")
     String duration;
 
-    @Option(names = "--turn-interval", defaultValue = "1s", paramLabel = "I", description = "Time between turns of a call (default ${DEFAULT-VALUE}).")
+    @Option(names = "--turn-interval", defaultValue = "1s", paramLabel = "I", description = "The caller speaks again this long after the whole answer (its content_complete), never while an answer is open (default ${DEFAULT-VALUE}).")
     String turnInterval;
 
     @Option(names = "--ramp-up", defaultValue = "1s", paramLabel = "R", description = {"Start the calls evenly "
@@ -49,11 +51,34 @@ public final class DrillCommand implements Callable<Integer> {
             + "its own JIT compiling, and the gateway's."})
     String warmup;
 
-    @Option(names = "--budget-ms", defaultValue = "1000", description = {"A complete answer later than this after the "
-            + "request was sent is a silent turn (default ${DEFAULT-VALUE}: the gateway's turn.budget-ms of 800 plus "
-            + "200 ms for both socket legs and scheduling on a loaded host; a watchdog fallback sent at exactly the "
-            + "gateway's budget must not count as silence)."})
+    @Option(names = "--budget-ms", defaultValue = "1000", description = {"No first words (any content, a filler "
+            + "counts) this long after the request was sent, or no complete answer at all, is a silent turn "
+            + "(default ${DEFAULT-VALUE}: the gateway's turn.budget-ms of 800 plus 200 ms for both socket legs and "
+            + "scheduling on a loaded host; a filler sent at exactly the gateway's budget must not count as silence)."})
     long budgetMs;
+
+    @Option(names = "--interrupt-rate", defaultValue = "0", paramLabel = "P", description = {"Chance per turn, 0..1, "
+            + "that the caller speaks again while the agent answers (a new response_required right after the first "
+            + "chunk); those turns are counted as turns_interrupted, not judged (default ${DEFAULT-VALUE})."})
+    double interruptRate;
+
+    @Option(names = "--filler-lines", paramLabel = "LINES", description = {"The gateway's filler lines, "
+            + "'|'-separated, as turn.filler-messages (default: the gateway's default filler lines)."})
+    String fillerLines;
+
+    @Option(names = "--closing-lines", paramLabel = "LINES", description = {"The gateway's closing lines, "
+            + "'|'-separated: turn.fallback-message and responder.fallback.* (default: the gateway's defaults)."})
+    String closingLines;
+
+    @Option(names = "--expect-echo", defaultValue = "true", arity = "1", paramLabel = "BOOL", description = {"The "
+            + "answer must start with 'You said: <question>', as the script backend and sim-llm answer; false for "
+            + "a real LLM (default ${DEFAULT-VALUE})."})
+    boolean expectEcho;
+
+    @Option(names = "--min-whole-answers", defaultValue = "0.99", paramLabel = "S", description = {"Fail the run when "
+            + "fewer than this share, 0..1, of the turns carried the agent's whole answer (whole + bridged); "
+            + "0 turns it off (default ${DEFAULT-VALUE})."})
+    double minWholeAnswers;
 
     @Option(names = "--retell-api-key", paramLabel = "KEY", description = "Signs the webhooks (default: RETELL_API_KEY).")
     String apiKey;
@@ -95,7 +120,9 @@ public final class DrillCommand implements Callable<Integer> {
         try {
             options = new DrillOptions(target, key, token, calls, parse(duration), parse(turnInterval),
                     Duration.ofMillis(budgetMs), duplicateWebhooks, dropSockets, outOfOrder, badInput, seed,
-                    parse(rampUp));
+                    parse(rampUp), interruptRate, lines("--filler-lines", fillerLines, DrillOptions.gatewayFillerLines()),
+                    lines("--closing-lines", closingLines, DrillOptions.gatewayClosingLines()), expectEcho,
+                    minWholeAnswers);
             Duration warm = parse(warmup);
             if (warm.isNegative()) {
                 throw new IllegalArgumentException("--warmup must not be negative, was " + warmup);
@@ -115,7 +142,21 @@ public final class DrillCommand implements Callable<Integer> {
         if (html != null) {
             Files.writeString(html, DrillHtml.render(report, options));
         }
+        report.failures().forEach(reason -> spec.commandLine().getErr().println("drill failed: " + reason));
+        spec.commandLine().getErr().flush();
         return report.passed() ? 0 : 1;
+    }
+
+    /** The lines of a {@code '|'}-separated option, or {@code defaults} when it is not given. */
+    private static java.util.List<String> lines(String option, String text, java.util.List<String> defaults) {
+        if (text == null) {
+            return defaults;
+        }
+        java.util.List<String> lines = DrillOptions.lines(text);
+        if (lines.isEmpty()) {
+            throw new IllegalArgumentException(option + " needs at least one non-blank line, was '" + text + "'");
+        }
+        return lines;
     }
 
     /** Parses {@code 500ms}, {@code 10s}, {@code 2m} or an ISO-8601 duration. */

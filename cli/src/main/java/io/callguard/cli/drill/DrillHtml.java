@@ -17,8 +17,8 @@ final class DrillHtml {
     }
 
     static String render(DrillReport report, DrillOptions options) {
-        List<Map.Entry<String, Histogram>> series = List.of(Map.entry("turn latency", report.turns()),
-                Map.entry("first chunk", report.firstChunks()), Map.entry("webhook ack", report.webhooks()));
+        List<Map.Entry<String, Histogram>> series = List.of(Map.entry("first words", report.firstWords()),
+                Map.entry("whole answer", report.turns()), Map.entry("webhook ack", report.webhooks()));
         String[] colors = {"#d62728", "#1f77b4", "#2ca02c"};
         double maxMs = 1;
         for (Map.Entry<String, Histogram> s : series) {
@@ -67,10 +67,25 @@ final class DrillHtml {
                 + "<style>body{font-family:sans-serif;margin:2em}pre{background:#f6f6f6;padding:1em}</style></head><body>"
                 + "<h1>callguard drill: " + (report.passed() ? "passed" : "FAILED") + "</h1>"
                 + "<p>" + options.calls() + " calls (started over " + options.rampUp().toMillis() + " ms), "
-                + options.duration().toSeconds() + " s each, a turn every "
-                + options.turnInterval().toMillis() + " ms, budget " + options.budget().toMillis() + " ms, target "
-                + escape(options.target().toString()) + "</p>"
-                + svg + "<pre>" + escape(report.text()) + "</pre></body></html>";
+                + options.duration().toSeconds() + " s each, the caller speaking again "
+                + options.turnInterval().toMillis() + " ms after each whole answer, interrupting "
+                + Math.round(options.interruptRate() * 100) + "% of turns, budget " + options.budget().toMillis()
+                + " ms, target " + escape(options.target().toString()) + "</p>"
+                + heardTable(report) + svg + "<pre>" + escape(report.text()) + "</pre></body></html>";
+    }
+
+    /** What callers heard: one row per class with its count and share, and the whole-answer share. */
+    private static String heardTable(DrillReport report) {
+        long judged = report.judgedTurns();
+        StringBuilder t = new StringBuilder("<h2>What callers heard</h2><p>Whole answers (whole + bridged): ");
+        t.append(String.format(Locale.ROOT, "<b>%.1f%%</b> of %d turns</p>", report.wholeShare() * 100, judged));
+        t.append("<table border='1' cellpadding='4' style='border-collapse:collapse'><tr><th>heard</th><th>turns</th>"
+                + "<th>share</th></tr>");
+        for (Heard h : Heard.values()) {
+            t.append(String.format(Locale.ROOT, "<tr><td>%s</td><td>%d</td><td>%.1f%%</td></tr>", h.label(),
+                    report.heard(h), judged == 0 ? 0.0 : report.heard(h) * 100.0 / judged));
+        }
+        return t.append("</table>").toString();
     }
 
     private static double x(double p, double xMax) {

@@ -1,8 +1,15 @@
 package io.callguard.cli.drill;
 
+import io.callguard.common.CommonConfig;
+import io.callguard.processor.responder.FallbackReason;
+import io.callguard.processor.responder.ResponderConfig;
 import java.net.URI;
 import java.time.Duration;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * What a drill plays against a gateway.
@@ -12,18 +19,37 @@ import java.util.Objects;
  * @param socketToken       the gateway's socket token ({@code ?token=})
  * @param calls             concurrent calls
  * @param duration          how long each call lasts
- * @param turnInterval      time between two {@code response_required} of a call
- * @param budget            a complete answer later than this after the request is a silent turn
+ * @param turnInterval      the caller speaks again this long after the whole answer (its content_complete)
+ * @param budget            no first words this long after the request is a silent turn
  * @param duplicateWebhooks each webhook is sent this many times (1 = no duplicates)
  * @param dropSockets       fraction of calls whose socket is cut mid-call and reconnected, 0..1
  * @param outOfOrder        some calls get {@code call_ended} before {@code call_started}
  * @param badInput          fraction of calls that also send a malformed webhook and a malformed frame, 0..1
  * @param seed              seed of every random choice, so a drill can be repeated
  * @param rampUp            the calls start evenly spread over this time (each still lasts {@code duration})
+ * @param interruptRate     chance per turn, 0..1, that the caller speaks again after the answer's first chunk
+ * @param fillerLines       the gateway's filler lines, to tell a bridged answer
+ * @param closingLines      the gateway's closing lines, to tell a truncated or closing-only answer
+ * @param expectEcho        the answer must start with {@code You said: <question>} (script backend, sim-llm)
+ * @param minWholeAnswers   the run fails when fewer turns than this share, 0..1, carried the whole answer
  */
 public record DrillOptions(URI target, String apiKey, String socketToken, int calls, Duration duration,
                            Duration turnInterval, Duration budget, int duplicateWebhooks, double dropSockets,
-                           boolean outOfOrder, double badInput, long seed, Duration rampUp) {
+                           boolean outOfOrder, double badInput, long seed, Duration rampUp, double interruptRate,
+                           List<String> fillerLines, List<String> closingLines, boolean expectEcho,
+                           double minWholeAnswers) {
+
+    /** The default of {@code --min-whole-answers}. */
+    public static final double DEFAULT_MIN_WHOLE_ANSWERS = 0.99;
+
+    /** A drill without interruptions, judged against the gateway's default lines, expecting echoes. */
+    public DrillOptions(URI target, String apiKey, String socketToken, int calls, Duration duration,
+                        Duration turnInterval, Duration budget, int duplicateWebhooks, double dropSockets,
+                        boolean outOfOrder, double badInput, long seed, Duration rampUp) {
+        this(target, apiKey, socketToken, calls, duration, turnInterval, budget, duplicateWebhooks, dropSockets,
+                outOfOrder, badInput, seed, rampUp, 0, gatewayFillerLines(), gatewayClosingLines(), true,
+                DEFAULT_MIN_WHOLE_ANSWERS);
+    }
 
     public DrillOptions {
         Objects.requireNonNull(target, "target");
@@ -42,6 +68,14 @@ public record DrillOptions(URI target, String apiKey, String socketToken, int ca
         if (rampUp.isNegative() || rampUp.compareTo(Duration.ofHours(1)) > 0) {
             throw new IllegalArgumentException("--ramp-up must be within 0..1h, was " + rampUp);
         }
+        if (!(interruptRate >= 0 && interruptRate <= 1)) {
+            throw new IllegalArgumentException("--interrupt-rate must be within 0..1, was " + interruptRate);
+        }
+        if (!(minWholeAnswers >= 0 && minWholeAnswers <= 1)) {
+            throw new IllegalArgumentException("--min-whole-answers must be within 0..1, was " + minWholeAnswers);
+        }
+        fillerLines = List.copyOf(fillerLines);
+        closingLines = List.copyOf(closingLines);
         if (!target.toString().endsWith("/")) {
             target = URI.create(target + "/");
         }
@@ -56,7 +90,30 @@ public record DrillOptions(URI target, String apiKey, String socketToken, int ca
     /** The same drill with calls lasting {@code callDuration} instead (a warm-up run). */
     public DrillOptions withDuration(Duration callDuration) {
         return new DrillOptions(target, apiKey, socketToken, calls, callDuration, turnInterval, budget,
-                duplicateWebhooks, dropSockets, outOfOrder, badInput, seed, rampUp);
+                duplicateWebhooks, dropSockets, outOfOrder, badInput, seed, rampUp, interruptRate, fillerLines,
+                closingLines, expectEcho, minWholeAnswers);
+    }
+
+    /** The filler lines a gateway says with its defaults ({@code turn.filler-messages}). */
+    public static List<String> gatewayFillerLines() {
+        return new CommonConfig(Map.of()).turnFillerMessages();
+    }
+
+    /** Every closing line a gateway says with its defaults: each fallback reason's and {@code turn.fallback-message}. */
+    public static List<String> gatewayClosingLines() {
+        CommonConfig common = new CommonConfig(Map.of());
+        ResponderConfig responder = new ResponderConfig(Map.of());
+        Set<String> lines = new LinkedHashSet<>();
+        for (FallbackReason reason : FallbackReason.values()) {
+            lines.add(responder.fallbackMessage(reason, common));
+        }
+        lines.add(common.turnFallbackMessage());
+        return List.copyOf(lines);
+    }
+
+    /** Splits a {@code '|'}-separated list of lines, as {@code turn.filler-messages} is written. */
+    public static List<String> lines(String text) {
+        return java.util.Arrays.stream(text.split("\\|")).map(String::strip).filter(s -> !s.isEmpty()).toList();
     }
 
     /** The WebSocket URL of a call, as Retell dials it. */

@@ -2,7 +2,11 @@ package io.callguard.cli.drill;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.callguard.schemas.Json;
+import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -10,7 +14,10 @@ import java.util.concurrent.atomic.LongAdder;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 
-/** What a drill measured: latency histograms (HdrHistogram, nanoseconds) and counts of every failure kind. */
+/**
+ * What a drill measured: latency histograms (HdrHistogram, nanoseconds), what the caller heard per turn
+ * ({@link Heard}) and counts of every failure kind.
+ */
 public final class DrillReport {
 
     /** Counts that make a drill fail: each means a caller heard silence or the wrong thing. */
@@ -22,23 +29,43 @@ public final class DrillReport {
     public static final String BAD_INPUT_ACCEPTED = "bad_input_accepted";
 
     private final Recorder turnLatency = new Recorder(3);
-    private final Recorder firstChunkLatency = new Recorder(3);
+    private final Recorder firstWordsLatency = new Recorder(3);
     private final Recorder webhookLatency = new Recorder(3);
     private final Map<String, LongAdder> counts = new ConcurrentHashMap<>();
+    private final Map<Heard, LongAdder> heard = new EnumMap<>(Heard.class);
+    private final double minWholeAnswers;
     private Histogram turns;
-    private Histogram firstChunks;
+    private Histogram firstWords;
     private Histogram webhooks;
     private double seconds;
     private double cpuCores = Double.NaN;
     private double gatewayCpuCores = Double.NaN;
     private Map<String, Long> gatewayFallbacks;
 
+    /** A report that fails below {@code minWholeAnswers} (0..1) whole answers; 0 = never for that reason. */
+    public DrillReport(double minWholeAnswers) {
+        this.minWholeAnswers = minWholeAnswers;
+        for (Heard h : Heard.values()) {
+            heard.put(h, new LongAdder());
+        }
+    }
+
+    /** Records the whole-answer latency: from the request to its content_complete. */
     void recordTurn(long nanos) {
         turnLatency.recordValue(Math.max(1, nanos));
     }
 
-    void recordFirstChunk(long nanos) {
-        firstChunkLatency.recordValue(Math.max(1, nanos));
+    /** Records the time to first words: from the request to the first frame with content (a filler counts). */
+    void recordFirstWords(long nanos) {
+        firstWordsLatency.recordValue(Math.max(1, nanos));
+    }
+
+    /** Counts a turn by what the caller heard; a silent one is also a {@link #SILENT_TURNS}. */
+    void recordHeard(Heard what) {
+        heard.get(what).increment();
+        if (what == Heard.SILENT) {
+            count(SILENT_TURNS);
+        }
     }
 
     void recordWebhook(long nanos) {
@@ -60,7 +87,7 @@ public final class DrillReport {
     void finish(double elapsedSeconds, double cpuSeconds, double gatewayCpuSeconds,
                 Map<String, Long> gatewayFallbacks) {
         turns = turnLatency.getIntervalHistogram();
-        firstChunks = firstChunkLatency.getIntervalHistogram();
+        firstWords = firstWordsLatency.getIntervalHistogram();
         webhooks = webhookLatency.getIntervalHistogram();
         seconds = elapsedSeconds;
         cpuCores = elapsedSeconds > 0 ? cpuSeconds / elapsedSeconds : Double.NaN;
@@ -73,23 +100,58 @@ public final class DrillReport {
         return a == null ? orElse : a.sum();
     }
 
+    /** Whole-answer latency: from the request to its content_complete. */
     public Histogram turns() {
         return turns;
     }
 
-    public Histogram firstChunks() {
-        return firstChunks;
+    /** Time to first words: from the request to the first frame with content. */
+    public Histogram firstWords() {
+        return firstWords;
+    }
+
+    /** Turns the caller heard as {@code what}. */
+    public long heard(Heard what) {
+        return heard.get(what).sum();
+    }
+
+    /** Turns judged by what the caller heard: every turn asked, less those the caller interrupted. */
+    public long judgedTurns() {
+        return heard.values().stream().mapToLong(LongAdder::sum).sum();
+    }
+
+    /** (whole + bridged) / judged turns; 0 when no turn was judged. */
+    public double wholeShare() {
+        long judged = judgedTurns();
+        return judged == 0 ? 0 : (double) (heard(Heard.WHOLE) + heard(Heard.BRIDGED)) / judged;
+    }
+
+    /** Why the drill failed, one line per reason; empty when it passed. */
+    public List<String> failures() {
+        List<String> out = new ArrayList<>();
+        for (String kind : List.of(SILENT_TURNS, STALE_ANSWERS, DUPLICATE_ANSWERS, MISROUTED_ANSWERS, WEBHOOK_FAILURES,
+                BAD_INPUT_ACCEPTED)) {
+            if (count(kind, 0) > 0) {
+                out.add(kind + ": " + count(kind, 0));
+            }
+        }
+        if (minWholeAnswers > 0 && wholeShare() < minWholeAnswers) {
+            out.add(String.format(Locale.ROOT, "whole answers %.1f%% of %d turns, below --min-whole-answers %.1f%%",
+                    wholeShare() * 100, judgedTurns(), minWholeAnswers * 100));
+        }
+        return out;
     }
 
     public Histogram webhooks() {
         return webhooks;
     }
 
-    /** True when no turn was silent and no answer was stale, duplicated or misrouted, and every webhook was taken. */
+    /**
+     * True when no turn was silent, no answer was stale, duplicated or misrouted, every webhook was taken, and the
+     * whole-answer share reached the minimum.
+     */
     public boolean passed() {
-        return count(SILENT_TURNS, 0) == 0 && count(STALE_ANSWERS, 0) == 0 && count(DUPLICATE_ANSWERS, 0) == 0
-                && count(MISROUTED_ANSWERS, 0) == 0 && count(WEBHOOK_FAILURES, 0) == 0
-                && count(BAD_INPUT_ACCEPTED, 0) == 0;
+        return failures().isEmpty();
     }
 
     public Map<String, Long> counts() {
@@ -102,8 +164,9 @@ public final class DrillReport {
     public String text() {
         StringBuilder s = new StringBuilder();
         s.append(String.format("drill %s in %.1f s%n", passed() ? "PASSED" : "FAILED", seconds));
-        s.append(line("turn latency", turns));
-        s.append(line("first chunk", firstChunks));
+        failures().forEach(f -> s.append("  failed: ").append(f).append(String.format("%n")));
+        s.append(line("first words", firstWords));
+        s.append(line("whole answer", turns));
         s.append(line("webhook ack", webhooks));
         if (!Double.isNaN(cpuCores)) {
             s.append(String.format("  %-24s %.2f cores%n", "drill process cpu", cpuCores));
@@ -115,6 +178,13 @@ public final class DrillReport {
             s.append(String.format("  %-24s %s%n", "gateway fallbacks", gatewayFallbacks.isEmpty() ? "none"
                     : new TreeMap<>(gatewayFallbacks).toString().replaceAll("[{}]", "").replace("=", " ")));
         }
+        long judged = judgedTurns();
+        s.append(String.format(Locale.ROOT, "  %-24s %.1f%% of %d turns (whole + bridged)%n", "whole answers",
+                wholeShare() * 100, judged));
+        for (Heard h : Heard.values()) {
+            s.append(String.format(Locale.ROOT, "  %-24s %d (%.1f%%)%n", "heard " + h.label(), heard(h),
+                    judged == 0 ? 0.0 : heard(h) * 100.0 / judged));
+        }
         counts().forEach((k, v) -> s.append(String.format("  %-24s %d%n", k, v)));
         return s.toString();
     }
@@ -123,8 +193,21 @@ public final class DrillReport {
     public String json() {
         ObjectNode root = Json.mapper().createObjectNode();
         root.put("passed", passed()).put("seconds", seconds);
-        root.set("turn_latency_ms", Json.mapper().valueToTree(percentiles(turns)));
-        root.set("first_chunk_latency_ms", Json.mapper().valueToTree(percentiles(firstChunks)));
+        root.set("failures", Json.mapper().valueToTree(failures()));
+        root.set("first_words_latency_ms", Json.mapper().valueToTree(percentiles(firstWords)));
+        root.set("whole_answer_latency_ms", Json.mapper().valueToTree(percentiles(turns)));
+        ObjectNode heardNode = root.putObject("heard");
+        long judged = judgedTurns();
+        heardNode.put("turns", judged);
+        heardNode.put("whole_answers_share", wholeShare());
+        heardNode.put("min_whole_answers", minWholeAnswers);
+        for (Heard h : Heard.values()) {
+            heardNode.put(h.label(), heard(h));
+        }
+        ObjectNode shares = heardNode.putObject("shares");
+        for (Heard h : Heard.values()) {
+            shares.put(h.label(), judged == 0 ? 0.0 : (double) heard(h) / judged);
+        }
         root.set("webhook_ack_latency_ms", Json.mapper().valueToTree(percentiles(webhooks)));
         if (!Double.isNaN(cpuCores)) {
             root.put("drill_process_cpu_cores", Math.round(cpuCores * 100) / 100.0);

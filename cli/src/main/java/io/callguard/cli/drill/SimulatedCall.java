@@ -1,5 +1,6 @@
 package io.callguard.cli.drill;
 
+import io.callguard.processor.responder.ScriptBackend;
 import io.callguard.retell.frames.FrameParser;
 import io.callguard.retell.frames.FrameWriter;
 import io.callguard.retell.frames.ParseResult;
@@ -10,6 +11,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
@@ -20,9 +22,10 @@ import org.eclipse.jetty.websocket.api.Session;
 import org.eclipse.jetty.websocket.client.WebSocketClient;
 
 /**
- * One call played the way Retell plays it: the LLM WebSocket, a {@code response_required} every turn
- * interval with the whole transcript so far, {@code ping_pong} every 2 s, and a reconnect to the same URL
- * when the socket is cut. Checks every answer it gets.
+ * One call played the way Retell plays it: the LLM WebSocket, a {@code response_required} with the whole
+ * transcript so far {@code --turn-interval} after the previous answer was complete (never while one is open,
+ * unless the caller interrupts), {@code ping_pong} every 2 s, and a reconnect to the same URL when the socket is
+ * cut. Judges every answer by what the caller heard ({@link TurnClassifier}).
  */
 final class SimulatedCall {
 
@@ -39,6 +42,8 @@ final class SimulatedCall {
     private final DrillReport report;
     private final WebSocketClient client;
     private final ScheduledExecutorService scheduler;
+    private final TurnClassifier classifier;
+    private final SplittableRandom random;
     private final Map<Long, Turn> turns = new ConcurrentHashMap<>();
     private final List<Utterance> transcript = new ArrayList<>();
     private volatile Session session;
@@ -46,29 +51,41 @@ final class SimulatedCall {
     private volatile long latestRequestedAtNanos;
     private volatile boolean ending;
     private long nextResponseId = 1;
-    private ScheduledFuture<?> turnTask;
+    private long dropAfterTurn = -1;
+    private ScheduledFuture<?> nextTurn;
     private ScheduledFuture<?> pingTask;
     private volatile long startedAtNanos;
 
+    /** One asked turn; guarded by the call's monitor. */
     private static final class Turn {
         final long sentAtNanos;
         final String frame;
-        long firstChunkAtNanos;
-        boolean complete;
+        final String echo;
+        final boolean interrupt;
+        final StringBuilder heard = new StringBuilder();
+        long firstWordsAtNanos;
+        long completedAtNanos;
+        /** Judged, interrupted or superseded: nothing more is expected of it. */
+        boolean done;
+        ScheduledFuture<?> giveUp;
 
-        Turn(long sentAtNanos, String frame) {
+        Turn(long sentAtNanos, String frame, String echo, boolean interrupt) {
             this.sentAtNanos = sentAtNanos;
             this.frame = frame;
+            this.echo = echo;
+            this.interrupt = interrupt;
         }
     }
 
     SimulatedCall(String callId, DrillOptions options, DrillReport report, WebSocketClient client,
-                  ScheduledExecutorService scheduler) {
+                  ScheduledExecutorService scheduler, TurnClassifier classifier, SplittableRandom random) {
         this.callId = callId;
         this.options = options;
         this.report = report;
         this.client = client;
         this.scheduler = scheduler;
+        this.classifier = classifier;
+        this.random = random;
     }
 
     String callId() {
@@ -81,10 +98,10 @@ final class SimulatedCall {
     }
 
     /**
-     * Opens the socket and starts the turns and pings. The turns keep a phase of their own within the
-     * interval, counted from the drill's epoch, not from when the socket happened to open: calls whose
-     * sockets open together (they do, behind a burst of webhook acknowledgements) would otherwise ask in
-     * lockstep, a burst each interval that real callers, who speak when they speak, do not produce.
+     * Opens the socket and starts the turns and pings. The first turn keeps a phase of its own within the
+     * interval, counted from the drill's epoch, not from when the socket happened to open: calls whose sockets
+     * open together (they do, behind a burst of webhook acknowledgements) would otherwise ask in lockstep. Each
+     * later turn follows the previous answer by the interval, as a caller speaks after listening.
      *
      * @param epochNanos the drill's start (System.nanoTime)
      * @param phaseMs    this call's offset within the turn interval
@@ -95,8 +112,10 @@ final class SimulatedCall {
             long interval = options.turnInterval().toMillis();
             long elapsedMs = TimeUnit.NANOSECONDS.toMillis(startedAtNanos - epochNanos);
             scheduler.schedule(this::stopTurns, options.duration().toMillis(), TimeUnit.MILLISECONDS);
-            turnTask = scheduler.scheduleAtFixedRate(this::safeTurn, firstTurnDelayMs(interval, phaseMs, elapsedMs),
-                    interval, TimeUnit.MILLISECONDS);
+            synchronized (this) {
+                nextTurn = scheduler.schedule(this::safeTurn, firstTurnDelayMs(interval, phaseMs, elapsedMs),
+                        TimeUnit.MILLISECONDS);
+            }
             pingTask = scheduler.scheduleAtFixedRate(this::ping, PING_INTERVAL_MS, PING_INTERVAL_MS, TimeUnit.MILLISECONDS);
         });
     }
@@ -109,6 +128,11 @@ final class SimulatedCall {
         return intervalMs + Math.floorMod(phaseMs - elapsedMs, intervalMs);
     }
 
+    /** Cuts the socket 3 ms after turn {@code n} is sent (so the reconnect happens mid-turn). */
+    synchronized void dropAfterTurn(long n) {
+        dropAfterTurn = n;
+    }
+
     /** Cuts the socket without a close handshake (as a network failure does) and dials again, as Retell does. */
     void dropAndReconnect() {
         Session s = session;
@@ -118,22 +142,33 @@ final class SimulatedCall {
         }
     }
 
-    /** Stops asking; turns still open get until the budget to be answered. */
+    /** Stops asking; turns still open may still be answered until {@link #finish}. */
     synchronized void stopTurns() {
         ending = true;
-        if (turnTask != null) {
-            turnTask.cancel(false);
+        if (nextTurn != null) {
+            nextTurn.cancel(false);
         }
         if (pingTask != null) {
             pingTask.cancel(false);
         }
     }
 
-    /** Closes the socket as a finished call does and counts turns that never got a complete answer. */
-    void finish() {
-        for (Map.Entry<Long, Turn> e : turns.entrySet()) {
-            if (!e.getValue().complete) {
-                report.count(DrillReport.SILENT_TURNS);
+    /** True while a turn may still be answered: words have come but no complete, or its budget has not passed. */
+    synchronized boolean answering() {
+        long now = System.nanoTime();
+        for (Turn t : turns.values()) {
+            if (!t.done && (t.firstWordsAtNanos != 0 || now - t.sentAtNanos <= options.budget().toNanos())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Closes the socket as a finished call does; a turn that never got a complete answer was silent. */
+    synchronized void finish() {
+        for (Turn t : turns.values()) {
+            if (!t.done) {
+                judge(t, false);
             }
         }
         Session s = session;
@@ -162,28 +197,64 @@ final class SimulatedCall {
         if (ending) {
             return;
         }
-        // The next request supersedes an open turn: silent if its budget ran out first, else just superseded
-        // (Retell would drop its answer from now on).
-        turns.forEach((id, t) -> {
-            if (!t.complete) {
-                t.complete = true;
-                report.count(System.nanoTime() - t.sentAtNanos > options.budget().toNanos() ? DrillReport.SILENT_TURNS
-                        : "turns_superseded_unanswered");
+        // The caller speaks only when no answer is open (or interrupts, having closed it): whatever is left open
+        // here is a turn the caller stopped waiting for.
+        turns.values().forEach(t -> {
+            if (!t.done) {
+                report.count("turns_superseded_unanswered");
+                judge(t, false);
             }
         });
         long id = nextResponseId++;
-        transcript.add(new Utterance(Utterance.USER, "call " + callId + " turn " + id));
+        String utterance = "call " + callId + " turn " + id;
+        transcript.add(new Utterance(Utterance.USER, utterance));
         String text = FrameWriter.write(new RetellFrame.ResponseRequired(id, transcript));
         Session s = session;
         if (s == null || !s.isOpen()) {
             report.count("turns_skipped_socket_down");
+            scheduleTurn(options.turnInterval().toMillis());
             return;
         }
-        turns.put(id, new Turn(System.nanoTime(), text));
+        Turn turn = new Turn(System.nanoTime(), text, ScriptBackend.ECHO_PREFIX + utterance,
+                options.interruptRate() > 0 && random.nextDouble() < options.interruptRate());
+        turns.put(id, turn);
         latestRequested = id;
         latestRequestedAtNanos = System.nanoTime();
         report.count("turns_sent");
+        // A caller who hears nothing speaks again; one who hears words listens to the end, as Retell waits.
+        turn.giveUp = scheduler.schedule(() -> giveUp(turn), options.budget().toMillis()
+                + options.turnInterval().toMillis(), TimeUnit.MILLISECONDS);
         s.sendText(text, Callback.NOOP);
+        if (id == dropAfterTurn) {
+            scheduler.schedule(this::dropAndReconnect, 3, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private synchronized void giveUp(Turn turn) {
+        if (turn.done || turn.firstWordsAtNanos != 0) {
+            return;
+        }
+        judge(turn, false);
+        report.count("turns_given_up");
+        safeTurn();
+    }
+
+    private synchronized void scheduleTurn(long delayMs) {
+        if (!ending) {
+            nextTurn = scheduler.schedule(this::safeTurn, delayMs, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Classifies a turn by what the caller heard and closes it. */
+    private void judge(Turn turn, boolean complete) {
+        turn.done = true;
+        if (turn.giveUp != null) {
+            turn.giveUp.cancel(false);
+        }
+        boolean inBudget = turn.firstWordsAtNanos != 0
+                && turn.firstWordsAtNanos - turn.sentAtNanos <= options.budget().toNanos();
+        report.recordHeard(classifier.classify(turn.heard.toString(), complete, inBudget,
+                options.expectEcho() ? turn.echo : null));
     }
 
     /**
@@ -193,7 +264,7 @@ final class SimulatedCall {
      */
     private synchronized void resendLatestIfOpen(Session s) {
         Turn latest = turns.get(latestRequested);
-        if (latest != null && !latest.complete && !ending) {
+        if (latest != null && !latest.done && !ending) {
             report.count("turns_resent_after_reconnect");
             s.sendText(latest.frame, Callback.NOOP);
         }
@@ -235,10 +306,6 @@ final class SimulatedCall {
         long id = frame.responseId();
         boolean complete = frame.contentComplete();
         String content = frame.content();
-        if (misrouted(content, id)) {
-            report.count(DrillReport.MISROUTED_ANSWERS);
-            return;
-        }
         if (id == 0) {
             if (Boolean.TRUE.equals(frame.endCall())) {
                 report.count("busy_rejections");
@@ -256,30 +323,45 @@ final class SimulatedCall {
             report.count("answers_for_unknown_ids");
             return;
         }
-        if (turn.firstChunkAtNanos == 0) {
-            turn.firstChunkAtNanos = now;
-            report.recordFirstChunk(now - turn.sentAtNanos);
+        if (turn.done) {
+            if (complete) {
+                // A second complete answer, or one for a turn the caller stopped waiting for.
+                report.count(turn.completedAtNanos != 0 ? DrillReport.DUPLICATE_ANSWERS : "late_answers");
+            } else {
+                report.count("chunks_after_complete");
+            }
+            return;
+        }
+        turn.heard.append(content);
+        if (turn.firstWordsAtNanos == 0 && !content.isEmpty()) {
+            turn.firstWordsAtNanos = now;
+            report.recordFirstWords(now - turn.sentAtNanos);
+            if (turn.interrupt && !complete) {
+                // The caller speaks over the agent: Retell asks again with the next id and drops the rest.
+                turn.done = true;
+                turn.giveUp.cancel(false);
+                report.count("turns_interrupted");
+                turn();
+                return;
+            }
         }
         if (!complete) {
             return;
         }
-        if (turn.complete) {
-            // Either a second complete answer, or one after we already counted the turn as silent.
-            report.count(now - turn.sentAtNanos > options.budget().toNanos() ? "late_answers"
-                    : DrillReport.DUPLICATE_ANSWERS);
+        String heard = turn.heard.toString();
+        if (misrouted(heard, id)) {
+            turn.done = true;
+            turn.giveUp.cancel(false);
+            report.count(DrillReport.MISROUTED_ANSWERS);
+            scheduleTurn(options.turnInterval().toMillis());
             return;
         }
-        turn.complete = true;
-        long latency = now - turn.sentAtNanos;
-        report.recordTurn(latency);
+        turn.completedAtNanos = now;
+        report.recordTurn(now - turn.sentAtNanos);
         report.count("turns_answered");
-        if (content.startsWith("Sorry")) {
-            report.count("fallback_like_answers");
-        }
-        if (latency > options.budget().toNanos()) {
-            report.count(DrillReport.SILENT_TURNS);
-        }
-        transcript.add(new Utterance(Utterance.AGENT, content));
+        judge(turn, true);
+        transcript.add(new Utterance(Utterance.AGENT, heard));
+        scheduleTurn(options.turnInterval().toMillis());
     }
 
     /**

@@ -39,6 +39,42 @@ class DrillCommandTest {
     }
 
     @Test
+    void shouldRefuseAnInterruptRateOutsideZeroToOne() {
+        int exit = execute("drill", "--target", "http://127.0.0.1:9/", "--retell-api-key", "k", "--socket-token", "t",
+                "--interrupt-rate", "1.5");
+
+        assertThat(exit).isEqualTo(2);
+        assertThat(err.toString()).contains("--interrupt-rate must be within 0..1, was 1.5");
+    }
+
+    @Test
+    void shouldRefuseAMinWholeAnswersOutsideZeroToOne() {
+        int exit = execute("drill", "--target", "http://127.0.0.1:9/", "--retell-api-key", "k", "--socket-token", "t",
+                "--min-whole-answers", "99");
+
+        assertThat(exit).isEqualTo(2);
+        assertThat(err.toString()).contains("--min-whole-answers must be within 0..1, was 99.0");
+    }
+
+    @Test
+    void shouldRefuseBlankFillerOrClosingLines() {
+        int exit = execute("drill", "--target", "http://127.0.0.1:9/", "--retell-api-key", "k", "--socket-token", "t",
+                "--filler-lines", " | ");
+
+        assertThat(exit).isEqualTo(2);
+        assertThat(err.toString()).contains("--filler-lines needs at least one non-blank line, was ' | '");
+    }
+
+    @Test
+    void shouldRefuseAnExpectEchoThatIsNotABoolean() {
+        int exit = execute("drill", "--target", "http://127.0.0.1:9/", "--retell-api-key", "k", "--socket-token", "t",
+                "--expect-echo", "maybe");
+
+        assertThat(exit).isEqualTo(2);
+        assertThat(err.toString()).contains("--expect-echo");
+    }
+
+    @Test
     void benchWebhooksShouldRefuseANegativeRate() {
         int exit = execute("bench-webhooks", "--target", "http://127.0.0.1:9/", "--retell-api-key", "k",
                 "--rate", "-1");

@@ -61,6 +61,48 @@ class DrillIT {
             // must stay rare on an unloaded gateway.
             assertThat(report.count("turns_answered", 0)).as(report.text()).isGreaterThanOrEqualTo(sent * 9 / 10);
             assertThat(report.webhooks().getTotalCount()).isEqualTo(20L * 3 * 2);
+            // An instant backend: every judged turn is the agent's own answer, heard whole, first words in budget
+            assertThat(report.heard(Heard.WHOLE)).as(report.text()).isPositive();
+            assertThat(report.wholeShare()).as(report.text()).isGreaterThanOrEqualTo(0.99);
+            assertThat(report.firstWords().getTotalCount()).as(report.text()).isPositive();
+        }
+    }
+
+    @Test
+    void shouldHearASlowBackendBridgedAndCountInterruptionsApart() throws Exception {
+        // Given a gateway whose backend's first chunk comes at 1200 ms, past the 800 ms budget: a filler bridges it
+        try (Gateway gateway = startGateway(Map.of("agent.script.first-chunk-median-ms", "1200",
+                "agent.script.first-chunk-p99-ms", "1200", "agent.script.chunks", "4",
+                "agent.script.chunk-gap-ms", "30"))) {
+            StringWriter out = new StringWriter();
+            CommandLine cli = Main.commandLine();
+            cli.setOut(new PrintWriter(out));
+            cli.setErr(new PrintWriter(new StringWriter()));
+
+            // When the drill plays 3 calls for 5 s, the caller interrupting about a third of the turns
+            int exit = cli.execute("drill", "--target", gateway.httpUri().toString(), "--calls", "3",
+                    "--duration", "5s", "--turn-interval", "300ms", "--ramp-up", "0s", "--interrupt-rate", "0.3",
+                    "--seed", "3", "--retell-api-key", KEY, "--socket-token", TOKEN, "--json");
+
+            // Then every judged turn was heard bridged (a filler, then the whole answer), which counts as whole;
+            // first words came within the budget, the whole answer after the backend's first chunk; and the
+            // interrupted turns were counted apart, not as failures
+            JsonNode report = Json.mapper().readTree(out.toString());
+            JsonNode heard = report.path("heard");
+            assertThat(exit).as(out.toString()).isZero();
+            assertThat(heard.path("bridged").asLong()).as(out.toString()).isPositive()
+                    .isEqualTo(heard.path("turns").asLong());
+            assertThat(heard.path("whole").asLong() + heard.path("truncated").asLong()
+                    + heard.path("closing_only").asLong() + heard.path("silent").asLong()).isZero();
+            assertThat(heard.path("whole_answers_share").asDouble()).isEqualTo(1.0);
+            assertThat(heard.path("shares").path("bridged").asDouble()).isEqualTo(1.0);
+            assertThat(report.path("first_words_latency_ms").path("max").asDouble()).as(out.toString())
+                    .isLessThan(1000);
+            assertThat(report.path("whole_answer_latency_ms").path("p50").asDouble()).as(out.toString())
+                    .isGreaterThan(1100);
+            assertThat(report.path("counts").path("turns_interrupted").asLong()).as(out.toString()).isPositive();
+            assertThat(report.path("counts").path("turns_sent").asLong()).isEqualTo(
+                    heard.path("turns").asLong() + report.path("counts").path("turns_interrupted").asLong());
         }
     }
 
@@ -86,8 +128,8 @@ class DrillIT {
     }
 
     @Test
-    void shouldWarmUpUnreportedAndSayWhatCpuAndFallbacksTheRunCost() throws Exception {
-        // Given a whole gateway whose backend fails every generation, so every answer is a fallback
+    void shouldWarmUpUnreportedAndFailBelowMinWholeAnswersWhenEveryAnswerIsAClosingLine() throws Exception {
+        // Given a whole gateway whose backend fails every generation, so every answer is a closing line
         try (Gateway gateway = startGateway(Map.of("agent.script.failure-rate", "1.0"))) {
             StringWriter out = new StringWriter();
             StringWriter err = new StringWriter();
@@ -100,14 +142,20 @@ class DrillIT {
                     "--duration", "2s", "--turn-interval", "500ms", "--warmup", "2s", "--ramp-up", "0s",
                     "--retell-api-key", KEY, "--socket-token", TOKEN, "--json");
 
-            // Then it passes (a fallback is an answer, never silence), reporting only the measured calls' turns
-            // (3 calls, 4 turns each at most), the CPU its own process and the gateway's used meanwhile, and the
-            // gateway's fallbacks over the measured part only: one per answered turn
-            assertThat(exit).as(out.toString()).isZero();
+            // Then it fails on answer quality alone (a closing line is an answer, never silence: every turn was
+            // heard closing_only), saying why; it reports only the measured calls' turns (3 calls, 4 turns each at
+            // most), the CPU its own process and the gateway's used meanwhile, and the gateway's fallbacks over the
+            // measured part only: one per answered turn
+            assertThat(exit).as(out.toString()).isEqualTo(1);
             assertThat(err.toString()).contains("warm-up, 3 calls for 2s, not reported")
-                    .contains("warm-up drill: 3 calls open");
+                    .contains("warm-up drill: 3 calls open")
+                    .contains("drill failed: whole answers 0.0% of").contains("below --min-whole-answers 99.0%");
             JsonNode report = Json.mapper().readTree(out.toString());
+            assertThat(report.path("failures")).as(out.toString()).hasSize(1);
+            assertThat(report.path("counts").path("silent_turns").asLong()).isZero();
             long answered = report.path("counts").path("turns_answered").asLong();
+            assertThat(report.path("heard").path("closing_only").asLong()).as(out.toString()).isEqualTo(answered);
+            assertThat(report.path("heard").path("whole_answers_share").asDouble()).isZero();
             assertThat(report.path("counts").path("turns_sent").asLong()).as(out.toString()).isBetween(3L, 12L);
             assertThat(report.path("webhook_ack_latency_ms").path("count").asLong()).isEqualTo(3 * 3);
             assertThat(report.path("drill_process_cpu_cores").asDouble(-1)).isPositive();
