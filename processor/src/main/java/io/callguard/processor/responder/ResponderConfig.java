@@ -117,7 +117,9 @@ public final class ResponderConfig extends AbstractConfig {
 
     public static final String MAX_CONCURRENT_CONFIG = "responder.max-concurrent";
     private static final String MAX_CONCURRENT_DOC = "Bulkhead: turns generating at once on this instance; "
-            + "a turn beyond it gets the bulkhead-full fallback at once (no waiting).";
+            + "a turn beyond it gets the bulkhead-full line at once (no waiting). A turn holds its slot for its whole "
+            + "answer, so with a streaming backend this is about the number of calls speaking at once: size it to "
+            + "what the backend accepts concurrently, not to turns per second.";
 
     public static final String BREAKER_FAILURE_RATE_THRESHOLD_CONFIG = "responder.breaker.failure-rate-threshold";
     private static final String BREAKER_FAILURE_RATE_THRESHOLD_DOC = "Circuit breaker: percentage of failed "
@@ -270,7 +272,7 @@ public final class ResponderConfig extends AbstractConfig {
                     HEDGE_DELAY_MS_DOC)
             .define(GROUP_ID_CONFIG, Type.STRING, "callguard-responder", new NonEmptyString(), Importance.MEDIUM,
                     GROUP_ID_DOC)
-            .define(MAX_CONCURRENT_CONFIG, Type.INT, 64, Range.between(1, 100_000), Importance.MEDIUM,
+            .define(MAX_CONCURRENT_CONFIG, Type.INT, 1_000, Range.between(1, 100_000), Importance.MEDIUM,
                     MAX_CONCURRENT_DOC)
             .define(BREAKER_FAILURE_RATE_THRESHOLD_CONFIG, Type.DOUBLE, 50.0, Range.between(1.0, 100.0),
                     Importance.MEDIUM, BREAKER_FAILURE_RATE_THRESHOLD_DOC)

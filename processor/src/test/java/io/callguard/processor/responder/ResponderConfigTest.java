@@ -22,7 +22,7 @@ class ResponderConfigTest {
         assertThat(config.scriptHangRate()).isZero();
         assertThat(config.openAiMaxTokens()).isEqualTo(200);
         assertThat(config.openAiApiKey()).isEmpty();
-        assertThat(config.maxConcurrent()).isEqualTo(64);
+        assertThat(config.maxConcurrent()).isEqualTo(1_000);
         assertThat(config.breakerFailureRateThreshold()).isEqualTo(50f);
         assertThat(config.breakerSlowCallRateThreshold()).isEqualTo(50f);
         assertThat(config.breakerSlowCallDurationMs()).isEqualTo(1_500);

@@ -308,7 +308,8 @@ class TurnResponderTest {
         assertThat(completes()).hasSize(1);
         assertThat(counted(ResponderMetrics.TURNS, ResponderMetrics.TAG_OUTCOME, "superseded")).isEqualTo(1);
         assertThat(responder.circuitBreaker().getMetrics().getNumberOfBufferedCalls()).isEqualTo(1);
-        assertThat(responder.bulkhead().getMetrics().getAvailableConcurrentCalls()).isEqualTo(64);
+        assertThat(responder.bulkhead().getMetrics().getAvailableConcurrentCalls())
+                .isEqualTo(new ResponderConfig(settings).maxConcurrent());
     }
 
     @Test
@@ -611,7 +612,8 @@ class TurnResponderTest {
         assertThat(out).hasSize(2);
         assertThat(counted(ResponderMetrics.FALLBACKS, ResponderMetrics.TAG_REASON, "timeout")).isEqualTo(1);
         assertThat(responder.circuitBreaker().getMetrics().getNumberOfFailedCalls()).isEqualTo(1);
-        assertThat(responder.bulkhead().getMetrics().getAvailableConcurrentCalls()).isEqualTo(64);
+        assertThat(responder.bulkhead().getMetrics().getAvailableConcurrentCalls())
+                .isEqualTo(new ResponderConfig(settings).maxConcurrent());
     }
 
     @Test
@@ -843,5 +845,28 @@ class TurnResponderTest {
         assertThat(responder.circuitBreaker().getState()).isEqualTo(CircuitBreaker.State.OPEN);
         responder.handle(turn("call-x", 1));
         assertThat(completes()).last().satisfies(r -> assertThat(r.reason()).isEqualTo("circuit_open"));
+    }
+
+    @Test
+    void shouldKeepAHalfOpenTrialForTheRetryOfTheTurnThatTookIt() {
+        // Given a half-open breaker with one trial, and a backend that fails every attempt
+        settings.put(ResponderConfig.BREAKER_PERMITTED_CALLS_IN_HALF_OPEN_CONFIG, 1);
+        FakeBackend backend = new FakeBackend().failingAtOnce();
+        responder(backend);
+        responder.circuitBreaker().transitionToOpenState();
+        responder.circuitBreaker().transitionToHalfOpenState();
+
+        // When turn A takes the trial and fails, and turn B asks during A's backoff
+        responder.handle(turn("call-a", 1));
+        responder.handle(turn("call-b", 1));
+        scheduler.advance(200);
+
+        // Then B did not take A's trial; A's retries ran on it and the turn's failure decided the trial
+        assertThat(backend.calls()).extracting(c -> c.turn().callId()).containsOnly("call-a").hasSize(3);
+        assertThat(out).filteredOn(r -> r.callId().equals("call-b")).singleElement()
+                .satisfies(r -> assertThat(r.reason()).isEqualTo("circuit_open"));
+        assertThat(out).filteredOn(r -> r.callId().equals("call-a")).singleElement()
+                .satisfies(r -> assertThat(r.reason()).isEqualTo("error"));
+        assertThat(responder.circuitBreaker().getState()).isEqualTo(CircuitBreaker.State.OPEN);
     }
 }

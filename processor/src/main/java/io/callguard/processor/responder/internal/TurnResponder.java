@@ -488,6 +488,10 @@ public final class TurnResponder implements AutoCloseable {
         private Attempt winner;
         /** The last attempt that failed on the primary: the retry goes to the fallback. */
         private boolean primaryFailed;
+        /** A failed attempt whose retry is pending; it still holds its breaker permission. Null otherwise. */
+        private Attempt retried;
+        private Throwable retriedCause;
+        private long retriedAtMs;
         private boolean bulkheadHeld;
         private ScheduledFuture<?> retryTimer;
         private Retry.AsyncContext<Void> retryContext;
@@ -554,10 +558,23 @@ public final class TurnResponder implements AutoCloseable {
             Guarded first = preferFallback ? fallback : primary;
             Guarded second = preferFallback ? primary : fallback;
             Guarded chosen = null;
-            if (first.resilience().circuitBreaker().tryAcquirePermission()) {
+            boolean inherited = false;
+            if (retried != null && retried.guarded == first) {
+                // A retry on the same backend keeps the failed attempt's permission: one judgement per turn, and a
+                // half-open breaker's trial is decided by this turn, not lost to another turn taking the slot.
                 chosen = first;
-            } else if (second != null && second.resilience().circuitBreaker().tryAcquirePermission()) {
-                chosen = second;
+                inherited = true;
+            } else {
+                if (retried != null) {
+                    // Failing over to the other backend: the failed attempt is held against its own backend now.
+                    retried.recordFailure(retriedAtMs, retriedCause);
+                    retried = null;
+                }
+                if (first.resilience().circuitBreaker().tryAcquirePermission()) {
+                    chosen = first;
+                } else if (second != null && second.resilience().circuitBreaker().tryAcquirePermission()) {
+                    chosen = second;
+                }
             }
             if (chosen == null) {
                 close(FallbackReason.CIRCUIT_OPEN, "circuit breaker " + primary.resilience().circuitBreaker().getState()
@@ -567,6 +584,12 @@ public final class TurnResponder implements AutoCloseable {
             // Retries only start when none of the answer's words were written: an earlier attempt's are dropped.
             streamed.setLength(0);
             pending.setLength(0);
+            if (inherited) {
+                // The permission moves from the failed attempt to this one; nothing is recorded for the first.
+                // Before the launch: a backend that fails at once re-enters failAttempt inside it.
+                retried.permissionHeld = false;
+                retried = null;
+            }
             Attempt attempt = launch(chosen, now, false);
             if (chosen == primary && fallback != null && hedgeDelayMs >= 0) {
                 long delay = hedgeDelay();
@@ -746,8 +769,11 @@ public final class TurnResponder implements AutoCloseable {
                         + (refusal != null ? "; not retried: " + refusal : "; no attempts left"));
                 return;
             }
-            // A retry may still save the turn: this attempt is not held against the backend yet.
-            attempt.release();
+            // A retry may still save the turn: this attempt is not held against the backend yet. It keeps its
+            // permission for the retry, which records the turn's one outcome (or records this failure on failover).
+            retried = attempt;
+            retriedCause = cause;
+            retriedAtMs = now;
             LOG.debug("call {} response {}: attempt {} ({}) failed ({}), retrying in {} ms", turn.callId(),
                     turn.responseId(), attempt.id, attempt.guarded.name(), cause.toString(), backoffMs);
             if (phase == Phase.STREAMING) {
@@ -841,6 +867,11 @@ public final class TurnResponder implements AutoCloseable {
             if (phase == Phase.DONE) {
                 return;
             }
+            if (retried != null) {
+                // The turn ends on a failure while a retry was due: the failed attempt is this turn's judgement.
+                retried.recordFailure(retriedAtMs, retriedCause);
+                retried = null;
+            }
             LOG.info("call {} response {}: closing line {} ({})", turn.callId(), turn.responseId(), reason.wireName(),
                     why);
             meters.counter(ResponderMetrics.FALLBACKS, ResponderMetrics.TAG_REASON, reason.wireName()).increment();
@@ -890,6 +921,10 @@ public final class TurnResponder implements AutoCloseable {
             retryTimer = null;
             hedgeTimer = null;
             // Still running when the turn ended (cancelled, superseded, cut): proved nothing about the backend.
+            if (retried != null) {
+                retried.release();
+                retried = null;
+            }
             for (Attempt attempt : running) {
                 attempt.release();
                 attempt.cancel();
