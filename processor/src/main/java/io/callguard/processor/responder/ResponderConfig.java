@@ -123,11 +123,13 @@ public final class ResponderConfig extends AbstractConfig {
 
     public static final String BREAKER_FAILURE_RATE_THRESHOLD_CONFIG = "responder.breaker.failure-rate-threshold";
     private static final String BREAKER_FAILURE_RATE_THRESHOLD_DOC = "Circuit breaker: percentage of failed "
-            + "backend calls (errors and timeouts) in the sliding window that opens it.";
+            + "turns in the sliding window that opens it. A turn is judged once: failed when no retry saved it from an "
+            + "error, a first-chunk time-out or a stall; a retry that succeeds makes it a success.";
 
     public static final String BREAKER_SLOW_CALL_RATE_THRESHOLD_CONFIG = "responder.breaker.slow-call-rate-threshold";
     private static final String BREAKER_SLOW_CALL_RATE_THRESHOLD_DOC = "Circuit breaker: percentage of slow "
-            + "backend calls in the sliding window that opens it.";
+            + "turns (first chunk later than responder.breaker.slow-call-duration-ms) in the sliding window that "
+            + "opens it.";
 
     public static final String BREAKER_SLOW_CALL_DURATION_MS_CONFIG = "responder.breaker.slow-call-duration-ms";
     private static final String BREAKER_SLOW_CALL_DURATION_MS_DOC = "Circuit breaker: a turn whose first chunk "
@@ -202,8 +204,8 @@ public final class ResponderConfig extends AbstractConfig {
             + "passes turn.max-answer-ms. Empty: turn.fallback-message.";
 
     public static final String FALLBACK_ERROR_CONFIG = "responder.fallback.error";
-    private static final String FALLBACK_ERROR_DOC = "Said when the backend failed and could not be retried "
-            + "within the budget. Empty: turn.fallback-message.";
+    private static final String FALLBACK_ERROR_DOC = "Said when the backend failed and no retry could "
+            + "start before turn.first-words-deadline-ms, or retries ran out. Empty: turn.fallback-message.";
 
     public static final String CACHE_ENABLED_CONFIG = "cache.enabled";
     private static final String CACHE_ENABLED_DOC = "Serve a complete generated answer again for the same agent "
