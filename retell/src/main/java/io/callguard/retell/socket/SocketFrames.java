@@ -1,9 +1,10 @@
 package io.callguard.retell.socket;
 
 /**
- * Where a dial-out socket's life goes: the app wires it into the same ingress path as dial-in sockets, so
- * Retell's frames on a socket callguard dialled become call events and turn requests like any others.
- * Called on Jetty client threads: implementations return quickly and never block.
+ * Where a call socket's life goes, whichever side opened it: ingress's socket protocol implements it, so the
+ * egress's dial-out client hands Retell's frames on a socket callguard dialled straight to the same path as
+ * dial-in frames (call events and turn requests like any others). Called on Jetty threads: implementations return
+ * quickly and never block.
  */
 public interface SocketFrames {
 
