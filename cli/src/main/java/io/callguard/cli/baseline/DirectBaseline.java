@@ -2,6 +2,7 @@ package io.callguard.cli.baseline;
 
 import io.callguard.ingress.SocketFrameHandler;
 import io.callguard.processor.responder.AgentBackend;
+import io.callguard.processor.responder.AgentEvent;
 import io.callguard.processor.responder.ResponderConfig;
 import io.callguard.processor.responder.ScriptBackend;
 import io.callguard.processor.responder.Turn;
@@ -90,11 +91,11 @@ public final class DirectBaseline implements SocketFrameHandler, AutoCloseable {
             Turn turn = new Turn(socket.callId(), responseId, parsed.tree().path(InteractionType.FIELD).asText(),
                     transcript, null, Map.of());
             StringBuilder text = new StringBuilder();
-            backend.generate(turn, chunk -> {
+            backend.generate(turn, AgentEvent.textsTo(chunk -> {
                 synchronized (text) {
                     text.append(chunk);
                 }
-            }).thenRun(() -> {
+            })).thenRun(() -> {
                 String whole;
                 synchronized (text) {
                     whole = text.toString();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.callguard.processor.responder.AgentBackendException;
+import io.callguard.processor.responder.AgentEvent;
 import io.callguard.processor.responder.OpenAiBackend;
 import io.callguard.processor.responder.ResponderConfig;
 import io.callguard.processor.responder.SimulatedStream;
@@ -62,7 +63,7 @@ class SimulatedLlmServerTest {
         List<String> chunks = new CopyOnWriteArrayList<>();
 
         // When
-        CompletableFuture<Void> done = backend.generate(turn("hello"), chunks::add);
+        CompletableFuture<Void> done = backend.generate(turn("hello"), AgentEvent.textsTo(chunks::add));
 
         // Then
         await().atMost(WAIT).until(done::isDone);
@@ -80,7 +81,7 @@ class SimulatedLlmServerTest {
 
         // When
         CompletableFuture<Void> done = backend.generate(new Turn("call-1", 0, "response_required", List.of(), null,
-                Map.of()), chunks::add);
+                Map.of()), AgentEvent.textsTo(chunks::add));
 
         // Then
         await().atMost(WAIT).until(done::isDone);

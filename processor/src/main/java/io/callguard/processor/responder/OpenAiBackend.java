@@ -68,7 +68,7 @@ public final class OpenAiBackend implements AgentBackend {
     }
 
     @Override
-    public CompletableFuture<Void> generate(Turn turn, Consumer<String> chunkSink) {
+    public CompletableFuture<Void> generate(Turn turn, Consumer<AgentEvent> chunkSink) {
         CompletableFuture<Void> result = new CompletableFuture<>();
         HttpRequest.Builder request = HttpRequest.newBuilder(uri)
                 .header("Content-Type", "application/json")
@@ -146,12 +146,12 @@ public final class OpenAiBackend implements AgentBackend {
     private static final class SseSubscriber implements Flow.Subscriber<String> {
 
         private final CompletableFuture<Void> result;
-        private final Consumer<String> chunkSink;
+        private final Consumer<AgentEvent> chunkSink;
         private Flow.Subscription subscription;
         private boolean cancelled;
         private boolean finishReasonSeen;
 
-        SseSubscriber(CompletableFuture<Void> result, Consumer<String> chunkSink) {
+        SseSubscriber(CompletableFuture<Void> result, Consumer<AgentEvent> chunkSink) {
             this.result = result;
             this.chunkSink = chunkSink;
         }
@@ -194,7 +194,7 @@ public final class OpenAiBackend implements AgentBackend {
                 JsonNode choice = event.path("choices").path(0);
                 String content = choice.path("delta").path("content").asText("");
                 if (!content.isEmpty()) {
-                    chunkSink.accept(content);
+                    chunkSink.accept(AgentEvent.text(content));
                 }
                 if (choice.hasNonNull("finish_reason")) {
                     finishReasonSeen = true;

@@ -52,7 +52,7 @@ public final class ScriptBackend implements AgentBackend {
     }
 
     @Override
-    public CompletableFuture<Void> generate(Turn turn, Consumer<String> chunkSink) {
+    public CompletableFuture<Void> generate(Turn turn, Consumer<AgentEvent> chunkSink) {
         SimulatedStream.Plan plan;
         synchronized (random) {
             plan = stream.plan(answerTo(turn), random);
@@ -78,7 +78,7 @@ public final class ScriptBackend implements AgentBackend {
 
     /** Sends chunk {@code i} at its time (measured from the request, now {@code elapsedMs} ago), then the next. */
     private void next(CompletableFuture<Void> result, SimulatedStream.Plan plan, int i, long elapsedMs,
-            Consumer<String> chunkSink) {
+            Consumer<AgentEvent> chunkSink) {
         long at = plan.atMs().get(i);
         schedule(result, at - elapsedMs, () -> {
             // Chunks due together go together, so an instant answer is one scheduled task, as before.
@@ -87,7 +87,7 @@ public final class ScriptBackend implements AgentBackend {
                 if (result.isDone()) {
                     return;
                 }
-                chunkSink.accept(plan.chunks().get(j));
+                chunkSink.accept(AgentEvent.text(plan.chunks().get(j)));
                 j++;
             }
             if (j == plan.chunks().size()) {

@@ -18,7 +18,7 @@ final class FakeBackend implements AgentBackend {
     }
 
     @Override
-    public synchronized CompletableFuture<Void> generate(Turn turn, Consumer<String> chunkSink) {
+    public synchronized CompletableFuture<Void> generate(Turn turn, Consumer<AgentEvent> chunkSink) {
         CompletableFuture<Void> future = failAtOnce
                 ? CompletableFuture.failedFuture(new AgentBackendException("down"))
                 : new CompletableFuture<>();
@@ -40,11 +40,11 @@ final class FakeBackend implements AgentBackend {
     }
 
     /** One generate() call. */
-    record Call(Turn turn, Consumer<String> sink, CompletableFuture<Void> future) {
+    record Call(Turn turn, Consumer<AgentEvent> sink, CompletableFuture<Void> future) {
 
         Call stream(String... chunks) {
             for (String chunk : chunks) {
-                sink.accept(chunk);
+                sink.accept(AgentEvent.text(chunk));
             }
             return this;
         }

@@ -202,7 +202,7 @@ class HedgedTurnTest {
             CompletableFuture<Void> done = new CompletableFuture<>();
             if (turn.responseId() <= 30) {
                 scheduler.schedule(() -> {
-                    sink.accept("ok.");
+                    sink.accept(AgentEvent.text("ok."));
                     done.complete(null);
                 }, 100, TimeUnit.MILLISECONDS);
             }

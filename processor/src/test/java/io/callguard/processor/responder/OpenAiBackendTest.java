@@ -142,7 +142,7 @@ class OpenAiBackendTest {
         OpenAiBackend backend = backend("/ok", "sk-test");
 
         // When
-        CompletableFuture<Void> done = backend.generate(turn(), chunks::add);
+        CompletableFuture<Void> done = backend.generate(turn(), AgentEvent.textsTo(chunks::add));
         done.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
 
         // Then
@@ -163,7 +163,7 @@ class OpenAiBackendTest {
         OpenAiBackend backend = backend("/fail", "");
 
         // When
-        CompletableFuture<Void> done = backend.generate(turn(), chunks::add);
+        CompletableFuture<Void> done = backend.generate(turn(), AgentEvent.textsTo(chunks::add));
 
         // Then
         await().atMost(WAIT).until(done::isDone);
@@ -181,7 +181,7 @@ class OpenAiBackendTest {
 
         // When the turn's time limit passes
         CompletableFuture<Void> limited = deadline.executeCompletionStage(timer,
-                () -> backend.generate(turn(), chunks::add)).toCompletableFuture();
+                () -> backend.generate(turn(), AgentEvent.textsTo(chunks::add))).toCompletableFuture();
 
         // Then the generation failed with the time limit, keeping only what arrived in time
         assertThat(limited).failsWithin(WAIT).withThrowableOfType(ExecutionException.class)
@@ -204,7 +204,7 @@ class OpenAiBackendTest {
         OpenAiBackend backend = new OpenAiBackend(new ResponderConfig(settings), clientThreads);
 
         // When
-        CompletableFuture<Void> done = backend.generate(turn(), chunks::add);
+        CompletableFuture<Void> done = backend.generate(turn(), AgentEvent.textsTo(chunks::add));
 
         // Then
         assertThat(done).failsWithin(WAIT).withThrowableOfType(ExecutionException.class)

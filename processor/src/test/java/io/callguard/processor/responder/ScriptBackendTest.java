@@ -31,7 +31,7 @@ class ScriptBackendTest {
         List<String> chunks = new ArrayList<>();
 
         // When
-        CompletableFuture<Void> done = script.generate(turn(0, new Turn.Utterance("user", "ignored")), chunks::add);
+        CompletableFuture<Void> done = script.generate(turn(0, new Turn.Utterance("user", "ignored")), AgentEvent.textsTo(chunks::add));
         scheduler.advance(0);
 
         // Then
@@ -48,7 +48,7 @@ class ScriptBackendTest {
 
         // When
         CompletableFuture<Void> done = script.generate(turn(3, new Turn.Utterance("user", "I need a taxi"),
-                new Turn.Utterance("agent", "Where to?"), new Turn.Utterance("user", "the station")), chunks::add);
+                new Turn.Utterance("agent", "Where to?"), new Turn.Utterance("user", "the station")), AgentEvent.textsTo(chunks::add));
         scheduler.advance(249);
 
         // Then nothing before the delay
@@ -84,7 +84,7 @@ class ScriptBackendTest {
     private List<String> outcomes(ScriptBackend script, int n) {
         List<CompletableFuture<Void>> futures = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            futures.add(script.generate(turn(1, new Turn.Utterance("user", "hi")), chunk -> { }));
+            futures.add(script.generate(turn(1, new Turn.Utterance("user", "hi")), event -> { }));
         }
         scheduler.advance(10);
         List<String> outcomes = new ArrayList<>();
@@ -100,7 +100,7 @@ class ScriptBackendTest {
         // Given
         ScriptBackend script = backend(Map.of(ResponderConfig.SCRIPT_DELAY_MS_CONFIG, 100), 1);
         List<String> chunks = new ArrayList<>();
-        CompletableFuture<Void> done = script.generate(turn(1, new Turn.Utterance("user", "hello")), chunks::add);
+        CompletableFuture<Void> done = script.generate(turn(1, new Turn.Utterance("user", "hello")), AgentEvent.textsTo(chunks::add));
 
         // When
         done.cancel(true);
@@ -119,7 +119,7 @@ class ScriptBackendTest {
         List<String> chunks = new ArrayList<>();
 
         // When
-        CompletableFuture<Void> done = script.generate(turn(1, new Turn.Utterance("user", "hello")), chunks::add);
+        CompletableFuture<Void> done = script.generate(turn(1, new Turn.Utterance("user", "hello")), AgentEvent.textsTo(chunks::add));
         scheduler.advance(299);
 
         // Then
@@ -140,7 +140,7 @@ class ScriptBackendTest {
         ScriptBackend script = backend(Map.of(ResponderConfig.SCRIPT_CHUNKS_CONFIG, 6,
                 ResponderConfig.SCRIPT_STALL_RATE_CONFIG, 1.0, ResponderConfig.SCRIPT_STALL_MS_CONFIG, 20_000), 1);
         List<String> chunks = new ArrayList<>();
-        CompletableFuture<Void> done = script.generate(turn(1, new Turn.Utterance("user", "hello")), chunks::add);
+        CompletableFuture<Void> done = script.generate(turn(1, new Turn.Utterance("user", "hello")), AgentEvent.textsTo(chunks::add));
         scheduler.advance(10);
         assertThat(chunks).hasSize(3);
 

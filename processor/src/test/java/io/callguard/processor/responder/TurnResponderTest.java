@@ -555,7 +555,7 @@ class TurnResponderTest {
 
         @Override
         public java.util.concurrent.CompletableFuture<Void> generate(Turn turn,
-                java.util.function.Consumer<String> chunkSink) {
+                java.util.function.Consumer<AgentEvent> chunkSink) {
             calls++;
             return delegate.generate(turn, chunkSink);
         }

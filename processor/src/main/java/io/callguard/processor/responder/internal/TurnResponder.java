@@ -602,7 +602,7 @@ public final class TurnResponder implements AutoCloseable {
             running.add(attempt);
             CompletableFuture<Void> call;
             try {
-                call = guarded.backend().generate(turn, chunk -> onChunk(attempt, chunk));
+                call = guarded.backend().generate(turn, event -> onEvent(attempt, event));
             } catch (RuntimeException e) {
                 call = CompletableFuture.failedFuture(e);
             }
@@ -632,7 +632,13 @@ public final class TurnResponder implements AutoCloseable {
             launch(fallback, clock.millis(), true);
         }
 
-        synchronized void onChunk(Attempt attempt, String chunk) {
+        synchronized void onEvent(Attempt attempt, io.callguard.processor.responder.AgentEvent event) {
+            if (event instanceof io.callguard.processor.responder.AgentEvent.Text text) {
+                onChunk(attempt, text.text());
+            }
+        }
+
+        private void onChunk(Attempt attempt, String chunk) {
             if (phase == Phase.DONE || !running.contains(attempt) || chunk == null || chunk.isEmpty()) {
                 return;
             }
