@@ -32,6 +32,16 @@ public record CallEvent(
 
     public static final int SCHEMA_VERSION = 1;
 
+    /**
+     * callguard's own socket event type (not Retell's): the edge accepted a socket for the call. Payload:
+     * {@code connection_id} (the socket), {@code begin} ({@value #BEGIN_OWED}: nothing was said yet and the agent
+     * backend owes the begin message, the edge bridging it with the greeting at the budget; {@value #BEGIN_SENT}:
+     * the edge said the begin message itself, a greeting, an empty one on a reconnect, or the busy line).
+     */
+    public static final String TYPE_SOCKET_OPENED = "socket_opened";
+    public static final String BEGIN_OWED = "owed";
+    public static final String BEGIN_SENT = "sent";
+
     public CallEvent {
         Objects.requireNonNull(eventId, "eventId");
         Objects.requireNonNull(callId, "callId");

@@ -18,6 +18,14 @@ public interface EdgeListener {
      */
     void turnRequested(CallSocket socket, long responseId, long receivedAtMs);
 
+    /**
+     * The begin message ({@code response_id} 0) of a newly opened socket is owed by the agent backend rather than
+     * said at the edge; its budget started at {@code receivedAtMs}. The delivery side bridges it (the greeting at
+     * the budget) and completes it by the first-words deadline if the agent's own begin message does not come.
+     */
+    default void beginRequested(CallSocket socket, long receivedAtMs) {
+    }
+
     /** A listener that does nothing, for an edge without delivery (tests, ingress-only trials). */
     EdgeListener NONE = new EdgeListener() {
         @Override
