@@ -4,12 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.callguard.common.CommonConfig;
 import io.callguard.common.SpokenText;
 import io.callguard.processor.responder.AgentBackend;
+import io.callguard.processor.responder.AgentEvent;
 import io.callguard.processor.responder.FallbackReason;
 import io.callguard.processor.responder.ResponderConfig;
 import io.callguard.processor.responder.ResponderMetrics;
 import io.callguard.processor.responder.Turn;
 import io.callguard.retell.frames.InteractionType;
 import io.callguard.retell.webhook.WebhookEvent;
+import io.callguard.schemas.AgentFrame;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.EventSource;
@@ -81,6 +83,7 @@ public final class TurnResponder implements AutoCloseable {
     public static final String RESPONSE_REQUIRED = InteractionType.RESPONSE_REQUIRED;
     public static final String REMINDER_REQUIRED = InteractionType.REMINDER_REQUIRED;
     public static final String CALL_DETAILS = InteractionType.CALL_DETAILS;
+    public static final String UPDATE_ONLY = InteractionType.UPDATE_ONLY;
     public static final String CALL_STARTED = WebhookEvent.CALL_STARTED;
     public static final String CALL_ENDED = WebhookEvent.CALL_ENDED;
 
@@ -166,6 +169,7 @@ public final class TurnResponder implements AutoCloseable {
         for (FallbackReason reason : FallbackReason.values()) {
             fallbackLines.put(reason, config.fallbackMessage(reason, common));
         }
+        eachBackend(b -> b.unprompted(this::unprompted));
     }
 
     /** Takes one call event: answers turns, learns call context, forgets ended calls. Never blocks on the backend. */
@@ -176,6 +180,7 @@ public final class TurnResponder implements AutoCloseable {
         String type = event.type();
         if (event.source() == EventSource.WEBHOOK && CALL_ENDED.equals(type)) {
             forget(event.callId());
+            eachBackend(b -> b.callEnded(event.callId()));
             return;
         }
         if ((event.source() == EventSource.SOCKET && CALL_DETAILS.equals(type))
@@ -184,6 +189,170 @@ public final class TurnResponder implements AutoCloseable {
         } else if (event.source() == EventSource.SOCKET
                 && (RESPONSE_REQUIRED.equals(type) || REMINDER_REQUIRED.equals(type))) {
             requested(event);
+        } else if (event.source() == EventSource.SOCKET && CallEvent.TYPE_SOCKET_OPENED.equals(type)) {
+            opened(event);
+        }
+        if (event.source() == EventSource.SOCKET && (CALL_DETAILS.equals(type) || UPDATE_ONLY.equals(type))) {
+            eachBackend(b -> b.callEvent(event.callId(), type, event.payload()));
+        }
+    }
+
+    private void eachBackend(Consumer<AgentBackend> hook) {
+        for (AgentBackend b : fallback == null ? List.of(backend) : List.of(backend, fallback.backend())) {
+            try {
+                hook.accept(b);
+            } catch (RuntimeException e) {
+                LOG.warn("agent backend hook failed: {}", e.toString());
+            }
+        }
+    }
+
+    /**
+     * A socket of the call opened. When the edge left the begin message to the agent and the backend says one,
+     * the backend's begin message is streamed as response 0 (the edge bridges it with the greeting at the budget
+     * and completes it at the first-words deadline, so no deadline is kept here).
+     */
+    private void opened(CallEvent event) {
+        synchronized (calls) {
+            calls.computeIfAbsent(event.callId(), id -> new CallTrack()).edgeNode = event.edgeNode();
+        }
+        if (!CallEvent.BEGIN_OWED.equals(event.payload().path("begin").asText()) || !backend.saysBeginMessage()) {
+            return;
+        }
+        Turn call;
+        synchronized (calls) {
+            CallTrack track = calls.get(event.callId());
+            call = new Turn(event.callId(), 0, CallEvent.TYPE_SOCKET_OPENED, List.of(),
+                    track == null ? null : track.agentId, track == null ? Map.of() : track.dynamicVariables);
+        }
+        new BeginRun(event).start(call);
+    }
+
+    /** The begin message from a backend that says one: its events as response 0 records, then the complete one. */
+    private final class BeginRun {
+        private final CallEvent event;
+        private final Actions actions = new Actions();
+        private int nextChunk;
+        private boolean done;
+
+        BeginRun(CallEvent event) {
+            this.event = event;
+        }
+
+        void start(Turn call) {
+            CompletableFuture<Void> future;
+            try {
+                future = backend.begin(call, this::onEvent);
+            } catch (RuntimeException e) {
+                future = CompletableFuture.failedFuture(e);
+            }
+            future.whenComplete((ignored, error) -> finish(error));
+        }
+
+        synchronized void onEvent(AgentEvent e) {
+            if (done || closed) {
+                return;
+            }
+            if (e instanceof AgentEvent.Text text && !text.text().isEmpty()) {
+                write(record(text.text(), false).withNoInterruptionAllowed(text.noInterruptionAllowed() ? true : null));
+            } else if (e instanceof AgentEvent.EndCall) {
+                actions.endCall();
+            } else if (e instanceof AgentEvent.Transfer t) {
+                actions.transfer(t.number(), t.showTransfereeAsCaller());
+            } else if (e instanceof AgentEvent.PressDigit d) {
+                actions.digit(d.digit());
+            } else {
+                AgentFrame frame = frameOf(e);
+                if (frame != null) {
+                    write(record("", false).withFrames(List.of(frame), null));
+                }
+            }
+        }
+
+        synchronized void finish(Throwable error) {
+            if (done || closed) {
+                return;
+            }
+            done = true;
+            if (error != null) {
+                // The edge bridged with the greeting at the budget and completes the begin message itself.
+                LOG.info("call {}: the agent's begin message failed ({}); the edge's greeting stands", event.callId(),
+                        unwrap(error).toString());
+                meters.counter(ResponderMetrics.RECORDS_DROPPED, ResponderMetrics.TAG_REASON, "begin_failed")
+                        .increment();
+                return;
+            }
+            write(record("", true).withActions(actions.endCall ? Boolean.TRUE : null, actions.transferNumber,
+                    actions.showTransfereeAsCaller, actions.digit));
+        }
+
+        private AgentResponse record(String content, boolean complete) {
+            return new AgentResponse(AgentResponse.SCHEMA_VERSION, event.callId(), 0, ResponseKind.GENERATED, null,
+                    content, complete, null, nextChunk++, event.receivedAtMs(), clock.millis(), event.edgeNode());
+        }
+    }
+
+    /** The frame an agent event is on the wire, for the events that are frames; null otherwise. */
+    private static AgentFrame frameOf(AgentEvent e) {
+        if (e instanceof AgentEvent.ToolInvocation invocation) {
+            return AgentFrame.toolCallInvocation(invocation.toolCallId(), invocation.name(), invocation.arguments());
+        } else if (e instanceof AgentEvent.ToolResult result) {
+            return AgentFrame.toolCallResult(result.toolCallId(), result.content(), result.successful());
+        } else if (e instanceof AgentEvent.UpdateAgent update) {
+            return AgentFrame.updateAgent(update.agentConfig());
+        } else if (e instanceof AgentEvent.Metadata metadata) {
+            return AgentFrame.metadata(metadata.metadata());
+        }
+        return null;
+    }
+
+    /**
+     * What a backend says outside any turn: an {@code agent_interrupt} chunk (scope interrupt, chunks numbered per
+     * interrupt id), or an agent update or metadata (scope call). Tool frames and actions outside a turn are dropped.
+     */
+    private void unprompted(String callId, AgentEvent e) {
+        if (closed || callId == null || e == null) {
+            return;
+        }
+        long now = clock.millis();
+        AgentResponse record;
+        synchronized (calls) {
+            CallTrack track = calls.computeIfAbsent(callId, id -> new CallTrack());
+            long latest = Math.max(0, track.latestResponseId);
+            if (e instanceof AgentEvent.Interrupt interrupt) {
+                if (interrupt.interruptId() != track.interruptId) {
+                    track.interruptId = interrupt.interruptId();
+                    track.interruptChunk = 0;
+                }
+                record = new AgentResponse(AgentResponse.SCHEMA_VERSION, callId, latest, ResponseKind.GENERATED, null,
+                        interrupt.content(), interrupt.contentComplete(), null, track.interruptChunk++, now, now,
+                        track.edgeNode)
+                        .withScope(AgentResponse.SCOPE_INTERRUPT, interrupt.interruptId());
+                if (interrupt.contentComplete()) {
+                    record = record.withActions(interrupt.endCall(), interrupt.transferNumber(), null,
+                            interrupt.digitToPress());
+                }
+                record = record.withNoInterruptionAllowed(interrupt.noInterruptionAllowed());
+            } else if (e instanceof AgentEvent.UpdateAgent || e instanceof AgentEvent.Metadata) {
+                record = new AgentResponse(AgentResponse.SCHEMA_VERSION, callId, latest, ResponseKind.GENERATED, null,
+                        "", false, null, track.callFrames++, now, now, track.edgeNode)
+                        .withScope(AgentResponse.SCOPE_CALL, null).withFrames(List.of(frameOf(e)), null);
+            } else {
+                LOG.debug("call {}: {} outside a turn dropped", callId, e.getClass().getSimpleName());
+                meters.counter(ResponderMetrics.RECORDS_DROPPED, ResponderMetrics.TAG_REASON, "outside_turn")
+                        .increment();
+                return;
+            }
+        }
+        write(record);
+    }
+
+    private void write(AgentResponse record) {
+        try {
+            sink.accept(record);
+        } catch (RuntimeException e) {
+            LOG.warn("call {} response {}: could not hand over an answer record: {}", record.callId(),
+                    record.responseId(), e.toString());
         }
     }
 
@@ -371,6 +540,13 @@ public final class TurnResponder implements AutoCloseable {
         TurnRun inFlight;
         /** The next filler line's index, so a caller does not hear the same filler twice in a row. */
         int nextFiller;
+        /** The edge node that holds the call's socket, from its latest socket event. */
+        String edgeNode;
+        /** The latest agent interrupt's id and its next chunk index. */
+        long interruptId = -1;
+        int interruptChunk;
+        /** The next call-scope record's index. */
+        int callFrames;
     }
 
     private String nextFiller(String callId) {
@@ -493,6 +669,12 @@ public final class TurnResponder implements AutoCloseable {
         private Throwable retriedCause;
         private long retriedAtMs;
         private boolean bulkheadHeld;
+        /** The after-speech actions the winning attempt asked for; they ride on the complete record. */
+        private Actions actions = new Actions();
+        /** A tool runs until this epoch ms (its time limit): no stall and no give-up before; 0 when none runs. */
+        private long quietUntilMs;
+        /** A frame (a tool call, an agent update) of the winning attempt went out: it cannot be retried. */
+        private boolean framesSent;
         private ScheduledFuture<?> retryTimer;
         private Retry.AsyncContext<Void> retryContext;
 
@@ -584,6 +766,8 @@ public final class TurnResponder implements AutoCloseable {
             // Retries only start when none of the answer's words were written: an earlier attempt's are dropped.
             streamed.setLength(0);
             pending.setLength(0);
+            actions = new Actions();
+            quietUntilMs = 0;
             if (inherited) {
                 // The permission moves from the failed attempt to this one; nothing is recorded for the first.
                 // Before the launch: a backend that fails at once re-enters failAttempt inside it.
@@ -632,14 +816,21 @@ public final class TurnResponder implements AutoCloseable {
             launch(fallback, clock.millis(), true);
         }
 
-        synchronized void onEvent(Attempt attempt, io.callguard.processor.responder.AgentEvent event) {
-            if (event instanceof io.callguard.processor.responder.AgentEvent.Text text) {
-                onChunk(attempt, text.text());
+        /**
+         * One event of an attempt. Any event wins the race; only words move the turn to streaming (a tool invoked
+         * before any word still lets the filler bridge). Actions are kept for the complete record; frames go out
+         * at once, after the words before them.
+         */
+        synchronized void onEvent(Attempt attempt, AgentEvent event) {
+            if (phase == Phase.DONE || !running.contains(attempt) || event == null) {
+                return;
             }
-        }
-
-        private void onChunk(Attempt attempt, String chunk) {
-            if (phase == Phase.DONE || !running.contains(attempt) || chunk == null || chunk.isEmpty()) {
+            if (event instanceof AgentEvent.Text text && text.text().isEmpty()) {
+                return;
+            }
+            if (event instanceof AgentEvent.Interrupt) {
+                LOG.debug("call {} response {}: an interrupt inside a turn is not relayed", turn.callId(),
+                        turn.responseId());
                 return;
             }
             if (winner == null) {
@@ -648,12 +839,38 @@ public final class TurnResponder implements AutoCloseable {
                 return;
             }
             long now = clock.millis();
+            if (event instanceof AgentEvent.Text text) {
+                onText(attempt, text, now);
+            } else if (event instanceof AgentEvent.EndCall) {
+                actions.endCall();
+            } else if (event instanceof AgentEvent.Transfer transfer) {
+                actions.transfer(transfer.number(), transfer.showTransfereeAsCaller());
+            } else if (event instanceof AgentEvent.PressDigit digit) {
+                actions.digit(digit.digit());
+            } else {
+                if (event instanceof AgentEvent.ToolInvocation invocation) {
+                    quietUntilMs = invocation.timeLimitMs() > 0 ? now + invocation.timeLimitMs() : 0;
+                } else if (event instanceof AgentEvent.ToolResult) {
+                    quietUntilMs = 0;
+                }
+                emitFrame(frameOf(event), now);
+            }
+        }
+
+        private void onText(Attempt attempt, AgentEvent.Text text, long now) {
+            String chunk = text.text();
             lastChunkAtMs = now;
             if (phase != Phase.STREAMING) {
                 moveTo(Phase.STREAMING);
                 scheduleTurnTimer();
             }
             streamed.append(chunk);
+            if (text.noInterruptionAllowed()) {
+                // Its own record: the flag holds for exactly these words.
+                flushPending();
+                emitRecord(ResponseKind.GENERATED, null, chunk, false, List.of(), Boolean.TRUE);
+                return;
+            }
             if (coalesceMs == 0) {
                 emit(ResponseKind.GENERATED, null, chunk, false);
                 return;
@@ -661,6 +878,19 @@ public final class TurnResponder implements AutoCloseable {
             pending.append(chunk);
             if (flushTimer == null) {
                 flushTimer = scheduler.schedule(() -> flush(attempt), coalesceMs, TimeUnit.MILLISECONDS);
+            }
+        }
+
+        /** A non-speech frame: the words before it go first, then a record carrying it (and the quiet period). */
+        private void emitFrame(AgentFrame frame, long now) {
+            flushPending();
+            framesSent = true;
+            lastChunkAtMs = now;
+            emitRecord(ResponseKind.GENERATED, null, "", false, List.of(frame), null);
+            if (phase == Phase.STREAMING) {
+                scheduleTurnTimer();
+            } else if (quietUntilMs > 0) {
+                scheduleTurnTimer();
             }
         }
 
@@ -730,7 +960,8 @@ public final class TurnResponder implements AutoCloseable {
             long now = clock.millis();
             attempt.recordSuccess(now);
             retryContext.onComplete();
-            if (cacheKey != null && streamed.length() > 0) {
+            if (cacheKey != null && streamed.length() > 0 && actions.none() && !framesSent) {
+                // Only plain words are cached: an answer that hangs up, transfers or used a tool is this turn's.
                 cache.put(cacheKey, streamed.toString());
             }
             // The chunks still pending ride on the content_complete record: a fast answer is one record.
@@ -751,7 +982,7 @@ public final class TurnResponder implements AutoCloseable {
                 return;
             }
             cancelFlush();
-            boolean wordsSent = winner == attempt && streamed.length() > pending.length();
+            boolean wordsSent = winner == attempt && (streamed.length() > pending.length() || framesSent);
             // A failed attempt's unwritten chunks are never said: the retry or the closing line replaces them.
             pending.setLength(0);
             winner = null;
@@ -762,7 +993,8 @@ public final class TurnResponder implements AutoCloseable {
             boolean timedOut = cause instanceof FirstChunkTimeoutException;
             String refusal = null;
             if (wordsSent) {
-                refusal = "part of the answer was already streamed";
+                refusal = framesSent ? "a frame of the answer (a tool call) was already sent"
+                        : "part of the answer was already streamed";
             } else if (now + resilience.worstCaseBackoffMs(attemptCount) >= giveUpAtMs) {
                 refusal = "no time left for another attempt before the first-words deadline";
             }
@@ -793,8 +1025,8 @@ public final class TurnResponder implements AutoCloseable {
         private void scheduleTurnTimer() {
             long at = switch (phase) {
                 case WAITING -> fillerAtMs;
-                case BRIDGED -> giveUpAtMs;
-                case STREAMING -> Math.min(lastChunkAtMs + stallMs - marginMs, capAtMs);
+                case BRIDGED -> giveUpAt();
+                case STREAMING -> Math.min(stallAt(), capAtMs);
                 case DONE -> Long.MAX_VALUE;
             };
             if (at == turnTimerAtMs && turnTimer != null) {
@@ -822,12 +1054,12 @@ public final class TurnResponder implements AutoCloseable {
             if (phase == Phase.WAITING && now >= fillerAtMs) {
                 bridge();
             }
-            if (phase == Phase.BRIDGED && now >= giveUpAtMs) {
+            if (phase == Phase.BRIDGED && now >= giveUpAt()) {
                 giveUp(FallbackReason.TIMEOUT, "no words by the first-words deadline",
                         new FirstChunkTimeoutException(now - event.receivedAtMs()));
                 return;
             }
-            if (phase == Phase.STREAMING && now >= lastChunkAtMs + stallMs - marginMs) {
+            if (phase == Phase.STREAMING && now >= stallAt()) {
                 flushPending();
                 giveUp(FallbackReason.STALL, "no chunk for " + (now - lastChunkAtMs) + " ms",
                         new StallException(now - lastChunkAtMs));
@@ -841,6 +1073,17 @@ public final class TurnResponder implements AutoCloseable {
                 return;
             }
             scheduleTurnTimer();
+        }
+
+        /** The first-words give-up: the deadline, or later while a tool runs within its own time limit. */
+        private long giveUpAt() {
+            return quietUntilMs > 0 ? Math.max(giveUpAtMs, quietUntilMs - marginMs) : giveUpAtMs;
+        }
+
+        /** When the words count as stalled: the stall limit after the last event, or the running tool's limit. */
+        private long stallAt() {
+            long stall = lastChunkAtMs + stallMs - marginMs;
+            return quietUntilMs > 0 ? Math.max(stall, quietUntilMs - marginMs) : stall;
         }
 
         /** Ends the turn at a deadline while attempts may run: the one judged (the winner, else the oldest) fails. */
@@ -949,10 +1192,30 @@ public final class TurnResponder implements AutoCloseable {
         }
 
         private void emit(ResponseKind kind, String reason, String content, boolean contentComplete) {
+            emitRecord(kind, reason, content, contentComplete, List.of(), null);
+        }
+
+        /**
+         * Writes one record of the turn. The complete record carries the actions (the egress applies Retell's
+         * precedence: end_call, then transfer, then digit); a record with frames carries the running tool's quiet
+         * period.
+         */
+        private void emitRecord(ResponseKind kind, String reason, String content, boolean contentComplete,
+                                List<AgentFrame> frames, Boolean noInterruption) {
             long now = clock.millis();
             AgentResponse response = new AgentResponse(AgentResponse.SCHEMA_VERSION, turn.callId(), turn.responseId(),
                     kind, reason, content, contentComplete, null, nextChunkIndex++, event.receivedAtMs(), now,
                     event.edgeNode());
+            if (contentComplete && !actions.none()) {
+                response = response.withActions(actions.endCall ? Boolean.TRUE : null, actions.transferNumber,
+                        actions.showTransfereeAsCaller, actions.digit);
+            }
+            if (!frames.isEmpty()) {
+                response = response.withFrames(frames, quietUntilMs > 0 ? quietUntilMs : null);
+            }
+            if (noInterruption != null) {
+                response = response.withNoInterruptionAllowed(noInterruption);
+            }
             heard.append(content);
             if (!firstWordsRecorded && !content.isEmpty()) {
                 firstWordsRecorded = true;
@@ -964,12 +1227,36 @@ public final class TurnResponder implements AutoCloseable {
                         .register(meters)
                         .record(Math.max(0, now - event.receivedAtMs()), TimeUnit.MILLISECONDS);
             }
-            try {
-                sink.accept(response);
-            } catch (RuntimeException e) {
-                LOG.warn("call {} response {}: could not hand over an answer record: {}", turn.callId(),
-                        turn.responseId(), e.toString());
+            write(response);
+        }
+    }
+
+    /** The after-speech actions an answer asked for: end_call, or the first transfer, or the first digit. */
+    private static final class Actions {
+        boolean endCall;
+        String transferNumber;
+        Boolean showTransfereeAsCaller;
+        String digit;
+
+        void endCall() {
+            endCall = true;
+        }
+
+        void transfer(String number, Boolean showCaller) {
+            if (transferNumber == null) {
+                transferNumber = number;
+                showTransfereeAsCaller = showCaller;
             }
+        }
+
+        void digit(String pressed) {
+            if (digit == null) {
+                digit = pressed;
+            }
+        }
+
+        boolean none() {
+            return !endCall && transferNumber == null && digit == null;
         }
     }
 
