@@ -184,7 +184,8 @@ public final class Gateway implements AutoCloseable {
             ProcessorRole states = processor;
             ingress.withSockets(egress != null ? egress.edgeListener() : EdgeListener.NONE,
                     new GreetingPolicy(callId -> states == null ? Optional.<CallState>empty() : states.callState(callId),
-                            config.processor().busyMessage()));
+                            config.processor().busyMessage()),
+                    config.ingress().beginFromAgent(config.responder().backendSaysBeginMessage()));
         }
         routes(queries);
 

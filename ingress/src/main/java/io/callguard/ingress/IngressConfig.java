@@ -61,6 +61,17 @@ public final class IngressConfig extends AbstractConfig {
     private static final String SOCKET_GREETING_DOC = "Text of the begin message (response_id 0) sent when an LLM "
             + "WebSocket opens; empty lets the caller speak first.";
 
+    public static final String SOCKET_BEGIN_MESSAGE_CONFIG = "socket.begin-message";
+    public static final String BEGIN_AUTO = "auto";
+    public static final String BEGIN_GREETING = "greeting";
+    public static final String BEGIN_AGENT = "agent";
+    private static final String SOCKET_BEGIN_MESSAGE_DOC = "Who says a call's first begin message (response_id 0): "
+            + "greeting (the edge says socket.greeting at once), agent (the agent backend says its own, as an "
+            + "existing custom-LLM server behind agent.backend=retell-socket does; the edge says socket.greeting as a "
+            + "bridge when it has not come by turn.budget-ms, and completes it by turn.first-words-deadline-ms), or "
+            + "auto (agent with the retell-socket backend, else greeting). A reconnect and the busy line are always "
+            + "said at the edge.";
+
     public static final String SOCKET_AUTO_RECONNECT_CONFIG = "socket.auto-reconnect";
     private static final String SOCKET_AUTO_RECONNECT_DOC = "Whether the config message asks Retell for "
             + "auto_reconnect (pings every 2 s, and a new socket when 5 s pass without an answer).";
@@ -87,6 +98,9 @@ public final class IngressConfig extends AbstractConfig {
                     Importance.MEDIUM, SOCKET_IDLE_TIMEOUT_MS_DOC)
             .define(SOCKET_GREETING_CONFIG, Type.STRING, "Hello! How can I help you today?", Importance.MEDIUM,
                     SOCKET_GREETING_DOC)
+            .define(SOCKET_BEGIN_MESSAGE_CONFIG, Type.STRING, BEGIN_AUTO,
+                    ConfigDef.ValidString.in(BEGIN_AUTO, BEGIN_GREETING, BEGIN_AGENT), Importance.LOW,
+                    SOCKET_BEGIN_MESSAGE_DOC)
             .define(SOCKET_AUTO_RECONNECT_CONFIG, Type.BOOLEAN, true, Importance.LOW, SOCKET_AUTO_RECONNECT_DOC);
 
     /**
@@ -163,6 +177,15 @@ public final class IngressConfig extends AbstractConfig {
     public String socketGreeting() {
         String greeting = getString(SOCKET_GREETING_CONFIG);
         return greeting == null ? "" : greeting;
+    }
+
+    /**
+     * Whether the agent backend says a call's first begin message; {@code auto} resolves with
+     * {@code agentSaysBegin}, what the configured backend does.
+     */
+    public boolean beginFromAgent(boolean agentSaysBegin) {
+        String mode = getString(SOCKET_BEGIN_MESSAGE_CONFIG);
+        return BEGIN_AGENT.equals(mode) || (BEGIN_AUTO.equals(mode) && agentSaysBegin);
     }
 
     public boolean socketAutoReconnect() {

@@ -48,6 +48,7 @@ public final class IngressRole implements Role {
     private final SocketFrames dialOutFrames = new StartedProtocolFrames();
     private EdgeListener listener;
     private Function<String, String> beginText;
+    private boolean beginFromAgent;
     private SocketFrameHandler customFrames;
     private boolean sockets;
     private Producer<String, byte[]> producer;
@@ -123,10 +124,20 @@ public final class IngressRole implements Role {
      * @param beginText the begin message's text per call id (see {@link GreetingPolicy}); null: the greeting
      */
     public synchronized IngressRole withSockets(EdgeListener listener, Function<String, String> beginText) {
+        return withSockets(listener, beginText, false);
+    }
+
+    /**
+     * As {@link #withSockets(EdgeListener, Function)}; with {@code beginFromAgent} a call's first begin message is
+     * the agent backend's (see {@link IngressConfig#beginFromAgent}).
+     */
+    public synchronized IngressRole withSockets(EdgeListener listener, Function<String, String> beginText,
+                                                boolean beginFromAgent) {
         requireCreated("sockets");
         requireNoSockets();
         this.listener = Objects.requireNonNull(listener, "listener");
         this.beginText = beginText;
+        this.beginFromAgent = beginFromAgent;
         this.sockets = true;
         return this;
     }
@@ -170,7 +181,7 @@ public final class IngressRole implements Role {
             if (customFrames != null) {
                 server.withSocketFrames(customFrames);
             } else if (sockets) {
-                server.withSockets(listener, beginText);
+                server.withSockets(listener, beginText, beginFromAgent);
             }
             for (Route r : pendingRoutes) {
                 server.route(r.method(), r.path(), r.route());

@@ -100,6 +100,15 @@ public final class IngressServer implements AutoCloseable {
      * @throws IllegalStateException when the server was already started, or sockets were already set up
      */
     public synchronized IngressServer withSockets(EdgeListener listener, Function<String, String> beginText) {
+        return withSockets(listener, beginText, false);
+    }
+
+    /**
+     * As {@link #withSockets(EdgeListener, Function)}; with {@code beginFromAgent} a call's first begin message is
+     * left to the agent backend (see {@link IngressConfig#beginFromAgent}).
+     */
+    public synchronized IngressServer withSockets(EdgeListener listener, Function<String, String> beginText,
+                                                  boolean beginFromAgent) {
         Objects.requireNonNull(listener, "listener");
         if (server != null || stopped) {
             throw new IllegalStateException("sockets must be set up before start()");
@@ -110,7 +119,7 @@ public final class IngressServer implements AutoCloseable {
         socketsRequested = true;
         if (producer != null) {
             socketProtocol = new LlmSocketProtocol(config, topics, producer, meters, clock, nodeId, listener,
-                    beginText);
+                    beginText, beginFromAgent);
             socketFrames = socketProtocol;
         }
         return this;

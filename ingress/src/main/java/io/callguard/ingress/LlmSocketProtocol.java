@@ -1,6 +1,7 @@
 package io.callguard.ingress;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.callguard.retell.IdempotencyKeys;
 import io.callguard.retell.frames.FrameParser;
 import io.callguard.retell.frames.FrameWriter;
@@ -13,6 +14,7 @@ import io.callguard.retell.socket.EdgeListener;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.DeadLetter;
 import io.callguard.schemas.EventSource;
+import io.callguard.schemas.Json;
 import io.callguard.schemas.Topic;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -38,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * <p>Decisions, per frame:
  * <ul>
  *   <li>open: {@link EdgeListener#socketOpened}, then the config message and the begin message ({@code response_id}
- *       0), in that order;</li>
+ *       0), in that order (or, when the agent says a call's first begin message, {@link EdgeListener#beginRequested}
+ *       in its place), then a {@link CallEvent#TYPE_SOCKET_OPENED} event saying which;</li>
  *   <li>{@code ping_pong}: echoed at once on the calling thread with the same {@code timestamp}; never produced, so
  *       a stalled broker or generation cannot delay it;</li>
  *   <li>{@code response_required} / {@code reminder_required}: {@link EdgeListener#turnRequested} first (the turn's
@@ -88,6 +91,7 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
     private final String nodeId;
     private final EdgeListener listener;
     private final Function<String, String> beginText;
+    private final boolean beginFromAgent;
     private final ThreadPoolExecutor sender;
 
     /** A protocol whose begin message is always {@code socket.greeting}. */
@@ -110,6 +114,18 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
     public LlmSocketProtocol(IngressConfig config, Topics topics, Producer<String, byte[]> producer,
                              MeterRegistry meters, Clock clock, String nodeId, EdgeListener listener,
                              Function<String, String> beginText) {
+        this(config, topics, producer, meters, clock, nodeId, listener, beginText, false);
+    }
+
+    /**
+     * @param beginFromAgent whether a call's first begin message is left to the agent backend (the listener's
+     *                       {@link EdgeListener#beginRequested} bridges it); a reconnect and the busy line are still
+     *                       said here
+     */
+    public LlmSocketProtocol(IngressConfig config, Topics topics, Producer<String, byte[]> producer,
+                             MeterRegistry meters, Clock clock, String nodeId, EdgeListener listener,
+                             Function<String, String> beginText, boolean beginFromAgent) {
+        this.beginFromAgent = beginFromAgent;
         this.maxFrameBytes = config.socketMaxFrameBytes();
         this.greeting = config.socketGreeting();
         this.configMessage = configMessage(config.socketAutoReconnect());
@@ -138,10 +154,25 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
     /** A socket opened: tells the listener, then sends the config message and the begin message, in that order. */
     @Override
     public void opened(CallSocket socket) {
+        long openedAtMs = clock.millis();
         LOG.debug("LLM socket opened for call {} ({})", socket.callId(), socket.connectionId());
         notifyListener("socketOpened", socket, () -> listener.socketOpened(socket));
         socket.send(configMessage);
-        socket.send(response(0, beginTextOf(socket.callId())));
+        String begin = beginTextOf(socket.callId());
+        boolean owed = beginFromAgent && begin == null;
+        if (owed) {
+            notifyListener("beginRequested", socket, () -> listener.beginRequested(socket, openedAtMs));
+        } else {
+            socket.send(response(0, begin == null ? greeting : begin));
+        }
+        String callId = socket.callId();
+        ObjectNode payload = Json.mapper().createObjectNode()
+                .put("connection_id", socket.connectionId())
+                .put("begin", owed ? CallEvent.BEGIN_OWED : CallEvent.BEGIN_SENT);
+        CallEvent event = new CallEvent(CallEvent.SCHEMA_VERSION, UUID.randomUUID().toString(), callId,
+                EventSource.SOCKET, CallEvent.TYPE_SOCKET_OPENED, null, openedAtMs, null, nodeId, payload);
+        byte[] value = callEvents.valueSerde().serializer().serialize(callEvents.name(), event);
+        produce(new ProducerRecord<>(callEvents.name(), callId, value), CallEvent.TYPE_SOCKET_OPENED, callId);
     }
 
     /** One text frame from Retell, received now. */
@@ -287,13 +318,13 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
         meters.counter(IngressMetrics.SOCKET_FRAMES, IngressMetrics.TAG_TYPE, typeTag).increment();
     }
 
+    /** The begin text of a socket of the call, or null for a first open (the greeting, or the agent's own). */
     private String beginTextOf(String callId) {
         if (beginText == null) {
-            return greeting;
+            return null;
         }
         try {
-            String text = beginText.apply(callId);
-            return text == null ? greeting : text;
+            return beginText.apply(callId);
         } catch (RuntimeException e) {
             LOG.warn("begin text of call {} failed; the greeting is said instead", callId, e);
             return greeting;

@@ -93,6 +93,7 @@ class IngressConfigTest {
         "socket.idle-timeout-ms, 999",
         "socket.idle-timeout-ms, 3600001",
         "socket.auto-reconnect, maybe",
+        "socket.begin-message, upstream",
     })
     void shouldRefuseOutOfRangeValuesNamingTheKey(String key, String value) {
         assertThatThrownBy(() -> new IngressConfig(Map.of(key, value)))
@@ -106,7 +107,7 @@ class IngressConfigTest {
                 "http.host", "http.port", "retell.api-key", "webhook.insecure-skip-signature",
                 "webhook.max-body-bytes", "webhook.ack-timeout-ms", "webhook.signature-tolerance-ms",
                 "webhook.slow-threshold-ms", "socket.token", "socket.max-frame-bytes", "socket.idle-timeout-ms",
-                "socket.greeting", "socket.auto-reconnect");
+                "socket.greeting", "socket.begin-message", "socket.auto-reconnect");
         IngressConfig.definition().configKeys().values()
                 .forEach(key -> assertThat(key.documentation).as(key.name).isNotBlank());
     }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.callguard.retell.socket.CallSocket;
 import io.callguard.retell.socket.EdgeListener;
 import io.callguard.schemas.CallEvent;
+import io.callguard.schemas.EventSource;
 import io.callguard.schemas.DeadLetter;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.Topics;
@@ -38,7 +39,7 @@ class LlmSocketProtocolTest {
     private final MockProducer<String, byte[]> producer =
             new MockProducer<>(true, null, new StringSerializer(), new ByteArraySerializer());
     private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
-    private final RecordingEdgeListener listener = new RecordingEdgeListener(() -> producer.history().size());
+    private final RecordingEdgeListener listener = new RecordingEdgeListener(() -> ProducedEvents.withoutOpens(producer.history()).size());
     private final RecordingSocket socket = new RecordingSocket("call_1");
     private LlmSocketProtocol protocol = protocol(listener, Map.of());
 
@@ -75,7 +76,7 @@ class LlmSocketProtocolTest {
 
         assertThat(socket.frames()).singleElement().satisfies(frame -> assertThat(Json.mapper().readTree(frame))
                 .isEqualTo(Json.mapper().readTree("{\"response_type\":\"ping_pong\",\"timestamp\":1750000000123}")));
-        assertThat(producer.history()).isEmpty();
+        assertThat(ProducedEvents.withoutOpens(producer.history())).isEmpty();
     }
 
     @Test
@@ -85,9 +86,9 @@ class LlmSocketProtocolTest {
                 + "\"new_hint\":true,\"latency_budget\":{\"ms\":900}}");
 
         // Then the turn is taken, the fields ride along in the payload, and they are counted
-        await().atMost(WAIT).until(() -> producer.history().size() == 1);
+        await().atMost(WAIT).until(() -> ProducedEvents.withoutOpens(producer.history()).size() == 1);
         CallEvent event = TOPICS.callEvents().valueSerde().deserializer().deserialize(TOPICS.callEvents().name(),
-                producer.history().get(0).value());
+                ProducedEvents.withoutOpens(producer.history()).get(0).value());
         assertThat(event.payload().path("new_hint").asBoolean()).isTrue();
         assertThat(event.payload().path("latency_budget").path("ms").asInt()).isEqualTo(900);
         assertThat(meters.get(IngressMetrics.SOCKET_UNKNOWN_FIELDS).tag(IngressMetrics.TAG_TYPE, "response_required")
@@ -126,7 +127,7 @@ class LlmSocketProtocolTest {
     void shouldAcceptEveryNonNegativeLongResponseId(String id) {
         protocol.text(socket, "{\"interaction_type\":\"response_required\",\"response_id\":" + id + "}");
 
-        await().atMost(WAIT).until(() -> producer.history().size() == 1);
+        await().atMost(WAIT).until(() -> ProducedEvents.withoutOpens(producer.history()).size() == 1);
         assertThat(listener.turns).singleElement()
                 .satisfies(turn -> assertThat(turn.responseId()).isEqualTo(Long.parseLong(id)));
         assertThat(socket.closeCode()).isNull();
@@ -148,22 +149,71 @@ class LlmSocketProtocolTest {
 
         assertThat(meters.counter(IngressMetrics.SOCKET_PRODUCE_FAILURES, IngressMetrics.TAG_REASON, "closed").count())
                 .isEqualTo(1.0);
-        assertThat(producer.history()).isEmpty();
+        assertThat(ProducedEvents.withoutOpens(producer.history())).isEmpty();
     }
 
     @Test
     void shouldReportTurnOfAReminderWithItsReceiptTime() {
         protocol.text(socket, "{\"interaction_type\":\"reminder_required\",\"response_id\":4,\"transcript\":[]}");
 
-        await().atMost(WAIT).until(() -> producer.history().size() == 1);
+        await().atMost(WAIT).until(() -> ProducedEvents.withoutOpens(producer.history()).size() == 1);
         assertThat(listener.turns).singleElement().satisfies(turn -> {
             assertThat(turn.receivedAtMs()).isEqualTo(NOW);
             assertThat(turn.socket()).isSameAs(socket);
         });
-        ProducerRecord<String, byte[]> record = producer.history().get(0);
+        ProducerRecord<String, byte[]> record = ProducedEvents.withoutOpens(producer.history()).get(0);
         CallEvent event = TOPICS.callEvents().valueSerde().deserializer().deserialize(record.topic(), record.value());
         assertMatchesSchema(event);
         assertThat(event.idempotencyKey()).isEqualTo("socket|call_1|reminder_required|4");
+    }
+
+    @Test
+    void shouldTellWhoSaysTheBeginMessageInASocketOpenedEvent() throws Exception {
+        // When a socket opens with the edge saying the greeting
+        protocol.opened(socket);
+
+        // Then the event says the begin message was sent, and names the socket
+        CallEvent opened = onlyOpen();
+        assertThat(opened.source()).isEqualTo(EventSource.SOCKET);
+        assertThat(opened.receivedAtMs()).isEqualTo(NOW);
+        assertThat(opened.edgeNode()).isEqualTo("node-test");
+        assertThat(opened.payload().path("begin").asText()).isEqualTo(CallEvent.BEGIN_SENT);
+        assertThat(opened.payload().path("connection_id").asText()).isEqualTo(socket.connectionId());
+        assertThat(listener.begins).isEmpty();
+    }
+
+    @Test
+    void shouldLeaveTheFirstBeginMessageToTheAgentWhenAsked() throws Exception {
+        // Given the agent says the begin message, and a policy that knows a reconnect
+        protocol.close();
+        java.util.Set<String> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        protocol = new LlmSocketProtocol(new IngressConfig(Map.of()), TOPICS, producer, meters,
+                Clock.fixed(Instant.ofEpochMilli(NOW), ZoneOffset.UTC), "node-test", listener,
+                callId -> seen.add(callId) ? null : "", true);
+
+        // When the call's socket opens
+        protocol.opened(socket);
+
+        // Then Retell gets only the config; the edge is asked to bridge the agent's begin message
+        assertThat(socket.frames()).hasSize(1);
+        assertThat(Json.mapper().readTree(socket.frames().get(0)).path("response_type").asText()).isEqualTo("config");
+        assertThat(listener.begins).singleElement().satisfies(b -> assertThat(b.receivedAtMs()).isEqualTo(NOW));
+        assertThat(onlyOpen().payload().path("begin").asText()).isEqualTo(CallEvent.BEGIN_OWED);
+
+        // And a reconnect is not greeted again by anyone: its empty begin message goes from the edge
+        RecordingSocket again = new RecordingSocket("call_1");
+        protocol.opened(again);
+        assertThat(again.frames()).hasSize(2);
+        assertThat(Json.mapper().readTree(again.frames().get(1)).path("content").asText()).isEmpty();
+        assertThat(listener.begins).hasSize(1);
+    }
+
+    private CallEvent onlyOpen() {
+        await().atMost(WAIT).until(() -> !ProducedEvents.opens(producer.history()).isEmpty());
+        ProducerRecord<String, byte[]> record = ProducedEvents.opens(producer.history())
+                .get(ProducedEvents.opens(producer.history()).size() - 1);
+        assertThat(record.key()).isEqualTo("call_1");
+        return TOPICS.callEvents().valueSerde().deserializer().deserialize(record.topic(), record.value());
     }
 
     private LlmSocketProtocol protocol(EdgeListener edge, Map<String, Object> overrides) {
@@ -174,8 +224,8 @@ class LlmSocketProtocolTest {
     }
 
     private DeadLetter onlyDeadLetter() {
-        await().atMost(WAIT).until(() -> producer.history().size() == 1);
-        ProducerRecord<String, byte[]> record = producer.history().get(0);
+        await().atMost(WAIT).until(() -> ProducedEvents.withoutOpens(producer.history()).size() == 1);
+        ProducerRecord<String, byte[]> record = ProducedEvents.withoutOpens(producer.history()).get(0);
         assertThat(record.topic()).isEqualTo("callguard.dead-letters");
         assertThat(record.key()).isEqualTo("socket");
         DeadLetter letter = TOPICS.deadLetters().valueSerde().deserializer().deserialize(record.topic(), record.value());

@@ -63,7 +63,7 @@ class LlmSocketTest {
     private MockProducer<String, byte[]> producer =
             new MockProducer<>(false, null, new StringSerializer(), new ByteArraySerializer());
     private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
-    private final RecordingEdgeListener listener = new RecordingEdgeListener(() -> producer.history().size());
+    private final RecordingEdgeListener listener = new RecordingEdgeListener(() -> ProducedEvents.withoutOpens(producer.history()).size());
     private final List<IngressServer> servers = new ArrayList<>();
     private IngressServer server;
     private WebSocketClient client;
@@ -189,7 +189,7 @@ class LlmSocketTest {
         assertThat(opened.callId()).isEqualTo("call_1");
         assertThat(opened.connectionId()).isNotBlank();
         assertThat(opened.isOpen()).isTrue();
-        assertThat(producer.history()).isEmpty();
+        assertThat(ProducedEvents.withoutOpens(producer.history())).isEmpty();
     }
 
     @Test
@@ -227,13 +227,13 @@ class LlmSocketTest {
         RecordingClientEndpoint socket = connect("call_1");
         skipOpening(socket);
         socket.send(turn("response_required", 1));
-        await().atMost(WAIT).until(() -> producer.history().size() == 1);
+        await().atMost(WAIT).until(() -> ProducedEvents.withoutOpens(producer.history()).size() == 1);
         ping(socket, 1L);
 
         // When Retell pings
         // Then each ping is echoed with its own timestamp, well inside Retell's 5 s, in about a millisecond
         assertThat(medianPingMillis(socket)).isLessThan(50);
-        assertThat(producer.history()).hasSize(1);
+        assertThat(ProducedEvents.withoutOpens(producer.history())).hasSize(1);
         assertThat(meters.counter(IngressMetrics.SOCKET_FRAMES, IngressMetrics.TAG_TYPE, "ping_pong").count())
                 .isEqualTo(6.0);
     }
@@ -267,12 +267,12 @@ class LlmSocketTest {
             // Then pings are echoed at once: the turn reached the watchdog, the records wait their turn
             assertThat(medianPingMillis(socket)).isLessThan(50);
             await().atMost(WAIT).until(() -> listener.turns.size() == 1);
-            assertThat(producer.history()).isEmpty();
+            assertThat(ProducedEvents.withoutOpens(producer.history())).isEmpty();
 
             // When send() unblocks, both records are produced in order
             release.countDown();
-            await().atMost(WAIT).until(() -> producer.history().size() == 2);
-            assertThat(producer.history()).extracting(r -> event(r).type())
+            await().atMost(WAIT).until(() -> ProducedEvents.withoutOpens(producer.history()).size() == 2);
+            assertThat(ProducedEvents.withoutOpens(producer.history())).extracting(r -> event(r).type())
                     .containsExactly("response_required", "update_only");
         } finally {
             release.countDown();
@@ -294,7 +294,7 @@ class LlmSocketTest {
         socket.send(frame);
 
         // Then the watchdog hears of it first, with the receipt time of the injected clock
-        await().atMost(WAIT).until(() -> producer.history().size() == 1);
+        await().atMost(WAIT).until(() -> ProducedEvents.withoutOpens(producer.history()).size() == 1);
         assertThat(listener.turns).singleElement().satisfies(turn -> {
             assertThat(turn.responseId()).isEqualTo(7L);
             assertThat(turn.receivedAtMs()).isEqualTo(NOW);
@@ -303,7 +303,7 @@ class LlmSocketTest {
         });
 
         // And one call event, keyed by call id, valid against its schema
-        ProducerRecord<String, byte[]> record = producer.history().get(0);
+        ProducerRecord<String, byte[]> record = ProducedEvents.withoutOpens(producer.history()).get(0);
         assertThat(record.topic()).isEqualTo("callguard.call-events");
         assertThat(record.key()).isEqualTo("call_1");
         CallEvent event = event(record);
@@ -329,8 +329,8 @@ class LlmSocketTest {
         socket.send(turn("reminder_required", 3));
         socket.send("{\"interaction_type\":\"brand_new_thing\",\"x\":1}");
 
-        await().atMost(WAIT).until(() -> producer.history().size() == 4);
-        List<CallEvent> events = producer.history().stream().map(LlmSocketTest::event).toList();
+        await().atMost(WAIT).until(() -> ProducedEvents.withoutOpens(producer.history()).size() == 4);
+        List<CallEvent> events = ProducedEvents.withoutOpens(producer.history()).stream().map(LlmSocketTest::event).toList();
         assertThat(events).extracting(CallEvent::type)
                 .containsExactly("call_details", "update_only", "reminder_required", "brand_new_thing");
         assertThat(events).extracting(CallEvent::idempotencyKey)
@@ -350,7 +350,7 @@ class LlmSocketTest {
         RecordingClientEndpoint socket = connect("call_1");
         skipOpening(socket);
         socket.send(turn("response_required", 1));
-        await().atMost(WAIT).until(() -> producer.history().size() == 1);
+        await().atMost(WAIT).until(() -> ProducedEvents.withoutOpens(producer.history()).size() == 1);
 
         producer.errorNext(new org.apache.kafka.common.errors.TimeoutException("broker gone"));
 
@@ -445,7 +445,7 @@ class LlmSocketTest {
 
         socket.send(frame);
 
-        await().atMost(WAIT).until(() -> producer.history().size() == 1);
+        await().atMost(WAIT).until(() -> ProducedEvents.withoutOpens(producer.history()).size() == 1);
         assertThat(listener.opened.get(0).isOpen()).isTrue();
     }
 
@@ -650,8 +650,8 @@ class LlmSocketTest {
     }
 
     private DeadLetter awaitOnlyDeadLetter() {
-        await().atMost(WAIT).until(() -> producer.history().size() == 1);
-        ProducerRecord<String, byte[]> record = producer.history().get(0);
+        await().atMost(WAIT).until(() -> ProducedEvents.withoutOpens(producer.history()).size() == 1);
+        ProducerRecord<String, byte[]> record = ProducedEvents.withoutOpens(producer.history()).get(0);
         assertThat(record.topic()).isEqualTo("callguard.dead-letters");
         assertThat(record.key()).isEqualTo("socket");
         DeadLetter letter = TOPICS.deadLetters().valueSerde().deserializer().deserialize(record.topic(), record.value());

@@ -38,4 +38,12 @@ class RecordingEdgeListener implements EdgeListener {
     public void turnRequested(CallSocket socket, long responseId, long receivedAtMs) {
         turns.add(new Turn(socket, responseId, receivedAtMs, produced.getAsInt()));
     }
+
+    /** Begin messages left to the agent, as turns of response 0. */
+    final List<Turn> begins = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void beginRequested(CallSocket socket, long receivedAtMs) {
+        begins.add(new Turn(socket, 0, receivedAtMs, produced.getAsInt()));
+    }
 }

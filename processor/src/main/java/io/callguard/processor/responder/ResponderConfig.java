@@ -381,6 +381,11 @@ public final class ResponderConfig extends AbstractConfig {
         return new ConfigDef(DEFINITION);
     }
 
+    /** Whether the configured backend says a call's begin message itself (the retell-socket upstream does). */
+    public boolean backendSaysBeginMessage() {
+        return "retell-socket".equals(agentBackend());
+    }
+
     public String agentBackend() {
         return getString(AGENT_BACKEND_CONFIG);
     }
