@@ -62,6 +62,11 @@ public final class ResponderConfig extends AbstractConfig {
     private static final String SCRIPT_GREETING_DOC = "Script backend: the begin message (response id 0 or an "
             + "empty transcript). Other turns echo the caller's last utterance.";
 
+    public static final String SCRIPT_TRANSFER_NUMBER_CONFIG = "agent.script.transfer-number";
+    private static final String SCRIPT_TRANSFER_NUMBER_DOC = "Script backend: the number an utterance containing "
+            + "'transfer me' is transferred to, after the echo (empty: no transfers). An utterance containing "
+            + "'goodbye' is always answered with end_call after the echo.";
+
     public static final String OPENAI_URL_CONFIG = "agent.openai.url";
     private static final String OPENAI_URL_DOC = "OpenAI backend: URL of the chat completions endpoint "
             + "(OpenAI, Ollama, vLLM, llama.cpp server, ...).";
@@ -239,6 +244,7 @@ public final class ResponderConfig extends AbstractConfig {
                     SCRIPT_STALL_MS_DOC)
             .define(SCRIPT_GREETING_CONFIG, Type.STRING, "Hello! How can I help you today?", Importance.LOW,
                     SCRIPT_GREETING_DOC)
+            .define(SCRIPT_TRANSFER_NUMBER_CONFIG, Type.STRING, "", Importance.LOW, SCRIPT_TRANSFER_NUMBER_DOC)
             .define(OPENAI_URL_CONFIG, Type.STRING, "http://127.0.0.1:11434/v1/chat/completions", Importance.HIGH,
                     OPENAI_URL_DOC)
             .define(OPENAI_MODEL_CONFIG, Type.STRING, "llama3.2", Importance.HIGH, OPENAI_MODEL_DOC)
@@ -426,6 +432,12 @@ public final class ResponderConfig extends AbstractConfig {
 
     public long scriptStallMs() {
         return getLong(SCRIPT_STALL_MS_CONFIG);
+    }
+
+    /** The script backend's transfer number; empty when it does not transfer. */
+    public String scriptTransferNumber() {
+        String number = getString(SCRIPT_TRANSFER_NUMBER_CONFIG);
+        return number == null ? "" : number.trim();
     }
 
     public String scriptGreeting() {

@@ -15,15 +15,21 @@ import java.util.random.RandomGenerator;
  * ({@code agent.script.*}): a fixed delay plus a lognormal first-chunk wait, chunks at a gap, and at their rates
  * hangs (until cancelled), failures at the first-chunk time and stalls mid-answer. With the defaults it answers at
  * once, word by word. The draws come from the injected generator, hang first, so a fixed seed gives a fixed
- * sequence of outcomes.
+ * sequence of outcomes. An utterance containing {@value #END_CALL_PHRASE} is answered with end_call after the echo,
+ * one containing {@value #TRANSFER_PHRASE} with a transfer to {@code agent.script.transfer-number} when it is set.
  */
 public final class ScriptBackend implements AgentBackend {
 
     /** Prefix of an echoed answer. */
     public static final String ECHO_PREFIX = "You said: ";
+    /** An utterance containing this (any case) is answered with end_call after the echo. */
+    public static final String END_CALL_PHRASE = "goodbye";
+    /** An utterance containing this (any case) is transferred after the echo, when a transfer number is set. */
+    public static final String TRANSFER_PHRASE = "transfer me";
 
     private final SimulatedStream stream;
     private final String greeting;
+    private final String transferNumber;
     private final ScheduledExecutorService scheduler;
     private final RandomGenerator random;
 
@@ -32,15 +38,31 @@ public final class ScriptBackend implements AgentBackend {
      * @param random    decides the faults and waits; access is synchronized here
      */
     public ScriptBackend(ResponderConfig config, ScheduledExecutorService scheduler, RandomGenerator random) {
-        this(SimulatedStream.of(config), config.scriptGreeting(), scheduler, random);
+        this(SimulatedStream.of(config), config.scriptGreeting(), config.scriptTransferNumber(), scheduler, random);
     }
 
-    ScriptBackend(SimulatedStream stream, String greeting, ScheduledExecutorService scheduler,
+    ScriptBackend(SimulatedStream stream, String greeting, String transferNumber, ScheduledExecutorService scheduler,
             RandomGenerator random) {
         this.stream = Objects.requireNonNull(stream, "stream");
         this.greeting = Objects.requireNonNull(greeting, "greeting");
+        this.transferNumber = Objects.requireNonNull(transferNumber, "transferNumber");
         this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
         this.random = Objects.requireNonNull(random, "random");
+    }
+
+    /** What the script does after answering: end_call on "goodbye", else a transfer on "transfer me" if set. */
+    List<AgentEvent> actionsFor(Turn turn) {
+        String said = turn.lastUserUtterance().toLowerCase(java.util.Locale.ROOT);
+        if (turn.responseId() == 0) {
+            return List.of();
+        }
+        if (said.contains(END_CALL_PHRASE)) {
+            return List.of(new AgentEvent.EndCall());
+        }
+        if (!transferNumber.isEmpty() && said.contains(TRANSFER_PHRASE)) {
+            return List.of(new AgentEvent.Transfer(transferNumber, null));
+        }
+        return List.of();
     }
 
     /** The answer the script gives to a turn, before {@code agent.script.chunks} pads or joins it. */
@@ -67,10 +89,14 @@ public final class ScriptBackend implements AgentBackend {
                                 + turn.responseId())));
                 return result;
             default:
+                List<AgentEvent> actions = actionsFor(turn);
                 if (plan.chunks().isEmpty()) {
-                    schedule(result, 0, () -> result.complete(null));
+                    schedule(result, 0, () -> {
+                        actions.forEach(chunkSink);
+                        result.complete(null);
+                    });
                 } else {
-                    next(result, plan, 0, 0, chunkSink);
+                    next(result, plan, 0, 0, chunkSink, actions);
                 }
                 return result;
         }
@@ -78,7 +104,7 @@ public final class ScriptBackend implements AgentBackend {
 
     /** Sends chunk {@code i} at its time (measured from the request, now {@code elapsedMs} ago), then the next. */
     private void next(CompletableFuture<Void> result, SimulatedStream.Plan plan, int i, long elapsedMs,
-            Consumer<AgentEvent> chunkSink) {
+            Consumer<AgentEvent> chunkSink, List<AgentEvent> actions) {
         long at = plan.atMs().get(i);
         schedule(result, at - elapsedMs, () -> {
             // Chunks due together go together, so an instant answer is one scheduled task, as before.
@@ -91,9 +117,10 @@ public final class ScriptBackend implements AgentBackend {
                 j++;
             }
             if (j == plan.chunks().size()) {
+                actions.forEach(chunkSink);
                 result.complete(null);
             } else {
-                next(result, plan, j, at, chunkSink);
+                next(result, plan, j, at, chunkSink, actions);
             }
         });
     }

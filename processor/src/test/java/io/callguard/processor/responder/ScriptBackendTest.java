@@ -152,4 +152,34 @@ class ScriptBackendTest {
         assertThat(chunks).hasSize(3);
         assertThat(scheduler.pending()).isEmpty();
     }
+
+    @Test
+    void shouldHangUpAfterTheEchoWhenTheCallerSaysGoodbye() {
+        // Given
+        ScriptBackend script = backend(Map.of(), 1);
+        List<AgentEvent> events = new ArrayList<>();
+
+        // When
+        CompletableFuture<Void> done = script.generate(turn(2, new Turn.Utterance("user", "ok, Goodbye")), events::add);
+        scheduler.advance(0);
+
+        // Then the whole echo, then end_call, then done
+        assertThat(done).isCompleted();
+        assertThat(events.get(events.size() - 1)).isEqualTo(new AgentEvent.EndCall());
+        assertThat(events.subList(0, events.size() - 1)).allMatch(e -> e instanceof AgentEvent.Text);
+    }
+
+    @Test
+    void shouldTransferOnlyWhenANumberIsSet() {
+        List<AgentEvent> events = new ArrayList<>();
+        backend(Map.of(), 1).generate(turn(2, new Turn.Utterance("user", "transfer me please")), events::add);
+        scheduler.advance(0);
+        assertThat(events).allMatch(e -> e instanceof AgentEvent.Text);
+
+        events.clear();
+        backend(Map.of(ResponderConfig.SCRIPT_TRANSFER_NUMBER_CONFIG, "+15550100"), 1)
+                .generate(turn(2, new Turn.Utterance("user", "Transfer me please")), events::add);
+        scheduler.advance(0);
+        assertThat(events.get(events.size() - 1)).isEqualTo(new AgentEvent.Transfer("+15550100", null));
+    }
 }
