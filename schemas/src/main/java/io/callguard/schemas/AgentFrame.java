@@ -28,26 +28,39 @@ public record AgentFrame(
         JsonNode agentConfig,
         JsonNode metadata) {
 
-    public static final String TOOL_CALL_INVOCATION = "tool_call_invocation";
-    public static final String TOOL_CALL_RESULT = "tool_call_result";
-    public static final String UPDATE_AGENT = "update_agent";
-    public static final String METADATA = "metadata";
+    /**
+     * The frame types a record carries. Their wire names are Retell's {@code response_type} names, spelled from the
+     * constant names (the record format stores them as data; retell's constants name the protocol).
+     */
+    public enum Type {
+        TOOL_CALL_INVOCATION, TOOL_CALL_RESULT, UPDATE_AGENT, METADATA;
+
+        /** The name in records and on Retell's wire. */
+        public String wireName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    public static final String TOOL_CALL_INVOCATION = Type.TOOL_CALL_INVOCATION.wireName();
+    public static final String TOOL_CALL_RESULT = Type.TOOL_CALL_RESULT.wireName();
+    public static final String UPDATE_AGENT = Type.UPDATE_AGENT.wireName();
+    public static final String METADATA = Type.METADATA.wireName();
 
     public AgentFrame {
         Objects.requireNonNull(type, "type");
-        switch (type) {
-            case TOOL_CALL_INVOCATION -> {
-                Objects.requireNonNull(toolCallId, "toolCallId");
-                Objects.requireNonNull(name, "name");
-                Objects.requireNonNull(arguments, "arguments");
-            }
-            case TOOL_CALL_RESULT -> {
-                Objects.requireNonNull(toolCallId, "toolCallId");
-                Objects.requireNonNull(content, "content");
-            }
-            case UPDATE_AGENT -> Objects.requireNonNull(agentConfig, "agentConfig");
-            case METADATA -> Objects.requireNonNull(metadata, "metadata");
-            default -> throw new IllegalArgumentException("unknown frame type: " + type);
+        if (TOOL_CALL_INVOCATION.equals(type)) {
+            Objects.requireNonNull(toolCallId, "toolCallId");
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(arguments, "arguments");
+        } else if (TOOL_CALL_RESULT.equals(type)) {
+            Objects.requireNonNull(toolCallId, "toolCallId");
+            Objects.requireNonNull(content, "content");
+        } else if (UPDATE_AGENT.equals(type)) {
+            Objects.requireNonNull(agentConfig, "agentConfig");
+        } else if (METADATA.equals(type)) {
+            Objects.requireNonNull(metadata, "metadata");
+        } else {
+            throw new IllegalArgumentException("unknown frame type: " + type);
         }
     }
 
