@@ -1,8 +1,9 @@
 // A team's custom-LLM WebSocket server, written against Retell's protocol the way Retell's demo servers are, for
 // callguard's retell-socket backend tests. It knows nothing of callguard.
 //
-// Usage: node upstream-server.js [port] [--no-hang]
-//   port 0 (default) picks a free port. --no-hang answers "hang" like any other utterance.
+// Usage: node upstream-server.js [port] [--no-hang] [--no-pong]
+//   port 0 (default) picks a free port. --no-hang answers "hang" like any other utterance. --no-pong never answers
+//   pings (a half-dead server: the socket stays open).
 //
 // Stdout, one JSON object a line, for the test to read:
 //   {"event":"listening","port":N}
@@ -13,7 +14,7 @@
 // Behaviour per connection:
 //   - sends config {auto_reconnect:true, call_details:true} at once;
 //   - on call_details: sends the begin message (response_id 0), greeting the caller by from_number;
-//   - echoes ping_pong;
+//   - echoes ping_pong (except its own, timestamp 42, echoed back);
 //   - answers response_required / reminder_required by the last user utterance:
 //       "order"     holding chunk, tool_call_invocation, tool_call_result, follow-up answer (same response_id)
 //       "bye"       "Goodbye!" with end_call
@@ -31,6 +32,7 @@ const { WebSocketServer } = require('ws');
 const args = process.argv.slice(2);
 const port = Number(args.find((a) => /^\d+$/.test(a)) || 0);
 const hang = !args.includes('--no-hang');
+const pong = !args.includes('--no-pong');
 
 function log(obj) {
   process.stdout.write(JSON.stringify(obj) + '\n');
@@ -62,7 +64,7 @@ wss.on('connection', (ws, req) => {
     log({ event: 'received', conn, frame });
     switch (frame.interaction_type) {
       case 'ping_pong':
-        if (frame.timestamp !== 42) {
+        if (frame.timestamp !== 42 && pong) {
           send({ response_type: 'ping_pong', timestamp: frame.timestamp });
         }
         break;

@@ -9,6 +9,8 @@ import io.callguard.processor.responder.AgentBackendException;
 import io.callguard.processor.responder.AgentEvent;
 import io.callguard.processor.responder.ResponderConfig;
 import io.callguard.processor.responder.Turn;
+import io.callguard.testkit.ManualClock;
+import io.callguard.testkit.ManualScheduler;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -221,6 +223,36 @@ class RetellSocketBackendTest {
     }
 
     @Test
+    void shouldReconnectWhenTheUpstreamAnswersNoPingFor5Seconds() throws Exception {
+        // Given a server that keeps its socket open but stops answering pings, on a manual timer
+        ManualScheduler timer = new ManualScheduler(new ManualClock(1_000_000));
+        upstream = NodeUpstream.start(0, "--no-pong");
+        backend = new RetellSocketBackend(config(upstream, 5), timer, timer.clock(), null);
+        CompletableFuture<Void> answered = backend.generate(turn(1, said("please hang on")), events::add);
+        await().atMost(WAIT).until(() -> upstream.received("response_required").size() == 1);
+        await().atMost(WAIT).until(() -> timer.pending().stream()
+                .anyMatch(t -> t.requestedDelayMs() == UpstreamCall.PING_INTERVAL_MS));
+
+        // When a ping goes unanswered for 5 s
+        timer.advance(UpstreamCall.PING_INTERVAL_MS);
+        await().atMost(WAIT).until(() -> upstream.received("ping_pong").size() == 1);
+        timer.advance(UpstreamCall.DEAD_AFTER_MS - UpstreamCall.PING_INTERVAL_MS);
+
+        // Then the backend reconnects after its backoff and re-sends the open request on the new socket
+        timer.advance(1_000);
+        await().atMost(WAIT).until(() -> upstream.events("connected").size() == 2);
+        await().atMost(WAIT).until(() -> upstream.received("response_required").size() == 2);
+        assertThat(upstream.received("ping_pong").get(0).path("timestamp").asLong()).isEqualTo(1_002_000);
+        assertThat(upstream.received("response_required").get(1))
+                .isEqualTo(upstream.received("response_required").get(0));
+        assertThat(upstream.events("received").stream()
+                .filter(e -> e.path("frame").path("interaction_type").asText().equals("response_required"))
+                .map(e -> e.path("conn").asInt())).containsExactly(1, 2);
+        assertThat(backend.counters().reconnects()).isEqualTo(1);
+        assertThat(answered).isNotDone();
+    }
+
+    @Test
     void shouldFailTheTurnWithinTheBoundWhenTheUpstreamIsGoneAndConnectAgainForTheNextTurn() throws Exception {
         // Given a turn the server will not answer, and 3 reconnects of at most 200 ms apart
         start(3);
@@ -298,6 +330,10 @@ class RetellSocketBackendTest {
 
     private void start(int maxReconnects) {
         upstream = NodeUpstream.start(0);
+        backend = new RetellSocketBackend(config(upstream, maxReconnects), scheduler);
+    }
+
+    private static ResponderConfig config(NodeUpstream upstream, int maxReconnects) {
         Map<String, Object> values = new HashMap<>();
         values.put(ResponderConfig.AGENT_BACKEND_CONFIG, ResponderConfig.BACKEND_RETELL_SOCKET);
         values.put(ResponderConfig.UPSTREAM_URL_TEMPLATE_CONFIG, upstream.urlTemplate());
@@ -306,7 +342,7 @@ class RetellSocketBackendTest {
         values.put(ResponderConfig.UPSTREAM_RECONNECT_MAX_BACKOFF_MS_CONFIG, "200");
         values.put(ResponderConfig.UPSTREAM_RECONNECT_MAX_ATTEMPTS_CONFIG, Integer.toString(maxReconnects));
         values.put(ResponderConfig.UPSTREAM_TOOL_TIME_LIMIT_MS_CONFIG, Long.toString(TOOL_LIMIT_MS));
-        backend = new RetellSocketBackend(new ResponderConfig(values), scheduler);
+        return new ResponderConfig(values);
     }
 
     private static Turn turn(long responseId, List<Turn.Utterance> transcript) {
