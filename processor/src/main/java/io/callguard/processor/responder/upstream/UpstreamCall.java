@@ -25,7 +25,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Future;
-import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -594,14 +594,19 @@ final class UpstreamCall {
     }
 
     private Future<?> schedule(Runnable task, long delayMs) {
-        ScheduledFuture<?> scheduled = backend.scheduler().schedule(() -> {
-            try {
-                task.run();
-            } catch (RuntimeException e) {
-                LOG.warn("call {}: upstream timer task failed: {}", callId, e.toString(), e);
-            }
-        }, delayMs, TimeUnit.MILLISECONDS);
-        return scheduled;
+        try {
+            return backend.scheduler().schedule(() -> {
+                try {
+                    task.run();
+                } catch (RuntimeException e) {
+                    LOG.warn("call {}: upstream timer task failed: {}", callId, e.toString(), e);
+                }
+            }, delayMs, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            // The responder is stopping (its timer went first): nothing more is owed to this call.
+            LOG.debug("call {}: timer stopped, {} ms task not scheduled", callId, delayMs);
+            return CompletableFuture.completedFuture(null);
+        }
     }
 
     private static String rootMessage(Throwable error) {
