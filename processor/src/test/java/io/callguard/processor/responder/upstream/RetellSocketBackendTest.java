@@ -197,7 +197,7 @@ class RetellSocketBackendTest {
     @Test
     void shouldReconnectAndResendCallDetailsAndTheOpenRequestWhenTheUpstreamRestarts() throws Exception {
         // Given a turn the server will not answer
-        start(20);
+        start(50);
         backend.callEvent(CALL, "call_details", callDetails());
         List<Turn.Utterance> transcript = List.of(new Turn.Utterance("agent", "Hi"),
                 new Turn.Utterance("user", "please hang on"));
