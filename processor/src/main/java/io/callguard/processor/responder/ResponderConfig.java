@@ -19,11 +19,14 @@ public final class ResponderConfig extends AbstractConfig {
     public static final String BACKEND_SCRIPT = "script";
     /** {@code agent.backend} value: any OpenAI-compatible chat completions endpoint. */
     public static final String BACKEND_OPENAI = "openai";
+    /** {@code agent.backend} value: a team's own custom-LLM WebSocket server, spoken to as Retell does. */
+    public static final String BACKEND_RETELL_SOCKET = "retell-socket";
 
     public static final String AGENT_BACKEND_CONFIG = "agent.backend";
     private static final String AGENT_BACKEND_DOC = "Which agent backend generates answers: '" + BACKEND_SCRIPT
             + "' (built in, deterministic, with injectable faults) or '" + BACKEND_OPENAI
-            + "' (an OpenAI-compatible /v1/chat/completions endpoint, streamed).";
+            + "' (an OpenAI-compatible /v1/chat/completions endpoint, streamed) or '" + BACKEND_RETELL_SOCKET
+            + "' (an existing custom-LLM WebSocket server, unmodified: callguard speaks to it as Retell does).";
 
     public static final String SCRIPT_DELAY_MS_CONFIG = "agent.script.delay-ms";
     private static final String SCRIPT_DELAY_MS_DOC = "Script backend: time before it answers.";
@@ -84,6 +87,47 @@ public final class ResponderConfig extends AbstractConfig {
 
     public static final String OPENAI_MAX_TOKENS_CONFIG = "agent.openai.max-tokens";
     private static final String OPENAI_MAX_TOKENS_DOC = "OpenAI backend: max_tokens of each answer.";
+
+    /** The placeholder of {@code agent.upstream.url-template} replaced by the call id. */
+    public static final String UPSTREAM_CALL_ID_PLACEHOLDER = "{call_id}";
+
+    public static final String UPSTREAM_URL_TEMPLATE_CONFIG = "agent.upstream.url-template";
+    private static final String UPSTREAM_URL_TEMPLATE_DOC = "Retell-socket backend: the team's custom-LLM "
+            + "WebSocket URL (ws or wss), one socket per call; " + UPSTREAM_CALL_ID_PLACEHOLDER + " is replaced by "
+            + "the call id, as Retell appends it (e.g. ws://agent.internal:8080/llm-websocket/{call_id}).";
+
+    public static final String UPSTREAM_CONNECT_TIMEOUT_MS_CONFIG = "agent.upstream.connect-timeout-ms";
+    private static final String UPSTREAM_CONNECT_TIMEOUT_MS_DOC = "Retell-socket backend: time to open the "
+            + "socket (TCP and WebSocket handshake); a failed open counts as a reconnect.";
+
+    public static final String UPSTREAM_RECONNECT_INITIAL_BACKOFF_MS_CONFIG =
+            "agent.upstream.reconnect.initial-backoff-ms";
+    private static final String UPSTREAM_RECONNECT_INITIAL_BACKOFF_MS_DOC = "Retell-socket backend: wait before "
+            + "the first reconnect after the upstream dropped (closed, failed, or missed its pongs for 5 s); it "
+            + "doubles for each further one, randomized by half either way.";
+
+    public static final String UPSTREAM_RECONNECT_MAX_BACKOFF_MS_CONFIG = "agent.upstream.reconnect.max-backoff-ms";
+    private static final String UPSTREAM_RECONNECT_MAX_BACKOFF_MS_DOC = "Retell-socket backend: the longest wait "
+            + "between two reconnects.";
+
+    public static final String UPSTREAM_RECONNECT_MAX_ATTEMPTS_CONFIG = "agent.upstream.reconnect.max-attempts";
+    private static final String UPSTREAM_RECONNECT_MAX_ATTEMPTS_DOC = "Retell-socket backend: reconnects per turn; "
+            + "when they are spent the open turn fails (the breaker and the fallback backend act) and the next "
+            + "turn connects again.";
+
+    public static final String UPSTREAM_TOOL_TIME_LIMIT_MS_CONFIG = "agent.upstream.tool-time-limit-ms";
+    private static final String UPSTREAM_TOOL_TIME_LIMIT_MS_DOC = "Retell-socket backend: how long the answer may "
+            + "be quiet after the upstream's tool_call_invocation without counting as a stall (0: the usual stall "
+            + "limit).";
+
+    public static final String UPSTREAM_MAX_FRAME_CHARS_CONFIG = "agent.upstream.max-frame-chars";
+    private static final String UPSTREAM_MAX_FRAME_CHARS_DOC = "Retell-socket backend: the largest frame read "
+            + "from the upstream, in characters; a larger one is dropped and counted.";
+
+    public static final String UPSTREAM_MAX_CALLS_CONFIG = "agent.upstream.max-calls";
+    private static final String UPSTREAM_MAX_CALLS_DOC = "Retell-socket backend: calls with an upstream socket at "
+            + "once on this instance; beyond it the least recently active call's socket is closed (its next turn "
+            + "opens a new one).";
 
     /** {@code agent.fallback.backend} value: no fallback backend. */
     public static final String BACKEND_NONE = "none";
@@ -223,7 +267,8 @@ public final class ResponderConfig extends AbstractConfig {
     private static final String CACHE_MAX_ENTRIES_DOC = "Cached answers kept; the least recently used goes first.";
 
     private static final ConfigDef DEFINITION = new ConfigDef()
-            .define(AGENT_BACKEND_CONFIG, Type.STRING, BACKEND_SCRIPT, ValidString.in(BACKEND_SCRIPT, BACKEND_OPENAI),
+            .define(AGENT_BACKEND_CONFIG, Type.STRING, BACKEND_SCRIPT, ValidString.in(BACKEND_SCRIPT, BACKEND_OPENAI,
+                    BACKEND_RETELL_SOCKET),
                     Importance.HIGH, AGENT_BACKEND_DOC)
             .define(SCRIPT_DELAY_MS_CONFIG, Type.LONG, 0L, Range.between(0, 600_000), Importance.LOW,
                     SCRIPT_DELAY_MS_DOC)
@@ -254,6 +299,22 @@ public final class ResponderConfig extends AbstractConfig {
                     OPENAI_SYSTEM_PROMPT_DOC)
             .define(OPENAI_MAX_TOKENS_CONFIG, Type.INT, 200, Range.between(1, 100_000), Importance.LOW,
                     OPENAI_MAX_TOKENS_DOC)
+            .define(UPSTREAM_URL_TEMPLATE_CONFIG, Type.STRING, "ws://127.0.0.1:8080/llm-websocket/"
+                    + UPSTREAM_CALL_ID_PLACEHOLDER, Importance.HIGH, UPSTREAM_URL_TEMPLATE_DOC)
+            .define(UPSTREAM_CONNECT_TIMEOUT_MS_CONFIG, Type.LONG, 3_000L, Range.between(10, 60_000),
+                    Importance.MEDIUM, UPSTREAM_CONNECT_TIMEOUT_MS_DOC)
+            .define(UPSTREAM_RECONNECT_INITIAL_BACKOFF_MS_CONFIG, Type.LONG, 100L, Range.between(1, 60_000),
+                    Importance.LOW, UPSTREAM_RECONNECT_INITIAL_BACKOFF_MS_DOC)
+            .define(UPSTREAM_RECONNECT_MAX_BACKOFF_MS_CONFIG, Type.LONG, 2_000L, Range.between(1, 600_000),
+                    Importance.LOW, UPSTREAM_RECONNECT_MAX_BACKOFF_MS_DOC)
+            .define(UPSTREAM_RECONNECT_MAX_ATTEMPTS_CONFIG, Type.INT, 5, Range.between(0, 1_000), Importance.MEDIUM,
+                    UPSTREAM_RECONNECT_MAX_ATTEMPTS_DOC)
+            .define(UPSTREAM_TOOL_TIME_LIMIT_MS_CONFIG, Type.LONG, 10_000L, Range.between(0, 600_000),
+                    Importance.MEDIUM, UPSTREAM_TOOL_TIME_LIMIT_MS_DOC)
+            .define(UPSTREAM_MAX_FRAME_CHARS_CONFIG, Type.INT, 1_048_576, Range.between(1_024, 64 * 1_048_576),
+                    Importance.LOW, UPSTREAM_MAX_FRAME_CHARS_DOC)
+            .define(UPSTREAM_MAX_CALLS_CONFIG, Type.INT, 10_000, Range.between(1, 1_000_000), Importance.LOW,
+                    UPSTREAM_MAX_CALLS_DOC)
             .define(FALLBACK_BACKEND_CONFIG, Type.STRING, BACKEND_NONE,
                     ValidString.in(BACKEND_NONE, BACKEND_SCRIPT, BACKEND_OPENAI), Importance.HIGH, FALLBACK_BACKEND_DOC)
             .define(FALLBACK_OPENAI_URL_CONFIG, Type.STRING, "http://127.0.0.1:11434/v1/chat/completions",
@@ -339,6 +400,14 @@ public final class ResponderConfig extends AbstractConfig {
         if (BACKEND_OPENAI.equals(agentBackend())) {
             checkOpenAiUrl(openAiUrl());
         }
+        if (BACKEND_RETELL_SOCKET.equals(agentBackend())) {
+            checkUpstreamUrlTemplate(upstreamUrlTemplate());
+            if (upstreamReconnectMaxBackoffMs() < upstreamReconnectInitialBackoffMs()) {
+                throw new ConfigException(UPSTREAM_RECONNECT_MAX_BACKOFF_MS_CONFIG, upstreamReconnectMaxBackoffMs(),
+                        "must be at least " + UPSTREAM_RECONNECT_INITIAL_BACKOFF_MS_CONFIG + " ("
+                                + upstreamReconnectInitialBackoffMs() + ")");
+            }
+        }
         long median = getLong(SCRIPT_FIRST_CHUNK_MEDIAN_MS_CONFIG);
         long p99 = getLong(SCRIPT_FIRST_CHUNK_P99_MS_CONFIG);
         if (p99 != 0 && p99 < median) {
@@ -379,6 +448,24 @@ public final class ResponderConfig extends AbstractConfig {
         } catch (IllegalArgumentException e) {
             throw new ConfigException(OPENAI_URL_CONFIG, url, e.getMessage() + " (" + AGENT_BACKEND_CONFIG
                     + " is " + BACKEND_OPENAI + ")");
+        }
+    }
+
+    private static void checkUpstreamUrlTemplate(String template) {
+        try {
+            if (!template.contains(UPSTREAM_CALL_ID_PLACEHOLDER)) {
+                throw new IllegalArgumentException("must contain " + UPSTREAM_CALL_ID_PLACEHOLDER);
+            }
+            URI parsed = URI.create(template.replace(UPSTREAM_CALL_ID_PLACEHOLDER, "call"));
+            if (!"ws".equals(parsed.getScheme()) && !"wss".equals(parsed.getScheme())) {
+                throw new IllegalArgumentException("scheme must be ws or wss");
+            }
+            if (parsed.getHost() == null) {
+                throw new IllegalArgumentException("must name a host");
+            }
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(UPSTREAM_URL_TEMPLATE_CONFIG, template, e.getMessage() + " ("
+                    + AGENT_BACKEND_CONFIG + " is " + BACKEND_RETELL_SOCKET + ")");
         }
     }
 
@@ -464,6 +551,39 @@ public final class ResponderConfig extends AbstractConfig {
 
     public int openAiMaxTokens() {
         return getInt(OPENAI_MAX_TOKENS_CONFIG);
+    }
+
+    /** The upstream's URL with {@value #UPSTREAM_CALL_ID_PLACEHOLDER} still in it. */
+    public String upstreamUrlTemplate() {
+        return getString(UPSTREAM_URL_TEMPLATE_CONFIG);
+    }
+
+    public long upstreamConnectTimeoutMs() {
+        return getLong(UPSTREAM_CONNECT_TIMEOUT_MS_CONFIG);
+    }
+
+    public long upstreamReconnectInitialBackoffMs() {
+        return getLong(UPSTREAM_RECONNECT_INITIAL_BACKOFF_MS_CONFIG);
+    }
+
+    public long upstreamReconnectMaxBackoffMs() {
+        return getLong(UPSTREAM_RECONNECT_MAX_BACKOFF_MS_CONFIG);
+    }
+
+    public int upstreamReconnectMaxAttempts() {
+        return getInt(UPSTREAM_RECONNECT_MAX_ATTEMPTS_CONFIG);
+    }
+
+    public long upstreamToolTimeLimitMs() {
+        return getLong(UPSTREAM_TOOL_TIME_LIMIT_MS_CONFIG);
+    }
+
+    public int upstreamMaxFrameChars() {
+        return getInt(UPSTREAM_MAX_FRAME_CHARS_CONFIG);
+    }
+
+    public int upstreamMaxCalls() {
+        return getInt(UPSTREAM_MAX_CALLS_CONFIG);
     }
 
     public String groupId() {

@@ -8,6 +8,7 @@ import io.callguard.common.RoleLifecycle;
 import io.callguard.common.RoleState;
 import io.callguard.processor.responder.internal.ResponseCacheTopic;
 import io.callguard.processor.responder.internal.TurnResponder;
+import io.callguard.processor.responder.upstream.RetellSocketBackend;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.JsonSerde;
@@ -503,6 +504,9 @@ public final class ResponderRole implements Role {
 
         private static AgentBackend build(ResponderConfig config, ScheduledExecutorService scheduler,
                 ExecutorService httpExecutor) {
+            if (ResponderConfig.BACKEND_RETELL_SOCKET.equals(config.agentBackend())) {
+                return new RetellSocketBackend(config, scheduler);
+            }
             return ResponderConfig.BACKEND_OPENAI.equals(config.agentBackend())
                     ? new OpenAiBackend(config, httpExecutor)
                     : new ScriptBackend(config, scheduler, new SplittableRandom());
