@@ -27,7 +27,7 @@ final class EdgeFixture {
     static final long MAX_ANSWER_MS = 60_000;
     static final String FILLER = "One moment. ";
     static final EdgeDeadlines DEADLINES = new EdgeDeadlines(BUDGET_MS, FIRST_WORDS_MS, STALL_MS, MAX_ANSWER_MS,
-            java.util.List.of("One moment.", "Just a second."), FALLBACK);
+            java.util.List.of("One moment.", "Just a second."), FALLBACK, "Hello! How can I help you today?");
     static final String CALL = "call-1";
 
     final ManualClock clock = new ManualClock(T0);
