@@ -48,8 +48,9 @@ import picocli.CommandLine.Spec;
         description = {"Replay one call: read its events from <prefix>call-events (its partition only), re-run them "
                 + "through the processor's topology offline (nothing is written to the live topics), and print a "
                 + "timeline: each event as received, the state transition it caused, the decisions made, and the "
-                + "answers the call got (from <prefix>responses) with their kind, reason and latency, and what they did besides words (tool calls and results, agent "
-                + "updates, metadata, end_call, transfers, digits, agent interrupts).",
+                + "answers the call got (from <prefix>responses) with their kind, reason and latency, and what they "
+                + "did besides words (tool calls and results, agent updates, metadata, end_call, transfers, digits, "
+                + "agent interrupts).",
             "Exit codes: 0 replayed; 2 bad usage; 3 the call's events are not on the topic (never there, or deleted "
                     + "by retention); 1 other errors."})
 public final class ReplayCommand implements Callable<Integer> {
