@@ -1,10 +1,13 @@
 package io.callguard.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.cli.tools.AnswerText;
 import io.callguard.cli.tools.CallPartitions;
 import io.callguard.cli.tools.KafkaSource;
 import io.callguard.cli.tools.TimeArg;
+import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.Topic;
 import io.callguard.schemas.Topics;
@@ -13,6 +16,7 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
@@ -200,6 +204,9 @@ public final class TapCommand implements Callable<Integer> {
             try {
                 JsonNode value = Json.mapper().readTree(r.value());
                 node.set("value", value);
+                if (r.topic().endsWith(Topics.RESPONSES)) {
+                    describeAnswer(node, r.value());
+                }
             } catch (IOException e) {
                 node.put("value_base64", Base64.getEncoder().encodeToString(r.value()));
                 node.put("value_error", "not JSON");
@@ -208,11 +215,47 @@ public final class TapCommand implements Callable<Integer> {
         return node;
     }
 
-    /** A header a person scans (time, topic-partition@offset, key) and the value indented below it. */
+    /**
+     * Beside an answer record's value: its {@code scope} when it is an interrupt or call-level, and its
+     * {@code effects} (frames and actions, {@link AnswerText}) when it has any; nothing for a record that cannot be
+     * read as an answer (its value is printed as it is).
+     */
+    private static void describeAnswer(ObjectNode node, byte[] value) {
+        AgentResponse answer;
+        try {
+            answer = Topics.defaults().responses().valueSerde().deserializer().deserialize("", value);
+        } catch (RuntimeException e) {
+            return;
+        }
+        if (answer == null) {
+            return;
+        }
+        if (!answer.inTurn()) {
+            node.put("scope", AnswerText.scope(answer));
+        }
+        List<String> effects = AnswerText.effects(answer);
+        if (!effects.isEmpty()) {
+            ArrayNode shown = node.putArray("effects");
+            effects.forEach(shown::add);
+        }
+    }
+
+    /**
+     * A header a person scans (time, topic-partition@offset, key; for an answer its scope and effects) and the
+     * value indented below it.
+     */
     static String pretty(ObjectNode node) {
         String header = Instant.ofEpochMilli(node.path("timestamp").asLong()) + "  " + node.path("topic").asText()
                 + "-" + node.path("partition").asInt() + "@" + node.path("offset").asLong() + "  key="
                 + node.path("key").asText();
+        if (node.has("scope")) {
+            header += "  " + node.path("scope").asText();
+        }
+        if (node.has("effects")) {
+            List<String> effects = new ArrayList<>();
+            node.path("effects").forEach(e -> effects.add(e.asText()));
+            header += "  [" + String.join(", ", effects) + "]";
+        }
         JsonNode value = node.get("value");
         String body = value == null ? "(not JSON, base64) " + node.path("value_base64").asText()
                 : value.isNull() ? "(tombstone)" : value.toPrettyString();

@@ -60,6 +60,15 @@ public final class EgressConfig extends AbstractConfig {
     private static final String DIALOUT_CONNECT_TIMEOUT_MS_DOC = "Time allowed for one connection attempt "
             + "(TCP connect and WebSocket upgrade).";
 
+    /**
+     * The begin message's greeting, declared and documented by the ingress's config (a key is declared once in the
+     * gateway); read here from the same values, with the same default, so the edge bridges an agent's late begin
+     * message with the greeting the ingress would have said.
+     */
+    public static final String SOCKET_GREETING_CONFIG = "socket.greeting";
+    /** {@link #SOCKET_GREETING_CONFIG}'s default, the ingress's. */
+    public static final String DEFAULT_GREETING = "Hello! How can I help you today?";
+
     /** Codes a peer may not send in a close frame (RFC 6455 7.4.1), and 1000, which Retell reads as hang-up. */
     private static final Set<Integer> UNUSABLE_CLOSE_CODES = Set.of(1000, 1004, 1005, 1006, 1015);
 
@@ -129,6 +138,12 @@ public final class EgressConfig extends AbstractConfig {
     /** Every key this config declares, with type, default and doc. */
     public static ConfigDef definition() {
         return new ConfigDef(DEFINITION);
+    }
+
+    /** {@value #SOCKET_GREETING_CONFIG} (undeclared here, see there); empty lets the caller speak first. */
+    public String socketGreeting() {
+        Object value = originals().get(SOCKET_GREETING_CONFIG);
+        return value == null ? DEFAULT_GREETING : value.toString();
     }
 
     public int supersededCloseCode() {

@@ -52,6 +52,22 @@ public final class EgressMetrics {
     /** Counter, tag {@link #TAG_KIND}: complete answers sent after the budget had run out. */
     public static final String TURN_OVER_BUDGET = "callguard.turn.over-budget";
 
+    /**
+     * Counter, tag {@link #TAG_TYPE} ({@code tool_call_invocation}, {@code tool_call_result}, {@code update_agent},
+     * {@code metadata}): frames other than speech an answer carried, written to the socket.
+     */
+    public static final String AGENT_FRAMES_SENT = "callguard.agent-frames.sent";
+    /** Counter, tag {@link #TAG_REASON} ({@link #REASON_INVALID}): frames of an answer that could not be sent. */
+    public static final String AGENT_FRAMES_DROPPED = "callguard.agent-frames.dropped";
+    /**
+     * Counter, tags {@link #TAG_ACTION} ({@link #ACTION_END_CALL}, {@link #ACTION_TRANSFER}, {@link #ACTION_DIGIT})
+     * and {@link #TAG_SCOPE} ({@link #SCOPE_TURN}, {@link #SCOPE_INTERRUPT}): after-speech actions put on a complete
+     * frame (a re-sent complete frame counts again).
+     */
+    public static final String ACTIONS_SENT = "callguard.actions.sent";
+    /** Counter: {@code agent_interrupt} frames (chunks) written. */
+    public static final String INTERRUPTS_SENT = "callguard.interrupts.sent";
+
     /** Counter, tag {@link #TAG_OUTCOME}: dial-out connection attempts. */
     public static final String DIALOUT_ATTEMPTS = "callguard.dialout.attempts";
     /** Counter: dial-outs abandoned after {@code dialout.max-attempts} failed attempts in a row. */
@@ -61,6 +77,27 @@ public final class EgressMetrics {
     public static final String TAG_REASON = "reason";
     public static final String TAG_MODE = "mode";
     public static final String TAG_OUTCOME = "outcome";
+
+    public static final String TAG_TYPE = "type";
+    public static final String TAG_ACTION = "action";
+    public static final String TAG_SCOPE = "scope";
+
+    /** {@link #TAG_ACTION} values of {@link #ACTIONS_SENT}. */
+    public static final String ACTION_END_CALL = "end_call";
+    public static final String ACTION_TRANSFER = "transfer";
+    public static final String ACTION_DIGIT = "digit";
+    /** {@link #TAG_SCOPE} values of {@link #ACTIONS_SENT}. */
+    public static final String SCOPE_TURN = "turn";
+    public static final String SCOPE_INTERRUPT = "interrupt";
+    /** {@link #AGENT_FRAMES_DROPPED} reason: an {@code agent_config} Retell would refuse (mistyped, out of range). */
+    public static final String REASON_INVALID = "invalid";
+    /** {@link #RESPONSES_DROPPED} reason: an interrupt chunk for an older interrupt id than the call's latest. */
+    public static final String REASON_STALE_INTERRUPT = "stale_interrupt";
+    /**
+     * {@link #RESPONSES_DROPPED} reason: an interrupt or call-level record for a call whose socket is detached here
+     * (they belong to the moment: not held for a reconnect).
+     */
+    public static final String REASON_NO_SOCKET = "no_socket";
 
     /** {@link #TAG_REASON} of a fallback the edge watchdog sent because the budget ran out. */
     public static final String REASON_EDGE_TIMEOUT = "edge_timeout";

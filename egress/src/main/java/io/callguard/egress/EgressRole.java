@@ -93,7 +93,7 @@ public final class EgressRole implements Role {
         // Threads are made on the first timer task, not here.
         this.timers = new ScheduledThreadPoolExecutor(config.watchdogThreads(), daemonThreads("callguard-egress-timer"));
         timers.setRemoveOnCancelPolicy(true);
-        this.edge = new EdgeDelivery(config, EdgeDeadlines.of(common), timers, clock,
+        this.edge = new EdgeDelivery(config, EdgeDeadlines.of(common, config), timers, clock,
                 egressMeters);
         // The trusting reader (see JsonSerde#fromTrustedBytes): every answer record is read on the turn path.
         this.answers = JsonSerde.of(AgentResponse.class).trustingDeserializer();

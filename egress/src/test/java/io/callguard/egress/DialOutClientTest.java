@@ -30,7 +30,7 @@ class DialOutClientTest {
     private final ManualScheduler dialScheduler = new ManualScheduler(clock);
     private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
     private final EdgeDelivery edge = new EdgeDelivery(new EgressConfig(Map.of()),
-            io.callguard.egress.internal.EdgeDeadlines.of(new io.callguard.common.CommonConfig(Map.of())), edgeScheduler, clock, new EgressMeters(meters));
+            io.callguard.egress.internal.EdgeDeadlines.of(new io.callguard.common.CommonConfig(Map.of()), new EgressConfig(Map.of())), edgeScheduler, clock, new EgressMeters(meters));
     private final RecordingFrames frames = new RecordingFrames();
     private TestLlmServer server;
     private DialOutClient client;

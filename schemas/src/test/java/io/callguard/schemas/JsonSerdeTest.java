@@ -28,6 +28,7 @@ class JsonSerdeTest {
                 SampleRecords.response("call-1", 3, ResponseKind.GENERATED),
                 SampleRecords.response("call-1", 3, ResponseKind.FALLBACK),
                 SampleRecords.response("call-1", 0, ResponseKind.BUSY),
+                SampleRecords.fullResponse("call-1"),
                 SampleRecords.fullState("call-1"),
                 SampleRecords.minimalState("call-1"),
                 SampleRecords.archive("call-1"),

@@ -35,6 +35,22 @@ public final class SampleRecords {
                 kind == ResponseKind.BUSY ? Boolean.TRUE : null, 0, 1_700_000_000_100L, 1_700_000_000_105L, "node-a");
     }
 
+    /**
+     * A version-2 answer record with every field set: an interrupt chunk (the scope that carries an interrupt id)
+     * with each action, every frame type and a quiet period.
+     */
+    public static AgentResponse fullResponse(String callId) {
+        java.util.List<AgentFrame> frames = java.util.List.of(
+                AgentFrame.toolCallInvocation("tc-1", "lookup_order", "{\"order_id\":\"A1\"}"),
+                AgentFrame.toolCallResult("tc-1", "shipped", Boolean.TRUE),
+                AgentFrame.updateAgent(parse("{\"responsiveness\":0.5,\"reminder_max_count\":2}")),
+                AgentFrame.metadata(parse("{\"step\":\"lookup\",\"n\":1}")));
+        return new AgentResponse(AgentResponse.SCHEMA_VERSION, callId, 4, ResponseKind.GENERATED, null,
+                "Your order shipped.", true, Boolean.TRUE, 2, 1_700_000_000_100L, 1_700_000_000_105L, "node-a",
+                "+15550100", Boolean.TRUE, "5", Boolean.TRUE, AgentResponse.SCOPE_INTERRUPT, 3L, frames,
+                1_700_000_010_000L);
+    }
+
     private static ObjectNode parse(String json) {
         try {
             return (ObjectNode) Json.mapper().readTree(json);

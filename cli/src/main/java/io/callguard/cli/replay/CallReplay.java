@@ -3,6 +3,7 @@ package io.callguard.cli.replay;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.cli.tools.AnswerText;
 import io.callguard.processor.ProcessorConfig;
 import io.callguard.processor.ProcessorMetrics;
 import io.callguard.processor.replay.OfflineReplay;
@@ -115,7 +116,9 @@ final class CallReplay {
             }
         });
         for (AgentResponse busy : step.responses()) {
-            decisions.add(busy.kind().wireName() + " response (" + busy.reason() + ")");
+            List<String> effects = AnswerText.effects(busy);
+            decisions.add(busy.kind().wireName() + " response (" + busy.reason() + ")"
+                    + (effects.isEmpty() ? "" : " [" + String.join(", ", effects) + "]"));
         }
         for (CallArchive archive : step.archives()) {
             archiveReason = archive.reason().wireName();

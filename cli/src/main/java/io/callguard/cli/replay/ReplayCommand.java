@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.callguard.app.config.ConfigSources;
 import io.callguard.app.config.GatewayConfig;
+import io.callguard.cli.tools.AnswerText;
 import io.callguard.cli.tools.KafkaSource;
 import io.callguard.cli.tools.TimeArg;
 import io.callguard.retell.frames.InteractionType;
@@ -47,7 +48,9 @@ import picocli.CommandLine.Spec;
         description = {"Replay one call: read its events from <prefix>call-events (its partition only), re-run them "
                 + "through the processor's topology offline (nothing is written to the live topics), and print a "
                 + "timeline: each event as received, the state transition it caused, the decisions made, and the "
-                + "answers the call got (from <prefix>responses) with their kind, reason and latency.",
+                + "answers the call got (from <prefix>responses) with their kind, reason and latency, and what they "
+                + "did besides words (tool calls and results, agent updates, metadata, end_call, transfers, digits, "
+                + "agent interrupts).",
             "Exit codes: 0 replayed; 2 bad usage; 3 the call's events are not on the topic (never there, or deleted "
                     + "by retention); 1 other errors."})
 public final class ReplayCommand implements Callable<Integer> {
@@ -251,12 +254,24 @@ public final class ReplayCommand implements Callable<Integer> {
         }
     }
 
-    private static void addAnswer(ArrayNode answers, AgentResponse a) {
-        answers.addObject().put("response_id", a.responseId()).put("kind", a.kind().wireName())
+    /** One answer record: the turn's id, kind, chunk and words; its scope, frames and actions ({@link AnswerText}). */
+    static void addAnswer(ArrayNode answers, AgentResponse a) {
+        ObjectNode answer = answers.addObject().put("response_id", a.responseId()).put("kind", a.kind().wireName())
                 .put("reason", a.reason()).put("chunk", a.chunkIndex()).put("complete", a.contentComplete())
                 .put("latency_ms", a.createdAtMs() - a.requestReceivedAtMs())
                 .put("time", Instant.ofEpochMilli(a.createdAtMs()).toString())
                 .put("content", a.content().length() > 80 ? a.content().substring(0, 77) + "..." : a.content());
+        if (!a.inTurn()) {
+            answer.put("scope", a.scope());
+        }
+        if (a.interruptId() != null) {
+            answer.put("interrupt_id", a.interruptId());
+        }
+        List<String> effects = AnswerText.effects(a);
+        if (!effects.isEmpty()) {
+            ArrayNode shown = answer.putArray("effects");
+            effects.forEach(shown::add);
+        }
     }
 
     private int republish(String servers, Topics target, PartitionScan events) throws Exception {

@@ -1,7 +1,10 @@
 package io.callguard.cli.replay;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /** The replay timeline as a person reads it, from its JSON form (so the two never disagree). */
@@ -59,17 +62,7 @@ final class TimelineText {
                 }
                 s.append('\n');
             }
-            int chunks = 0;
-            for (JsonNode a : e.path("answers")) {
-                chunks++;
-                if (!a.path("complete").asBoolean()) {
-                    continue;
-                }
-                s.append(String.format("    answer id=%d %s%s, %d%s latency %d ms: %s%n", a.path("response_id").asLong(),
-                        a.path("kind").asText(), a.path("reason").isNull() ? "" : " (" + a.path("reason").asText() + ")",
-                        chunks, " chunk(s), complete,", a.path("latency_ms").asLong(), a.path("content").asText()));
-                chunks = 0;
-            }
+            answers(s, e.path("answers"));
         }
         JsonNode replayed = t.path("replayed").path("final_state");
         JsonNode live = t.path("live").path("final_state");
@@ -90,6 +83,54 @@ final class TimelineText {
             s.append("WARNING: ").append(t.path("warning").asText()).append('\n');
         }
         return s.toString();
+    }
+
+    /**
+     * A turn's answer as one line at its complete chunk, with what its chunks did besides words (tool frames,
+     * actions) in order; an interrupt likewise, under its own id; call-level frames at once; and what an answer
+     * left incomplete did.
+     */
+    private static void answers(StringBuilder s, JsonNode answers) {
+        Map<String, Pending> open = new LinkedHashMap<>();
+        for (JsonNode a : answers) {
+            String scope = a.path("scope").asText("turn");
+            if (scope.equals("call")) {
+                s.append("    call-level: ").append(joined(a.path("effects"))).append('\n');
+                continue;
+            }
+            String key = scope.equals("interrupt") ? "interrupt id=" + a.path("interrupt_id").asLong()
+                    : "answer id=" + a.path("response_id").asLong();
+            Pending p = open.computeIfAbsent(key, k -> new Pending());
+            p.chunks++;
+            a.path("effects").forEach(x -> p.effects.add(x.asText()));
+            if (!a.path("complete").asBoolean()) {
+                continue;
+            }
+            open.remove(key);
+            s.append(String.format("    %s %s%s, %d%s latency %d ms: %s%s%n", key, a.path("kind").asText(),
+                    a.path("reason").isNull() || a.path("reason").isMissingNode() ? ""
+                            : " (" + a.path("reason").asText() + ")",
+                    p.chunks, " chunk(s), complete,", a.path("latency_ms").asLong(), a.path("content").asText(),
+                    p.effects.isEmpty() ? "" : "  [" + String.join(", ", p.effects) + "]"));
+        }
+        open.forEach((key, p) -> {
+            if (!p.effects.isEmpty()) {
+                s.append(String.format("    %s, %d chunk(s), not complete: [%s]%n", key, p.chunks,
+                        String.join(", ", p.effects)));
+            }
+        });
+    }
+
+    /** Chunks of an answer (or interrupt) seen so far, and their effects. */
+    private static final class Pending {
+        int chunks;
+        final List<String> effects = new ArrayList<>();
+    }
+
+    private static String joined(JsonNode effects) {
+        List<String> all = new ArrayList<>();
+        effects.forEach(x -> all.add(x.asText()));
+        return all.isEmpty() ? "(nothing)" : String.join(", ", all);
     }
 
     private static String summary(JsonNode state) {

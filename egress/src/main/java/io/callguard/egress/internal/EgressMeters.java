@@ -2,12 +2,15 @@ package io.callguard.egress.internal;
 
 import static io.callguard.egress.EgressMetrics.*;
 
+import io.callguard.schemas.AgentFrame;
 import io.callguard.schemas.ResponseKind;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /** The egress's meters, registered once; names come from {@link io.callguard.egress.EgressMetrics}. */
@@ -26,6 +29,9 @@ public final class EgressMeters {
     private final Counter edgeTimeoutFallbacks;
     private final Counter edgeFillers;
     private final Counter dialOutExhausted;
+    private final Map<String, Counter> agentFramesSent = new HashMap<>();
+    private final Counter agentFramesInvalid;
+    private final Counter interruptsSent;
 
     public EgressMeters(MeterRegistry registry) {
         this.registry = registry;
@@ -47,6 +53,12 @@ public final class EgressMeters {
         edgeTimeoutFallbacks = registry.counter(FALLBACKS, TAG_REASON, REASON_EDGE_TIMEOUT);
         edgeFillers = registry.counter(EDGE_FILLERS);
         dialOutExhausted = registry.counter(DIALOUT_EXHAUSTED);
+        for (String type : List.of(AgentFrame.TOOL_CALL_INVOCATION, AgentFrame.TOOL_CALL_RESULT,
+                AgentFrame.UPDATE_AGENT, AgentFrame.METADATA)) {
+            agentFramesSent.put(type, registry.counter(AGENT_FRAMES_SENT, TAG_TYPE, type));
+        }
+        agentFramesInvalid = registry.counter(AGENT_FRAMES_DROPPED, TAG_REASON, REASON_INVALID);
+        interruptsSent = registry.counter(INTERRUPTS_SENT);
         registry.counter(TURN_OUTCOMES, TAG_OUTCOME, OUTCOME_WHOLE, TAG_REASON, REASON_NONE);
         registry.counter(TURN_OUTCOMES, TAG_OUTCOME, OUTCOME_BRIDGED, TAG_REASON, REASON_NONE);
     }
@@ -102,6 +114,27 @@ public final class EgressMeters {
         if (startMs > 0) {
             firstChunkLatency.get(kind).record(Duration.ofMillis(Math.max(0, sentAtMs - startMs)));
         }
+    }
+
+    /** A frame of {@code type} (one of {@link AgentFrame}'s four; nothing else is counted) was written. */
+    void agentFrameSent(String type) {
+        Counter counter = agentFramesSent.get(type);
+        if (counter != null) {
+            counter.increment();
+        }
+    }
+
+    void agentFrameInvalid() {
+        agentFramesInvalid.increment();
+    }
+
+    /** An action went out; both tags are this package's constants, never input. */
+    void actionSent(String action, String scope) {
+        registry.counter(ACTIONS_SENT, TAG_ACTION, action, TAG_SCOPE, scope).increment();
+    }
+
+    void interruptSent() {
+        interruptsSent.increment();
     }
 
     void edgeTimeoutFallback() {

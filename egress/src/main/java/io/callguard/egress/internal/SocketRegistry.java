@@ -84,6 +84,15 @@ public final class SocketRegistry implements EdgeListener {
         }
     }
 
+    /** The begin message is the agent's: turn 0 is watched (bridged by the greeting) from {@code receivedAtMs}. */
+    @Override
+    public void beginRequested(CallSocket socket, long receivedAtMs) {
+        TurnLedger.TurnTicket ticket = ledger.begin(socket, receivedAtMs);
+        if (ticket != null) {
+            watchdog.watch(ticket);
+        }
+    }
+
     /** The socket currently carrying the call on this node, if any. */
     public Optional<CallSocket> current(String callId) {
         return ledger.socket(callId);

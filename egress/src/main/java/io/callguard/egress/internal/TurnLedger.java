@@ -5,8 +5,10 @@ import io.callguard.egress.EgressMetrics;
 import io.callguard.retell.frames.FrameWriter;
 import io.callguard.retell.frames.ServerFrame;
 import io.callguard.retell.socket.CallSocket;
+import io.callguard.schemas.AgentFrame;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.ResponseKind;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -21,6 +23,36 @@ import java.util.concurrent.atomic.AtomicLong;
  * chunks after it are dropped; a filler is spoken only as a turn's first words (one that comes after anything,
  * the edge's own filler included, is dropped); {@code response_id} 0 (begin or busy message) is deliverable from
  * the moment the socket is attached, before any request.
+ *
+ * <p>Answer records of schema version 2 carry more than words, applied here by the same rules:
+ * <ul>
+ *   <li>After-speech actions ({@code end_call}, {@code transfer_number} with {@code show_transferee_as_caller},
+ *       {@code digit_to_press}) accumulate over the turn's accepted records ({@code end_call} if any says so;
+ *       the first transfer, the first digit) and go only on the turn's {@code content_complete} frame, at most
+ *       one, {@code end_call} before the transfer before the digit: on the answer's complete frame, on the
+ *       watchdog's closing line (the agent asked to hang up; a stall after that still hangs up) and on a complete
+ *       frame re-sent on a reconnect. {@code no_interruption_allowed} belongs to its record's frame only.</li>
+ *   <li>A record's {@code frames} (tool calls and results, agent updates, metadata) are written in order before
+ *       its content; a record with frames and empty, non-complete content sends only the frames. A record dropped
+ *       (duplicate chunk, after the turn completed, stale) is dropped with its frames, so a tool frame never goes
+ *       twice; a late filler's words are dropped but its frames go. Frames of a record held while the call is
+ *       detached are not sent: the catch-up on a reconnect re-sends the words only. An {@code agent_config}
+ *       Retell would refuse is dropped and counted.</li>
+ *   <li>{@code quiet_until_ms} (a tool is running, from the latest record that says so): the turn's stall deadline
+ *       is {@code max(last frame + stall, quiet until)} and, before its first words, its first-words deadline is
+ *       {@code max(start + first-words deadline, quiet until)}; the hard cap still applies.</li>
+ *   <li>Scope {@code interrupt}: written as {@code agent_interrupt}. Per call, the chunks of the latest interrupt
+ *       id in chunk order; an older id is dropped (Retell discards the earlier interrupt anyway), as are a
+ *       duplicate chunk and chunks after the interrupt's complete one. Its actions accumulate like a turn's and go
+ *       on its complete chunk. Interrupts never touch the turn state.</li>
+ *   <li>Scope {@code call}: its frames are written at once, no turn rules.</li>
+ *   <li>Interrupt and call records for a call whose socket is detached here are dropped and counted, not held:
+ *       they belong to their moment, and a reconnect re-sends only the owed turn.</li>
+ * </ul>
+ *
+ * <p>The begin message may be owed by the agent ({@link #begin}): turn 0 is then watched like a turn, bridged
+ * at the budget by the greeting and, when the agent's begin has not come by the first-words deadline, completed
+ * with nothing more (the greeting was said; no closing line).
  *
  * <p>The socket binding lives here rather than in a separate map because "which socket gets the owed
  * answer" must be decided atomically with the turn's state: a chunk read by the Kafka thread and a
@@ -50,7 +82,11 @@ public final class TurnLedger {
         /** A chunk index already delivered. */
         DUPLICATE_CHUNK,
         /** A filler that came after the turn's first words, or after the edge's own filler. */
-        LATE_FILLER
+        LATE_FILLER,
+        /** An interrupt chunk for an older interrupt id than the call's latest. */
+        STALE_INTERRUPT,
+        /** An interrupt or call-level record for a call whose socket is detached here. */
+        NO_SOCKET
     }
 
     /** What {@link #attach} did: the socket it replaced (to be closed by the caller), if any. */
@@ -118,22 +154,24 @@ public final class TurnLedger {
             return;
         }
         if (turn.answerArrived) {
-            if (send(line, turn.content.toString(), true)) {
+            if (send(line, turn.content.toString(), true, null)) {
                 meters.resent();
                 spoke(turn, turn.kind, turn.startMs, turn.content, nowMs);
                 completed(line, turn, turn.kind, turn.startMs, nowMs, true);
             }
-        } else if (turn.responseId > 0 && turn.startMs > 0 && turn.content.length() == 0
+        } else if ((turn.responseId > 0 || turn.begin) && turn.startMs > 0 && turn.content.length() == 0
                 && nowMs >= turn.startMs + budgetMs) {
             // Nothing was said yet and the budget is spent: bridge now; the watchdog's next check closes if needed.
-            if (nowMs >= turn.startMs + deadlines.firstWordsDeadlineMs()) {
+            if (nowMs >= turn.startMs + deadlines.firstWordsDeadlineMs() && turn.begin) {
+                sendBeginEnd(line, turn, nowMs);
+            } else if (nowMs >= turn.startMs + deadlines.firstWordsDeadlineMs()) {
                 sendClosing(line, turn, nowMs);
             } else {
                 sendFiller(line, turn, nowMs);
             }
         } else if (turn.content.length() > 0) {
             // Only part of the answer is here: catch the new socket up and let the rest stream after it.
-            if (send(line, turn.content.toString(), false)) {
+            if (send(line, turn.content.toString(), false, null)) {
                 meters.resent();
                 spoke(turn, turn.wordsSent ? turn.kind : ResponseKind.FILLER, turn.startMs, turn.content, nowMs);
             }
@@ -188,7 +226,7 @@ public final class TurnLedger {
             if (!sameSocket && responseId == turn.responseId && turn.responseId > 0) {
                 turn.requestConnection = connection;
                 if (turn.completedOn != null && !turn.completedOn.equals(connection)
-                        && send(line, turn.content.toString(), true)) {
+                        && send(line, turn.content.toString(), true, null)) {
                     turn.completedOn = connection;
                     meters.resent();
                 }
@@ -201,10 +239,40 @@ public final class TurnLedger {
         return ticket[0];
     }
 
+    /**
+     * Records that the begin message ({@code response_id} 0) of {@code socket} is owed by the agent, its budget
+     * started at {@code receivedAtMs}: turn 0 is watched from then on. Ignored when the socket is not the call's
+     * current one, when a later turn was already asked for, or when turn 0 already has content or completed (the
+     * agent's begin is being said already).
+     *
+     * @return turn 0's ticket for the watchdog, at the budget, or null when nothing was opened
+     */
+    public TurnTicket begin(CallSocket socket, long receivedAtMs) {
+        TurnTicket[] ticket = new TurnTicket[1];
+        lines.computeIfPresent(socket.callId(), (callId, line) -> {
+            Turn turn = line.turn;
+            if (line.socket == null || !line.socket.connectionId().equals(socket.connectionId())
+                    || turn.responseId != 0 || turn.completedOn != null || turn.answerArrived
+                    || turn.nextChunk > 0 || turn.content.length() > 0) {
+                return line;
+            }
+            line.turn = newTurn(0, receivedAtMs, null);
+            line.turn.begin = true;
+            ticket[0] = new TurnTicket(callId, line.turn.seq, 0, receivedAtMs + budgetMs);
+            return line;
+        });
+        return ticket[0];
+    }
+
     /** Applies the turn rules to one answer or chunk and writes it to the call's socket when they allow. */
     public Delivered deliver(AgentResponse response, long nowMs) {
         Delivered[] result = {new Delivered(Outcome.NOT_HELD, null)};
         lines.computeIfPresent(response.callId(), (callId, line) -> {
+            if (!response.inTurn()) {
+                result[0] = new Delivered(AgentResponse.SCOPE_INTERRUPT.equals(response.scope())
+                        ? applyInterrupt(line, response) : applyCallFrames(line, response), null);
+                return line;
+            }
             Turn turn = line.turn;
             TurnTicket opened = null;
             if (response.responseId() < turn.responseId) {
@@ -233,6 +301,8 @@ public final class TurnLedger {
             case AFTER_COMPLETE -> meters.dropped(EgressMetrics.REASON_AFTER_COMPLETE);
             case DUPLICATE_CHUNK -> meters.dropped(EgressMetrics.REASON_DUPLICATE_CHUNK);
             case LATE_FILLER -> meters.dropped(EgressMetrics.REASON_LATE_FILLER);
+            case STALE_INTERRUPT -> meters.dropped(EgressMetrics.REASON_STALE_INTERRUPT);
+            case NO_SOCKET -> meters.dropped(EgressMetrics.REASON_NO_SOCKET);
             default -> {
             }
         }
@@ -249,7 +319,19 @@ public final class TurnLedger {
         boolean filler = response.kind() == ResponseKind.FILLER;
         if (filler && (turn.content.length() > 0 || response.contentComplete())) {
             // A filler after words (or the edge's own filler) would be heard twice; it never completes a turn.
-            return Outcome.LATE_FILLER;
+            if (response.frames().isEmpty() || response.contentComplete()) {
+                return Outcome.LATE_FILLER;
+            }
+            // Its words go, its tool frames must not: a holding line carries the invocation.
+            meters.dropped(EgressMetrics.REASON_LATE_FILLER);
+            turn.nextChunk = response.chunkIndex() + 1;
+            turn.quietUntilMs = quietUntil(response);
+            if (line.socket == null) {
+                return Outcome.HELD;
+            }
+            sendFrames(line, response.frames());
+            turn.lastFrameAtMs = nowMs;
+            return Outcome.SENT;
         }
         turn.content.append(response.content());
         turn.nextChunk = response.chunkIndex() + 1;
@@ -259,7 +341,8 @@ public final class TurnLedger {
             turn.kind = response.kind();
             turn.wordsSent |= !response.content().isEmpty();
         }
-        turn.endCall |= Boolean.TRUE.equals(response.endCall());
+        turn.actions.add(response);
+        turn.quietUntilMs = quietUntil(response);
         turn.answerArrived = response.contentComplete();
         if (response.contentComplete()) {
             turn.reason = response.reason();
@@ -267,7 +350,14 @@ public final class TurnLedger {
         if (line.socket == null) {
             return Outcome.HELD;
         }
-        if (!send(line, response.content(), response.contentComplete())) {
+        sendFrames(line, response.frames());
+        boolean framesOnly = !response.frames().isEmpty() && response.content().isEmpty()
+                && !response.contentComplete();
+        if (framesOnly) {
+            turn.lastFrameAtMs = nowMs;
+            return Outcome.SENT;
+        }
+        if (!send(line, response.content(), response.contentComplete(), response.noInterruptionAllowed())) {
             return Outcome.HELD;
         }
         turn.lastFrameAtMs = nowMs;
@@ -280,6 +370,69 @@ public final class TurnLedger {
             meters.firstChunk(response.kind(), start, nowMs);
         }
         return Outcome.SENT;
+    }
+
+    /** An {@code agent_interrupt} chunk, under the call's interrupt rules; the turn is not touched. */
+    private Outcome applyInterrupt(CallLine line, AgentResponse response) {
+        if (line.socket == null) {
+            return Outcome.NO_SOCKET;
+        }
+        long id = response.interruptId();
+        Interrupt interrupt = line.interrupt;
+        if (interrupt != null && id < interrupt.id) {
+            return Outcome.STALE_INTERRUPT;
+        }
+        if (interrupt == null || id > interrupt.id) {
+            interrupt = new Interrupt(id);
+            line.interrupt = interrupt;
+        }
+        if (interrupt.completed) {
+            return Outcome.AFTER_COMPLETE;
+        }
+        if (response.chunkIndex() < interrupt.nextChunk) {
+            return Outcome.DUPLICATE_CHUNK;
+        }
+        interrupt.nextChunk = response.chunkIndex() + 1;
+        interrupt.actions.add(response);
+        interrupt.completed = response.contentComplete();
+        sendFrames(line, response.frames());
+        if (!response.frames().isEmpty() && response.content().isEmpty() && !response.contentComplete()) {
+            return Outcome.SENT;
+        }
+        ServerFrame.AgentInterrupt frame = new ServerFrame.AgentInterrupt(id, response.content(),
+                response.contentComplete(), null, null, null, response.noInterruptionAllowed());
+        if (response.contentComplete()) {
+            frame = interrupt.actions.on(frame, meters);
+        }
+        if (line.socket.send(FrameWriter.write(frame))) {
+            meters.interruptSent();
+        }
+        return Outcome.SENT;
+    }
+
+    /** Frames of the call, not of a turn: written at once when the socket is attached. */
+    private Outcome applyCallFrames(CallLine line, AgentResponse response) {
+        if (line.socket == null) {
+            return Outcome.NO_SOCKET;
+        }
+        sendFrames(line, response.frames());
+        return Outcome.SENT;
+    }
+
+    /** Writes {@code frames} in order; one Retell would refuse is dropped and counted. */
+    private void sendFrames(CallLine line, List<AgentFrame> frames) {
+        for (AgentFrame frame : frames) {
+            ServerFrame out = AgentFrames.toServerFrame(frame);
+            if (out == null) {
+                meters.agentFrameInvalid();
+            } else if (line.socket.send(FrameWriter.write(out))) {
+                meters.agentFrameSent(frame.type());
+            }
+        }
+    }
+
+    private static long quietUntil(AgentResponse response) {
+        return response.quietUntilMs() == null ? 0 : response.quietUntilMs();
     }
 
     /**
@@ -300,11 +453,15 @@ public final class TurnLedger {
             long start = turn.startMs;
             long cap = start + deadlines.maxAnswerMs();
             if (!turn.wordsSent) {
-                long giveUp = start + deadlines.firstWordsDeadlineMs();
+                long giveUp = Math.min(cap, Math.max(start + deadlines.firstWordsDeadlineMs(), turn.quietUntilMs));
                 if (line.socket == null) {
                     next[0] = nowMs < giveUp ? giveUp : cap;
                 } else if (nowMs >= giveUp) {
-                    sendClosing(line, turn, nowMs);
+                    if (turn.begin) {
+                        sendBeginEnd(line, turn, nowMs);
+                    } else {
+                        sendClosing(line, turn, nowMs);
+                    }
                 } else if (turn.content.length() == 0 && nowMs >= start + budgetMs) {
                     sendFiller(line, turn, nowMs);
                     next[0] = giveUp;
@@ -313,7 +470,7 @@ public final class TurnLedger {
                 }
                 return line;
             }
-            long stalledAt = turn.lastFrameAtMs + deadlines.stallMs();
+            long stalledAt = Math.max(turn.lastFrameAtMs + deadlines.stallMs(), turn.quietUntilMs);
             if (line.socket != null && (nowMs >= stalledAt || nowMs >= cap)) {
                 sendClosing(line, turn, nowMs);
             } else {
@@ -324,9 +481,11 @@ public final class TurnLedger {
         return next[0];
     }
 
+    /** The bridge: the next filler line, or the greeting for a begin message (nothing when it is empty). */
     private void sendFiller(CallLine line, Turn turn, long nowMs) {
-        String filler = deadlines.fillers().get(Math.floorMod(line.nextFiller++, deadlines.fillers().size()));
-        if (send(line, filler, false)) {
+        String filler = turn.begin ? deadlines.greeting()
+                : deadlines.fillers().get(Math.floorMod(line.nextFiller++, deadlines.fillers().size()));
+        if (!filler.isEmpty() && send(line, filler, false, null)) {
             turn.content.append(filler);
             turn.fillerSent = true;
             turn.lastFrameAtMs = nowMs;
@@ -337,7 +496,7 @@ public final class TurnLedger {
 
     private boolean sendClosing(CallLine line, Turn turn, long nowMs) {
         String closing = SpokenText.joinClosing(turn.content, deadlines.closingLine());
-        if (!send(line, closing, true)) {
+        if (!send(line, closing, true, null)) {
             return false;
         }
         turn.content.append(closing);
@@ -348,6 +507,17 @@ public final class TurnLedger {
         // The watchdog fires at its deadlines by design; its lateness shows in the latency, not as over-budget.
         completed(line, turn, ResponseKind.FALLBACK, turn.startMs, nowMs, false);
         return true;
+    }
+
+    /** Completes a begin message the agent did not say in time with nothing more: the greeting (if any) was said. */
+    private void sendBeginEnd(CallLine line, Turn turn, long nowMs) {
+        if (!send(line, "", true, null)) {
+            return;
+        }
+        turn.kind = ResponseKind.FALLBACK;
+        turn.reason = EgressMetrics.REASON_EDGE_TIMEOUT;
+        meters.edgeTimeoutFallback();
+        completed(line, turn, ResponseKind.FALLBACK, turn.startMs, nowMs, false);
     }
 
     private void completed(CallLine line, Turn turn, ResponseKind kind, long startMs, long nowMs,
@@ -365,11 +535,14 @@ public final class TurnLedger {
         }
     }
 
-    private boolean send(CallLine line, String content, boolean complete) {
+    /** A response frame of the call's turn; a complete one carries the turn's action (absent, not false, else). */
+    private boolean send(CallLine line, String content, boolean complete, Boolean noInterruptionAllowed) {
         Turn turn = line.turn;
-        // end_call only on the last chunk, and absent (not false) otherwise.
         ServerFrame.Response frame = ServerFrame.Response.of(turn.responseId, content, complete)
-                .withEndCall(complete && turn.endCall ? Boolean.TRUE : null);
+                .withNoInterruptionAllowed(noInterruptionAllowed);
+        if (complete) {
+            frame = turn.actions.on(frame, meters);
+        }
         return line.socket.send(FrameWriter.write(frame));
     }
 
@@ -406,6 +579,8 @@ public final class TurnLedger {
         /** The next edge filler's index, rotated per call. */
         int nextFiller;
         Turn turn;
+        /** The latest agent interrupt; null before the first. */
+        Interrupt interrupt;
 
         CallLine(Turn turn) {
             this.turn = turn;
@@ -423,7 +598,11 @@ public final class TurnLedger {
         final StringBuilder content = new StringBuilder();
         int nextChunk;
         ResponseKind kind = ResponseKind.GENERATED;
-        boolean endCall;
+        final Actions actions = new Actions();
+        /** The begin message owed by the agent: bridged by the greeting, never closed with the closing line. */
+        boolean begin;
+        /** A tool is running: no stall (and no first-words give-up) before this epoch ms; 0 for none. */
+        long quietUntilMs;
         /** The last chunk ({@code content_complete}) was received, whether or not it could be written. */
         boolean answerArrived;
         boolean firstChunkSent;
@@ -445,6 +624,76 @@ public final class TurnLedger {
             this.responseId = responseId;
             this.startMs = startMs;
             this.requestConnection = requestConnection;
+        }
+    }
+
+    /** The call's latest agent interrupt. */
+    private static final class Interrupt {
+        final long id;
+        int nextChunk;
+        boolean completed;
+        final Actions actions = new Actions();
+
+        Interrupt(long id) {
+            this.id = id;
+        }
+    }
+
+    /**
+     * The after-speech actions asked for by a turn's (or an interrupt's) records so far: {@code end_call} when any
+     * record asks, the first transfer, the first digit. One acts, in Retell's order.
+     */
+    private static final class Actions {
+        boolean endCall;
+        String transferNumber;
+        Boolean showTransfereeAsCaller;
+        String digitToPress;
+
+        void add(AgentResponse record) {
+            endCall |= Boolean.TRUE.equals(record.endCall());
+            if (transferNumber == null && record.transferNumber() != null) {
+                transferNumber = record.transferNumber();
+                showTransfereeAsCaller = record.showTransfereeAsCaller();
+            }
+            if (digitToPress == null && record.digitToPress() != null) {
+                digitToPress = record.digitToPress();
+            }
+        }
+
+        ServerFrame.Response on(ServerFrame.Response frame, EgressMeters meters) {
+            if (endCall) {
+                meters.actionSent(EgressMetrics.ACTION_END_CALL, EgressMetrics.SCOPE_TURN);
+                return frame.withEndCall(Boolean.TRUE);
+            }
+            if (transferNumber != null) {
+                meters.actionSent(EgressMetrics.ACTION_TRANSFER, EgressMetrics.SCOPE_TURN);
+                return frame.withTransfer(transferNumber, showTransfereeAsCaller);
+            }
+            if (digitToPress != null) {
+                meters.actionSent(EgressMetrics.ACTION_DIGIT, EgressMetrics.SCOPE_TURN);
+                return frame.withDigitToPress(digitToPress);
+            }
+            return frame;
+        }
+
+        ServerFrame.AgentInterrupt on(ServerFrame.AgentInterrupt frame, EgressMeters meters) {
+            String scope = EgressMetrics.SCOPE_INTERRUPT;
+            if (endCall) {
+                meters.actionSent(EgressMetrics.ACTION_END_CALL, scope);
+                return new ServerFrame.AgentInterrupt(frame.interruptId(), frame.content(), frame.contentComplete(),
+                        Boolean.TRUE, null, null, frame.noInterruptionAllowed());
+            }
+            if (transferNumber != null) {
+                meters.actionSent(EgressMetrics.ACTION_TRANSFER, scope);
+                return new ServerFrame.AgentInterrupt(frame.interruptId(), frame.content(), frame.contentComplete(),
+                        null, transferNumber, null, frame.noInterruptionAllowed());
+            }
+            if (digitToPress != null) {
+                meters.actionSent(EgressMetrics.ACTION_DIGIT, scope);
+                return new ServerFrame.AgentInterrupt(frame.interruptId(), frame.content(), frame.contentComplete(),
+                        null, null, digitToPress, frame.noInterruptionAllowed());
+            }
+            return frame;
         }
     }
 }

@@ -27,14 +27,21 @@ final class EdgeFixture {
     static final long MAX_ANSWER_MS = 60_000;
     static final String FILLER = "One moment. ";
     static final EdgeDeadlines DEADLINES = new EdgeDeadlines(BUDGET_MS, FIRST_WORDS_MS, STALL_MS, MAX_ANSWER_MS,
-            java.util.List.of("One moment.", "Just a second."), FALLBACK);
+            java.util.List.of("One moment.", "Just a second."), FALLBACK, "Hello! How can I help you today?");
     static final String CALL = "call-1";
 
     final ManualClock clock = new ManualClock(T0);
     final ManualScheduler scheduler = new ManualScheduler(clock);
     final SimpleMeterRegistry meters = new SimpleMeterRegistry();
-    final EdgeDelivery edge = new EdgeDelivery(new EgressConfig(Map.of()), DEADLINES, scheduler, clock,
-            new EgressMeters(meters));
+    final EdgeDelivery edge;
+
+    EdgeFixture() {
+        this(DEADLINES);
+    }
+
+    EdgeFixture(EdgeDeadlines deadlines) {
+        edge = new EdgeDelivery(new EgressConfig(Map.of()), deadlines, scheduler, clock, new EgressMeters(meters));
+    }
 
     RecordingSocket open(String connectionId) {
         RecordingSocket socket = new RecordingSocket(CALL, connectionId);
@@ -44,6 +51,11 @@ final class EdgeFixture {
 
     void request(RecordingSocket socket, long responseId) {
         edge.registry().turnRequested(socket, responseId, clock.millis());
+    }
+
+    /** The begin message of {@code socket} is owed by the agent, from now. */
+    void begin(RecordingSocket socket) {
+        edge.registry().beginRequested(socket, clock.millis());
     }
 
     TurnLedger.Outcome deliver(AgentResponse response) {

@@ -1,0 +1,122 @@
+package io.callguard.egress.internal;
+
+import static io.callguard.egress.internal.EdgeFixture.*;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.callguard.egress.EgressConfig;
+import io.callguard.egress.EgressMetrics;
+import io.callguard.schemas.ResponseKind;
+import io.callguard.testkit.RecordingSocket;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The begin message owed by the agent ({@code EdgeListener.beginRequested}): bridged by the greeting. */
+class BeginMessageTest {
+
+    private static final String GREETING = "Hello! How can I help you today? ";
+
+    private final EdgeFixture fx = new EdgeFixture();
+
+    private static String begin(String content, boolean complete) {
+        return "{\"response_type\":\"response\",\"response_id\":0,\"content\":\"" + content
+                + "\",\"content_complete\":" + complete + "}";
+    }
+
+    @Test
+    void shouldBridgeALateBeginWithTheGreetingAndLetTheAgentContinueAndCompleteIt() {
+        // Given
+        RecordingSocket socket = fx.open("c1");
+        fx.begin(socket);
+
+        // When the budget passes, then the agent's begin arrives in two chunks
+        fx.scheduler.advance(BUDGET_MS - 1);
+        int framesBeforeBudget = socket.frames().size();
+        fx.scheduler.advance(1);
+        fx.deliver(chunk(0, 0, "This is Ada ", false, ResponseKind.GENERATED));
+        fx.deliver(chunk(0, 1, "from Acme.", true, ResponseKind.GENERATED));
+        fx.scheduler.advance(60_000);
+
+        // Then
+        assertThat(framesBeforeBudget).isZero();
+        assertThat(socket.frames()).containsExactly(begin(GREETING, false), begin("This is Ada ", false),
+                begin("from Acme.", true));
+        assertThat(fx.counter(EgressMetrics.FALLBACKS, EgressMetrics.TAG_REASON, "edge_timeout")).isZero();
+    }
+
+    @Test
+    void shouldSayTheAgentsBeginAsItIsWhenItComesBeforeTheBudget() {
+        // Given
+        RecordingSocket socket = fx.open("c1");
+        fx.begin(socket);
+
+        // When
+        fx.scheduler.advance(BUDGET_MS - 1);
+        fx.deliver(answer(0, "Hi, this is Ada."));
+        fx.scheduler.advance(60_000);
+
+        // Then
+        assertThat(socket.frames()).containsExactly(begin("Hi, this is Ada.", true));
+    }
+
+    @Test
+    void shouldCompleteTheBeginWithNothingMoreAtTheFirstWordsDeadline() {
+        // Given
+        RecordingSocket socket = fx.open("c1");
+        fx.begin(socket);
+
+        // When the agent's begin never comes, then comes too late
+        fx.scheduler.advance(FIRST_WORDS_MS);
+        TurnLedger.Outcome late = fx.deliver(answer(0, "Hi, this is Ada."));
+
+        // Then the greeting, then an empty complete frame: no closing line
+        assertThat(socket.frames()).containsExactly(begin(GREETING, false), begin("", true));
+        assertThat(late).isEqualTo(TurnLedger.Outcome.AFTER_COMPLETE);
+    }
+
+    @Test
+    void shouldLetARequestSupersedeTheBegin() {
+        // Given
+        RecordingSocket socket = fx.open("c1");
+        fx.begin(socket);
+
+        // When the caller speaks first
+        fx.clock.advance(200);
+        fx.request(socket, 1);
+        TurnLedger.Outcome stale = fx.deliver(answer(0, "Hi, this is Ada."));
+        fx.deliver(answer(1, "Sure."));
+        fx.scheduler.advance(60_000);
+
+        // Then turn 0 is neither bridged nor completed at the edge
+        assertThat(stale).isEqualTo(TurnLedger.Outcome.STALE);
+        assertThat(socket.frames()).containsExactly(
+                "{\"response_type\":\"response\",\"response_id\":1,\"content\":\"Sure.\",\"content_complete\":true}");
+    }
+
+    @Test
+    void shouldSayNothingAtTheBudgetWhenTheGreetingIsEmpty() {
+        // Given an edge whose greeting is empty (the caller speaks first)
+        EdgeDeadlines quiet = new EdgeDeadlines(BUDGET_MS, FIRST_WORDS_MS, STALL_MS, MAX_ANSWER_MS,
+                List.of("One moment."), FALLBACK, "");
+        EdgeFixture edge = new EdgeFixture(quiet);
+        RecordingSocket socket = edge.open("c1");
+        edge.begin(socket);
+
+        // When
+        edge.scheduler.advance(FIRST_WORDS_MS - 1);
+        int framesBeforeDeadline = socket.frames().size();
+        edge.scheduler.advance(1);
+
+        // Then
+        assertThat(framesBeforeDeadline).isZero();
+        assertThat(socket.frames()).containsExactly(begin("", true));
+    }
+
+    @Test
+    void shouldReadTheGreetingFromTheIngressKey() {
+        // When / Then
+        assertThat(new EgressConfig(Map.of()).socketGreeting()).isEqualTo("Hello! How can I help you today?");
+        assertThat(new EgressConfig(Map.of("socket.greeting", "Hi there.")).socketGreeting()).isEqualTo("Hi there.");
+        assertThat(new EgressConfig(Map.of("socket.greeting", "")).socketGreeting()).isEmpty();
+    }
+}
