@@ -39,6 +39,21 @@ public record AgentFrame(
         public String wireName() {
             return name().toLowerCase(java.util.Locale.ROOT);
         }
+
+        /** The type of a wire name. */
+        public static Type of(String wireName) {
+            for (Type t : values()) {
+                if (t.wireName().equals(wireName)) {
+                    return t;
+                }
+            }
+            throw new IllegalArgumentException("unknown frame type: " + wireName);
+        }
+    }
+
+    /** {@link #type()} as the enum (never fails: the constructor checked it). */
+    public Type frameType() {
+        return Type.of(type);
     }
 
     public static final String TOOL_CALL_INVOCATION = Type.TOOL_CALL_INVOCATION.wireName();

@@ -55,14 +55,13 @@ public final class AnswerText {
     }
 
     private static String frame(AgentFrame f) {
-        return switch (f.type()) {
-            case AgentFrame.TOOL_CALL_INVOCATION -> f.type() + " " + f.name() + "(" + shorten(f.arguments()) + ") ["
+        return switch (f.frameType()) {
+            case TOOL_CALL_INVOCATION -> f.type() + " " + f.name() + "(" + shorten(f.arguments()) + ") ["
                     + f.toolCallId() + "]";
-            case AgentFrame.TOOL_CALL_RESULT -> f.type() + " [" + f.toolCallId() + "]"
+            case TOOL_CALL_RESULT -> f.type() + " [" + f.toolCallId() + "]"
                     + (f.successful() == null ? "" : f.successful() ? " ok" : " failed") + ": " + shorten(f.content());
-            case AgentFrame.UPDATE_AGENT -> f.type() + " " + shorten(json(f.agentConfig()));
-            case AgentFrame.METADATA -> f.type() + " " + shorten(json(f.metadata()));
-            default -> f.type();
+            case UPDATE_AGENT -> f.type() + " " + shorten(json(f.agentConfig()));
+            case METADATA -> f.type() + " " + shorten(json(f.metadata()));
         };
     }
 

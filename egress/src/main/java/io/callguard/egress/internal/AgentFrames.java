@@ -22,14 +22,13 @@ final class AgentFrames {
      * has a mistyped setting or one out of Retell's range (the caller drops it and counts it).
      */
     static ServerFrame toServerFrame(AgentFrame frame) {
-        return switch (frame.type()) {
-            case AgentFrame.TOOL_CALL_INVOCATION -> new ServerFrame.ToolCallInvocation(frame.toolCallId(),
+        return switch (frame.frameType()) {
+            case TOOL_CALL_INVOCATION -> new ServerFrame.ToolCallInvocation(frame.toolCallId(),
                     frame.name(), frame.arguments());
-            case AgentFrame.TOOL_CALL_RESULT -> new ServerFrame.ToolCallResult(frame.toolCallId(), frame.content(),
+            case TOOL_CALL_RESULT -> new ServerFrame.ToolCallResult(frame.toolCallId(), frame.content(),
                     frame.successful());
-            case AgentFrame.UPDATE_AGENT -> updateAgent(frame);
-            case AgentFrame.METADATA -> new ServerFrame.Metadata(frame.metadata());
-            default -> null;
+            case UPDATE_AGENT -> updateAgent(frame);
+            case METADATA -> new ServerFrame.Metadata(frame.metadata());
         };
     }
 

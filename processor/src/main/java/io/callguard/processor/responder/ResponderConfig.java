@@ -476,7 +476,7 @@ public final class ResponderConfig extends AbstractConfig {
 
     /** Whether the configured backend says a call's begin message itself (the retell-socket upstream does). */
     public boolean backendSaysBeginMessage() {
-        return "retell-socket".equals(agentBackend());
+        return BACKEND_RETELL_SOCKET.equals(agentBackend());
     }
 
     public String agentBackend() {
