@@ -1,0 +1,165 @@
+package io.callguard.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.callguard.app.config.GatewayConfig;
+import io.callguard.schemas.Json;
+import io.callguard.testkit.RetellSocketClient;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.websocket.client.WebSocketClient;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * callguard in front of a team's existing custom-LLM server, end to end: Retell played by a real WebSocket client,
+ * a real broker, the whole pipeline, and the upstream a Node {@code ws} server written against Retell's protocol
+ * (processor/src/test/node, installed by the processor build) that knows nothing of callguard.
+ */
+@Tag("integration")
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class GatewayUpstreamIT {
+
+    private static final String TOKEN = "it-socket-token";
+    private static final Duration WAIT = Duration.ofSeconds(20);
+    private static final Path SERVER = Path.of("..", "processor", "src", "test", "node", "upstream-server.js");
+
+    @TempDir
+    static Path dataDir;
+
+    private Process upstream;
+    private Gateway gateway;
+    private final WebSocketClient client = new WebSocketClient();
+
+    @BeforeAll
+    void start() throws Exception {
+        assertThat(SERVER).as("the Node upstream (run the processor build first)").exists();
+        assertThat(SERVER.resolveSibling("node_modules")).as("its npm packages").exists();
+        upstream = new ProcessBuilder("node", SERVER.toString(), "0").redirectErrorStream(true).start();
+        int port = listeningPort(upstream);
+        GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
+                "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "2",
+                "agent.backend", "retell-socket",
+                "agent.upstream.url-template", "ws://127.0.0.1:" + port + "/llm-websocket/{call_id}"));
+        gateway = new Gateway(config, Clock.systemUTC()).start();
+        await().atMost(Duration.ofSeconds(60)).until(() -> Boolean.TRUE.equals(gateway.readiness().get("ready")));
+        client.start();
+    }
+
+    /** The port the server prints on its first line, {@code {"event":"listening","port":N}}; the rest is drained. */
+    private static int listeningPort(Process process) throws Exception {
+        BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(),
+                StandardCharsets.UTF_8));
+        JsonNode first = CompletableFuture.supplyAsync(() -> {
+            try {
+                return Json.mapper().readTree(out.readLine());
+            } catch (Exception e) {
+                throw new IllegalStateException("the upstream printed no listening line", e);
+            }
+        }).get(20, TimeUnit.SECONDS);
+        Thread drain = new Thread(() -> {
+            try {
+                while (out.readLine() != null) {
+                    // What it received is for its own tests; here only the Retell side is asserted.
+                }
+            } catch (Exception ignored) {
+                // The process ended.
+            }
+        }, "upstream-stdout");
+        drain.setDaemon(true);
+        drain.start();
+        assertThat(first.path("event").asText()).isEqualTo("listening");
+        return first.path("port").asInt();
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        client.stop();
+        if (gateway != null) {
+            gateway.close();
+        }
+        if (upstream != null) {
+            upstream.destroy();
+            upstream.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void shouldCarryTheUpstreamsBeginMessageAnswersToolsAndHangUpToRetell() throws Exception {
+        // Given a call's socket opened the way Retell opens it, then Retell's call_details
+        RetellSocketClient retell = RetellSocketClient.connect(client, gateway.httpUri(), "call-upstream", TOKEN);
+        assertThat(retell.next(WAIT).json().path("response_type").asText()).isEqualTo("config");
+        retell.sendText("{\"interaction_type\":\"call_details\",\"call\":{\"call_id\":\"call-upstream\","
+                + "\"from_number\":\"+14155550123\",\"agent_id\":\"agent-1\"}}");
+
+        // Then the caller hears the upstream's own begin message (the edge greeting only as a bridge if it was late)
+        await().atMost(WAIT).until(() -> completes(retell.responses(0)) == 1);
+        assertThat(content(retell.responses(0))).contains("Hello +14155550123, how can I help?");
+
+        // When the caller speaks, the upstream's answer is relayed, streamed, under the same id
+        retell.sendResponseRequired(1, "hello there");
+        await().atMost(WAIT).until(() -> completes(retell.responses(1)) == 1);
+        assertThat(content(retell.responses(1))).isEqualTo("You said: hello there");
+
+        // When the caller asks about an order, the upstream's holding line, tool frames and follow-up come in order
+        int before = retell.received().size();
+        retell.sendResponseRequired(2, "where is my order");
+        await().atMost(WAIT).until(() -> completes(retell.responses(2)) == 1);
+        List<String> sequence = retell.received().subList(before, retell.received().size()).stream()
+                .map(RetellSocketClient.Frame::json)
+                .filter(f -> !"ping_pong".equals(f.path("response_type").asText()))
+                .filter(f -> !"response".equals(f.path("response_type").asText())
+                        || !f.path("content").asText().isEmpty())
+                .map(f -> f.path("response_type").asText() + ("response".equals(f.path("response_type").asText())
+                        ? ":" + f.path("content").asText() : ""))
+                .toList();
+        assertThat(String.join("", sequence.stream().filter(s -> s.startsWith("response:")).toList()))
+                .isEqualTo("response:Let me check your order.response:Your order has shipped.");
+        assertThat(sequence.stream().filter(s -> !s.startsWith("response:")).toList())
+                .containsExactly("tool_call_invocation", "tool_call_result");
+        assertThat(sequence.indexOf("tool_call_invocation")).isGreaterThan(
+                sequence.indexOf("response:Let me check your order."));
+        assertThat(sequence.indexOf("tool_call_result")).isLessThan(sequence.indexOf("response:Your order has shipped."));
+        JsonNode invocation = retell.received().stream().map(RetellSocketClient.Frame::json)
+                .filter(f -> "tool_call_invocation".equals(f.path("response_type").asText())).findFirst().orElseThrow();
+        assertThat(invocation.path("name").asText()).isEqualTo("lookup_order");
+        assertThat(Json.mapper().readTree(invocation.path("arguments").asText()).path("order_id").asText())
+                .isEqualTo("42");
+
+        // When the caller says goodbye, the upstream's end_call reaches Retell on the complete frame, once
+        retell.sendResponseRequired(3, "ok bye");
+        await().atMost(WAIT).until(() -> completes(retell.responses(3)) == 1);
+        List<JsonNode> last = retell.responses(3);
+        JsonNode complete = last.stream().filter(f -> f.path("content_complete").asBoolean()).findFirst().orElseThrow();
+        assertThat(complete.path("end_call").asBoolean()).isTrue();
+        assertThat(last.stream().filter(f -> f.has("end_call")).count()).isEqualTo(1);
+        assertThat(content(last)).isEqualTo("Goodbye!");
+        retell.close();
+    }
+
+    private static long completes(List<JsonNode> frames) {
+        return frames.stream().filter(f -> f.path("content_complete").asBoolean()).count();
+    }
+
+    private static String content(List<JsonNode> frames) {
+        StringBuilder all = new StringBuilder();
+        frames.forEach(f -> all.append(f.path("content").asText()));
+        return all.toString();
+    }
+}
