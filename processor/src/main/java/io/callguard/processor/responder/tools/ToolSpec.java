@@ -32,8 +32,12 @@ public record ToolSpec(String name, String description, JsonNode parameters, URI
     public static final long MAX_TIMEOUT_MS = 120_000;
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
-    private static final JsonSchema META_SCHEMA = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012)
-            .getSchema(SchemaLocation.of(SchemaId.V202012));
+
+    /** JSON Schema's own meta-schema, loaded on first use only (it takes a while on a cold JVM). */
+    private static final class MetaSchema {
+        static final JsonSchema INSTANCE = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012)
+                .getSchema(SchemaLocation.of(SchemaId.V202012));
+    }
 
     public ToolSpec {
         Objects.requireNonNull(name, "name");
@@ -117,7 +121,7 @@ public record ToolSpec(String name, String description, JsonNode parameters, URI
             throw new IllegalArgumentException(where + ": 'parameters' must be a JSON Schema with \"type\": "
                     + "\"object\"");
         }
-        Set<ValidationMessage> problems = META_SCHEMA.validate(parameters);
+        Set<ValidationMessage> problems = MetaSchema.INSTANCE.validate(parameters);
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException(where + ": 'parameters' is not a valid JSON Schema: "
                     + problems.stream().map(ValidationMessage::getMessage).sorted().collect(Collectors.joining("; ")));
