@@ -17,7 +17,12 @@ import picocli.CommandLine.Spec;
                 + "streaming like a hosted model: a lognormal first chunk, chunks at a gap, and stalls, errors and "
                 + "hangs at their rates. Point agent.openai.url (or a fallback backend) at it.",
             "It answers like the script backend: the greeting with no user message, else 'You said: <last user "
-                    + "message>', padded to --chunks."})
+                    + "message>', padded to --chunks.",
+            "Tool calls, when the request offers the tool and the last message is the caller's: 'bye' or "
+                    + "'goodbye' calls end_call, 'transfer' calls transfer_call, 'order' calls lookup_order (else "
+                    + "the first other tool offered), with arguments made from the tool's schema, streamed as "
+                    + "OpenAI does (id and name first, the arguments in three pieces, finish_reason tool_calls). "
+                    + "After a tool message it answers 'Here is what I found: <result>'."})
 public final class SimLlmCommand implements Callable<Integer> {
 
     @Spec

@@ -13,6 +13,12 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -24,6 +30,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.random.RandomGenerator;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,6 +42,13 @@ import org.slf4j.LoggerFactory;
  * objects, a last chunk with {@code finish_reason}, then {@code data: [DONE]}). A hang sends the headers and then only an SSE
  * keep-alive comment every 5 s until the client gives up; an error answers HTTP 500 at the first-chunk time; {@code "stream": false}
  * gets one {@code chat.completion} at the time of the last chunk.
+ *
+ * <p>Tool calls, for drills and benches of function calling: when the request offers tools and the last message is
+ * the caller's, {@code bye} or {@code goodbye} calls {@code end_call}, {@code transfer} calls {@code transfer_call}
+ * and {@code order} calls {@code lookup_order} (else the first tool that is neither), each only when offered, with
+ * arguments made from the tool's schema. They stream as OpenAI streams them: the id and name first, the arguments
+ * in three pieces, {@code finish_reason: tool_calls}. After a {@code tool} message the answer is
+ * {@value #TOOL_FOLLOW_UP} and the result.
  *
  * <p>Uses the JDK's HTTP server (Jetty server code stays in ingress). Bodies over 1 MiB get 413, other paths 404,
  * other methods 405, a body that is not a JSON object with {@code messages} 400. Timing runs on real time: this is
@@ -46,6 +61,15 @@ public final class SimulatedLlmServer implements AutoCloseable {
     static final int MAX_BODY_BYTES = 1 << 20;
     static final long KEEP_ALIVE_MS = 5_000;
     private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.UTF_8);
+    /** What the answer after a tool's result starts with, then the result (at most 200 characters). */
+    public static final String TOOL_FOLLOW_UP = "Here is what I found: ";
+    static final String END_CALL = "end_call";
+    static final String TRANSFER_CALL = "transfer_call";
+    static final String LOOKUP_ORDER = "lookup_order";
+    private static final Pattern BYE = Pattern.compile("\\b(good)?bye\\b", Pattern.CASE_INSENSITIVE);
+    private static final Pattern TRANSFER = Pattern.compile("\\btransfer\\b", Pattern.CASE_INSENSITIVE);
+    private static final Pattern ORDER = Pattern.compile("\\border\\b", Pattern.CASE_INSENSITIVE);
+    private static final Pattern DIGITS = Pattern.compile("\\d+");
 
     private static final Logger LOG = LoggerFactory.getLogger(SimulatedLlmServer.class);
 
@@ -144,9 +168,10 @@ public final class SimulatedLlmServer implements AutoCloseable {
     }
 
     private void serve(HttpExchange exchange, JsonNode request) throws IOException {
+        ToolCall toolCall = toolCallFor(request);
         SimulatedStream.Plan plan;
         synchronized (random) {
-            plan = stream.plan(answerTo(request), random);
+            plan = stream.plan(toolCall != null ? toolCall.arguments() : answerTo(request), random);
         }
         String model = request.path("model").asText("sim-llm");
         boolean streamed = request.path("stream").asBoolean(false);
@@ -179,27 +204,72 @@ public final class SimulatedLlmServer implements AutoCloseable {
                     exchange.getResponseHeaders().add("Cache-Control", "no-cache");
                     exchange.sendResponseHeaders(200, 0);
                     exchange.getResponseBody().flush();
-                    streamChunk(exchange, plan, 0, 0, id, model);
+                    if (toolCall != null) {
+                        streamEvents(exchange, toolCallEvents(toolCall, plan, id, model), 0, 0);
+                    } else {
+                        streamEvents(exchange, textEvents(plan, id, model), 0, 0);
+                    }
                 } else {
                     long last = plan.atMs().isEmpty() ? 0 : plan.atMs().get(plan.atMs().size() - 1);
-                    writers.schedule(() -> whole(exchange, plan, id, model), last, TimeUnit.MILLISECONDS);
+                    writers.schedule(() -> whole(exchange, plan, toolCall, id, model), last, TimeUnit.MILLISECONDS);
                 }
         }
     }
 
-    private void streamChunk(HttpExchange exchange, SimulatedStream.Plan plan, int i, long elapsedMs, String id,
-            String model) {
-        long delay = i < plan.atMs().size() ? plan.atMs().get(i) - elapsedMs : 0;
+    /** An SSE event to write at a time after the request. */
+    private record Timed(long atMs, byte[] bytes) {
+    }
+
+    private static List<Timed> textEvents(SimulatedStream.Plan plan, String id, String model) {
+        List<Timed> events = new ArrayList<>();
+        for (int i = 0; i < plan.chunks().size(); i++) {
+            ObjectNode chunk = chunk(id, model, null);
+            delta(chunk, i == 0).put("content", plan.chunks().get(i));
+            events.add(new Timed(plan.atMs().get(i), event(chunk)));
+        }
+        long end = events.isEmpty() ? 0 : events.get(events.size() - 1).atMs();
+        events.add(new Timed(end, finish(id, model, "stop")));
+        return events;
+    }
+
+    /**
+     * A tool call as OpenAI streams it: the id and name (arguments empty) at the first chunk's time, then the
+     * arguments in three pieces a chunk gap apart, then {@code finish_reason: tool_calls}.
+     */
+    private List<Timed> toolCallEvents(ToolCall call, SimulatedStream.Plan plan, String id, String model) {
+        List<Timed> events = new ArrayList<>();
+        long t = plan.atMs().isEmpty() ? 0 : plan.atMs().get(0);
+        ObjectNode first = chunk(id, model, null);
+        ObjectNode item = delta(first, true).putNull("content").putArray("tool_calls").addObject().put("index", 0)
+                .put("id", llmCallId()).put("type", "function");
+        item.putObject("function").put("name", call.name()).put("arguments", "");
+        events.add(new Timed(t, event(first)));
+        String arguments = call.arguments();
+        int third = Math.max(1, arguments.length() / 3);
+        int[] cuts = {0, Math.min(third, arguments.length()), Math.min(2 * third, arguments.length()),
+            arguments.length()};
+        for (int i = 0; i < 3; i++) {
+            t += stream.chunkGapMs();
+            ObjectNode next = chunk(id, model, null);
+            delta(next, false).putArray("tool_calls").addObject().put("index", 0).putObject("function")
+                    .put("arguments", arguments.substring(cuts[i], cuts[i + 1]));
+            events.add(new Timed(t, event(next)));
+        }
+        events.add(new Timed(t, finish(id, model, "tool_calls")));
+        return events;
+    }
+
+    private void streamEvents(HttpExchange exchange, List<Timed> events, int i, long elapsedMs) {
+        long delay = events.get(i).atMs() - elapsedMs;
         writers.schedule(() -> {
             try {
                 OutputStream out = exchange.getResponseBody();
-                if (i < plan.chunks().size()) {
-                    out.write(event(chunk(id, model, plan.chunks().get(i), i == 0, null)));
+                out.write(events.get(i).bytes());
+                if (i + 1 < events.size()) {
                     out.flush();
-                    streamChunk(exchange, plan, i + 1, plan.atMs().get(i), id, model);
+                    streamEvents(exchange, events, i + 1, events.get(i).atMs());
                     return;
                 }
-                out.write(event(chunk(id, model, null, false, "stop")));
                 out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
                 out.flush();
                 finish(exchange);
@@ -223,14 +293,24 @@ public final class SimulatedLlmServer implements AutoCloseable {
         }, keepAliveMs, TimeUnit.MILLISECONDS);
     }
 
-    private void whole(HttpExchange exchange, SimulatedStream.Plan plan, String id, String model) {
+    private void whole(HttpExchange exchange, SimulatedStream.Plan plan, ToolCall toolCall, String id,
+            String model) {
         try {
             ObjectNode reply = Json.mapper().createObjectNode().put("id", id).put("object", "chat.completion")
                     .put("created", System.currentTimeMillis() / 1000).put("model", model);
             ObjectNode choice = reply.putArray("choices").addObject();
             choice.put("index", 0);
-            choice.putObject("message").put("role", "assistant").put("content", plan.text());
-            choice.put("finish_reason", "stop");
+            ObjectNode message = choice.putObject("message").put("role", "assistant");
+            if (toolCall == null) {
+                message.put("content", plan.text());
+                choice.put("finish_reason", "stop");
+            } else {
+                message.putNull("content");
+                ObjectNode item = message.putArray("tool_calls").addObject()
+                        .put("id", llmCallId()).put("type", "function");
+                item.putObject("function").put("name", toolCall.name()).put("arguments", toolCall.arguments());
+                choice.put("finish_reason", "tool_calls");
+            }
             byte[] bytes = Json.mapper().writeValueAsBytes(reply);
             exchange.getResponseHeaders().add("Content-Type", "application/json");
             exchange.sendResponseHeaders(200, bytes.length);
@@ -248,34 +328,126 @@ public final class SimulatedLlmServer implements AutoCloseable {
     }
 
     private String answerTo(JsonNode request) {
+        JsonNode messages = request.path("messages");
+        JsonNode lastMessage = messages.size() == 0 ? null : messages.get(messages.size() - 1);
+        if (lastMessage != null && "tool".equals(lastMessage.path("role").asText())) {
+            String result = lastMessage.path("content").asText("");
+            return TOOL_FOLLOW_UP + (result.length() <= 200 ? result : result.substring(0, 200));
+        }
+        String last = lastUserMessage(request);
+        return last == null ? greeting : ScriptBackend.ECHO_PREFIX + last;
+    }
+
+    private static String lastUserMessage(JsonNode request) {
         String last = null;
         for (JsonNode message : request.path("messages")) {
             if ("user".equals(message.path("role").asText())) {
                 last = message.path("content").asText("");
             }
         }
-        return last == null ? greeting : ScriptBackend.ECHO_PREFIX + last;
+        return last;
     }
 
-    private static byte[] chunk(String id, String model, String content, boolean first, String finishReason) {
+    /** A tool call the simulator makes in place of words. */
+    record ToolCall(String name, String arguments) {
+    }
+
+    /**
+     * The tool call a request asks for, or null for words: only when the last message is the caller's and it
+     * triggers a tool the request offers ({@code bye}/{@code goodbye}: end_call; {@code transfer}: transfer_call;
+     * {@code order}: {@code lookup_order}, else the first tool that is neither).
+     */
+    ToolCall toolCallFor(JsonNode request) {
+        JsonNode messages = request.path("messages");
+        if (messages.size() == 0 || !"user".equals(messages.get(messages.size() - 1).path("role").asText())) {
+            return null;
+        }
+        Map<String, JsonNode> offered = new LinkedHashMap<>();
+        for (JsonNode tool : request.path("tools")) {
+            JsonNode function = tool.path("function");
+            if (function.path("name").isTextual()) {
+                offered.put(function.path("name").asText(), function.path("parameters"));
+            }
+        }
+        if (offered.isEmpty()) {
+            return null;
+        }
+        String said = messages.get(messages.size() - 1).path("content").asText("");
+        if (BYE.matcher(said).find() && offered.containsKey(END_CALL)) {
+            return new ToolCall(END_CALL, message("Thanks for calling. Goodbye!"));
+        }
+        if (TRANSFER.matcher(said).find() && offered.containsKey(TRANSFER_CALL)) {
+            return new ToolCall(TRANSFER_CALL, message("Let me transfer you now."));
+        }
+        if (ORDER.matcher(said).find()) {
+            String name = offered.containsKey(LOOKUP_ORDER) ? LOOKUP_ORDER : offered.keySet().stream()
+                    .filter(n -> !END_CALL.equals(n) && !TRANSFER_CALL.equals(n)).findFirst().orElse(null);
+            if (name != null) {
+                return new ToolCall(name, argumentsFor(offered.get(name), said));
+            }
+        }
+        return null;
+    }
+
+    /** A random id, as an LLM makes one for each tool call. */
+    private String llmCallId() {
+        synchronized (random) {
+            return "call_" + Long.toHexString(random.nextLong());
+        }
+    }
+
+    private static String message(String text) {
+        return Json.mapper().createObjectNode().put("message", text).toString();
+    }
+
+    /**
+     * Arguments that fit the tool's schema well enough: each declared property gets the digits in the utterance
+     * (or {@code 12345}) when its name says id or number, a number or a boolean by its type, else the utterance.
+     */
+    private static String argumentsFor(JsonNode parameters, String said) {
+        Matcher digits = DIGITS.matcher(said);
+        String number = digits.find() ? digits.group() : "12345";
+        ObjectNode arguments = Json.mapper().createObjectNode();
+        for (Iterator<Map.Entry<String, JsonNode>> it = parameters.path("properties").fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> property = it.next();
+            String type = property.getValue().path("type").asText("string");
+            String name = property.getKey().toLowerCase(Locale.ROOT);
+            switch (type) {
+                case "integer", "number" -> arguments.put(property.getKey(), Long.parseLong(number));
+                case "boolean" -> arguments.put(property.getKey(), true);
+                default -> arguments.put(property.getKey(),
+                        name.contains("id") || name.contains("number") ? number : said);
+            }
+        }
+        return arguments.toString();
+    }
+
+    private static ObjectNode chunk(String id, String model, String finishReason) {
         ObjectNode chunk = Json.mapper().createObjectNode().put("id", id).put("object", "chat.completion.chunk")
                 .put("created", System.currentTimeMillis() / 1000).put("model", model);
         ObjectNode choice = chunk.putArray("choices").addObject();
         choice.put("index", 0);
-        ObjectNode delta = choice.putObject("delta");
-        if (first) {
-            delta.put("role", "assistant");
-        }
-        if (content != null) {
-            delta.put("content", content);
-        }
+        choice.putObject("delta");
         if (finishReason == null) {
             choice.putNull("finish_reason");
         } else {
             choice.put("finish_reason", finishReason);
         }
+        return chunk;
+    }
+
+    private static ObjectNode delta(ObjectNode chunk, boolean first) {
+        ObjectNode delta = (ObjectNode) chunk.path("choices").get(0).path("delta");
+        return first ? delta.put("role", "assistant") : delta;
+    }
+
+    private static byte[] finish(String id, String model, String reason) {
+        return event(chunk(id, model, reason));
+    }
+
+    private static byte[] event(ObjectNode chunk) {
         try {
-            return Json.mapper().writeValueAsBytes(chunk);
+            return event(Json.mapper().writeValueAsBytes(chunk));
         } catch (IOException e) {
             throw new IllegalStateException("cannot write a completion chunk", e);
         }

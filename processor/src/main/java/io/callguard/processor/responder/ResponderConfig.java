@@ -1,6 +1,7 @@
 package io.callguard.processor.responder;
 
 import io.callguard.common.CommonConfig;
+import io.callguard.processor.responder.tools.ToolSpec;
 import java.net.URI;
 import java.util.Map;
 import org.apache.kafka.common.config.AbstractConfig;
@@ -266,6 +267,56 @@ public final class ResponderConfig extends AbstractConfig {
     public static final String CACHE_MAX_ENTRIES_CONFIG = "cache.max-entries";
     private static final String CACHE_MAX_ENTRIES_DOC = "Cached answers kept; the least recently used goes first.";
 
+    public static final String TOOLS_END_CALL_ENABLED_CONFIG = "agent.tools.end-call.enabled";
+    private static final String TOOLS_END_CALL_ENABLED_DOC = "OpenAI backend: offer the LLM the built-in end_call "
+            + "tool (argument 'message', said before hanging up), as Retell's agents have it.";
+
+    public static final String TOOLS_TRANSFER_NUMBER_CONFIG = "agent.tools.transfer.number";
+    private static final String TOOLS_TRANSFER_NUMBER_DOC = "OpenAI backend: the number the built-in transfer_call "
+            + "tool (argument 'message', said before transferring) transfers to. Empty: the tool is offered only on "
+            + "calls that have the dynamic variable agent.tools.transfer.number-variable.";
+
+    public static final String TOOLS_TRANSFER_NUMBER_VARIABLE_CONFIG = "agent.tools.transfer.number-variable";
+    private static final String TOOLS_TRANSFER_NUMBER_VARIABLE_DOC = "OpenAI backend: the Retell dynamic variable "
+            + "whose value, on a call that has it, is the transfer number (in place of agent.tools.transfer.number).";
+
+    public static final String TOOLS_HOLDING_LINE_CONFIG = "agent.tools.holding-line";
+    private static final String TOOLS_HOLDING_LINE_DOC = "OpenAI backend: said when the LLM calls a tool before "
+            + "saying anything in the turn, so the caller is not left in silence while it runs. Empty: nothing.";
+
+    public static final String TOOLS_MAX_ROUNDS_CONFIG = "agent.tools.max-rounds";
+    private static final String TOOLS_MAX_ROUNDS_DOC = "OpenAI backend: tool rounds (tool calls, their results "
+            + "sent back) per turn; the request after the last round lets the LLM answer in words only.";
+
+    public static final String TOOLS_DEFINITIONS_CONFIG = "agent.tools.definitions";
+    private static final String TOOLS_DEFINITIONS_DOC = "OpenAI backend: operator-defined tools, a JSON array of "
+            + "{\"name\", \"description\", \"parameters\" (JSON Schema of the arguments, an object), \"url\", "
+            + "\"timeout_ms\"}. Each call is a POST to the url with {call_id, response_id, tool_call_id, name, "
+            + "arguments} and the header Idempotency-Key: <call_id>:<response_id>:<tool_call_id> (the same for a turn "
+            + "asked again); the response body is the result. Each tool has its own time limit and circuit breaker.";
+
+    public static final String TOOLS_TIMEOUT_MS_CONFIG = "agent.tools.timeout-ms";
+    private static final String TOOLS_TIMEOUT_MS_DOC = "OpenAI backend: time limit of a tool call, for a tool "
+            + "without its own timeout_ms. The answer may be quiet that long without counting as a stall.";
+
+    public static final String TOOLS_BREAKER_FAILURE_RATE_THRESHOLD_CONFIG =
+            "agent.tools.breaker.failure-rate-threshold";
+    private static final String TOOLS_BREAKER_FAILURE_RATE_THRESHOLD_DOC = "Each tool's circuit breaker: percentage "
+            + "of failed calls (not 2xx, time-out, unreachable) in its window that opens it; an open tool is "
+            + "answered as failed without being called.";
+
+    public static final String TOOLS_BREAKER_SLIDING_WINDOW_SIZE_CONFIG = "agent.tools.breaker.sliding-window-size";
+    private static final String TOOLS_BREAKER_SLIDING_WINDOW_SIZE_DOC = "Each tool's circuit breaker: how many of "
+            + "its latest calls the rate is computed over.";
+
+    public static final String TOOLS_BREAKER_MINIMUM_CALLS_CONFIG = "agent.tools.breaker.minimum-calls";
+    private static final String TOOLS_BREAKER_MINIMUM_CALLS_DOC = "Each tool's circuit breaker: calls recorded "
+            + "before the rate is judged at all.";
+
+    public static final String TOOLS_BREAKER_WAIT_IN_OPEN_MS_CONFIG = "agent.tools.breaker.wait-in-open-ms";
+    private static final String TOOLS_BREAKER_WAIT_IN_OPEN_MS_DOC = "Each tool's circuit breaker: time spent open "
+            + "before trial calls are let through.";
+
     private static final ConfigDef DEFINITION = new ConfigDef()
             .define(AGENT_BACKEND_CONFIG, Type.STRING, BACKEND_SCRIPT, ValidString.in(BACKEND_SCRIPT, BACKEND_OPENAI,
                     BACKEND_RETELL_SOCKET),
@@ -386,7 +437,25 @@ public final class ResponderConfig extends AbstractConfig {
             .define(CACHE_TTL_MS_CONFIG, Type.LONG, 300_000L, Range.between(1, 7L * 24 * 3_600_000),
                     Importance.LOW, CACHE_TTL_MS_DOC)
             .define(CACHE_MAX_ENTRIES_CONFIG, Type.INT, 10_000, Range.between(1, 10_000_000), Importance.LOW,
-                    CACHE_MAX_ENTRIES_DOC);
+                    CACHE_MAX_ENTRIES_DOC)
+            .define(TOOLS_END_CALL_ENABLED_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, TOOLS_END_CALL_ENABLED_DOC)
+            .define(TOOLS_TRANSFER_NUMBER_CONFIG, Type.STRING, "", Importance.MEDIUM, TOOLS_TRANSFER_NUMBER_DOC)
+            .define(TOOLS_TRANSFER_NUMBER_VARIABLE_CONFIG, Type.STRING, "transfer_number", Importance.LOW,
+                    TOOLS_TRANSFER_NUMBER_VARIABLE_DOC)
+            .define(TOOLS_HOLDING_LINE_CONFIG, Type.STRING, "One moment while I check that.", Importance.LOW,
+                    TOOLS_HOLDING_LINE_DOC)
+            .define(TOOLS_MAX_ROUNDS_CONFIG, Type.INT, 3, Range.between(1, 20), Importance.LOW, TOOLS_MAX_ROUNDS_DOC)
+            .define(TOOLS_DEFINITIONS_CONFIG, Type.STRING, "", Importance.MEDIUM, TOOLS_DEFINITIONS_DOC)
+            .define(TOOLS_TIMEOUT_MS_CONFIG, Type.LONG, 5_000L, Range.between(1, ToolSpec.MAX_TIMEOUT_MS),
+                    Importance.MEDIUM, TOOLS_TIMEOUT_MS_DOC)
+            .define(TOOLS_BREAKER_FAILURE_RATE_THRESHOLD_CONFIG, Type.DOUBLE, 50.0, Range.between(1.0, 100.0),
+                    Importance.LOW, TOOLS_BREAKER_FAILURE_RATE_THRESHOLD_DOC)
+            .define(TOOLS_BREAKER_SLIDING_WINDOW_SIZE_CONFIG, Type.INT, 10, Range.between(1, 10_000), Importance.LOW,
+                    TOOLS_BREAKER_SLIDING_WINDOW_SIZE_DOC)
+            .define(TOOLS_BREAKER_MINIMUM_CALLS_CONFIG, Type.INT, 5, Range.between(1, 10_000), Importance.LOW,
+                    TOOLS_BREAKER_MINIMUM_CALLS_DOC)
+            .define(TOOLS_BREAKER_WAIT_IN_OPEN_MS_CONFIG, Type.LONG, 30_000L, Range.between(1, 3_600_000),
+                    Importance.LOW, TOOLS_BREAKER_WAIT_IN_OPEN_MS_DOC);
 
     /**
      * Reads and validates the settings.
@@ -408,6 +477,7 @@ public final class ResponderConfig extends AbstractConfig {
                                 + upstreamReconnectInitialBackoffMs() + ")");
             }
         }
+        toolDefinitions();
         long median = getLong(SCRIPT_FIRST_CHUNK_MEDIAN_MS_CONFIG);
         long p99 = getLong(SCRIPT_FIRST_CHUNK_P99_MS_CONFIG);
         if (p99 != 0 && p99 < median) {
@@ -705,5 +775,55 @@ public final class ResponderConfig extends AbstractConfig {
 
     public int cacheMaxEntries() {
         return getInt(CACHE_MAX_ENTRIES_CONFIG);
+    }
+
+    public boolean toolsEndCallEnabled() {
+        return getBoolean(TOOLS_END_CALL_ENABLED_CONFIG);
+    }
+
+    /** The static transfer number; empty when none. */
+    public String toolsTransferNumber() {
+        return getString(TOOLS_TRANSFER_NUMBER_CONFIG).trim();
+    }
+
+    public String toolsTransferNumberVariable() {
+        return getString(TOOLS_TRANSFER_NUMBER_VARIABLE_CONFIG).trim();
+    }
+
+    public String toolsHoldingLine() {
+        return getString(TOOLS_HOLDING_LINE_CONFIG);
+    }
+
+    public int toolsMaxRounds() {
+        return getInt(TOOLS_MAX_ROUNDS_CONFIG);
+    }
+
+    /**
+     * The operator-defined tools of {@code agent.tools.definitions}.
+     *
+     * @throws ConfigException naming the key, the tool and the field, when a definition is invalid
+     */
+    public java.util.List<ToolSpec> toolDefinitions() {
+        try {
+            return ToolSpec.parseAll(getString(TOOLS_DEFINITIONS_CONFIG), getLong(TOOLS_TIMEOUT_MS_CONFIG));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(TOOLS_DEFINITIONS_CONFIG + ": " + e.getMessage());
+        }
+    }
+
+    public float toolsBreakerFailureRateThreshold() {
+        return getDouble(TOOLS_BREAKER_FAILURE_RATE_THRESHOLD_CONFIG).floatValue();
+    }
+
+    public int toolsBreakerSlidingWindowSize() {
+        return getInt(TOOLS_BREAKER_SLIDING_WINDOW_SIZE_CONFIG);
+    }
+
+    public int toolsBreakerMinimumCalls() {
+        return getInt(TOOLS_BREAKER_MINIMUM_CALLS_CONFIG);
+    }
+
+    public long toolsBreakerWaitInOpenMs() {
+        return getLong(TOOLS_BREAKER_WAIT_IN_OPEN_MS_CONFIG);
     }
 }

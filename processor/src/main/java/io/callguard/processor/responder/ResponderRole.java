@@ -129,7 +129,7 @@ public final class ResponderRole implements Role {
     public ResponderRole(ResponderConfig config, CommonConfig common, KafkaClients clients, Topics topics,
             MeterRegistry meters, Clock clock) {
         this(config, common, topics, meters, clock, clients, () -> {
-            Owned owned = new Owned(config);
+            Owned owned = new Owned(config, meters, clock);
             return new Parts(consumer(config, clients), producer(clients, topics), owned.backend, owned.fallback,
                     owned.scheduler, owned.closeables());
         });
@@ -489,7 +489,7 @@ public final class ResponderRole implements Role {
         /** The fallback backend ({@code agent.fallback.*}); null without one. */
         final AgentBackend fallback;
 
-        Owned(ResponderConfig config) {
+        Owned(ResponderConfig config, MeterRegistry meters, Clock clock) {
             ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, threads("callguard-responder-timer"));
             timer.setRemoveOnCancelPolicy(true);
             scheduler = timer;
@@ -498,17 +498,17 @@ public final class ResponderRole implements Role {
             boolean http = ResponderConfig.BACKEND_OPENAI.equals(config.agentBackend())
                     || (fallsBack && ResponderConfig.BACKEND_OPENAI.equals(fallbackConfig.agentBackend()));
             httpExecutor = http ? Executors.newCachedThreadPool(threads("callguard-responder-http")) : null;
-            backend = build(config, scheduler, httpExecutor);
-            fallback = fallsBack ? build(fallbackConfig, scheduler, httpExecutor) : null;
+            backend = build(config, scheduler, httpExecutor, meters, clock);
+            fallback = fallsBack ? build(fallbackConfig, scheduler, httpExecutor, meters, clock) : null;
         }
 
         private static AgentBackend build(ResponderConfig config, ScheduledExecutorService scheduler,
-                ExecutorService httpExecutor) {
+                ExecutorService httpExecutor, MeterRegistry meters, Clock clock) {
             if (ResponderConfig.BACKEND_RETELL_SOCKET.equals(config.agentBackend())) {
                 return new RetellSocketBackend(config, scheduler);
             }
             return ResponderConfig.BACKEND_OPENAI.equals(config.agentBackend())
-                    ? new OpenAiBackend(config, httpExecutor)
+                    ? new OpenAiBackend(config, httpExecutor, scheduler, meters, clock)
                     : new ScriptBackend(config, scheduler, new SplittableRandom());
         }
 

@@ -107,4 +107,47 @@ class ResponderConfigTest {
                 .isInstanceOf(org.apache.kafka.common.config.ConfigException.class)
                 .hasMessageContaining("agent.fallback.backend is openai").hasMessageContaining("ftp://nope");
     }
+
+    @Test
+    void shouldReadToolDefinitionsAndTheirDefaults() {
+        // Given
+        String definitions = "[{\"name\":\"lookup_order\",\"url\":\"http://tools.internal/order\","
+                + "\"parameters\":{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"}}},"
+                + "\"timeout_ms\":1500},{\"name\":\"ping\",\"url\":\"https://tools.internal/ping\"}]";
+
+        // When
+        ResponderConfig config = new ResponderConfig(Map.of(ResponderConfig.TOOLS_DEFINITIONS_CONFIG, definitions));
+
+        // Then
+        assertThat(config.toolDefinitions()).extracting(t -> t.name() + " " + t.url() + " " + t.timeoutMs())
+                .containsExactly("lookup_order http://tools.internal/order 1500", "ping https://tools.internal/ping 5000");
+        assertThat(config.toolDefinitions().get(1).parameters().toString())
+                .isEqualTo("{\"type\":\"object\",\"properties\":{}}");
+        assertThat(config.toolsEndCallEnabled()).isTrue();
+        assertThat(config.toolsTransferNumber()).isEmpty();
+        assertThat(config.toolsTransferNumberVariable()).isEqualTo("transfer_number");
+        assertThat(config.toolsMaxRounds()).isEqualTo(3);
+        assertThat(config.toolsHoldingLine()).isEqualTo("One moment while I check that.");
+    }
+
+    @Test
+    void shouldRejectBadToolDefinitionsNamingTheToolAndField() {
+        String url = "\"url\":\"http://tools.internal/x\"";
+        Map<String, String> bad = Map.of(
+                "[{\"name\":\"a\"", "not JSON",
+                "{\"name\":\"a\"}", "must be a JSON array",
+                "[{\"name\":\"a\",\"url\":\"ftp://tools.internal/x\"}]", "tool #0 'a': 'url'",
+                "[{\"name\":\"a\",\"url\":\"http://x\",\"method\":\"GET\"}]", "unknown field 'method'",
+                "[{\"name\":\"a\"," + url + ",\"parameters\":{\"type\":\"object\",\"properties\":"
+                        + "{\"n\":{\"type\":\"strng\"}}}}]", "'parameters' is not a valid JSON Schema",
+                "[{\"name\":\"a\"," + url + ",\"parameters\":\"{}\"}]", "'parameters' must be a JSON Schema",
+                "[{\"name\":\"end_call\"," + url + "}]", "is a built-in tool",
+                "[{\"name\":\"a b\"," + url + "}]", "'name' must be",
+                "[{\"name\":\"a\"," + url + "},{\"name\":\"a\"," + url + "}]", "defined twice",
+                "[{\"name\":\"a\"," + url + ",\"timeout_ms\":0}]", "'timeout_ms' must be");
+        bad.forEach((definitions, message) -> assertThatThrownBy(() -> new ResponderConfig(
+                Map.of(ResponderConfig.TOOLS_DEFINITIONS_CONFIG, definitions)))
+                .as(definitions).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("agent.tools.definitions").hasMessageContaining(message));
+    }
 }
