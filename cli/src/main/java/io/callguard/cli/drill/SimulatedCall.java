@@ -29,8 +29,8 @@ import org.eclipse.jetty.websocket.client.WebSocketClient;
  *
  * <p>A call meant to end ({@link Ending}) asks for it on turn {@value Ending#TURN}; when that answer carries the
  * action by its content_complete, the call does what Retell does: no more turns, and the socket closed with 1000
- * (no reconnect). An action on any other answer is {@link DrillReport#UNEXPECTED_END_CALL}; the call goes on, to
- * keep measuring. Agent frames other than responses are counted by type; an {@code agent_interrupt}'s words are
+ * (no reconnect). An action on any other answer (the begin message's busy line aside), or on an
+ * {@code agent_interrupt}, is {@link DrillReport#UNEXPECTED_END_CALL}; the call goes on, to keep measuring. Agent frames other than responses are counted by type; an {@code agent_interrupt}'s words are
  * not part of any turn's answer.
  */
 final class SimulatedCall {
