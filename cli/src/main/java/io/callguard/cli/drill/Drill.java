@@ -25,7 +25,8 @@ import org.eclipse.jetty.websocket.client.WebSocketClient;
 /**
  * Plays Retell against a running gateway: for each call a signed {@code call_started}, the LLM WebSocket
  * with a turn the interval after each whole answer, pings, then {@code call_ended} and {@code call_analyzed}; with the faults
- * asked for. Everything it sees goes into a {@link DrillReport}.
+ * and agent endings asked for. Without webhooks it plays the sockets alone, against an upstream custom-LLM server
+ * reached directly. Everything it sees goes into a {@link DrillReport}.
  */
 public final class Drill {
 
@@ -35,7 +36,6 @@ public final class Drill {
     private final DrillOptions options;
     private final Consumer<String> progress;
     private final DrillReport report;
-    private final RetellSignature signer;
     /** The webhook sender, over the same Jetty client as the sockets; set while {@link #run} runs. */
     private volatile SignedWebhooks webhooks;
 
@@ -43,7 +43,6 @@ public final class Drill {
         this.options = options;
         this.progress = progress;
         this.report = new DrillReport(options.minWholeAnswers());
-        this.signer = new RetellSignature(options.apiKey(), Clock.systemUTC(), RetellSignature.DEFAULT_TOLERANCE_MS);
     }
 
     /** Runs the drill to its end and returns what it measured. */
@@ -61,12 +60,15 @@ public final class Drill {
         HttpClient httpClient = new HttpClient();
         httpClient.setConnectTimeout(5_000);
         httpClient.start();
-        webhooks = new SignedWebhooks(httpClient, signer, options.target());
+        if (options.webhooks()) {
+            webhooks = new SignedWebhooks(httpClient, new RetellSignature(options.apiKey(), Clock.systemUTC(),
+                    RetellSignature.DEFAULT_TOLERANCE_MS), options.target());
+        }
         WebSocketClient client = new WebSocketClient(httpClient);
         client.setIdleTimeout(Duration.ofSeconds(30));
         client.start();
-        GatewayMetrics gateway = new GatewayMetrics(httpClient, options.target());
-        Optional<PrometheusText> gatewayAtStart = gateway.scrape();
+        GatewayMetrics gateway = options.target() == null ? null : new GatewayMetrics(httpClient, options.target());
+        Optional<PrometheusText> gatewayAtStart = gateway == null ? Optional.empty() : gateway.scrape();
         long started = System.nanoTime();
         double cpuAtStart = processCpuSeconds();
         TurnClassifier classifier = new TurnClassifier(options.fillerLines(), options.closingLines());
@@ -79,12 +81,15 @@ public final class Drill {
                 boolean outOfOrder = options.outOfOrder() && random.nextInt(5) == 0;
                 boolean badInput = random.nextDouble() < options.badInput();
                 boolean drop = random.nextDouble() < options.dropSockets();
+                // Drawn only when asked for, so a seed plays the same calls as before endings existed.
+                Ending ending = options.endCallRate() + options.transferRate() > 0
+                        ? Ending.pick(random.nextDouble(), options.endCallRate(), options.transferRate()) : Ending.NONE;
                 SimulatedCall call = new SimulatedCall(callId, options, report, client, scheduler, classifier,
-                        random.split());
+                        random.split(), ending);
                 calls.add(call);
                 // Not joined: a slow acknowledgement must not delay the next call's start (and shorten every call).
-                CompletableFuture<Void> ready = outOfOrder ? CompletableFuture.completedFuture(null)
-                        : webhook(WebhookEvent.CALL_STARTED, callId);
+                CompletableFuture<Void> ready = outOfOrder || !options.webhooks()
+                        ? CompletableFuture.completedFuture(null) : webhook(WebhookEvent.CALL_STARTED, callId, null);
                 // Phases spread evenly over the interval: one turn per call per interval, not all at once.
                 long phaseMs = options.turnInterval().toMillis() * i / options.calls();
                 opened.add(ready.thenCompose(x -> call.start(started, phaseMs)).exceptionally(e -> {
@@ -130,11 +135,15 @@ public final class Drill {
             List<CompletableFuture<?>> endings = new ArrayList<>();
             for (SimulatedCall call : calls) {
                 call.finish();
-                CompletableFuture<Void> ended = webhook(WebhookEvent.CALL_ENDED, call.callId());
-                if (lateStarts.contains(call.callId())) {
-                    ended = ended.thenCompose(x -> webhook(WebhookEvent.CALL_STARTED, call.callId()));
+                if (!options.webhooks()) {
+                    continue;
                 }
-                endings.add(ended.thenCompose(x -> webhook(WebhookEvent.CALL_ANALYZED, call.callId())));
+                String reason = call.disconnectionReason();
+                CompletableFuture<Void> ended = webhook(WebhookEvent.CALL_ENDED, call.callId(), reason);
+                if (lateStarts.contains(call.callId())) {
+                    ended = ended.thenCompose(x -> webhook(WebhookEvent.CALL_STARTED, call.callId(), null));
+                }
+                endings.add(ended.thenCompose(x -> webhook(WebhookEvent.CALL_ANALYZED, call.callId(), reason)));
             }
             CompletableFuture.allOf(endings.toArray(CompletableFuture[]::new)).get(120, TimeUnit.SECONDS);
         } finally {
@@ -160,12 +169,16 @@ public final class Drill {
         return Double.NaN;
     }
 
-    /** Sends one webhook (as many times as duplicates are asked for) and records each acknowledgement. */
-    private CompletableFuture<Void> webhook(String event, String callId) {
+    /**
+     * Sends one webhook (as many times as duplicates are asked for) and records each acknowledgement.
+     *
+     * @param disconnectionReason the ended call's {@code disconnection_reason}; unused for {@code call_started}
+     */
+    private CompletableFuture<Void> webhook(String event, String callId, String disconnectionReason) {
         String body = "{\"event\":\"" + event + "\",\"call\":{\"call_id\":\"" + callId + "\",\"agent_id\":\"drill\","
                 + "\"call_type\":\"web_call\",\"call_status\":\"" + (WebhookEvent.CALL_STARTED.equals(event) ? "ongoing" : "ended")
                 + "\",\"start_timestamp\":1700000000000" + (WebhookEvent.CALL_STARTED.equals(event) ? ""
-                : ",\"end_timestamp\":1700000060000,\"disconnection_reason\":\"user_hangup\"") + "}}";
+                : ",\"end_timestamp\":1700000060000,\"disconnection_reason\":\"" + disconnectionReason + "\"") + "}}";
         List<CompletableFuture<?>> sends = new ArrayList<>();
         for (int i = 0; i < options.duplicateWebhooks(); i++) {
             sends.add(post(body.getBytes(StandardCharsets.UTF_8), true).thenAccept(status -> {

@@ -18,7 +18,9 @@ import picocli.CommandLine.Spec;
         description = {"Play Retell against a running gateway: signed webhooks, the LLM WebSocket, the caller speaking",
             "again an interval after each whole answer, pings, faults on demand. Judges every turn by what the caller",
             "heard (whole, bridged, truncated, closing_only, silent). Exits 1 when any turn was silent, any answer",
-            "stale, duplicated or misrouted, or fewer than --min-whole-answers carried the whole answer."})
+            "stale, duplicated or misrouted, an ending asked for did not act or one acted unasked, or fewer than",
+            "--min-whole-answers carried the whole answer. With --webhooks false it plays the sockets alone, e.g.",
+            "against an upstream custom-LLM server reached directly (--socket-url)."})
 public final class DrillCommand implements Callable<Integer> {
 
     /** Pause between the warm-up and the measured drill, for the warm-up calls' endings to settle. */
@@ -27,8 +29,36 @@ public final class DrillCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--target", required = true, paramLabel = "URL", description = "Gateway base URL, e.g. http://127.0.0.1:8080/")
+    @Option(names = "--target", paramLabel = "URL", description = {"Gateway base URL, e.g. http://127.0.0.1:8080/: "
+            + "webhooks go to <target>/webhook, sockets to <target>/llm-websocket/<call_id>?token=<token>, metrics are "
+            + "read from <target>/metrics. Needed unless --webhooks false with --socket-url."})
     URI target;
+
+    @Option(names = "--webhooks", defaultValue = "true", arity = "1", paramLabel = "BOOL", description = {"Send the "
+            + "calls' signed webhooks; false plays the sockets only, each call starting with its socket, for an "
+            + "upstream custom-LLM server reached directly: no API key needed, and no --duplicate-webhooks, "
+            + "--out-of-order or --bad-input (default ${DEFAULT-VALUE})."})
+    boolean webhooks;
+
+    @Option(names = "--socket-url", paramLabel = "TEMPLATE", description = {"The calls' socket URL, ws:// or wss://, "
+            + "with {call_id} and optionally {token} (the socket token), e.g. "
+            + "ws://127.0.0.1:9000/llm-websocket/{call_id} (default: <target>/llm-websocket/{call_id}?token=<token>, "
+            + "without the token when none is given and webhooks are off)."})
+    String socketUrl;
+
+    @Option(names = "--end-call-rate", defaultValue = "0", paramLabel = "P", description = {"Share of calls, 0..1, "
+            + "whose caller says 'call <id> turn 3 goodbye' on its 3rd turn: the answer must carry end_call by its "
+            + "content_complete (else end_call_missing, a failure); then the drill hangs up as Retell does, closing "
+            + "the socket with 1000, counted as calls_ended_by_agent. A call too short for 3 turns counts as "
+            + "endings_not_reached (default ${DEFAULT-VALUE})."})
+    double endCallRate;
+
+    @Option(names = "--transfer-rate", defaultValue = "0", paramLabel = "P", description = {"Share of calls, 0..1, "
+            + "whose caller says 'call <id> turn 3 transfer me' on its 3rd turn: the answer must carry a "
+            + "transfer_number (else transfer_missing, a failure), counted as calls_transferred by number. With "
+            + "--end-call-rate at most 1. end_call or a transfer on any other answer is unexpected_end_call, a "
+            + "failure (default ${DEFAULT-VALUE})."})
+    double transferRate;
 
     @Option(names = "--calls", defaultValue = "20", description = "Concurrent calls (default ${DEFAULT-VALUE}).")
     int calls;
@@ -83,7 +113,9 @@ public final class DrillCommand implements Callable<Integer> {
     @Option(names = "--retell-api-key", paramLabel = "KEY", description = "Signs the webhooks (default: RETELL_API_KEY).")
     String apiKey;
 
-    @Option(names = "--socket-token", paramLabel = "TOKEN", description = "The gateway's socket token (default: CALLGUARD_SOCKET_TOKEN).")
+    @Option(names = "--socket-token", paramLabel = "TOKEN", description = {"The gateway's socket token (default: "
+            + "CALLGUARD_SOCKET_TOKEN); needed for the gateway's socket URL when webhooks are on, and for a "
+            + "--socket-url with {token}."})
     String socketToken;
 
     @Option(names = "--duplicate-webhooks", defaultValue = "1", paramLabel = "K", description = "Send each webhook K times.")
@@ -111,10 +143,6 @@ public final class DrillCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         String key = apiKey != null ? apiKey : System.getenv("RETELL_API_KEY");
         String token = socketToken != null ? socketToken : System.getenv("CALLGUARD_SOCKET_TOKEN");
-        if (key == null || key.isEmpty() || token == null || token.isEmpty()) {
-            throw new ParameterException(spec.commandLine(),
-                    "give --retell-api-key (or RETELL_API_KEY) and --socket-token (or CALLGUARD_SOCKET_TOKEN)");
-        }
         DrillOptions options;
         DrillOptions warmUp;
         try {
@@ -122,7 +150,7 @@ public final class DrillCommand implements Callable<Integer> {
                     Duration.ofMillis(budgetMs), duplicateWebhooks, dropSockets, outOfOrder, badInput, seed,
                     parse(rampUp), interruptRate, lines("--filler-lines", fillerLines, DrillOptions.gatewayFillerLines()),
                     lines("--closing-lines", closingLines, DrillOptions.gatewayClosingLines()), expectEcho,
-                    minWholeAnswers);
+                    minWholeAnswers, webhooks, socketUrl, endCallRate, transferRate);
             Duration warm = parse(warmup);
             if (warm.isNegative()) {
                 throw new IllegalArgumentException("--warmup must not be negative, was " + warmup);

@@ -69,9 +69,17 @@ final class DrillHtml {
                 + "<p>" + options.calls() + " calls (started over " + options.rampUp().toMillis() + " ms), "
                 + options.duration().toSeconds() + " s each, the caller speaking again "
                 + options.turnInterval().toMillis() + " ms after each whole answer, interrupting "
-                + Math.round(options.interruptRate() * 100) + "% of turns, budget " + options.budget().toMillis()
-                + " ms, target " + escape(options.target().toString()) + "</p>"
-                + heardTable(report) + svg + "<pre>" + escape(report.text()) + "</pre></body></html>";
+                + Math.round(options.interruptRate() * 100) + "% of turns, asking the agent to end "
+                + Math.round(options.endCallRate() * 100) + "% and to transfer "
+                + Math.round(options.transferRate() * 100) + "% of calls on turn " + Ending.TURN + ", budget "
+                + options.budget().toMillis() + " ms, " + (options.webhooks() ? "" : "sockets only (no webhooks), ")
+                + "target " + escape(options.describeTarget()) + "</p>"
+                + heardTable(report)
+                + countTable("How calls ended", "ending", report.endings())
+                + (report.transferNumbers().isEmpty() ? ""
+                        : countTable("Transferred to", "number", report.transferNumbers()))
+                + countTable("Agent frames", "type", report.agentFrames())
+                + svg + "<pre>" + escape(report.text()) + "</pre></body></html>";
     }
 
     /** What callers heard: one row per class with its count and share, and the whole-answer share. */
@@ -85,6 +93,16 @@ final class DrillHtml {
             t.append(String.format(Locale.ROOT, "<tr><td>%s</td><td>%d</td><td>%.1f%%</td></tr>", h.label(),
                     report.heard(h), judged == 0 ? 0.0 : report.heard(h) * 100.0 / judged));
         }
+        return t.append("</table>").toString();
+    }
+
+    /** A heading and a two-column table of counts. */
+    private static String countTable(String title, String what, Map<String, Long> counts) {
+        StringBuilder t = new StringBuilder("<h2>").append(title).append("</h2>");
+        t.append("<table border='1' cellpadding='4' style='border-collapse:collapse'><tr><th>").append(what)
+                .append("</th><th>count</th></tr>");
+        counts.forEach((k, v) -> t.append("<tr><td>").append(escape(k)).append("</td><td>").append(v)
+                .append("</td></tr>"));
         return t.append("</table>").toString();
     }
 

@@ -4,19 +4,22 @@ import io.callguard.common.CommonConfig;
 import io.callguard.processor.responder.FallbackReason;
 import io.callguard.processor.responder.ResponderConfig;
 import java.net.URI;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 
 /**
- * What a drill plays against a gateway.
+ * What a drill plays against a gateway, or against an upstream custom-LLM server reached directly (sockets only).
  *
- * @param target            the gateway's base URL, e.g. {@code http://127.0.0.1:8080/}
- * @param apiKey            the Retell API key webhooks are signed with
- * @param socketToken       the gateway's socket token ({@code ?token=})
+ * @param target            the gateway's base URL, e.g. {@code http://127.0.0.1:8080/}; null only when
+ *                          {@code socketUrl} is given and no webhooks are sent
+ * @param apiKey            the Retell API key webhooks are signed with; empty (or null) when no webhooks are sent
+ * @param socketToken       the gateway's socket token ({@code ?token=}); may be empty (or null) when the socket URL
+ *                          does not use it: no webhooks on the default URL, or a template without {@code {token}}
  * @param calls             concurrent calls
  * @param duration          how long each call lasts
  * @param turnInterval      the caller speaks again this long after the whole answer (its content_complete)
@@ -32,15 +35,26 @@ import java.util.Set;
  * @param closingLines      the gateway's closing lines, to tell a truncated or closing-only answer
  * @param expectEcho        the answer must start with {@code You said: <question>} (script backend, sim-llm)
  * @param minWholeAnswers   the run fails when fewer turns than this share, 0..1, carried the whole answer
+ * @param webhooks          send the call's webhooks; false plays the sockets only (an upstream reached directly)
+ * @param socketUrl         the socket URL template, {@code ws://} or {@code wss://} with {@code {call_id}} and
+ *                          optionally {@code {token}}; null for {@code <target>/llm-websocket/{call_id}?token=<token>}
+ * @param endCallRate       share of calls, 0..1, whose caller says goodbye on turn {@value Ending#TURN} (end_call expected)
+ * @param transferRate      share of calls, 0..1, whose caller asks to be transferred on turn {@value Ending#TURN};
+ *                          with {@code endCallRate} at most 1
  */
 public record DrillOptions(URI target, String apiKey, String socketToken, int calls, Duration duration,
                            Duration turnInterval, Duration budget, int duplicateWebhooks, double dropSockets,
                            boolean outOfOrder, double badInput, long seed, Duration rampUp, double interruptRate,
                            List<String> fillerLines, List<String> closingLines, boolean expectEcho,
-                           double minWholeAnswers) {
+                           double minWholeAnswers, boolean webhooks, String socketUrl, double endCallRate,
+                           double transferRate) {
 
     /** The default of {@code --min-whole-answers}. */
     public static final double DEFAULT_MIN_WHOLE_ANSWERS = 0.99;
+    /** Where a call's id goes in {@code --socket-url}. */
+    public static final String CALL_ID_PLACEHOLDER = "{call_id}";
+    /** Where the socket token goes in {@code --socket-url}. */
+    public static final String TOKEN_PLACEHOLDER = "{token}";
 
     /** A drill without interruptions, judged against the gateway's default lines, expecting echoes. */
     public DrillOptions(URI target, String apiKey, String socketToken, int calls, Duration duration,
@@ -48,13 +62,22 @@ public record DrillOptions(URI target, String apiKey, String socketToken, int ca
                         boolean outOfOrder, double badInput, long seed, Duration rampUp) {
         this(target, apiKey, socketToken, calls, duration, turnInterval, budget, duplicateWebhooks, dropSockets,
                 outOfOrder, badInput, seed, rampUp, 0, gatewayFillerLines(), gatewayClosingLines(), true,
-                DEFAULT_MIN_WHOLE_ANSWERS);
+                DEFAULT_MIN_WHOLE_ANSWERS, true, null, 0, 0);
     }
 
     public DrillOptions {
-        Objects.requireNonNull(target, "target");
-        Objects.requireNonNull(apiKey, "apiKey");
-        Objects.requireNonNull(socketToken, "socketToken");
+        apiKey = apiKey == null ? "" : apiKey;
+        socketToken = socketToken == null ? "" : socketToken;
+        requireSockets(target, webhooks, socketUrl, apiKey, socketToken);
+        if (!webhooks && (duplicateWebhooks != 1 || outOfOrder || badInput > 0)) {
+            throw new IllegalArgumentException("--duplicate-webhooks, --out-of-order and --bad-input play webhooks: "
+                    + "not with --webhooks false");
+        }
+        if (!(endCallRate >= 0 && endCallRate <= 1 && transferRate >= 0 && transferRate <= 1)
+                || endCallRate + transferRate > 1) {
+            throw new IllegalArgumentException("--end-call-rate and --transfer-rate must be within 0..1 and add up "
+                    + "to at most 1, were " + endCallRate + " and " + transferRate);
+        }
         requireRange("calls", calls, 1, 100_000);
         requireRange("duplicate-webhooks", duplicateWebhooks, 1, 10);
         if (dropSockets < 0 || dropSockets > 1 || badInput < 0 || badInput > 1) {
@@ -76,8 +99,39 @@ public record DrillOptions(URI target, String apiKey, String socketToken, int ca
         }
         fillerLines = List.copyOf(fillerLines);
         closingLines = List.copyOf(closingLines);
-        if (!target.toString().endsWith("/")) {
+        if (target != null && !target.toString().endsWith("/")) {
             target = URI.create(target + "/");
+        }
+    }
+
+    /** What the sockets need: a target or a template, the API key for webhooks, the token where the URL uses it. */
+    private static void requireSockets(URI target, boolean webhooks, String socketUrl, String apiKey,
+                                       String socketToken) {
+        if (target == null && (webhooks || socketUrl == null)) {
+            throw new IllegalArgumentException(webhooks ? "give --target: the webhooks go to <target>/webhook"
+                    : "give --target or --socket-url");
+        }
+        if (webhooks && apiKey.isEmpty()) {
+            throw new IllegalArgumentException("give --retell-api-key (or RETELL_API_KEY) to sign the webhooks, "
+                    + "or --webhooks false to play the sockets only");
+        }
+        if (socketUrl != null) {
+            if (!socketUrl.startsWith("ws://") && !socketUrl.startsWith("wss://")
+                    || !socketUrl.contains(CALL_ID_PLACEHOLDER)) {
+                throw new IllegalArgumentException("--socket-url must be a ws:// or wss:// URL with "
+                        + CALL_ID_PLACEHOLDER + ", e.g. ws://127.0.0.1:9000/llm-websocket/{call_id}, was '"
+                        + socketUrl + "'");
+            }
+            try {
+                URI.create(socketUrl.replace(CALL_ID_PLACEHOLDER, "c").replace(TOKEN_PLACEHOLDER, "t"));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--socket-url is not a URL: " + e.getMessage());
+            }
+        }
+        boolean needsToken = socketUrl == null ? webhooks : socketUrl.contains(TOKEN_PLACEHOLDER);
+        if (needsToken && socketToken.isEmpty()) {
+            throw new IllegalArgumentException("give --socket-token (or CALLGUARD_SOCKET_TOKEN): the "
+                    + (socketUrl == null ? "gateway's socket URL" : "--socket-url") + " needs it");
         }
     }
 
@@ -91,7 +145,7 @@ public record DrillOptions(URI target, String apiKey, String socketToken, int ca
     public DrillOptions withDuration(Duration callDuration) {
         return new DrillOptions(target, apiKey, socketToken, calls, callDuration, turnInterval, budget,
                 duplicateWebhooks, dropSockets, outOfOrder, badInput, seed, rampUp, interruptRate, fillerLines,
-                closingLines, expectEcho, minWholeAnswers);
+                closingLines, expectEcho, minWholeAnswers, webhooks, socketUrl, endCallRate, transferRate);
     }
 
     /** The filler lines a gateway says with its defaults ({@code turn.filler-messages}). */
@@ -116,9 +170,18 @@ public record DrillOptions(URI target, String apiKey, String socketToken, int ca
         return java.util.Arrays.stream(text.split("\\|")).map(String::strip).filter(s -> !s.isEmpty()).toList();
     }
 
-    /** The WebSocket URL of a call, as Retell dials it. */
+    /** The WebSocket URL of a call, as Retell dials it: the template's, or the gateway's with the token, if any. */
     public URI socketUri(String callId) {
+        String token = URLEncoder.encode(socketToken, StandardCharsets.UTF_8);
+        if (socketUrl != null) {
+            return URI.create(socketUrl.replace(CALL_ID_PLACEHOLDER, callId).replace(TOKEN_PLACEHOLDER, token));
+        }
         String ws = target.toString().replaceFirst("^http", "ws");
-        return URI.create(ws + "llm-websocket/" + callId + "?token=" + socketToken);
+        return URI.create(ws + "llm-websocket/" + callId + (socketToken.isEmpty() ? "" : "?token=" + token));
+    }
+
+    /** What the drill plays against, for the reports: the target, or the socket URL template without one. */
+    public String describeTarget() {
+        return target != null ? target.toString() : socketUrl;
     }
 }

@@ -1,6 +1,7 @@
 package io.callguard.cli.drill;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.retell.frames.ResponseType;
 import io.callguard.schemas.Json;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -16,7 +17,8 @@ import org.HdrHistogram.Recorder;
 
 /**
  * What a drill measured: latency histograms (HdrHistogram, nanoseconds), what the caller heard per turn
- * ({@link Heard}) and counts of every failure kind.
+ * ({@link Heard}), how the calls meant to end by the agent ended, the agent's frames by type and counts of every
+ * failure kind.
  */
 public final class DrillReport {
 
@@ -27,12 +29,32 @@ public final class DrillReport {
     public static final String MISROUTED_ANSWERS = "misrouted_answers";
     public static final String WEBHOOK_FAILURES = "webhook_failures";
     public static final String BAD_INPUT_ACCEPTED = "bad_input_accepted";
+    /** The caller said goodbye and the answer completed without end_call. */
+    public static final String END_CALL_MISSING = "end_call_missing";
+    /** The caller asked to be transferred and the answer completed without a transfer_number. */
+    public static final String TRANSFER_MISSING = "transfer_missing";
+    /** end_call or a transfer on an answer the caller did not ask it of (the begin message's busy line aside). */
+    public static final String UNEXPECTED_END_CALL = "unexpected_end_call";
+    /** Calls meant to end whose ending turn never completed (too short a call, or that turn went unanswered). */
+    public static final String ENDINGS_NOT_REACHED = "endings_not_reached";
+
+    /** The agent's frames other than responses, config and pings, counted by type apart. */
+    public static final List<String> AGENT_FRAME_TYPES = List.of(ResponseType.TOOL_CALL_INVOCATION,
+            ResponseType.TOOL_CALL_RESULT, ResponseType.AGENT_INTERRUPT, ResponseType.UPDATE_AGENT,
+            ResponseType.METADATA);
+    private static final List<String> FAILING = List.of(SILENT_TURNS, STALE_ANSWERS, DUPLICATE_ANSWERS,
+            MISROUTED_ANSWERS, WEBHOOK_FAILURES, BAD_INPUT_ACCEPTED, END_CALL_MISSING, TRANSFER_MISSING,
+            UNEXPECTED_END_CALL);
+    private static final List<String> ENDINGS = List.of(Ending.END_CALL.doneCount(), Ending.TRANSFER.doneCount(),
+            END_CALL_MISSING, TRANSFER_MISSING, UNEXPECTED_END_CALL, ENDINGS_NOT_REACHED);
 
     private final Recorder turnLatency = new Recorder(3);
     private final Recorder firstWordsLatency = new Recorder(3);
     private final Recorder webhookLatency = new Recorder(3);
     private final Map<String, LongAdder> counts = new ConcurrentHashMap<>();
     private final Map<Heard, LongAdder> heard = new EnumMap<>(Heard.class);
+    private final Map<String, LongAdder> agentFrames = new ConcurrentHashMap<>();
+    private final Map<String, LongAdder> transferNumbers = new ConcurrentHashMap<>();
     private final double minWholeAnswers;
     private Histogram turns;
     private Histogram firstWords;
@@ -74,6 +96,42 @@ public final class DrillReport {
 
     void count(String what) {
         counts.computeIfAbsent(what, k -> new LongAdder()).increment();
+    }
+
+    /** Counts an agent frame of one of {@link #AGENT_FRAME_TYPES}. */
+    void recordAgentFrame(String type) {
+        agentFrames.computeIfAbsent(type, k -> new LongAdder()).increment();
+    }
+
+    /** Counts a call transferred to {@code number}, as its answer said. */
+    void recordTransfer(String number) {
+        count(Ending.TRANSFER.doneCount());
+        transferNumbers.computeIfAbsent(number, k -> new LongAdder()).increment();
+    }
+
+    /** Agent frames received by type, every one of {@link #AGENT_FRAME_TYPES} present, in that order. */
+    public Map<String, Long> agentFrames() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        AGENT_FRAME_TYPES.forEach(type -> out.put(type, sum(agentFrames.get(type))));
+        return out;
+    }
+
+    /** How the calls meant to end did, every count present: ended, transferred, the failures, not reached. */
+    public Map<String, Long> endings() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        ENDINGS.forEach(kind -> out.put(kind, count(kind, 0)));
+        return out;
+    }
+
+    /** Calls transferred by the number their answer gave. */
+    public Map<String, Long> transferNumbers() {
+        Map<String, Long> out = new TreeMap<>();
+        transferNumbers.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
+    }
+
+    private static long sum(LongAdder a) {
+        return a == null ? 0 : a.sum();
     }
 
     /**
@@ -129,8 +187,7 @@ public final class DrillReport {
     /** Why the drill failed, one line per reason; empty when it passed. */
     public List<String> failures() {
         List<String> out = new ArrayList<>();
-        for (String kind : List.of(SILENT_TURNS, STALE_ANSWERS, DUPLICATE_ANSWERS, MISROUTED_ANSWERS, WEBHOOK_FAILURES,
-                BAD_INPUT_ACCEPTED)) {
+        for (String kind : FAILING) {
             if (count(kind, 0) > 0) {
                 out.add(kind + ": " + count(kind, 0));
             }
@@ -147,8 +204,8 @@ public final class DrillReport {
     }
 
     /**
-     * True when no turn was silent, no answer was stale, duplicated or misrouted, every webhook was taken, and the
-     * whole-answer share reached the minimum.
+     * True when no turn was silent, no answer was stale, duplicated or misrouted, every ending asked for acted and
+     * none unasked, every webhook was taken, and the whole-answer share reached the minimum.
      */
     public boolean passed() {
         return failures().isEmpty();
@@ -185,6 +242,9 @@ public final class DrillReport {
             s.append(String.format(Locale.ROOT, "  %-24s %d (%.1f%%)%n", "heard " + h.label(), heard(h),
                     judged == 0 ? 0.0 : heard(h) * 100.0 / judged));
         }
+        s.append(String.format("  %-24s %s%n", "endings", listed(endings())
+                + (transferNumbers.isEmpty() ? "" : ", transferred to " + listed(transferNumbers()))));
+        s.append(String.format("  %-24s %s%n", "agent frames", listed(agentFrames())));
         counts().forEach((k, v) -> s.append(String.format("  %-24s %d%n", k, v)));
         return s.toString();
     }
@@ -218,6 +278,10 @@ public final class DrillReport {
         if (gatewayFallbacks != null) {
             root.set("gateway_fallbacks", Json.mapper().valueToTree(new TreeMap<>(gatewayFallbacks)));
         }
+        ObjectNode endingsNode = root.putObject("endings");
+        endings().forEach(endingsNode::put);
+        endingsNode.set("transfer_numbers", Json.mapper().valueToTree(transferNumbers()));
+        root.set("agent_frames", Json.mapper().valueToTree(agentFrames()));
         root.set("counts", Json.mapper().valueToTree(counts()));
         return root.toPrettyString();
     }
@@ -240,6 +304,13 @@ public final class DrillReport {
         return String.format("  %-14s n=%d  p50 %.2f ms  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f%n", name,
                 h.getTotalCount(), ms(h.getValueAtPercentile(50)), ms(h.getValueAtPercentile(90)),
                 ms(h.getValueAtPercentile(99)), ms(h.getValueAtPercentile(99.9)), ms(h.getMaxValue()));
+    }
+
+    /** {@code a 1, b 2}: a count map on one line. */
+    static String listed(Map<String, Long> counts) {
+        StringBuilder s = new StringBuilder();
+        counts.forEach((k, v) -> s.append(s.length() == 0 ? "" : ", ").append(k).append(' ').append(v));
+        return s.toString();
     }
 
     static double ms(long nanos) {

@@ -26,6 +26,12 @@ import org.eclipse.jetty.websocket.client.WebSocketClient;
  * transcript so far {@code --turn-interval} after the previous answer was complete (never while one is open,
  * unless the caller interrupts), {@code ping_pong} every 2 s, and a reconnect to the same URL when the socket is
  * cut. Judges every answer by what the caller heard ({@link TurnClassifier}).
+ *
+ * <p>A call meant to end ({@link Ending}) asks for it on turn {@value Ending#TURN}; when that answer carries the
+ * action by its content_complete, the call does what Retell does: no more turns, and the socket closed with 1000
+ * (no reconnect). An action on any other answer (the begin message's busy line aside), or on an
+ * {@code agent_interrupt}, is {@link DrillReport#UNEXPECTED_END_CALL}; the call goes on, to keep measuring. Agent frames other than responses are counted by type; an {@code agent_interrupt}'s words are
+ * not part of any turn's answer.
  */
 final class SimulatedCall {
 
@@ -44,12 +50,17 @@ final class SimulatedCall {
     private final ScheduledExecutorService scheduler;
     private final TurnClassifier classifier;
     private final SplittableRandom random;
+    private final Ending plannedEnding;
     private final Map<Long, Turn> turns = new ConcurrentHashMap<>();
     private final List<Utterance> transcript = new ArrayList<>();
     private volatile Session session;
     private volatile long latestRequested = -1;
     private volatile long latestRequestedAtNanos;
     private volatile boolean ending;
+    /** The ending turn completed, with its action or without. */
+    private boolean endingSettled;
+    /** The agent ended or transferred the call as asked; the drill hung up. */
+    private volatile boolean endedByAgent;
     private long nextResponseId = 1;
     private long dropAfterTurn = -1;
     private ScheduledFuture<?> nextTurn;
@@ -62,23 +73,34 @@ final class SimulatedCall {
         final String frame;
         final String echo;
         final boolean interrupt;
+        /** The ending this turn asks for, {@link Ending#NONE} for a plain turn. */
+        final Ending asks;
         final StringBuilder heard = new StringBuilder();
+        /** What the answer's frames carried so far. */
+        boolean endCall;
+        String transferNumber;
         long firstWordsAtNanos;
         long completedAtNanos;
         /** Judged, interrupted or superseded: nothing more is expected of it. */
         boolean done;
         ScheduledFuture<?> giveUp;
 
-        Turn(long sentAtNanos, String frame, String echo, boolean interrupt) {
+        Turn(long sentAtNanos, String frame, String echo, boolean interrupt, Ending asks) {
             this.sentAtNanos = sentAtNanos;
             this.frame = frame;
             this.echo = echo;
             this.interrupt = interrupt;
+            this.asks = asks;
+        }
+
+        boolean acted() {
+            return endCall || transferNumber != null;
         }
     }
 
     SimulatedCall(String callId, DrillOptions options, DrillReport report, WebSocketClient client,
-                  ScheduledExecutorService scheduler, TurnClassifier classifier, SplittableRandom random) {
+                  ScheduledExecutorService scheduler, TurnClassifier classifier, SplittableRandom random,
+                  Ending plannedEnding) {
         this.callId = callId;
         this.options = options;
         this.report = report;
@@ -86,10 +108,16 @@ final class SimulatedCall {
         this.scheduler = scheduler;
         this.classifier = classifier;
         this.random = random;
+        this.plannedEnding = plannedEnding;
     }
 
     String callId() {
         return callId;
+    }
+
+    /** The {@code disconnection_reason} of the call's {@code call_ended}: the agent's hang-up or transfer, else the caller's. */
+    String disconnectionReason() {
+        return (endedByAgent ? plannedEnding : Ending.NONE).disconnectionReason();
     }
 
     /** When the call's socket first opened (System.nanoTime), 0 before. */
@@ -171,6 +199,9 @@ final class SimulatedCall {
                 judge(t, false);
             }
         }
+        if (plannedEnding != Ending.NONE && !endingSettled) {
+            report.count(DrillReport.ENDINGS_NOT_REACHED);
+        }
         Session s = session;
         if (s != null && s.isOpen()) {
             s.close(1000, "call ended", Callback.NOOP);
@@ -206,7 +237,9 @@ final class SimulatedCall {
             }
         });
         long id = nextResponseId++;
-        String utterance = "call " + callId + " turn " + id;
+        Ending asks = id == Ending.TURN ? plannedEnding : Ending.NONE;
+        // The ending phrase follows the usual words, so the echo and misrouting checks still hold.
+        String utterance = "call " + callId + " turn " + id + asks.phrase();
         transcript.add(new Utterance(Utterance.USER, utterance));
         String text = FrameWriter.write(new RetellFrame.ResponseRequired(id, transcript));
         Session s = session;
@@ -215,8 +248,10 @@ final class SimulatedCall {
             scheduleTurn(options.turnInterval().toMillis());
             return;
         }
-        Turn turn = new Turn(System.nanoTime(), text, ScriptBackend.ECHO_PREFIX + utterance,
-                options.interruptRate() > 0 && random.nextDouble() < options.interruptRate());
+        // An interruption cancels the ending's action (Retell's rule), so the ending turn is never interrupted.
+        boolean interrupt = options.interruptRate() > 0 && random.nextDouble() < options.interruptRate()
+                && asks == Ending.NONE;
+        Turn turn = new Turn(System.nanoTime(), text, ScriptBackend.ECHO_PREFIX + utterance, interrupt, asks);
         turns.put(id, turn);
         latestRequested = id;
         latestRequestedAtNanos = System.nanoTime();
@@ -296,8 +331,15 @@ final class SimulatedCall {
             report.count("configs");
         } else if (frame instanceof ServerFrame.Response response) {
             onResponse(response);
-        } else {
+        } else if (frame instanceof ServerFrame.Unknown) {
             report.count("other_frames");
+        } else {
+            report.recordAgentFrame(frame.type());
+            if (frame instanceof ServerFrame.AgentInterrupt interrupt
+                    && (Boolean.TRUE.equals(interrupt.endCall()) || interrupt.transferNumber() != null)) {
+                // No caller's words asked for it: the drill's callers end a call only on their ending turn.
+                report.count(DrillReport.UNEXPECTED_END_CALL);
+            }
         }
     }
 
@@ -332,6 +374,7 @@ final class SimulatedCall {
             }
             return;
         }
+        actions(turn, frame);
         turn.heard.append(content);
         if (turn.firstWordsAtNanos == 0 && !content.isEmpty()) {
             turn.firstWordsAtNanos = now;
@@ -361,7 +404,49 @@ final class SimulatedCall {
         report.count("turns_answered");
         judge(turn, true);
         transcript.add(new Utterance(Utterance.AGENT, heard));
+        if (turn.asks != Ending.NONE && settleEnding(turn)) {
+            return;
+        }
         scheduleTurn(options.turnInterval().toMillis());
+    }
+
+    /** Notes the actions a frame of the turn's answer carries; one unasked for is counted once per turn. */
+    private void actions(Turn turn, ServerFrame.Response frame) {
+        boolean acted = turn.acted();
+        turn.endCall |= Boolean.TRUE.equals(frame.endCall());
+        if (turn.transferNumber == null && frame.transferNumber() != null) {
+            turn.transferNumber = frame.transferNumber();
+        }
+        if (!acted && turn.acted() && turn.asks == Ending.NONE) {
+            report.count(DrillReport.UNEXPECTED_END_CALL);
+        }
+    }
+
+    /**
+     * The ending turn completed: with its action, the call ends as Retell ends it (no more turns, the socket closed
+     * with 1000, no reconnect); without, that is a failure and the call goes on.
+     *
+     * @return true when the call ended
+     */
+    private boolean settleEnding(Turn turn) {
+        endingSettled = true;
+        boolean acted = turn.asks == Ending.END_CALL ? turn.endCall : turn.transferNumber != null;
+        if (!acted) {
+            report.count(turn.asks.missingCount());
+            return false;
+        }
+        if (turn.asks == Ending.TRANSFER) {
+            report.recordTransfer(turn.transferNumber);
+        } else {
+            report.count(turn.asks.doneCount());
+        }
+        endedByAgent = true;
+        stopTurns();
+        Session s = session;
+        if (s != null && s.isOpen()) {
+            s.close(1000, turn.asks == Ending.TRANSFER ? "transferred" : "agent hangup", Callback.NOOP);
+        }
+        return true;
     }
 
     /**

@@ -75,6 +75,44 @@ class DrillCommandTest {
     }
 
     @Test
+    void shouldRefuseEndingRatesAddingUpToMoreThanOne() {
+        int exit = execute("drill", "--target", "http://127.0.0.1:9/", "--retell-api-key", "k", "--socket-token", "t",
+                "--end-call-rate", "0.6", "--transfer-rate", "0.5");
+
+        assertThat(exit).isEqualTo(2);
+        assertThat(err.toString()).contains("--end-call-rate and --transfer-rate must be within 0..1 and add up to "
+                + "at most 1, were 0.6 and 0.5");
+    }
+
+    @Test
+    void shouldRefuseASocketUrlWithoutTheCallId() {
+        int exit = execute("drill", "--webhooks", "false", "--socket-url", "ws://127.0.0.1:9000/llm-websocket/");
+
+        assertThat(exit).isEqualTo(2);
+        assertThat(err.toString()).contains("--socket-url must be a ws:// or wss:// URL with {call_id}, e.g. "
+                + "ws://127.0.0.1:9000/llm-websocket/{call_id}, was 'ws://127.0.0.1:9000/llm-websocket/'");
+    }
+
+    @Test
+    void shouldRefuseWebhookFaultsWithWebhooksOff() {
+        int exit = execute("drill", "--webhooks", "false", "--socket-url", "ws://127.0.0.1:9/llm-websocket/{call_id}",
+                "--bad-input", "0.1");
+
+        assertThat(exit).isEqualTo(2);
+        assertThat(err.toString()).contains("--duplicate-webhooks, --out-of-order and --bad-input play webhooks: "
+                + "not with --webhooks false");
+    }
+
+    @Test
+    void shouldRefuseWebhooksWithoutATarget() {
+        int exit = execute("drill", "--retell-api-key", "k", "--socket-token", "t", "--socket-url",
+                "ws://127.0.0.1:9/llm-websocket/{call_id}");
+
+        assertThat(exit).isEqualTo(2);
+        assertThat(err.toString()).contains("give --target: the webhooks go to <target>/webhook");
+    }
+
+    @Test
     void benchWebhooksShouldRefuseANegativeRate() {
         int exit = execute("bench-webhooks", "--target", "http://127.0.0.1:9/", "--retell-api-key", "k",
                 "--rate", "-1");

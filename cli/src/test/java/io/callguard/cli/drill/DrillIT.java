@@ -107,6 +107,38 @@ class DrillIT {
     }
 
     @Test
+    void shouldPlayCallsTheAgentEndsAndTransfers() throws Exception {
+        // Given a whole gateway whose script backend hangs up on goodbye and transfers on transfer me
+        try (Gateway gateway = startGateway(Map.of("agent.script.transfer-number", "+15550001234"))) {
+            StringWriter out = new StringWriter();
+            CommandLine cli = Main.commandLine();
+            cli.setOut(new PrintWriter(out));
+            cli.setErr(new PrintWriter(new StringWriter()));
+
+            // When the drill plays 4 calls, half asking the agent to end the call and half to transfer it
+            int exit = cli.execute("drill", "--target", gateway.httpUri().toString(), "--calls", "4",
+                    "--duration", "3s", "--turn-interval", "300ms", "--ramp-up", "0s", "--end-call-rate", "0.5",
+                    "--transfer-rate", "0.5", "--seed", "5", "--retell-api-key", KEY, "--socket-token", TOKEN,
+                    "--json");
+
+            // Then it passes: each call ended on its 3rd turn, by end_call or by a transfer to the script's number,
+            // asked nothing more, and its webhooks still ended it (3 per call)
+            JsonNode report = Json.mapper().readTree(out.toString());
+            assertThat(exit).as(out.toString()).isZero();
+            JsonNode endings = report.path("endings");
+            long ended = endings.path("calls_ended_by_agent").asLong();
+            long transferred = endings.path("calls_transferred").asLong();
+            assertThat(ended).as(out.toString()).isPositive();
+            assertThat(transferred).as(out.toString()).isPositive();
+            assertThat(ended + transferred).isEqualTo(4);
+            assertThat(endings.path("transfer_numbers").path("+15550001234").asLong()).isEqualTo(transferred);
+            assertThat(report.path("counts").path("turns_sent").asLong()).isEqualTo(4 * 3);
+            assertThat(report.path("heard").path("whole").asLong()).isEqualTo(4 * 3);
+            assertThat(report.path("webhook_ack_latency_ms").path("count").asLong()).isEqualTo(4 * 3);
+        }
+    }
+
+    @Test
     void shouldFailWhenTurnsGoSilent() throws Exception {
         // Given a gateway that takes turns but cannot answer them: no egress role (no delivery, no edge
         // watchdog) and a short turn budget

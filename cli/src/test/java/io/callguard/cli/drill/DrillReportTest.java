@@ -52,4 +52,41 @@ class DrillReportTest {
         silent.finish(1, 0, Double.NaN, null);
         assertThat(silent.failures()).containsExactly("silent_turns: 1");
     }
+
+    @Test
+    void shouldReportEndingsAndAgentFramesAndFailOnAMissingOrUnaskedAction() throws Exception {
+        // Given two calls ended by the agent, one transferred, one whose goodbye got no end_call, one unasked
+        // end_call, and agent frames of two types
+        DrillReport report = new DrillReport(0);
+        report.count(Ending.END_CALL.doneCount());
+        report.count(Ending.END_CALL.doneCount());
+        report.recordTransfer("+15550001234");
+        report.count(DrillReport.END_CALL_MISSING);
+        report.count(DrillReport.UNEXPECTED_END_CALL);
+        report.recordAgentFrame("tool_call_invocation");
+        report.recordAgentFrame("tool_call_invocation");
+        report.recordAgentFrame("agent_interrupt");
+
+        // When the drill ends
+        report.finish(1, 0, Double.NaN, null);
+
+        // Then both failures fail it, and every form of the report says how the calls ended and which frames came
+        assertThat(report.failures()).containsExactly("end_call_missing: 1", "unexpected_end_call: 1");
+        assertThat(report.text()).contains("endings                  calls_ended_by_agent 2, calls_transferred 1, "
+                + "end_call_missing 1, transfer_missing 0, unexpected_end_call 1, endings_not_reached 0, "
+                + "transferred to +15550001234 1").contains("agent frames             tool_call_invocation 2, "
+                + "tool_call_result 0, agent_interrupt 1, update_agent 0, metadata 0");
+        JsonNode json = Json.mapper().readTree(report.json());
+        assertThat(json.path("endings").path("calls_ended_by_agent").asLong()).isEqualTo(2);
+        assertThat(json.path("endings").path("transfer_numbers").path("+15550001234").asLong()).isEqualTo(1);
+        assertThat(json.path("agent_frames").path("tool_call_invocation").asLong()).isEqualTo(2);
+        assertThat(json.path("agent_frames").path("metadata").asLong()).isZero();
+        DrillOptions options = new DrillOptions(java.net.URI.create("http://127.0.0.1:8080/"), "k", "t", 1,
+                java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(1), 1,
+                0, false, 0, 1, java.time.Duration.ZERO);
+        assertThat(DrillHtml.render(report, options)).contains("<h2>How calls ended</h2>")
+                .contains("<tr><td>calls_transferred</td><td>1</td></tr>")
+                .contains("<tr><td>+15550001234</td><td>1</td></tr>")
+                .contains("<tr><td>agent_interrupt</td><td>1</td></tr>");
+    }
 }
