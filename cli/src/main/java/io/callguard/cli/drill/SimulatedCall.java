@@ -305,6 +305,17 @@ final class SimulatedCall {
         }
     }
 
+    private void sendCallDetails() {
+        Session s = session;
+        if (s != null && s.isOpen()) {
+            com.fasterxml.jackson.databind.node.ObjectNode call = io.callguard.schemas.Json.mapper().createObjectNode()
+                    .put("call_id", callId).put("call_type", "web_call").put("agent_id", "drill-agent")
+                    .put("from_number", "+14155550123").put("to_number", "+14155550199");
+            s.sendText(FrameWriter.write(new RetellFrame.CallDetails(call)), Callback.NOOP);
+            report.count("call_details_sent");
+        }
+    }
+
     private void ping() {
         Session s = session;
         if (s != null && s.isOpen()) {
@@ -327,8 +338,12 @@ final class SimulatedCall {
         ServerFrame frame = ((ParseResult.Parsed<ServerFrame>) parsed).frame();
         if (frame instanceof ServerFrame.PingPong) {
             report.count("pongs");
-        } else if (frame instanceof ServerFrame.Config) {
+        } else if (frame instanceof ServerFrame.Config config) {
             report.count("configs");
+            if (config.callDetails()) {
+                // As Retell does when the config asks: the call object, which many servers wait for to greet.
+                sendCallDetails();
+            }
         } else if (frame instanceof ServerFrame.Response response) {
             onResponse(response);
         } else if (frame instanceof ServerFrame.Unknown) {
