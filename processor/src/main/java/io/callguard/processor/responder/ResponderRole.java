@@ -505,7 +505,7 @@ public final class ResponderRole implements Role {
         private static AgentBackend build(ResponderConfig config, ScheduledExecutorService scheduler,
                 ExecutorService httpExecutor, MeterRegistry meters, Clock clock) {
             if (ResponderConfig.BACKEND_RETELL_SOCKET.equals(config.agentBackend())) {
-                return new RetellSocketBackend(config, scheduler);
+                return new RetellSocketBackend(config, scheduler, clock, null).bindTo(meters);
             }
             return ResponderConfig.BACKEND_OPENAI.equals(config.agentBackend())
                     ? new OpenAiBackend(config, httpExecutor, scheduler, meters, clock)

@@ -7,6 +7,9 @@ import io.callguard.processor.responder.AgentEvent;
 import io.callguard.processor.responder.ResponderConfig;
 import io.callguard.processor.responder.Turn;
 import io.github.resilience4j.core.IntervalFunction;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -334,5 +337,28 @@ public final class RetellSocketBackend implements AgentBackend {
         public long evictedCalls() {
             return evictedCalls.sum();
         }
+
+        /**
+         * Registers the counts as {@value #METRIC} (tag {@code event}, a fixed set) and the tracked calls as
+         * {@value #TRACKED}.
+         */
+        void bindTo(MeterRegistry meters, RetellSocketBackend backend) {
+            Map<String, LongAdder> events = Map.of("stale_response", staleResponses, "dropped_frame", droppedFrames,
+                    "invalid_frame", invalidFrames, "unknown_frame", unknownFrames, "reconnect", reconnects,
+                    "ping_sent", pingsSent, "evicted_call", evictedCalls);
+            events.forEach((event, adder) -> FunctionCounter.builder(METRIC, adder, LongAdder::sum)
+                    .tag("event", event).description("retell-socket upstream events").register(meters));
+            Gauge.builder(TRACKED, backend, RetellSocketBackend::trackedCalls)
+                    .description("calls with an upstream socket").register(meters);
+        }
+
+        public static final String METRIC = "callguard.upstream.events";
+        public static final String TRACKED = "callguard.upstream.calls";
+    }
+
+    /** Exports this backend's counters to {@code meters}; once, after construction. */
+    public RetellSocketBackend bindTo(MeterRegistry meters) {
+        counters.bindTo(meters, this);
+        return this;
     }
 }

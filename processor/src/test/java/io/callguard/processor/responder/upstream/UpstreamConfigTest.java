@@ -72,4 +72,24 @@ class UpstreamConfigTest {
         return new ResponderConfig(Map.of(ResponderConfig.AGENT_BACKEND_CONFIG, "retell-socket",
                 ResponderConfig.UPSTREAM_URL_TEMPLATE_CONFIG, template));
     }
+
+    @Test
+    void shouldExportItsCountersWithAFixedSetOfTags() {
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry meters =
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        java.util.concurrent.ScheduledExecutorService timer =
+                java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+        try (RetellSocketBackend backend = new RetellSocketBackend(new ResponderConfig(java.util.Map.of(
+                ResponderConfig.AGENT_BACKEND_CONFIG, ResponderConfig.BACKEND_RETELL_SOCKET,
+                ResponderConfig.UPSTREAM_URL_TEMPLATE_CONFIG, "ws://127.0.0.1:9/llm-websocket/{call_id}")),
+                timer).bindTo(meters)) {
+            assertThat(meters.find(RetellSocketBackend.Counters.METRIC).functionCounters())
+                    .extracting(c -> c.getId().getTag("event"))
+                    .containsExactlyInAnyOrder("stale_response", "dropped_frame", "invalid_frame", "unknown_frame",
+                            "reconnect", "ping_sent", "evicted_call");
+            assertThat(meters.get(RetellSocketBackend.Counters.TRACKED).gauge().value()).isZero();
+        } finally {
+            timer.shutdownNow();
+        }
+    }
 }
