@@ -44,6 +44,7 @@ class GatewayUpstreamIT {
     static Path dataDir;
 
     private Process upstream;
+    private int upstreamPort;
     private Gateway gateway;
     private final WebSocketClient client = new WebSocketClient();
 
@@ -53,6 +54,7 @@ class GatewayUpstreamIT {
         assertThat(SERVER.resolveSibling("node_modules")).as("its npm packages").exists();
         upstream = new ProcessBuilder("node", SERVER.toString(), "0").redirectErrorStream(true).start();
         int port = listeningPort(upstream);
+        upstreamPort = port;
         GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
                 "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "2",
                 "agent.backend", "retell-socket",
@@ -150,6 +152,34 @@ class GatewayUpstreamIT {
         assertThat(complete.path("end_call").asBoolean()).isTrue();
         assertThat(last.stream().filter(f -> f.has("end_call")).count()).isEqualTo(1);
         assertThat(content(last)).isEqualTo("Goodbye!");
+        retell.close();
+    }
+
+    @Test
+    void shouldGoOnWithTheRestartedUpstreamAfterItWasKilledMidCall() throws Exception {
+        // Given a call in progress through the upstream
+        RetellSocketClient retell = RetellSocketClient.connect(client, gateway.httpUri(), "call-restart", TOKEN);
+        retell.next("config", WAIT);
+        retell.sendText("{\"interaction_type\":\"call_details\",\"call\":{\"call_id\":\"call-restart\","
+                + "\"from_number\":\"+14155550124\"}}");
+        await().atMost(WAIT).until(() -> completes(retell.responses(0)) == 1);
+        retell.sendResponseRequired(1, "first question");
+        await().atMost(WAIT).until(() -> completes(retell.responses(1)) == 1);
+
+        // When the upstream is killed (no close handshake) and started again on the same port
+        upstream.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        upstream = new ProcessBuilder("node", SERVER.toString(), String.valueOf(upstreamPort))
+                .redirectErrorStream(true).start();
+        assertThat(listeningPort(upstream)).isEqualTo(upstreamPort);
+
+        // Then the next turns are answered by the restarted upstream, whole, on the same Retell socket
+        for (long id = 2; id <= 3; id++) {
+            retell.sendResponseRequired(id, "question " + id);
+            long turn = id;
+            await().atMost(WAIT).until(() -> completes(retell.responses(turn)) == 1);
+            assertThat(content(retell.responses(id))).isEqualTo("You said: question " + id);
+        }
+        assertThat(retell.isOpen()).isTrue();
         retell.close();
     }
 
