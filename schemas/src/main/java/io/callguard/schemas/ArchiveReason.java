@@ -9,7 +9,9 @@ public enum ArchiveReason {
     /** No event arrived within the call TTL. */
     EXPIRED,
     /** Refused for capacity. */
-    REJECTED;
+    REJECTED,
+    /** Its socket closed and did not come back within {@code capacity.socket-lost-grace-ms}, with no call_ended. */
+    SOCKET_LOST;
 
     @JsonValue
     public String wireName() {

@@ -39,6 +39,11 @@ public record CallEvent(
      * the edge said the begin message itself, a greeting, an empty one on a reconnect, or the busy line).
      */
     public static final String TYPE_SOCKET_OPENED = "socket_opened";
+    /**
+     * callguard's own socket event type: a socket of the call closed, by either side. Payload: {@code connection_id},
+     * {@code code} (the close code), {@code reason}.
+     */
+    public static final String TYPE_SOCKET_CLOSED = "socket_closed";
     public static final String BEGIN_OWED = "owed";
     public static final String BEGIN_SENT = "sent";
 

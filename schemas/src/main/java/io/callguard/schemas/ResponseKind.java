@@ -16,7 +16,9 @@ public enum ResponseKind {
      * A short line that bridges a slow start ({@code turn.filler-messages}), never complete: the turn's own
      * answer (or its closing line) follows in the same response.
      */
-    FILLER;
+    FILLER,
+    /** The hold line a queued call hears ({@code capacity.hold-message}) while it waits for a capacity slot. */
+    HOLD;
 
     @JsonValue
     public String wireName() {
