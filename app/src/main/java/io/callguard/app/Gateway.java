@@ -184,8 +184,7 @@ public final class Gateway implements AutoCloseable {
             ProcessorRole states = processor;
             ingress.withSockets(egress != null ? egress.edgeListener() : EdgeListener.NONE,
                     new GreetingPolicy(callId -> states == null ? Optional.<CallState>empty() : states.callState(callId),
-                            config.processor().busyMessage()),
-                    config.ingress().beginFromAgent(config.responder().backendSaysBeginMessage()));
+                            config.processor().busyMessage()));
         }
         routes(queries);
 

@@ -101,6 +101,8 @@ public final class EgressMetrics {
 
     /** {@link #TAG_REASON} of a fallback the edge watchdog sent because the budget ran out. */
     public static final String REASON_EDGE_TIMEOUT = "edge_timeout";
+    /** {@link #TAG_REASON} of a begin message the edge closed with the busy line (the call was known refused). */
+    public static final String REASON_BUSY = "busy";
     /** {@link #TAG_REASON} of a chunk that arrived after its turn was complete. */
     public static final String REASON_AFTER_COMPLETE = "after_complete";
     /** {@link #TAG_REASON} of an answer for a response id the current socket has not requested. */

@@ -7,14 +7,39 @@ import java.util.Optional;
 import java.util.function.Function;
 
 /**
- * The begin message of a socket: the busy line for a call refused for capacity, nothing (an empty begin message)
- * for a call that already had turns or was opened here before (a reconnect must not greet the caller again), else
- * the greeting ({@code null}, which {@link LlmSocketProtocol} reads as {@code socket.greeting}). Thread-safe.
+ * The begin message of a socket, decided at its open: the busy line with {@code end_call} for a call known to be
+ * refused for capacity (the caller hears it and the call ends), nothing (an empty begin message) for a call that
+ * already had turns or was opened here before (a reconnect must not greet the caller again), else a first open
+ * ({@link Begin#FIRST_OPEN}: {@link LlmSocketProtocol} owes it to the pipeline, or says the greeting). Thread-safe.
  */
-public final class GreetingPolicy implements Function<String, String> {
+public final class GreetingPolicy implements Function<String, GreetingPolicy.Begin> {
 
     /** How many call ids are remembered to tell a reconnect from a first open. */
     public static final int REMEMBERED_CALLS = 100_000;
+
+    /**
+     * A socket's begin message.
+     *
+     * @param text    what is said now; null for a first open (owed to the pipeline, or the greeting)
+     * @param endCall whether the call ends after it (the busy line)
+     */
+    public record Begin(String text, boolean endCall) {
+
+        /** A call's first socket: the begin is the pipeline's (or {@code socket.greeting}). */
+        public static final Begin FIRST_OPEN = new Begin(null, false);
+        /** A reconnect: an empty begin message, said now. */
+        public static final Begin RECONNECT = new Begin("", false);
+
+        /** The busy line, said now, then the call ends. */
+        public static Begin busy(String line) {
+            return new Begin(Objects.requireNonNull(line, "line"), true);
+        }
+
+        /** True for a call's first socket. */
+        public boolean firstOpen() {
+            return text == null;
+        }
+    }
 
     private final Function<String, Optional<CallState>> callStates;
     private final String busyMessage;
@@ -34,14 +59,14 @@ public final class GreetingPolicy implements Function<String, String> {
         this.seenCalls = new SeenCalls(remembered);
     }
 
-    /** The begin text of a socket of {@code callId}: the busy line, {@code ""}, or null for the greeting. */
+    /** The begin message of a socket of {@code callId}: the busy line, a reconnect's empty one, or a first open. */
     @Override
-    public String apply(String callId) {
+    public Begin apply(String callId) {
         Optional<CallState> state = callStates.apply(callId);
         if (state.isPresent() && state.get().status() == CallStatus.REJECTED) {
-            return busyMessage;
+            return Begin.busy(busyMessage);
         }
         boolean hadTurns = state.map(s -> s.latestResponseId() != null && s.latestResponseId() > 0).orElse(false);
-        return seenCalls.firstTime(callId) && !hadTurns ? null : "";
+        return seenCalls.firstTime(callId) && !hadTurns ? Begin.FIRST_OPEN : Begin.RECONNECT;
     }
 }

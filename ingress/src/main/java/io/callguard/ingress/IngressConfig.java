@@ -58,19 +58,23 @@ public final class IngressConfig extends AbstractConfig {
             + "than the longest silence of a call.";
 
     public static final String SOCKET_GREETING_CONFIG = "socket.greeting";
-    private static final String SOCKET_GREETING_DOC = "Text of the begin message (response_id 0) sent when an LLM "
-            + "WebSocket opens; empty lets the caller speak first.";
+    private static final String SOCKET_GREETING_DOC = "The greeting: a call's first begin message (response_id 0) "
+            + "when the agent says none of its own (see socket.begin-message), and the edge's bridge of an owed begin "
+            + "message; empty lets the caller speak first.";
 
     public static final String SOCKET_BEGIN_MESSAGE_CONFIG = "socket.begin-message";
     public static final String BEGIN_AUTO = "auto";
     public static final String BEGIN_GREETING = "greeting";
     public static final String BEGIN_AGENT = "agent";
     private static final String SOCKET_BEGIN_MESSAGE_DOC = "Who says a call's first begin message (response_id 0): "
-            + "greeting (the edge says socket.greeting at once), agent (the agent backend says its own, as an "
-            + "existing custom-LLM server behind agent.backend=retell-socket does; the edge says socket.greeting as a "
-            + "bridge when it has not come by turn.budget-ms, and completes it by turn.first-words-deadline-ms), or "
-            + "auto (agent with the retell-socket backend, else greeting). A reconnect and the busy line are always "
-            + "said at the edge.";
+            + "auto (owed to the pipeline, whatever the backend: the responder says the greeting, the hold line of a "
+            + "queued call, the busy line with end_call of a refused one, or the agent backend's own begin message, "
+            + "as an existing custom-LLM server behind agent.backend=retell-socket does; the edge says "
+            + "socket.greeting as a bridge when it has not come by turn.budget-ms, and completes it by "
+            + "turn.first-words-deadline-ms), agent (the same as auto, kept for existing configs) or greeting (the "
+            + "edge says socket.greeting at once; admission cannot then hold or refuse the call at its begin). "
+            + "A reconnect (an empty begin) and a call already known refused (the busy line with end_call) are "
+            + "always said at once. Every begin goes through the egress's turn ledger, the socket's one writer.";
 
     public static final String SOCKET_AUTO_RECONNECT_CONFIG = "socket.auto-reconnect";
     private static final String SOCKET_AUTO_RECONNECT_DOC = "Whether the config message asks Retell for "
@@ -180,12 +184,11 @@ public final class IngressConfig extends AbstractConfig {
     }
 
     /**
-     * Whether the agent backend says a call's first begin message; {@code auto} resolves with
-     * {@code agentSaysBegin}, what the configured backend does.
+     * Whether a call's first begin message is owed to the pipeline ({@code auto} or {@code agent}); false when the
+     * edge says {@code socket.greeting} at once ({@code greeting}).
      */
-    public boolean beginFromAgent(boolean agentSaysBegin) {
-        String mode = getString(SOCKET_BEGIN_MESSAGE_CONFIG);
-        return BEGIN_AGENT.equals(mode) || (BEGIN_AUTO.equals(mode) && agentSaysBegin);
+    public boolean socketBeginOwed() {
+        return !BEGIN_GREETING.equals(getString(SOCKET_BEGIN_MESSAGE_CONFIG));
     }
 
     public boolean socketAutoReconnect() {

@@ -47,8 +47,7 @@ public final class IngressRole implements Role {
     private final List<Route> pendingRoutes = new ArrayList<>();
     private final SocketFrames dialOutFrames = new StartedProtocolFrames();
     private EdgeListener listener;
-    private Function<String, String> beginText;
-    private boolean beginFromAgent;
+    private Function<String, GreetingPolicy.Begin> begins;
     private SocketFrameHandler customFrames;
     private boolean sockets;
     private Producer<String, byte[]> producer;
@@ -120,24 +119,14 @@ public final class IngressRole implements Role {
     /**
      * Serves the LLM WebSocket with the Kafka-backed protocol; call before {@link #start()}. Ignored without traffic.
      *
-     * @param listener  told about sockets and turns (the egress)
-     * @param beginText the begin message's text per call id (see {@link GreetingPolicy}); null: the greeting
+     * @param listener told about sockets and turns (the egress), and the writer of the begin message
+     * @param begins   the begin message per call id (see {@link GreetingPolicy}); null: every socket a first open
      */
-    public synchronized IngressRole withSockets(EdgeListener listener, Function<String, String> beginText) {
-        return withSockets(listener, beginText, false);
-    }
-
-    /**
-     * As {@link #withSockets(EdgeListener, Function)}; with {@code beginFromAgent} a call's first begin message is
-     * the agent backend's (see {@link IngressConfig#beginFromAgent}).
-     */
-    public synchronized IngressRole withSockets(EdgeListener listener, Function<String, String> beginText,
-                                                boolean beginFromAgent) {
+    public synchronized IngressRole withSockets(EdgeListener listener, Function<String, GreetingPolicy.Begin> begins) {
         requireCreated("sockets");
         requireNoSockets();
         this.listener = Objects.requireNonNull(listener, "listener");
-        this.beginText = beginText;
-        this.beginFromAgent = beginFromAgent;
+        this.begins = begins;
         this.sockets = true;
         return this;
     }
@@ -181,7 +170,7 @@ public final class IngressRole implements Role {
             if (customFrames != null) {
                 server.withSocketFrames(customFrames);
             } else if (sockets) {
-                server.withSockets(listener, beginText, beginFromAgent);
+                server.withSockets(listener, begins);
             }
             for (Route r : pendingRoutes) {
                 server.route(r.method(), r.path(), r.route());

@@ -94,21 +94,14 @@ public final class IngressServer implements AutoCloseable {
      * Serves Retell's custom-LLM WebSocket at {@code GET /llm-websocket/{call_id}}; call before {@link #start()}.
      * Does nothing but remember the listener when this server has no producer.
      *
-     * @param listener  told about sockets and turns (the egress)
-     * @param beginText the begin message's text per call id; null, or a null answer, means {@code socket.greeting}
+     * @param listener told about sockets and turns (the egress), and the writer of the begin message
+     * @param begins   the begin message per call id ({@link GreetingPolicy}); null, or a null answer, means a first
+     *                 open (owed to the pipeline, or the greeting; see {@link IngressConfig#socketBeginOwed})
      * @return this server
      * @throws IllegalStateException when the server was already started, or sockets were already set up
      */
-    public synchronized IngressServer withSockets(EdgeListener listener, Function<String, String> beginText) {
-        return withSockets(listener, beginText, false);
-    }
-
-    /**
-     * As {@link #withSockets(EdgeListener, Function)}; with {@code beginFromAgent} a call's first begin message is
-     * left to the agent backend (see {@link IngressConfig#beginFromAgent}).
-     */
-    public synchronized IngressServer withSockets(EdgeListener listener, Function<String, String> beginText,
-                                                  boolean beginFromAgent) {
+    public synchronized IngressServer withSockets(EdgeListener listener,
+                                                  Function<String, GreetingPolicy.Begin> begins) {
         Objects.requireNonNull(listener, "listener");
         if (server != null || stopped) {
             throw new IllegalStateException("sockets must be set up before start()");
@@ -118,8 +111,7 @@ public final class IngressServer implements AutoCloseable {
         }
         socketsRequested = true;
         if (producer != null) {
-            socketProtocol = new LlmSocketProtocol(config, topics, producer, meters, clock, nodeId, listener,
-                    beginText, beginFromAgent);
+            socketProtocol = new LlmSocketProtocol(config, topics, producer, meters, clock, nodeId, listener, begins);
             socketFrames = socketProtocol;
         }
         return this;

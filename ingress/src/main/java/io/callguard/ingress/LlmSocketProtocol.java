@@ -39,9 +39,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Decisions, per frame:
  * <ul>
- *   <li>open: {@link EdgeListener#socketOpened}, then the config message and the begin message ({@code response_id}
- *       0), in that order (or, when the agent says a call's first begin message, {@link EdgeListener#beginRequested}
- *       in its place), then a {@link CallEvent#TYPE_SOCKET_OPENED} event saying which;</li>
+ *   <li>open: the config message at once, then {@link EdgeListener#socketOpened}, then the begin message
+ *       ({@code response_id} 0), decided by the begin policy ({@link GreetingPolicy}) and said through the listener,
+ *       the socket's one writer of responses: a call known refused gets the busy line with {@code end_call} now
+ *       ({@link EdgeListener#beginNow}), a reconnect an empty begin now, a first open is owed to the pipeline
+ *       ({@link EdgeListener#beginRequested}; {@code socket.begin-message=greeting}: the greeting now); then a
+ *       {@link CallEvent#TYPE_SOCKET_OPENED} event saying whether it was owed or sent. A listener that does not
+ *       deliver ({@link EdgeListener#NONE}) leaves nobody to say it: then the begin (the greeting on a first open)
+ *       is written here, never owed;</li>
  *   <li>{@code ping_pong}: echoed at once on the calling thread with the same {@code timestamp}; never produced, so
  *       a stalled broker or generation cannot delay it;</li>
  *   <li>{@code response_required} / {@code reminder_required}: {@link EdgeListener#turnRequested} first (the turn's
@@ -52,7 +57,10 @@ import org.slf4j.LoggerFactory;
  *       turn with a mistyped {@code response_id}: a {@link DeadLetter} with the original bytes, then close 1007;</li>
  *   <li>a binary frame: a dead letter with its bytes, then close 1003;</li>
  *   <li>a frame over {@code socket.max-frame-bytes}: a dead letter without bytes (the transport discarded them),
- *       then close 1009.</li>
+ *       then close 1009;</li>
+ *   <li>close, by either side: {@link EdgeListener#socketClosed}, then a {@link CallEvent#TYPE_SOCKET_CLOSED} event
+ *       ({@code connection_id}, {@code code}, {@code reason}), in order with the call's other events (one producing
+ *       thread, keyed by call id), so the processor can free a slot whose socket never came back.</li>
  * </ul>
  *
  * <p>Records are handed to one producing thread through a bounded queue, so a {@code send} that blocks (metadata
@@ -90,42 +98,32 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
     private final Clock clock;
     private final String nodeId;
     private final EdgeListener listener;
-    private final Function<String, String> beginText;
-    private final boolean beginFromAgent;
+    private final Function<String, GreetingPolicy.Begin> begins;
+    private final boolean beginOwed;
     private final ThreadPoolExecutor sender;
 
-    /** A protocol whose begin message is always {@code socket.greeting}. */
+    /** A protocol that takes every socket for a call's first (no busy line, no reconnect seen). */
     public LlmSocketProtocol(IngressConfig config, Topics topics, Producer<String, byte[]> producer,
                              MeterRegistry meters, Clock clock, String nodeId, EdgeListener listener) {
         this(config, topics, producer, meters, clock, nodeId, listener, null);
     }
 
     /**
-     * @param config    supplies {@code socket.max-frame-bytes}, {@code socket.greeting}, {@code socket.auto-reconnect}
-     * @param topics    where socket events and dead letters go
-     * @param producer  the producer of call events and dead letters; not closed here
-     * @param meters    where metrics go (see {@link IngressMetrics})
-     * @param clock     the clock of receipt times (a turn's budget starts there)
-     * @param nodeId    this instance's node id, written as {@code edge_node} on every event
-     * @param listener  told about sockets and turns (the egress)
-     * @param beginText the begin message's text per call id (e.g. the busy line for a call refused for capacity);
-     *                  null, or a null answer, means {@code socket.greeting}
+     * @param config   supplies {@code socket.max-frame-bytes}, {@code socket.greeting}, {@code socket.begin-message},
+     *                 {@code socket.auto-reconnect}
+     * @param topics   where socket events and dead letters go
+     * @param producer the producer of call events and dead letters; not closed here
+     * @param meters   where metrics go (see {@link IngressMetrics})
+     * @param clock    the clock of receipt times (a turn's budget starts there)
+     * @param nodeId   this instance's node id, written as {@code edge_node} on every event
+     * @param listener told about sockets and turns (the egress), and the writer of the begin message
+     * @param begins   the begin message per call id ({@link GreetingPolicy}); null, or a null answer, means a first
+     *                 open
      */
     public LlmSocketProtocol(IngressConfig config, Topics topics, Producer<String, byte[]> producer,
                              MeterRegistry meters, Clock clock, String nodeId, EdgeListener listener,
-                             Function<String, String> beginText) {
-        this(config, topics, producer, meters, clock, nodeId, listener, beginText, false);
-    }
-
-    /**
-     * @param beginFromAgent whether a call's first begin message is left to the agent backend (the listener's
-     *                       {@link EdgeListener#beginRequested} bridges it); a reconnect and the busy line are still
-     *                       said here
-     */
-    public LlmSocketProtocol(IngressConfig config, Topics topics, Producer<String, byte[]> producer,
-                             MeterRegistry meters, Clock clock, String nodeId, EdgeListener listener,
-                             Function<String, String> beginText, boolean beginFromAgent) {
-        this.beginFromAgent = beginFromAgent;
+                             Function<String, GreetingPolicy.Begin> begins) {
+        this.beginOwed = config.socketBeginOwed();
         this.maxFrameBytes = config.socketMaxFrameBytes();
         this.greeting = config.socketGreeting();
         this.configMessage = configMessage(config.socketAutoReconnect());
@@ -136,7 +134,7 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
         this.clock = Objects.requireNonNull(clock, "clock");
         this.nodeId = nodeId;
         this.listener = Objects.requireNonNull(listener, "listener");
-        this.beginText = beginText;
+        this.begins = begins;
         // One thread keeps the records of a call in the order their frames arrived.
         this.sender = new ThreadPoolExecutor(1, 1, 0L, TimeUnit.MILLISECONDS,
                 new ArrayBlockingQueue<>(PRODUCE_QUEUE_CAPACITY), r -> {
@@ -151,28 +149,41 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
         return maxFrameBytes;
     }
 
-    /** A socket opened: tells the listener, then sends the config message and the begin message, in that order. */
+    /**
+     * A socket opened: sends the config message, tells the listener, then has the begin message said (or owed) and
+     * produces the {@code socket_opened} event.
+     */
     @Override
     public void opened(CallSocket socket) {
         long openedAtMs = clock.millis();
         LOG.debug("LLM socket opened for call {} ({})", socket.callId(), socket.connectionId());
-        notifyListener("socketOpened", socket, () -> listener.socketOpened(socket));
         socket.send(configMessage);
-        String begin = beginTextOf(socket.callId());
-        boolean owed = beginFromAgent && begin == null;
-        if (owed) {
+        notifyListener("socketOpened", socket, () -> listener.socketOpened(socket));
+        GreetingPolicy.Begin begin = beginOf(socket.callId());
+        String text = begin.firstOpen() ? greeting : begin.text();
+        boolean owed = false;
+        if (!listener.delivers()) {
+            // Nobody else writes this socket's responses: the begin is said here, or Retell's agent stays silent.
+            socket.send(FrameWriter.write(ServerFrame.Response.of(0, text, true)
+                    .withEndCall(begin.endCall() ? Boolean.TRUE : null)));
+        } else if (begin.firstOpen() && beginOwed) {
+            owed = true;
             notifyListener("beginRequested", socket, () -> listener.beginRequested(socket, openedAtMs));
         } else {
-            socket.send(response(0, begin == null ? greeting : begin));
+            notifyListener("beginNow", socket, () -> listener.beginNow(socket, text, begin.endCall(), openedAtMs));
         }
-        String callId = socket.callId();
         ObjectNode payload = Json.mapper().createObjectNode()
                 .put("connection_id", socket.connectionId())
                 .put("begin", owed ? CallEvent.BEGIN_OWED : CallEvent.BEGIN_SENT);
+        produceSocketEvent(socket, CallEvent.TYPE_SOCKET_OPENED, openedAtMs, payload);
+    }
+
+    private void produceSocketEvent(CallSocket socket, String type, long atMs, ObjectNode payload) {
+        String callId = socket.callId();
         CallEvent event = new CallEvent(CallEvent.SCHEMA_VERSION, UUID.randomUUID().toString(), callId,
-                EventSource.SOCKET, CallEvent.TYPE_SOCKET_OPENED, null, openedAtMs, null, nodeId, payload);
+                EventSource.SOCKET, type, null, atMs, null, nodeId, payload);
         byte[] value = callEvents.valueSerde().serializer().serialize(callEvents.name(), event);
-        produce(new ProducerRecord<>(callEvents.name(), callId, value), CallEvent.TYPE_SOCKET_OPENED, callId);
+        produce(new ProducerRecord<>(callEvents.name(), callId, value), type, callId);
     }
 
     /** One text frame from Retell, received now. */
@@ -242,15 +253,21 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
         socket.close(CLOSE_TOO_LARGE, "frame too large");
     }
 
-    /** A socket closed, by either side: tells the listener. */
+    /** A socket closed, by either side: tells the listener, then produces the {@code socket_closed} event. */
     @Override
     public void closed(CallSocket socket, int code, String reason) {
+        long closedAtMs = clock.millis();
         if (code == 1000) {
             LOG.debug("LLM socket of call {} ({}) closed: {} {}", socket.callId(), socket.connectionId(), code, reason);
         } else {
             LOG.info("LLM socket of call {} ({}) closed: {} {}", socket.callId(), socket.connectionId(), code, reason);
         }
         notifyListener("socketClosed", socket, () -> listener.socketClosed(socket, code, reason));
+        ObjectNode payload = Json.mapper().createObjectNode()
+                .put("connection_id", socket.connectionId())
+                .put("code", code)
+                .put("reason", reason == null ? "" : reason);
+        produceSocketEvent(socket, CallEvent.TYPE_SOCKET_CLOSED, closedAtMs, payload);
     }
 
     /** Stops taking records and waits (at most 2 s) for the queued ones to be handed to the producer; idempotent. */
@@ -318,16 +335,17 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
         meters.counter(IngressMetrics.SOCKET_FRAMES, IngressMetrics.TAG_TYPE, typeTag).increment();
     }
 
-    /** The begin text of a socket of the call, or null for a first open (the greeting, or the agent's own). */
-    private String beginTextOf(String callId) {
-        if (beginText == null) {
-            return null;
+    /** The begin message of a socket of the call; a first open when there is no policy or it fails. */
+    private GreetingPolicy.Begin beginOf(String callId) {
+        if (begins == null) {
+            return GreetingPolicy.Begin.FIRST_OPEN;
         }
         try {
-            return beginText.apply(callId);
+            GreetingPolicy.Begin begin = begins.apply(callId);
+            return begin == null ? GreetingPolicy.Begin.FIRST_OPEN : begin;
         } catch (RuntimeException e) {
-            LOG.warn("begin text of call {} failed; the greeting is said instead", callId, e);
-            return greeting;
+            LOG.warn("begin policy of call {} failed; taken for a first open", callId, e);
+            return GreetingPolicy.Begin.FIRST_OPEN;
         }
     }
 
@@ -342,10 +360,6 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
 
     private static String configMessage(boolean autoReconnect) {
         return FrameWriter.write(new ServerFrame.Config(autoReconnect, true));
-    }
-
-    private static String response(long responseId, String content) {
-        return FrameWriter.write(ServerFrame.Response.of(responseId, content, true));
     }
 
     private String pong(RetellFrame.PingPong ping) {

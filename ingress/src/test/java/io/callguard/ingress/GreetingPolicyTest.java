@@ -9,7 +9,7 @@ import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
-/** The begin message a socket gets: busy line, greeting, or nothing for a reconnect. */
+/** The begin message a socket gets: busy line with end_call, a first open, or nothing for a reconnect. */
 class GreetingPolicyTest {
 
     private static final String BUSY = "All lines are busy.";
@@ -18,16 +18,16 @@ class GreetingPolicyTest {
 
     @Test
     void shouldGreetTheFirstOpenAndSayNothingOnAReconnect() {
-        assertThat(policy.apply("call-1")).as("null: socket.greeting").isNull();
-        assertThat(policy.apply("call-1")).isEmpty();
+        assertThat(policy.apply("call-1")).isEqualTo(GreetingPolicy.Begin.FIRST_OPEN);
+        assertThat(policy.apply("call-1")).isEqualTo(new GreetingPolicy.Begin("", false));
     }
 
     @Test
     void shouldSayTheBusyLineToARejectedCallEveryTime() {
         states.put("call-busy", CallState.initial("call-busy", CallStatus.REJECTED, 0));
 
-        assertThat(policy.apply("call-busy")).isEqualTo(BUSY);
-        assertThat(policy.apply("call-busy")).isEqualTo(BUSY);
+        assertThat(policy.apply("call-busy")).isEqualTo(new GreetingPolicy.Begin(BUSY, true));
+        assertThat(policy.apply("call-busy")).isEqualTo(new GreetingPolicy.Begin(BUSY, true));
     }
 
     @Test
@@ -35,7 +35,7 @@ class GreetingPolicyTest {
         states.put("call-moved", CallState.builder("call-moved").status(CallStatus.ACTIVE).latestResponseId(3L)
                 .build());
 
-        assertThat(policy.apply("call-moved")).isEmpty();
+        assertThat(policy.apply("call-moved")).isEqualTo(GreetingPolicy.Begin.RECONNECT);
     }
 
     @Test
@@ -44,7 +44,7 @@ class GreetingPolicyTest {
         policy.apply("b");
         policy.apply("c");
 
-        assertThat(policy.apply("a")).as("forgotten, so greeted again").isNull();
-        assertThat(policy.apply("c")).isEmpty();
+        assertThat(policy.apply("a").firstOpen()).as("forgotten, so a first open again").isTrue();
+        assertThat(policy.apply("c")).isEqualTo(GreetingPolicy.Begin.RECONNECT);
     }
 }

@@ -8,6 +8,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.callguard.retell.socket.CallSocket;
 import io.callguard.retell.socket.EdgeListener;
 import io.callguard.schemas.CallEvent;
+import io.callguard.schemas.CallState;
+import io.callguard.schemas.CallStatus;
 import io.callguard.schemas.EventSource;
 import io.callguard.schemas.DeadLetter;
 import io.callguard.schemas.Json;
@@ -35,12 +37,17 @@ class LlmSocketProtocolTest {
     private static final long NOW = 1_750_000_000_000L;
     private static final Duration WAIT = Duration.ofSeconds(5);
     private static final Topics TOPICS = Topics.defaults();
+    private static final String CONFIG =
+            "{\"response_type\":\"config\",\"config\":{\"auto_reconnect\":true,\"call_details\":true}}";
+    private static final String GREETING = "Hello! How can I help you today?";
+    private static final String BUSY = "All lines are busy; please call again later.";
 
     private final MockProducer<String, byte[]> producer =
             new MockProducer<>(true, null, new StringSerializer(), new ByteArraySerializer());
     private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
     private final RecordingEdgeListener listener = new RecordingEdgeListener(() -> ProducedEvents.withoutOpens(producer.history()).size());
     private final RecordingSocket socket = new RecordingSocket("call_1");
+    private final Map<String, CallState> states = new java.util.concurrent.ConcurrentHashMap<>();
     private LlmSocketProtocol protocol = protocol(listener, Map.of());
 
     @AfterEach
@@ -49,25 +56,25 @@ class LlmSocketProtocolTest {
     }
 
     @Test
-    void shouldOpenWithConfigAndBeginEvenWhenTheListenerFails() throws Exception {
-        // Given a listener that throws
+    void shouldSendConfigAndHaveTheBeginSaidEvenWhenTheListenerFails() throws Exception {
+        // Given a delivering listener whose socketOpened throws, and the greeting said at once (empty)
         protocol.close();
-        protocol = protocol(new RecordingEdgeListener(() -> 0) {
+        RecordingEdgeListener failing = new RecordingEdgeListener(() -> 0) {
             @Override
             public void socketOpened(CallSocket s) {
                 throw new IllegalStateException("egress bug");
             }
-        }, Map.of(IngressConfig.SOCKET_GREETING_CONFIG, ""));
+        };
+        protocol = protocol(failing, Map.of(IngressConfig.SOCKET_GREETING_CONFIG, "",
+                IngressConfig.SOCKET_BEGIN_MESSAGE_CONFIG, IngressConfig.BEGIN_GREETING));
 
         // When a socket opens
         protocol.opened(socket);
 
-        // Then Retell still gets config and an empty begin message (the caller speaks first)
-        assertThat(socket.frames()).hasSize(2);
-        JsonNode begin = Json.mapper().readTree(socket.frames().get(1));
-        assertThat(begin.path("response_id").isIntegralNumber()).isTrue();
-        assertThat(begin.path("content").isTextual()).isTrue();
-        assertThat(begin.path("content").textValue()).isEmpty();
+        // Then Retell gets the config at once, and the begin (empty: the caller speaks first) goes to the listener
+        assertThat(socket.frames()).containsExactly(CONFIG);
+        assertThat(failing.said).containsExactly(new RecordingEdgeListener.Begin(socket, "", false, NOW));
+        assertThat(onlyOpen().payload().path("begin").asText()).isEqualTo(CallEvent.BEGIN_SENT);
     }
 
     @Test
@@ -168,44 +175,156 @@ class LlmSocketProtocolTest {
     }
 
     @Test
-    void shouldTellWhoSaysTheBeginMessageInASocketOpenedEvent() throws Exception {
-        // When a socket opens with the edge saying the greeting
+    void shouldOweAFirstOpensBeginToThePipeline() throws Exception {
+        // When a call's first socket opens (socket.begin-message=auto)
         protocol.opened(socket);
 
-        // Then the event says the begin message was sent, and names the socket
+        // Then Retell gets only the config from here; the begin is owed, its budget from the open
+        assertThat(socket.frames()).containsExactly(CONFIG);
+        assertThat(listener.opened).containsExactly(socket);
+        assertThat(listener.begins).singleElement().satisfies(b -> {
+            assertThat(b.socket()).isSameAs(socket);
+            assertThat(b.receivedAtMs()).isEqualTo(NOW);
+        });
+        assertThat(listener.said).isEmpty();
+
+        // And the event says it is owed, and names the socket
         CallEvent opened = onlyOpen();
+        assertMatchesSchema(opened);
         assertThat(opened.source()).isEqualTo(EventSource.SOCKET);
         assertThat(opened.receivedAtMs()).isEqualTo(NOW);
         assertThat(opened.edgeNode()).isEqualTo("node-test");
-        assertThat(opened.payload().path("begin").asText()).isEqualTo(CallEvent.BEGIN_SENT);
+        assertThat(opened.payload().path("begin").asText()).isEqualTo(CallEvent.BEGIN_OWED);
         assertThat(opened.payload().path("connection_id").asText()).isEqualTo(socket.connectionId());
-        assertThat(listener.begins).isEmpty();
     }
 
     @Test
-    void shouldLeaveTheFirstBeginMessageToTheAgentWhenAsked() throws Exception {
-        // Given the agent says the begin message, and a policy that knows a reconnect
-        protocol.close();
-        java.util.Set<String> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
-        protocol = new LlmSocketProtocol(new IngressConfig(Map.of()), TOPICS, producer, meters,
-                Clock.fixed(Instant.ofEpochMilli(NOW), ZoneOffset.UTC), "node-test", listener,
-                callId -> seen.add(callId) ? null : "", true);
+    void shouldSayTheBusyLineWithEndCallAtOnceToACallKnownRefused() throws Exception {
+        // Given a call the processor here already refused
+        states.put("call_1", CallState.initial("call_1", CallStatus.REJECTED, 0));
+        useProtocol(Map.of(), policy());
 
-        // When the call's socket opens
+        // When its socket opens
         protocol.opened(socket);
 
-        // Then Retell gets only the config; the edge is asked to bridge the agent's begin message
-        assertThat(socket.frames()).hasSize(1);
-        assertThat(Json.mapper().readTree(socket.frames().get(0)).path("response_type").asText()).isEqualTo("config");
-        assertThat(listener.begins).singleElement().satisfies(b -> assertThat(b.receivedAtMs()).isEqualTo(NOW));
-        assertThat(onlyOpen().payload().path("begin").asText()).isEqualTo(CallEvent.BEGIN_OWED);
+        // Then the busy line with end_call is said now, through the listener; nothing is owed
+        assertThat(socket.frames()).containsExactly(CONFIG);
+        assertThat(listener.said).containsExactly(new RecordingEdgeListener.Begin(socket, BUSY, true, NOW));
+        assertThat(listener.begins).isEmpty();
+        assertThat(onlyOpen().payload().path("begin").asText()).isEqualTo(CallEvent.BEGIN_SENT);
+    }
 
-        // And a reconnect is not greeted again by anyone: its empty begin message goes from the edge
+    @Test
+    void shouldSayAnEmptyBeginAtOnceOnAReconnect() throws Exception {
+        // Given a call whose first socket owed its begin
+        useProtocol(Map.of(), policy());
+        protocol.opened(socket);
+
+        // When a second socket of the call opens
         RecordingSocket again = new RecordingSocket("call_1");
         protocol.opened(again);
-        assertThat(again.frames()).hasSize(2);
-        assertThat(Json.mapper().readTree(again.frames().get(1)).path("content").asText()).isEmpty();
-        assertThat(listener.begins).hasSize(1);
+
+        // Then it is not greeted again, and not owed again: an empty begin said now
+        assertThat(again.frames()).containsExactly(CONFIG);
+        assertThat(listener.begins).extracting(RecordingEdgeListener.Turn::socket).containsExactly(socket);
+        assertThat(listener.said).containsExactly(new RecordingEdgeListener.Begin(again, "", false, NOW));
+        await().atMost(WAIT).until(() -> ProducedEvents.opens(producer.history()).size() == 2);
+        assertThat(onlyOpen().payload().path("begin").asText()).isEqualTo(CallEvent.BEGIN_SENT);
+    }
+
+    @Test
+    void shouldSayTheGreetingAtOnceWhenConfiguredSo() throws Exception {
+        // Given socket.begin-message=greeting
+        useProtocol(Map.of(IngressConfig.SOCKET_BEGIN_MESSAGE_CONFIG, IngressConfig.BEGIN_GREETING), policy());
+
+        // When a call's first socket opens
+        protocol.opened(socket);
+
+        // Then the greeting is said now, through the listener
+        assertThat(socket.frames()).containsExactly(CONFIG);
+        assertThat(listener.said).containsExactly(new RecordingEdgeListener.Begin(socket, GREETING, false, NOW));
+        assertThat(listener.begins).isEmpty();
+        assertThat(onlyOpen().payload().path("begin").asText()).isEqualTo(CallEvent.BEGIN_SENT);
+    }
+
+    @Test
+    void shouldWriteTheBeginItselfWhenNoListenerDelivers() throws Exception {
+        // Given an edge without delivery, and one call known refused
+        states.put("call_busy", CallState.initial("call_busy", CallStatus.REJECTED, 0));
+        protocol.close();
+        protocol = new LlmSocketProtocol(new IngressConfig(Map.of()), TOPICS, producer, meters,
+                Clock.fixed(Instant.ofEpochMilli(NOW), ZoneOffset.UTC), "node-test", EdgeListener.NONE, policy());
+        RecordingSocket busy = new RecordingSocket("call_busy");
+        RecordingSocket again = new RecordingSocket("call_1");
+
+        // When sockets open: a first, a refused call's, a reconnect
+        protocol.opened(socket);
+        protocol.opened(busy);
+        protocol.opened(again);
+
+        // Then each gets config then its begin from here, never owed (nobody would say it)
+        assertThat(socket.frames()).containsExactly(CONFIG, "{\"response_type\":\"response\",\"response_id\":0,"
+                + "\"content\":\"" + GREETING + "\",\"content_complete\":true}");
+        assertThat(busy.frames()).containsExactly(CONFIG, "{\"response_type\":\"response\",\"response_id\":0,"
+                + "\"content\":\"" + BUSY + "\",\"content_complete\":true,\"end_call\":true}");
+        assertThat(again.frames()).containsExactly(CONFIG, "{\"response_type\":\"response\",\"response_id\":0,"
+                + "\"content\":\"\",\"content_complete\":true}");
+        await().atMost(WAIT).until(() -> ProducedEvents.opens(producer.history()).size() == 3);
+        assertThat(ProducedEvents.opens(producer.history())).allSatisfy(r -> assertThat(TOPICS.callEvents()
+                .valueSerde().deserializer().deserialize(r.topic(), r.value()).payload().path("begin").asText())
+                .isEqualTo(CallEvent.BEGIN_SENT));
+    }
+
+    @Test
+    void shouldProduceASocketClosedEventInOrderWithTheCallsOtherEvents() {
+        // Given an open socket that had a frame
+        protocol.opened(socket);
+        protocol.text(socket, "{\"interaction_type\":\"update_only\",\"transcript\":[]}");
+
+        // When the network cuts it
+        protocol.closed(socket, 1006, "connection lost");
+
+        // Then the listener hears of it and the call's events are opened, update, closed, in that order
+        assertThat(listener.closed).singleElement().satisfies(c -> assertThat(c.code()).isEqualTo(1006));
+        await().atMost(WAIT).until(() -> ProducedEvents.callEvents(producer.history()).size() == 3);
+        java.util.List<CallEvent> events = ProducedEvents.callEvents(producer.history());
+        assertThat(events).extracting(CallEvent::type)
+                .containsExactly(CallEvent.TYPE_SOCKET_OPENED, "update_only", CallEvent.TYPE_SOCKET_CLOSED);
+        assertThat(producer.history()).allSatisfy(r -> assertThat(r.key()).isEqualTo("call_1"));
+        CallEvent closed = events.get(2);
+        assertMatchesSchema(closed);
+        assertThat(closed.source()).isEqualTo(EventSource.SOCKET);
+        assertThat(closed.receivedAtMs()).isEqualTo(NOW);
+        assertThat(closed.edgeNode()).isEqualTo("node-test");
+        assertThat(closed.responseId()).isNull();
+        assertThat(closed.payload().path("connection_id").asText()).isEqualTo(socket.connectionId());
+        assertThat(closed.payload().path("code").isInt()).isTrue();
+        assertThat(closed.payload().path("code").intValue()).isEqualTo(1006);
+        assertThat(closed.payload().path("reason").asText()).isEqualTo("connection lost");
+    }
+
+    @Test
+    void shouldProduceASocketClosedEventWithAnEmptyReasonWhenThereIsNone() {
+        protocol.closed(socket, 1005, null);
+
+        await().atMost(WAIT).until(() -> ProducedEvents.callEvents(producer.history()).size() == 1);
+        CallEvent closed = ProducedEvents.callEvents(producer.history()).get(0);
+        assertThat(closed.type()).isEqualTo(CallEvent.TYPE_SOCKET_CLOSED);
+        assertThat(closed.payload().path("code").intValue()).isEqualTo(1005);
+        assertThat(closed.payload().path("reason").isTextual()).isTrue();
+        assertThat(closed.payload().path("reason").asText()).isEmpty();
+    }
+
+    private GreetingPolicy policy() {
+        return new GreetingPolicy(id -> java.util.Optional.ofNullable(states.get(id)), BUSY);
+    }
+
+    private void useProtocol(Map<String, Object> overrides, GreetingPolicy policy) {
+        protocol.close();
+        Map<String, Object> values = new java.util.HashMap<>(Map.of(IngressConfig.SOCKET_MAX_FRAME_BYTES_CONFIG, 1_024));
+        values.putAll(overrides);
+        protocol = new LlmSocketProtocol(new IngressConfig(values), TOPICS, producer, meters,
+                Clock.fixed(Instant.ofEpochMilli(NOW), ZoneOffset.UTC), "node-test", listener, policy);
     }
 
     private CallEvent onlyOpen() {

@@ -55,7 +55,6 @@ class LlmSocketTest {
     private static final Duration WAIT = Duration.ofSeconds(5);
     private static final Topics TOPICS = Topics.defaults();
     private static final int MAX_FRAME = 4_096;
-    private static final String GREETING = "Hello! How can I help you today?";
     private static final String BUSY_CALL = "call_busy";
     private static final String BUSY_LINE = "All our agents are busy; please hold.";
 
@@ -160,32 +159,27 @@ class LlmSocketTest {
     // ---- opening
 
     @Test
-    void shouldSendConfigThenBeginMessageWithExactTypes() throws Exception {
+    void shouldSendConfigWithExactTypesAndOweTheBeginToTheDeliverySide() throws Exception {
         // Given a server
         start(Map.of());
 
         // When Retell opens a socket
         RecordingClientEndpoint socket = connect("call_1");
 
-        // Then config first, then the begin message, with JSON booleans and integers
+        // Then config at once, with JSON booleans
         JsonNode config = Json.mapper().readTree(socket.nextText());
-        JsonNode begin = Json.mapper().readTree(socket.nextText());
         assertThat(config.path("response_type").asText()).isEqualTo("config");
         assertThat(config.path("config").path("auto_reconnect").isBoolean()).isTrue();
         assertThat(config.path("config").path("auto_reconnect").booleanValue()).isTrue();
         assertThat(config.path("config").path("call_details").isBoolean()).isTrue();
         assertThat(config.path("config").path("call_details").booleanValue()).isTrue();
-        assertThat(begin.path("response_type").asText()).isEqualTo("response");
-        assertThat(begin.path("response_id").isIntegralNumber()).isTrue();
-        assertThat(begin.path("response_id").longValue()).isZero();
-        assertThat(begin.path("content").isTextual()).isTrue();
-        assertThat(begin.path("content").textValue()).isEqualTo(GREETING);
-        assertThat(begin.path("content_complete").isBoolean()).isTrue();
-        assertThat(begin.path("content_complete").booleanValue()).isTrue();
 
-        // And the delivery side knows the socket, and nothing was produced for the opening
-        await().atMost(WAIT).until(() -> listener.opened.size() == 1);
+        // And the delivery side knows the socket and owes its begin (the socket's one writer says it), and nothing
+        // was produced for the opening but its socket_opened event
+        await().atMost(WAIT).until(() -> listener.begins.size() == 1);
         CallSocket opened = listener.opened.get(0);
+        assertThat(listener.begins.get(0).socket()).isSameAs(opened);
+        assertThat(listener.said).isEmpty();
         assertThat(opened.callId()).isEqualTo("call_1");
         assertThat(opened.connectionId()).isNotBlank();
         assertThat(opened.isOpen()).isTrue();
@@ -203,19 +197,20 @@ class LlmSocketTest {
     }
 
     @Test
-    void shouldSayTheBeginTextChosenForTheCall() throws Exception {
-        // Given a begin text that says the busy line to one call
+    void shouldHaveTheBeginChosenForTheCallSaid() throws Exception {
+        // Given a begin policy that says the busy line to one call
         start(Map.of());
 
         // When that call and another open
-        RecordingClientEndpoint busy = connect(BUSY_CALL);
-        RecordingClientEndpoint other = connect("call_2");
+        connect(BUSY_CALL);
+        connect("call_2");
 
-        // Then each hears its own begin message
-        busy.nextText();
-        other.nextText();
-        assertThat(Json.mapper().readTree(busy.nextText()).path("content").asText()).isEqualTo(BUSY_LINE);
-        assertThat(Json.mapper().readTree(other.nextText()).path("content").asText()).isEqualTo(GREETING);
+        // Then the busy line with end_call is said now for the one, the other's begin is owed
+        await().atMost(WAIT).until(() -> listener.said.size() == 1 && listener.begins.size() == 1);
+        assertThat(listener.said.get(0).socket().callId()).isEqualTo(BUSY_CALL);
+        assertThat(listener.said.get(0).content()).isEqualTo(BUSY_LINE);
+        assertThat(listener.said.get(0).endCall()).isTrue();
+        assertThat(listener.begins.get(0).socket().callId()).isEqualTo("call_2");
     }
 
     // ---- keep-alive
@@ -576,10 +571,10 @@ class LlmSocketTest {
     private void start(Map<String, Object> overrides) {
         Map<String, Object> values = new HashMap<>(baseConfig());
         values.putAll(overrides);
-        startWith(values, callId -> BUSY_CALL.equals(callId) ? BUSY_LINE : null);
+        startWith(values, callId -> BUSY_CALL.equals(callId) ? GreetingPolicy.Begin.busy(BUSY_LINE) : null);
     }
 
-    private void startWith(Map<String, Object> values, Function<String, String> beginText) {
+    private void startWith(Map<String, Object> values, Function<String, GreetingPolicy.Begin> beginText) {
         server = new IngressServer(new IngressConfig(values), TOPICS, producer, meters,
                 Clock.fixed(Instant.ofEpochMilli(NOW), ZoneOffset.UTC), "node-test")
                 .withSockets(listener, beginText);
@@ -613,9 +608,9 @@ class LlmSocketTest {
         throw new AssertionError("no UpgradeException in " + failure, failure);
     }
 
+    /** The config message; the begin message is the delivery side's to write. */
     private static void skipOpening(RecordingClientEndpoint socket) throws InterruptedException {
         assertThat(socket.nextText()).contains("\"config\"");
-        assertThat(socket.nextText()).contains("\"response_id\":0");
     }
 
     private static String turn(String type, long responseId) {

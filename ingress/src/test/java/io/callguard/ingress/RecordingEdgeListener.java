@@ -39,7 +39,18 @@ class RecordingEdgeListener implements EdgeListener {
         turns.add(new Turn(socket, responseId, receivedAtMs, produced.getAsInt()));
     }
 
-    /** Begin messages left to the agent, as turns of response 0. */
+    record Begin(CallSocket socket, String content, boolean endCall, long atMs) {
+    }
+
+    /** Begin messages said now, for the delivery side to write. */
+    final List<Begin> said = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void beginNow(CallSocket socket, String content, boolean endCall, long atMs) {
+        said.add(new Begin(socket, content, endCall, atMs));
+    }
+
+    /** Begin messages owed to the pipeline, as turns of response 0. */
     final List<Turn> begins = new CopyOnWriteArrayList<>();
 
     @Override

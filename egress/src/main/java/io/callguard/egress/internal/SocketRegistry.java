@@ -84,7 +84,16 @@ public final class SocketRegistry implements EdgeListener {
         }
     }
 
-    /** The begin message is the agent's: turn 0 is watched (bridged by the greeting) from {@code receivedAtMs}. */
+    /** The begin message said now, through the ledger: turn 0's one complete frame on this socket. */
+    @Override
+    public void beginNow(CallSocket socket, String content, boolean endCall, long atMs) {
+        if (!ledger.begin(socket, content, endCall, clock.millis())) {
+            LOG.debug("call {}: begin message not written on socket {} (superseded, closed or owed already)",
+                    socket.callId(), socket.connectionId());
+        }
+    }
+
+    /** The begin message is the pipeline's: turn 0 is watched (bridged by the greeting) from {@code receivedAtMs}. */
     @Override
     public void beginRequested(CallSocket socket, long receivedAtMs) {
         TurnLedger.TurnTicket ticket = ledger.begin(socket, receivedAtMs);

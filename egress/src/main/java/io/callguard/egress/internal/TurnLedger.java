@@ -50,9 +50,13 @@ import java.util.concurrent.atomic.AtomicLong;
  *       they belong to their moment, and a reconnect re-sends only the owed turn.</li>
  * </ul>
  *
- * <p>The begin message may be owed by the agent ({@link #begin}): turn 0 is then watched like a turn, bridged
- * at the budget by the greeting and, when the agent's begin has not come by the first-words deadline, completed
- * with nothing more (the greeting was said; no closing line).
+ * <p>The begin message ({@code response_id} 0) goes through here too, so this is the socket's one writer of
+ * responses: said now by the edge ({@link #begin(CallSocket, String, boolean, long)}: the busy line with
+ * {@code end_call}, a reconnect's empty begin, or the greeting) as turn 0's one complete frame, or owed to the
+ * pipeline ({@link #begin(CallSocket, long)}): turn 0 is then watched like a turn, bridged at the budget by the
+ * greeting and, when the pipeline's begin has not come by the first-words deadline, completed with nothing more
+ * (the greeting was said; no closing line). Records of kind {@code hold} and {@code busy} are answers like any
+ * other: a busy record with {@code end_call} on the latest response id completes that turn with {@code end_call}.
  *
  * <p>The socket binding lives here rather than in a separate map because "which socket gets the owed
  * answer" must be decided atomically with the turn's state: a chunk read by the Kafka thread and a
@@ -240,7 +244,69 @@ public final class TurnLedger {
     }
 
     /**
-     * Records that the begin message ({@code response_id} 0) of {@code socket} is owed by the agent, its budget
+     * The begin message ({@code response_id} 0) of {@code socket}, said now: {@code text}, complete, with
+     * {@code end_call} when {@code endCall}. At most one begin per socket, and one complete frame for id 0 on it:
+     * <ul>
+     *   <li>turn 0 not begun yet (a first open): written as turn 0's complete answer, so a record for id 0 that
+     *       comes later (the pipeline's begin or busy line) is dropped as after complete;</li>
+     *   <li>turn 0 owed by the pipeline and still open (a reconnect before it completed; the attach caught the new
+     *       socket up): an empty text leaves it owed; any other completes it, after what was already said;</li>
+     *   <li>otherwise (a reconnect after turn 0 completed, or when later turns were asked for): one complete id 0
+     *       frame on this socket, the call's turn untouched (Retell does not say whether ids restart on a new
+     *       socket; for an older id it drops the frame).</li>
+     * </ul>
+     * Ignored when the socket is not the call's current one (it was superseded), or it already had its begin.
+     *
+     * @return whether a frame was written
+     */
+    public boolean begin(CallSocket socket, String text, boolean endCall, long nowMs) {
+        Objects.requireNonNull(text, "text");
+        boolean[] written = {false};
+        lines.computeIfPresent(socket.callId(), (callId, line) -> {
+            String connection = socket.connectionId();
+            if (line.socket == null || !line.socket.connectionId().equals(connection)
+                    || connection.equals(line.begunOn)) {
+                return line;
+            }
+            line.begunOn = connection;
+            Turn turn = line.turn;
+            if (turn.responseId == 0 && turn.completedOn == null && !turn.answerArrived) {
+                boolean owedOpen = turn.begin || turn.nextChunk > 0 || turn.content.length() > 0;
+                if (!(owedOpen && text.isEmpty() && !endCall)) {
+                    written[0] = sayBegin(line, turn, text, endCall, nowMs);
+                }
+            } else if (!(turn.responseId == 0 && connection.equals(turn.completedOn))) {
+                ServerFrame.Response frame = ServerFrame.Response.of(0, text, true);
+                if (endCall) {
+                    meters.actionSent(EgressMetrics.ACTION_END_CALL, EgressMetrics.SCOPE_TURN);
+                    frame = frame.withEndCall(Boolean.TRUE);
+                }
+                written[0] = line.socket.send(FrameWriter.write(frame));
+            }
+            return line;
+        });
+        return written[0];
+    }
+
+    /** Completes turn 0 with the edge's begin, after anything already said of it (a bridged greeting). */
+    private boolean sayBegin(CallLine line, Turn turn, String text, boolean endCall, long nowMs) {
+        String content = text.isEmpty() ? "" : SpokenText.joinClosing(turn.content, text);
+        turn.actions.endCall |= endCall;
+        if (!send(line, content, true, null)) {
+            return false;
+        }
+        turn.content.append(content);
+        turn.answerArrived = true;
+        turn.kind = endCall ? ResponseKind.BUSY : ResponseKind.GENERATED;
+        turn.wordsSent |= !content.isEmpty();
+        turn.reason = endCall ? EgressMetrics.REASON_BUSY : null;
+        spoke(turn, turn.kind, turn.startMs, content, nowMs);
+        completed(line, turn, turn.kind, turn.startMs, nowMs, false);
+        return true;
+    }
+
+    /**
+     * Records that the begin message ({@code response_id} 0) of {@code socket} is owed by the pipeline, its budget
      * started at {@code receivedAtMs}: turn 0 is watched from then on. Ignored when the socket is not the call's
      * current one, when a later turn was already asked for, or when turn 0 already has content or completed (the
      * agent's begin is being said already).
@@ -252,10 +318,12 @@ public final class TurnLedger {
         lines.computeIfPresent(socket.callId(), (callId, line) -> {
             Turn turn = line.turn;
             if (line.socket == null || !line.socket.connectionId().equals(socket.connectionId())
+                    || socket.connectionId().equals(line.begunOn)
                     || turn.responseId != 0 || turn.completedOn != null || turn.answerArrived
                     || turn.nextChunk > 0 || turn.content.length() > 0) {
                 return line;
             }
+            line.begunOn = socket.connectionId();
             line.turn = newTurn(0, receivedAtMs, null);
             line.turn.begin = true;
             ticket[0] = new TurnTicket(callId, line.turn.seq, 0, receivedAtMs + budgetMs);
@@ -576,6 +644,8 @@ public final class TurnLedger {
     private static final class CallLine {
         volatile CallSocket socket;
         long detachSeq;
+        /** The connection whose begin message was said or owed; a socket gets one begin. */
+        String begunOn;
         /** The next edge filler's index, rotated per call. */
         int nextFiller;
         Turn turn;
