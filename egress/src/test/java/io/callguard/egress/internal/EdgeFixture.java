@@ -58,6 +58,11 @@ final class EdgeFixture {
         edge.registry().beginRequested(socket, clock.millis());
     }
 
+    /** The begin message of {@code socket}, said now by the edge. */
+    void sayBegin(RecordingSocket socket, String content, boolean endCall) {
+        edge.registry().beginNow(socket, content, endCall, clock.millis());
+    }
+
     TurnLedger.Outcome deliver(AgentResponse response) {
         return edge.delivery().deliver(response);
     }
