@@ -48,9 +48,12 @@ class GatewayTurnIT {
 
     @BeforeAll
     void start() throws Exception {
-        // The script backend answers slowly enough (150 ms) that a second request can overtake the first.
+        // The script backend answers slowly enough (150 ms) that a second request can overtake the first. The
+        // greeting is said at once (through the egress ledger, like every begin): these tests time turns, and an
+        // owed begin (socket.begin-message=auto) is the responder's and EdgeSocketTest's subject.
         GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
                 "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "2",
+                "socket.begin-message", "greeting",
                 "agent.script.delay-ms", "150", "turn.fallback-message", "Sorry, one moment please.",
                 "turn.first-words-deadline-ms", String.valueOf(FIRST_WORDS_MS)));
         gateway = new Gateway(config, Clock.systemUTC()).start();

@@ -353,7 +353,7 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
         try {
             call.run();
         } catch (RuntimeException e) {
-            // The listener's failure must not cost the caller the protocol (pings, begin message, events).
+            // The listener's failure must not cost the caller the rest of the protocol (config, pings, events).
             LOG.error("edge listener {} failed for call {} ({})", what, socket.callId(), socket.connectionId(), e);
         }
     }

@@ -108,8 +108,10 @@ class DrillIT {
 
     @Test
     void shouldPlayCallsTheAgentEndsAndTransfers() throws Exception {
-        // Given a whole gateway whose script backend hangs up on goodbye and transfers on transfer me
-        try (Gateway gateway = startGateway(Map.of("agent.script.transfer-number", "+15550001234"))) {
+        // Given a whole gateway whose script backend hangs up on goodbye and transfers on transfer me (the greeting
+        // said at once, so every call's begin is a whole answer whoever owes it)
+        try (Gateway gateway = startGateway(Map.of("agent.script.transfer-number", "+15550001234",
+                "socket.begin-message", "greeting"))) {
             StringWriter out = new StringWriter();
             CommandLine cli = Main.commandLine();
             cli.setOut(new PrintWriter(out));

@@ -119,13 +119,10 @@ class CapacityLinesTest {
 
     @Test
     void shouldLeaveAnOwedBeginOwedOnAReconnectsEmptyBegin() {
-        // Given a begin owed to the pipeline, bridged by the greeting on the first socket
-        RecordingSocket first = fx.open("c1");
-        fx.begin(first);
-        fx.scheduler.advance(BUDGET_MS);
+        // Given a begin owed to the pipeline, bridged by the greeting, when Retell reconnects
+        RecordingSocket second = reconnectAfterABridgedBegin();
 
-        // When Retell reconnects (the edge says an empty begin), then the pipeline's begin arrives
-        RecordingSocket second = fx.open("c2");
+        // When the edge says the reconnect's empty begin, then the pipeline's begin arrives
         fx.sayBegin(second, "", false);
         fx.deliver(answer(0, "This is Ada."));
         fx.scheduler.advance(60_000);
@@ -138,10 +135,7 @@ class CapacityLinesTest {
     @Test
     void shouldCompleteAnOwedBeginWithTheBusyLineOnAReconnect() {
         // Given a begin owed, bridged by the greeting, when the call is found refused on a reconnect
-        RecordingSocket first = fx.open("c1");
-        fx.begin(first);
-        fx.scheduler.advance(BUDGET_MS);
-        RecordingSocket second = fx.open("c2");
+        RecordingSocket second = reconnectAfterABridgedBegin();
 
         // When the edge says the busy line now
         fx.sayBegin(second, BUSY, true);
@@ -152,6 +146,14 @@ class CapacityLinesTest {
                 response(0, BUSY, true, ",\"end_call\":true"));
         assertThat(fx.counter(EgressMetrics.TURN_OUTCOMES, EgressMetrics.TAG_OUTCOME, EgressMetrics.OUTCOME_CLOSED,
                 EgressMetrics.TAG_REASON, EgressMetrics.REASON_BUSY)).isEqualTo(1.0);
+    }
+
+    /** A call whose owed begin was bridged by the greeting on its first socket, then its second socket. */
+    private RecordingSocket reconnectAfterABridgedBegin() {
+        RecordingSocket first = fx.open("c1");
+        fx.begin(first);
+        fx.scheduler.advance(BUDGET_MS);
+        return fx.open("c2");
     }
 
     // ---- the pipeline's hold and busy lines
