@@ -74,10 +74,7 @@ class CapacityLinesTest {
     @Test
     void shouldSayAnEmptyBeginOnAReconnectWithoutGreetingAgain() {
         // Given a call greeted on its first socket, that then had a turn
-        RecordingSocket first = fx.open("c1");
-        fx.sayBegin(first, GREETING, false);
-        fx.request(first, 1);
-        fx.deliver(answer(1, "Sure."));
+        RecordingSocket first = greetedAndAnswered();
 
         // When Retell reconnects and the edge says the reconnect's empty begin
         RecordingSocket second = fx.open("c2");
@@ -146,6 +143,15 @@ class CapacityLinesTest {
                 response(0, BUSY, true, ",\"end_call\":true"));
         assertThat(fx.counter(EgressMetrics.TURN_OUTCOMES, EgressMetrics.TAG_OUTCOME, EgressMetrics.OUTCOME_CLOSED,
                 EgressMetrics.TAG_REASON, EgressMetrics.REASON_BUSY)).isEqualTo(1.0);
+    }
+
+    /** A call greeted at once on its first socket, whose turn 1 was then answered "Sure.". */
+    private RecordingSocket greetedAndAnswered() {
+        RecordingSocket socket = fx.open("c1");
+        fx.sayBegin(socket, GREETING, false);
+        fx.request(socket, 1);
+        fx.deliver(answer(1, "Sure."));
+        return socket;
     }
 
     /** A call whose owed begin was bridged by the greeting on its first socket, then its second socket. */
@@ -220,10 +226,7 @@ class CapacityLinesTest {
     @Test
     void shouldEndACallWhoseTurnsCompletedWithABusyInterrupt() {
         // Given a call whose turns all completed (a completed id cannot take content)
-        RecordingSocket socket = fx.open("c1");
-        fx.sayBegin(socket, GREETING, false);
-        fx.request(socket, 1);
-        fx.deliver(answer(1, "Sure."));
+        RecordingSocket socket = greetedAndAnswered();
 
         // When it is refused later (queue timeout): the busy line as an interrupt with end_call
         TurnLedger.Outcome sent = fx.deliver(busy(0).withScope(AgentResponse.SCOPE_INTERRUPT, 1L));
