@@ -176,6 +176,12 @@ public final class Gateway implements AutoCloseable {
                     egress.edgeListener(), ingress.socketFrames(), meters);
         }
         CallQueries queries = new CallQueries(processor, config.processor(), config.common().partitions());
+        if (processor != null) {
+            // call_inbound is answered from the capacity /capacity reports; an edge-only node cannot see it.
+            InboundCapacityView inbound = new InboundCapacityView(queries);
+            started.push(inbound);
+            ingress.withInboundCapacity(inbound);
+        }
 
         // Wire.
         if (customSocketFrames != null) {

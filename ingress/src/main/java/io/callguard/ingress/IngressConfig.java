@@ -44,6 +44,15 @@ public final class IngressConfig extends AbstractConfig {
     private static final String WEBHOOK_SLOW_THRESHOLD_MS_DOC = "A webhook answered later than this after "
             + "receipt is counted as slow.";
 
+    public static final String CAPACITY_INBOUND_BUSY_AGENT_ID_CONFIG = "capacity.inbound-busy-agent-id";
+    private static final String CAPACITY_INBOUND_BUSY_AGENT_ID_DOC = "Retell agent that takes an inbound call "
+            + "(call_inbound webhook, answered before the phone is picked up) when every partition has no free "
+            + "slot and a full queue: callguard answers override_agent_id with it, e.g. an agent that says a busy "
+            + "line and ends the call. Empty: no override, so Retell goes on as the phone number is configured "
+            + "(its inbound agent takes the call and callguard queues or refuses it there; a number with no "
+            + "inbound agent declines it). An edge-only node (no processor) cannot see capacity and never "
+            + "overrides. The capacity is read within webhook.ack-timeout-ms, else the call passes.";
+
     public static final String SOCKET_TOKEN_CONFIG = "socket.token";
     private static final String SOCKET_TOKEN_DOC = "Secret Retell must send as ?token= on the LLM WebSocket URL "
             + "(Retell sends no auth header). Without it every socket is refused with 401.";
@@ -95,6 +104,8 @@ public final class IngressConfig extends AbstractConfig {
                     Range.atLeast(0L), Importance.LOW, WEBHOOK_SIGNATURE_TOLERANCE_MS_DOC)
             .define(WEBHOOK_SLOW_THRESHOLD_MS_CONFIG, Type.LONG, 500L, Range.atLeast(0L), Importance.LOW,
                     WEBHOOK_SLOW_THRESHOLD_MS_DOC)
+            .define(CAPACITY_INBOUND_BUSY_AGENT_ID_CONFIG, Type.STRING, "", Importance.MEDIUM,
+                    CAPACITY_INBOUND_BUSY_AGENT_ID_DOC)
             .define(SOCKET_TOKEN_CONFIG, Type.PASSWORD, null, Importance.HIGH, SOCKET_TOKEN_DOC)
             .define(SOCKET_MAX_FRAME_BYTES_CONFIG, Type.INT, 1_048_576, Range.between(1_024, 67_108_864),
                     Importance.MEDIUM, SOCKET_MAX_FRAME_BYTES_DOC)
@@ -161,6 +172,11 @@ public final class IngressConfig extends AbstractConfig {
             return SignatureMode.INSECURE_SKIP;
         }
         return retellApiKey() == null ? SignatureMode.NO_API_KEY : SignatureMode.VERIFY;
+    }
+
+    /** The agent an inbound call over capacity is routed to; empty when none is set. */
+    public String inboundBusyAgentId() {
+        return getString(CAPACITY_INBOUND_BUSY_AGENT_ID_CONFIG).trim();
     }
 
     /** The LLM WebSocket token, or null when none (or an empty one) is configured. */

@@ -19,6 +19,18 @@ public final class IngressMetrics {
     public static final String WEBHOOKS_REJECTED = "callguard.webhooks.rejected";
     /** Counter, dead letters produced. Tags: source, reason. */
     public static final String DEAD_LETTERS = "callguard.dead-letters";
+    /**
+     * Counter, inbound-call webhooks ({@code call_inbound}) answered. Tags: outcome ({@code passed},
+     * {@code busy_agent}: routed to {@code capacity.inbound-busy-agent-id}, {@code number_default}: over capacity
+     * with no busy agent set, so Retell goes on as the number is configured) and capacity (what the capacity view
+     * said: {@code room}, {@code full}, {@code unknown}, {@code timeout}).
+     */
+    public static final String INBOUND_CALLS = "callguard.inbound.calls";
+    public static final String TAG_CAPACITY = "capacity";
+    public static final String INBOUND_PASSED = "passed";
+    public static final String INBOUND_BUSY_AGENT = "busy_agent";
+    public static final String INBOUND_NUMBER_DEFAULT = "number_default";
+    public static final String CAPACITY_TIMEOUT = "timeout";
 
     /** Counter, frames received on LLM WebSockets. Tag: type (an interaction type, or one of the FRAME_ tags). */
     public static final String SOCKET_FRAMES = "callguard.socket.frames";

@@ -46,6 +46,7 @@ public final class IngressRole implements Role {
     private final Supplier<Producer<String, byte[]>> producers;
     private final List<Route> pendingRoutes = new ArrayList<>();
     private final SocketFrames dialOutFrames = new StartedProtocolFrames();
+    private InboundCapacity inboundCapacity = InboundCapacity.UNKNOWN;
     private EdgeListener listener;
     private Function<String, GreetingPolicy.Begin> begins;
     private SocketFrameHandler customFrames;
@@ -117,6 +118,16 @@ public final class IngressRole implements Role {
     }
 
     /**
+     * What Retell's inbound-call webhook is answered from (see {@link IngressServer#withInboundCapacity}); call
+     * before {@link #start()}.
+     */
+    public synchronized IngressRole withInboundCapacity(InboundCapacity view) {
+        requireCreated("the inbound capacity view");
+        this.inboundCapacity = Objects.requireNonNull(view, "view");
+        return this;
+    }
+
+    /**
      * Serves the LLM WebSocket with the Kafka-backed protocol; call before {@link #start()}. Ignored without traffic.
      *
      * @param listener told about sockets and turns (the egress), and the writer of the begin message
@@ -167,6 +178,7 @@ public final class IngressRole implements Role {
                 producerMetrics.bindTo(meters);
             }
             server = new IngressServer(config, topics, producer, meters, clock, nodeId);
+            server.withInboundCapacity(inboundCapacity);
             if (customFrames != null) {
                 server.withSocketFrames(customFrames);
             } else if (sockets) {

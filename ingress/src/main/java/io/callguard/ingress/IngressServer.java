@@ -65,6 +65,7 @@ public final class IngressServer implements AutoCloseable {
     /** What the LLM WebSocket feeds frames to: the protocol, or a handler given to {@link #withSocketFrames}. */
     private SocketFrameHandler socketFrames;
     private boolean socketsRequested;
+    private InboundCapacity inboundCapacity = InboundCapacity.UNKNOWN;
     private Server server;
     private ServerConnector connector;
     private boolean stopped;
@@ -114,6 +115,20 @@ public final class IngressServer implements AutoCloseable {
             socketProtocol = new LlmSocketProtocol(config, topics, producer, meters, clock, nodeId, listener, begins);
             socketFrames = socketProtocol;
         }
+        return this;
+    }
+
+    /**
+     * What Retell's inbound-call webhook ({@code call_inbound}) is answered from; call before {@link #start()}.
+     * Without it every inbound call passes (a node that cannot see capacity).
+     *
+     * @return this server
+     */
+    public synchronized IngressServer withInboundCapacity(InboundCapacity view) {
+        if (server != null || stopped) {
+            throw new IllegalStateException("the inbound capacity view must be set before start()");
+        }
+        this.inboundCapacity = Objects.requireNonNull(view, "view");
         return this;
     }
 
@@ -269,7 +284,7 @@ public final class IngressServer implements AutoCloseable {
         List<Router.Route> routes = new ArrayList<>();
         if (producer != null) {
             routes.add(new Router.Route("POST", WEBHOOK_PATH,
-                    new WebhookHandler(config, topics, producer, meters, clock, nodeId)));
+                    new WebhookHandler(config, topics, producer, meters, clock, nodeId, inboundCapacity)));
         }
         if (socketFrames != null) {
             routes.add(new Router.Route("GET", LLM_WEBSOCKET_PATH,

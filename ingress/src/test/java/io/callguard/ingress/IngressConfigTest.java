@@ -106,7 +106,8 @@ class IngressConfigTest {
         assertThat(IngressConfig.definition().names()).containsExactlyInAnyOrder(
                 "http.host", "http.port", "retell.api-key", "webhook.insecure-skip-signature",
                 "webhook.max-body-bytes", "webhook.ack-timeout-ms", "webhook.signature-tolerance-ms",
-                "webhook.slow-threshold-ms", "socket.token", "socket.max-frame-bytes", "socket.idle-timeout-ms",
+                "webhook.slow-threshold-ms", "capacity.inbound-busy-agent-id", "socket.token",
+                "socket.max-frame-bytes", "socket.idle-timeout-ms",
                 "socket.greeting", "socket.begin-message", "socket.auto-reconnect");
         IngressConfig.definition().configKeys().values()
                 .forEach(key -> assertThat(key.documentation).as(key.name).isNotBlank());

@@ -21,6 +21,13 @@ public final class RetellWebhooks {
                 .sign(body, timestampMs);
     }
 
+    /** The body of Retell's inbound-call webhook ({@code call_inbound}): no call id, the number's agent, the numbers. */
+    public static String inboundBody(String agentId, String fromNumber, String toNumber) {
+        return "{\"event\":\"" + WebhookEvent.CALL_INBOUND + "\",\"event_timestamp\":1700000000000,"
+                + "\"call_inbound\":{\"agent_id\":\"" + agentId + "\",\"agent_version\":1,\"from_number\":\""
+                + fromNumber + "\",\"to_number\":\"" + toNumber + "\"}}";
+    }
+
     public static String body(String event, String callId) {
         return "{\"event\":\"" + event + "\",\"call\":{\"call_id\":\"" + callId + "\",\"agent_id\":\"agent_7\","
                 + "\"call_type\":\"phone_call\",\"direction\":\"inbound\",\"from_number\":\"+15550001\","

@@ -47,7 +47,7 @@ public final class ConfigDocs {
             return "(hidden)";
         }
         if (value instanceof List<?> list) {
-            return "`" + list.stream().map(String::valueOf).collect(Collectors.joining(",")) + "`";
+            return list.isEmpty() ? "(empty)" : "`" + list.stream().map(String::valueOf).collect(Collectors.joining(",")) + "`";
         }
         String text = String.valueOf(value);
         return text.isEmpty() ? "(empty)" : "`" + text + "`";

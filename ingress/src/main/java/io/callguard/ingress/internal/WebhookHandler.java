@@ -1,7 +1,9 @@
 package io.callguard.ingress.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.callguard.ingress.HttpReply;
+import io.callguard.ingress.InboundCapacity;
 import io.callguard.ingress.IngressConfig;
 import io.callguard.ingress.IngressMetrics;
 import io.callguard.ingress.SignatureMode;
@@ -22,6 +24,8 @@ import java.time.Clock;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.producer.Producer;
@@ -47,8 +51,14 @@ import org.slf4j.LoggerFactory;
  *       topic);</li>
  *   <li>signed but unusable (not JSON, not an object, no string {@code event}, no string {@code call.call_id}):
  *       400 and one {@link DeadLetter} with the original bytes, keyed {@code webhook};</li>
- *   <li>{@code call_inbound}: 200 {@code {"call_inbound":{}}} (no override) and nothing produced, because it has
- *       no call id yet and call-events is keyed by call id;</li>
+ *   <li>{@code call_inbound} (Retell asks before the phone is answered; no call id yet): answered 200 from the
+ *       {@link InboundCapacity} view, within {@code webhook.ack-timeout-ms}, and nothing produced (call-events is
+ *       keyed by call id, and nothing needs Kafka's acknowledgement: the answer is the whole effect). When every
+ *       partition is full, {@code {"call_inbound":{"override_agent_id":<capacity.inbound-busy-agent-id>}}}, or
+ *       with no busy agent set no override, so Retell goes on as the phone number is configured. Otherwise (room,
+ *       or capacity unknown, or the view too slow or failed: the call passes, and admission still decides at the
+ *       socket) no override. Either way a {@code dynamic_variables} or {@code metadata} object of the request's
+ *       {@code call_inbound} is passed back as it came. Counted by {@link IngressMetrics#INBOUND_CALLS};</li>
  *   <li>anything else, unknown event types included: produced keyed by call id; 200 from the producer callback
  *       once acknowledged; 503 with {@code Retry-After: 1} when the send fails or no ack comes within
  *       {@code webhook.ack-timeout-ms}. A record acknowledged after its 503 is harmless: Retell retries and the
@@ -62,6 +72,10 @@ public final class WebhookHandler extends Handler.Abstract {
     public static final String SOURCE = "webhook";
     /** The inbound-call webhook: answered, not produced. */
     public static final String CALL_INBOUND = WebhookEvent.CALL_INBOUND;
+    /** Fields of the {@code call_inbound} answer (Retell's inbound-call webhook). */
+    public static final String OVERRIDE_AGENT_ID = "override_agent_id";
+    public static final String DYNAMIC_VARIABLES = "dynamic_variables";
+    public static final String METADATA = "metadata";
 
     private static final Logger LOG = LoggerFactory.getLogger(WebhookHandler.class);
     // Bounds of the call-event schema: a longer value would produce a record consumers refuse.
@@ -84,9 +98,18 @@ public final class WebhookHandler extends Handler.Abstract {
     private final MeterRegistry meters;
     private final Clock clock;
     private final String nodeId;
+    private final InboundCapacity inboundCapacity;
+    private final String inboundBusyAgentId;
 
+    /** A handler that cannot see capacity: every inbound call passes. */
     public WebhookHandler(IngressConfig config, Topics topics, Producer<String, byte[]> producer,
                           MeterRegistry meters, Clock clock, String nodeId) {
+        this(config, topics, producer, meters, clock, nodeId, InboundCapacity.UNKNOWN);
+    }
+
+    /** @param inboundCapacity what {@code call_inbound} is answered from */
+    public WebhookHandler(IngressConfig config, Topics topics, Producer<String, byte[]> producer,
+                          MeterRegistry meters, Clock clock, String nodeId, InboundCapacity inboundCapacity) {
         this.mode = config.signatureMode();
         this.signature = mode == SignatureMode.VERIFY
                 ? new RetellSignature(config.retellApiKey().value(), clock, config.signatureToleranceMs())
@@ -100,6 +123,8 @@ public final class WebhookHandler extends Handler.Abstract {
         this.meters = Objects.requireNonNull(meters, "meters");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.nodeId = nodeId;
+        this.inboundCapacity = Objects.requireNonNull(inboundCapacity, "inboundCapacity");
+        this.inboundBusyAgentId = config.inboundBusyAgentId();
     }
 
     @Override
@@ -176,9 +201,7 @@ public final class WebhookHandler extends Handler.Abstract {
         }
         exchange.event = event;
         if (CALL_INBOUND.equals(event)) {
-            // call_inbound has no call id yet (call-events is keyed by it); answer "no override" so the call
-            // proceeds with the phone number's configured agent. Admission before the call starts comes later.
-            exchange.accept(HttpReply.json(200, Map.of(CALL_INBOUND, Map.of())));
+            inbound(exchange, tree.path(CALL_INBOUND));
             return;
         }
         if (callId == null) {
@@ -193,6 +216,51 @@ public final class WebhookHandler extends Handler.Abstract {
         publish(exchange, new CallEvent(CallEvent.SCHEMA_VERSION, UUID.randomUUID().toString(), callId,
                 EventSource.WEBHOOK, event, IdempotencyKeys.forWebhook(event, callId, tree), exchange.receivedAtMs,
                 null, nodeId, tree));
+    }
+
+    /** Answers {@code call_inbound} from the capacity view, or as "capacity unknown" when it is not in time. */
+    private void inbound(Exchange exchange, JsonNode request) {
+        // Armed before the check: a view that never completes still gets the call through in time.
+        exchange.timeout = exchange.request.getComponents().getScheduler().schedule(
+                () -> answerInbound(exchange, request, null), ackTimeoutMs, TimeUnit.MILLISECONDS);
+        CompletionStage<InboundCapacity.State> check;
+        try {
+            check = inboundCapacity.check();
+        } catch (RuntimeException e) {
+            check = CompletableFuture.failedFuture(e);
+        }
+        check.whenComplete((state, error) -> {
+            if (error != null) {
+                LOG.warn("capacity view failed for an inbound call; it passes: {}", error.toString());
+            }
+            answerInbound(exchange, request, error != null || state == null ? InboundCapacity.State.UNKNOWN : state);
+        });
+    }
+
+    /** @param state the view's answer; null when it did not come in time */
+    private void answerInbound(Exchange exchange, JsonNode request, InboundCapacity.State state) {
+        String outcome = state != InboundCapacity.State.FULL ? IngressMetrics.INBOUND_PASSED
+                : inboundBusyAgentId.isEmpty() ? IngressMetrics.INBOUND_NUMBER_DEFAULT : IngressMetrics.INBOUND_BUSY_AGENT;
+        ObjectNode answer = Json.mapper().createObjectNode();
+        ObjectNode inbound = answer.putObject(CALL_INBOUND);
+        if (IngressMetrics.INBOUND_BUSY_AGENT.equals(outcome)) {
+            inbound.put(OVERRIDE_AGENT_ID, inboundBusyAgentId);
+        }
+        for (String field : new String[] {DYNAMIC_VARIABLES, METADATA}) {
+            if (request.path(field).isObject()) {
+                inbound.set(field, request.get(field));
+            }
+        }
+        String capacity = state == null ? IngressMetrics.CAPACITY_TIMEOUT : state.tag();
+        // Counted by the one answer that wins (the view or the timeout), before it is written.
+        exchange.accept(HttpReply.json(200, answer), () -> {
+            meters.counter(IngressMetrics.INBOUND_CALLS, IngressMetrics.TAG_OUTCOME, outcome,
+                    IngressMetrics.TAG_CAPACITY, capacity).increment();
+            if (!IngressMetrics.INBOUND_PASSED.equals(outcome)) {
+                LOG.info("inbound call over capacity: {}", IngressMetrics.INBOUND_BUSY_AGENT.equals(outcome)
+                        ? "routed to the busy agent " + inboundBusyAgentId : "no busy agent set, no override");
+            }
+        });
     }
 
     private void publish(Exchange exchange, CallEvent event) {
@@ -280,17 +348,25 @@ public final class WebhookHandler extends Handler.Abstract {
         }
 
         boolean accept(HttpReply reply) {
-            return answer(reply, IngressMetrics.OUTCOME_ACCEPTED, null, Map.of());
+            return accept(reply, () -> { });
+        }
+
+        /** @param won run only by the answer that wins, before it is written */
+        boolean accept(HttpReply reply, Runnable won) {
+            return answer(reply, IngressMetrics.OUTCOME_ACCEPTED, null, Map.of(), won);
         }
 
         boolean refuse(int status, String reason, String message, Map<String, String> headers) {
-            return answer(Replies.error(status, reason, message), IngressMetrics.OUTCOME_REJECTED, reason, headers);
+            return answer(Replies.error(status, reason, message), IngressMetrics.OUTCOME_REJECTED, reason, headers,
+                    () -> { });
         }
 
-        private boolean answer(HttpReply reply, String outcome, String reason, Map<String, String> headers) {
+        private boolean answer(HttpReply reply, String outcome, String reason, Map<String, String> headers,
+                Runnable won) {
             if (!answered.compareAndSet(false, true)) {
                 return false;
             }
+            won.run();
             Scheduler.Task armed = timeout;
             if (armed != null) {
                 armed.cancel();

@@ -258,14 +258,22 @@ public final class ResponderConfig extends AbstractConfig {
             + "start before turn.first-words-deadline-ms, or retries ran out. Empty: turn.fallback-message.";
 
     public static final String CACHE_ENABLED_CONFIG = "cache.enabled";
-    private static final String CACHE_ENABLED_DOC = "Serve a complete generated answer again for the same agent "
-            + "and the same transcript tail (last two utterances, normalized).";
+    private static final String CACHE_ENABLED_DOC = "Serve a complete generated answer again when everything the "
+            + "backend saw is the same: agent id and version, the call's dynamic variables, and the whole "
+            + "transcript (normalized: case and spacing aside). Never across agents; see cache.tail-key-agents.";
 
     public static final String CACHE_TTL_MS_CONFIG = "cache.ttl-ms";
     private static final String CACHE_TTL_MS_DOC = "How long a cached answer may be served.";
 
     public static final String CACHE_MAX_ENTRIES_CONFIG = "cache.max-entries";
     private static final String CACHE_MAX_ENTRIES_DOC = "Cached answers kept; the least recently used goes first.";
+
+    public static final String CACHE_TAIL_KEY_AGENTS_CONFIG = "cache.tail-key-agents";
+    private static final String CACHE_TAIL_KEY_AGENTS_DOC = "Agent ids (comma-separated) whose answers are cached "
+            + "by the agent and version and the last two utterances only, ignoring the dynamic variables and the "
+            + "start of the conversation: more hits, but one caller can hear an answer generated for another. Only "
+            + "for agents whose answers depend on nothing per caller (no {{variables}} or account data in the "
+            + "prompt, no memory of earlier turns). Empty: every agent uses the full key.";
 
     public static final String TOOLS_END_CALL_ENABLED_CONFIG = "agent.tools.end-call.enabled";
     private static final String TOOLS_END_CALL_ENABLED_DOC = "OpenAI backend: offer the LLM the built-in end_call "
@@ -438,6 +446,7 @@ public final class ResponderConfig extends AbstractConfig {
                     Importance.LOW, CACHE_TTL_MS_DOC)
             .define(CACHE_MAX_ENTRIES_CONFIG, Type.INT, 10_000, Range.between(1, 10_000_000), Importance.LOW,
                     CACHE_MAX_ENTRIES_DOC)
+            .define(CACHE_TAIL_KEY_AGENTS_CONFIG, Type.LIST, "", Importance.LOW, CACHE_TAIL_KEY_AGENTS_DOC)
             .define(TOOLS_END_CALL_ENABLED_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, TOOLS_END_CALL_ENABLED_DOC)
             .define(TOOLS_TRANSFER_NUMBER_CONFIG, Type.STRING, "", Importance.MEDIUM, TOOLS_TRANSFER_NUMBER_DOC)
             .define(TOOLS_TRANSFER_NUMBER_VARIABLE_CONFIG, Type.STRING, "transfer_number", Importance.LOW,
@@ -775,6 +784,12 @@ public final class ResponderConfig extends AbstractConfig {
 
     public int cacheMaxEntries() {
         return getInt(CACHE_MAX_ENTRIES_CONFIG);
+    }
+
+    /** The agents that opted in to the loose tail key; blank entries dropped. */
+    public java.util.Set<String> cacheTailKeyAgents() {
+        return getList(CACHE_TAIL_KEY_AGENTS_CONFIG).stream().map(String::trim).filter(a -> !a.isEmpty())
+                .collect(java.util.stream.Collectors.toUnmodifiableSet());
     }
 
     public boolean toolsEndCallEnabled() {

@@ -13,6 +13,7 @@ import java.util.Objects;
  * @param transcript       the whole conversation so far, oldest first (Retell sends all of it every time)
  * @param agentId          the call's agent, when the responder has seen it; null otherwise
  * @param dynamicVariables the call's Retell dynamic variables, when known; empty otherwise
+ * @param agentVersion     the call's agent version, when known; null otherwise (part of the response cache's key)
  */
 public record Turn(
         String callId,
@@ -20,13 +21,20 @@ public record Turn(
         String interactionType,
         List<Utterance> transcript,
         String agentId,
-        Map<String, String> dynamicVariables) {
+        Map<String, String> dynamicVariables,
+        Integer agentVersion) {
 
     public Turn {
         Objects.requireNonNull(callId, "callId");
         Objects.requireNonNull(interactionType, "interactionType");
         transcript = List.copyOf(transcript);
         dynamicVariables = Map.copyOf(dynamicVariables);
+    }
+
+    /** A turn whose agent version is not known. */
+    public Turn(String callId, long responseId, String interactionType, List<Utterance> transcript, String agentId,
+            Map<String, String> dynamicVariables) {
+        this(callId, responseId, interactionType, transcript, agentId, dynamicVariables, null);
     }
 
     /** The last thing the caller said, or empty when the caller has not spoken. */

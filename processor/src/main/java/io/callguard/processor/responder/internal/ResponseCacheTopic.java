@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The response cache's changelog, {@link Topics#responseCache()} (key: cache key, value: {@link CachedAnswer}),
  * written through on every store and read back whole at start, so a restart or another instance starts with
- * the cache warm. Entries past their TTL are skipped on load. The topic is created with the others (compacted,
+ * the cache warm. Entries past their TTL, and entries under an older key scheme, are skipped on load. The topic is created with the others (compacted,
  * deleted by time after {@code cache.ttl-ms}), not here.
  */
 public final class ResponseCacheTopic {
@@ -42,9 +42,10 @@ public final class ResponseCacheTopic {
 
     /**
      * Reads the topic from the beginning to the end offsets it had when this started, restoring every live
-     * entry into the cache (later records of a key win).
+     * entry into the cache (later records of a key win). Entries whose key is not of the cache's current
+     * scheme ({@link ResponseCache#KEY_VERSION}, e.g. the tail keys written before it) are skipped.
      *
-     * @return entries read
+     * @return entries loaded
      */
     public int load(Consumer<String, byte[]> consumer, ResponseCache cache, Duration timeout) {
         List<TopicPartition> partitions = new ArrayList<>();
@@ -54,15 +55,22 @@ public final class ResponseCacheTopic {
         Map<TopicPartition, Long> end = consumer.endOffsets(partitions, timeout);
         long deadline = System.nanoTime() + timeout.toNanos();
         int read = 0;
+        int otherScheme = 0;
         while (!reachedEnd(consumer, end) && System.nanoTime() < deadline) {
             for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
                 if (r.key() == null || r.value() == null) {
                     continue;
                 }
+                if (!ResponseCache.currentScheme(r.key())) {
+                    // Written under an older, looser key: never loaded, so it can never be served.
+                    otherScheme++;
+                    continue;
+                }
                 try {
                     CachedAnswer entry = serde.deserializer().deserialize(name, r.value());
-                    cache.restore(r.key(), entry.answer(), entry.expiresAtMs());
-                    read++;
+                    if (cache.restore(r.key(), entry.answer(), entry.expiresAtMs())) {
+                        read++;
+                    }
                 } catch (SerializationException e) {
                     LOG.warn("response cache skips an unreadable record at {}-{}@{}: {}", r.topic(), r.partition(),
                             r.offset(), e.getMessage());
@@ -70,6 +78,10 @@ public final class ResponseCacheTopic {
             }
         }
         consumer.unsubscribe();
+        if (otherScheme > 0) {
+            LOG.info("response cache skipped {} entries keyed by an older scheme (they expire with the topic's "
+                    + "retention)", otherScheme);
+        }
         return read;
     }
 

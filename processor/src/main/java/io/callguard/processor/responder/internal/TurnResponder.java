@@ -51,7 +51,7 @@ import org.slf4j.LoggerFactory;
  * <ol>
  *   <li>A response id not newer than the latest seen for the call is ignored (stale or duplicate). A newer
  *       one cancels the call's in-flight generation; nothing more is sent for the older id.</li>
- *   <li>A cached answer for the agent and transcript tail: sent whole, kind cached. Bulkhead full: the
+ *   <li>A cached answer under the turn's {@link ResponseCache#key}: sent whole, kind cached. Bulkhead full: the
  *       bulkhead-full line at once. The bulkhead is held for the whole turn, retries included.</li>
  *   <li>Per attempt: circuit breaker open, the circuit-open line (backend not called); otherwise the backend
  *       streams, and its first chunk must come within {@code responder.first-chunk-timeout-ms}
@@ -164,8 +164,8 @@ public final class TurnResponder implements AutoCloseable {
             meters.counter(ResponderMetrics.HEDGES_STARTED, ResponderMetrics.TAG_BACKEND, g.name());
             meters.counter(ResponderMetrics.HEDGES_WON, ResponderMetrics.TAG_BACKEND, g.name());
         }
-        this.cache = config.cacheEnabled() ? new ResponseCache(config.cacheMaxEntries(), config.cacheTtlMs(), clock)
-                : null;
+        this.cache = config.cacheEnabled() ? new ResponseCache(config.cacheMaxEntries(), config.cacheTtlMs(),
+                config.cacheTailKeyAgents(), clock) : null;
         for (FallbackReason reason : FallbackReason.values()) {
             fallbackLines.put(reason, config.fallbackMessage(reason, common));
         }
@@ -685,7 +685,7 @@ public final class TurnResponder implements AutoCloseable {
             this.fillerAtMs = received + budgetMs - marginMs;
             this.giveUpAtMs = received + firstWordsDeadlineMs - marginMs;
             this.capAtMs = received + maxAnswerMs - marginMs;
-            this.cacheKey = cache == null ? null : ResponseCache.key(turn.agentId(), turn.transcript());
+            this.cacheKey = cache == null ? null : cache.key(turn);
         }
 
         private void moveTo(Phase next) {
