@@ -7,8 +7,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.callguard.app.config.GatewayConfig;
 import io.callguard.processor.PartitionCapacity;
 import io.callguard.schemas.AgentResponse;
+import io.callguard.schemas.ArchiveReason;
+import io.callguard.schemas.CallArchive;
 import io.callguard.schemas.Json;
-import io.callguard.schemas.ResponseKind;
 import io.callguard.schemas.Topics;
 import io.callguard.testkit.RetellWebhooks;
 import io.callguard.testkit.TopicReader;
@@ -91,16 +92,16 @@ class TwoProcessorsIT {
         assertThat(first.processor().callState(crowded.get(0))).as("not in the first instance's stores").isEmpty();
         assertThat(callJson(first, crowded.get(2)).get("rejection_reason").asText()).isEqualTo("queue_full");
 
-        // And the rejected caller gets a busy response that ends the call
-        try (TopicReader<AgentResponse> responses = new TopicReader<>(first.bootstrapServers(),
+        // And the rejection is archived, and the processor wrote no busy record for it: the responder says the busy
+        // line to a rejected call's socket (this one has none)
+        try (TopicReader<CallArchive> archive = new TopicReader<>(first.bootstrapServers(),
+                topics(first).callArchive().name(), topics(first).callArchive().valueSerde().deserializer(), true);
+             TopicReader<AgentResponse> responses = new TopicReader<>(first.bootstrapServers(),
                 topics(first).responses().name(), topics(first).responses().valueSerde().deserializer(), true)) {
-            await().atMost(WAIT).until(() -> !responses.valuesFor(crowded.get(2)).isEmpty());
-            AgentResponse busy = responses.valuesFor(crowded.get(2)).get(0);
-            assertThat(busy.kind()).isEqualTo(ResponseKind.BUSY);
-            assertThat(busy.reason()).isEqualTo("queue_full");
-            assertThat(busy.endCall()).isTrue();
-            assertThat(responses.valuesFor(crowded.get(0))).isEmpty();
-            assertThat(responses.valuesFor(crowded.get(1))).isEmpty();
+            await().atMost(WAIT).until(() -> !archive.valuesFor(crowded.get(2)).isEmpty());
+            assertThat(archive.valuesFor(crowded.get(2))).singleElement()
+                    .satisfies(rejected -> assertThat(rejected.reason()).isEqualTo(ArchiveReason.REJECTED));
+            assertThat(responses.valuesFor(crowded.get(2))).isEmpty();
         }
 
         // And either instance reports all six partitions

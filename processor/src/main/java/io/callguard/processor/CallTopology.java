@@ -13,7 +13,6 @@ import static io.callguard.processor.CallTopologyNames.CLOSED_CALLS_STORE;
 import static io.callguard.processor.CallTopologyNames.DEAD_LETTER_SINK;
 import static io.callguard.processor.CallTopologyNames.DEDUPE_EXPIRY_STORE;
 import static io.callguard.processor.CallTopologyNames.DEDUPE_STORE;
-import static io.callguard.processor.CallTopologyNames.RESPONSE_SINK;
 
 import io.callguard.processor.internal.CallDetails;
 import io.callguard.processor.internal.CallStateProcessor;
@@ -36,8 +35,9 @@ import org.apache.kafka.streams.state.StoreBuilder;
 import org.apache.kafka.streams.state.Stores;
 
 /**
- * Builds the processor's Kafka Streams topology (Processor API): call-events in; call state, busy
- * responses, call archive and dead letters out. Building has no side effects; its names are in {@link CallTopologyNames}.
+ * Builds the processor's Kafka Streams topology (Processor API): call-events in; call state, call archive
+ * and dead letters out (no answers: admission is told on call-state, and the responder says the hold and busy
+ * lines). Building has no side effects; its names are in {@link CallTopologyNames}.
  */
 public final class CallTopology {
 
@@ -84,8 +84,6 @@ public final class CallTopology {
                 topics.callState().valueSerde().serializer(), CALL_STATE_PROCESSOR);
         topology.addSink(DEAD_LETTER_SINK, topics.deadLetters().name(), new StringSerializer(),
                 topics.deadLetters().valueSerde().serializer(), CALL_STATE_PROCESSOR);
-        topology.addSink(RESPONSE_SINK, topics.responses().name(), new StringSerializer(),
-                topics.responses().valueSerde().serializer(), CALL_STATE_PROCESSOR);
         topology.addSink(CALL_ARCHIVE_SINK, topics.callArchive().name(), new StringSerializer(),
                 topics.callArchive().valueSerde().serializer(), CALL_STATE_PROCESSOR);
         return topology;

@@ -10,7 +10,6 @@ public final class CallTopologyNames {
     public static final String CALL_STATE_PROCESSOR = "call-state-processor";
     public static final String CALL_STATE_SINK = "call-state-sink";
     public static final String DEAD_LETTER_SINK = "dead-letter-sink";
-    public static final String RESPONSE_SINK = "response-sink";
     public static final String CALL_ARCHIVE_SINK = "call-archive-sink";
 
     /** Call id -> call state. */

@@ -75,6 +75,13 @@ public final class ProcessorConfig extends AbstractConfig {
     private static final String CAPACITY_QUEUE_TIMEOUT_MS_DOC = "How long a call may wait in the queue before it is "
             + "rejected with the busy message (queue_timeout), in ms. Checked every call.expiry-scan-interval-ms.";
 
+    public static final String CAPACITY_SOCKET_LOST_GRACE_MS_CONFIG = "capacity.socket-lost-grace-ms";
+    private static final String CAPACITY_SOCKET_LOST_GRACE_MS_DOC = "How long a live call (active or queued) keeps "
+            + "its slot or queue place after its current socket closed with no new socket opened, in ms of processor "
+            + "wall-clock time. A socket opened in time (Retell's reconnect) keeps it; past it, with no call_ended, the "
+            + "slot or place is released and the call archived as socket_lost (status expired). Checked every "
+            + "call.expiry-scan-interval-ms. Keep it above Retell's reconnect window (two reopens, seconds apart).";
+
     public static final String CAPACITY_BUSY_MESSAGE_CONFIG = "capacity.busy-message";
     private static final String CAPACITY_BUSY_MESSAGE_DOC = "What a refused caller hears before the call ends.";
     public static final String DEFAULT_BUSY_MESSAGE = "Sorry, all of our agents are busy right now. "
@@ -86,7 +93,7 @@ public final class ProcessorConfig extends AbstractConfig {
 
     public static final String CALL_EXPIRY_SCAN_INTERVAL_MS_CONFIG = "call.expiry-scan-interval-ms";
     private static final String CALL_EXPIRY_SCAN_INTERVAL_MS_DOC = "How often the call timers (TTL, queue timeout, "
-            + "archive grace, closed-call markers) are checked, in ms of wall-clock time.";
+            + "socket-lost grace, archive grace, closed-call markers) are checked, in ms of wall-clock time.";
 
     public static final String CALL_ARCHIVE_GRACE_MS_CONFIG = "call.archive-grace-ms";
     private static final String CALL_ARCHIVE_GRACE_MS_DOC = "How long an archived call's state is kept so late "
@@ -118,6 +125,8 @@ public final class ProcessorConfig extends AbstractConfig {
                     CAPACITY_QUEUE_SIZE_DOC)
             .define(CAPACITY_QUEUE_TIMEOUT_MS_CONFIG, Type.LONG, 30_000L, Range.atLeast(1), Importance.MEDIUM,
                     CAPACITY_QUEUE_TIMEOUT_MS_DOC)
+            .define(CAPACITY_SOCKET_LOST_GRACE_MS_CONFIG, Type.LONG, 60_000L, Range.atLeast(1), Importance.MEDIUM,
+                    CAPACITY_SOCKET_LOST_GRACE_MS_DOC)
             .define(CAPACITY_BUSY_MESSAGE_CONFIG, Type.STRING, DEFAULT_BUSY_MESSAGE, Importance.LOW,
                     CAPACITY_BUSY_MESSAGE_DOC)
             .define(CALL_TTL_MS_CONFIG, Type.LONG, 3_600_000L, Range.atLeast(1), Importance.MEDIUM, CALL_TTL_MS_DOC)
@@ -210,6 +219,10 @@ public final class ProcessorConfig extends AbstractConfig {
 
     public long queueTimeoutMs() {
         return getLong(CAPACITY_QUEUE_TIMEOUT_MS_CONFIG);
+    }
+
+    public long socketLostGraceMs() {
+        return getLong(CAPACITY_SOCKET_LOST_GRACE_MS_CONFIG);
     }
 
     public String busyMessage() {

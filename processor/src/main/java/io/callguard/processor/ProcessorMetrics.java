@@ -27,8 +27,20 @@ public final class ProcessorMetrics {
     public static final String CAPACITY_UTILIZATION = "callguard.capacity.utilization";
     /** Counter: calls refused for capacity; tag {@link #TAG_REASON} ({@code queue_full}, {@code queue_timeout}). */
     public static final String CALLS_REJECTED = "callguard.calls.rejected";
-    /** Counter: calls archived; tag {@link #TAG_REASON} ({@code ended}, {@code expired}, {@code rejected}). */
+    /**
+     * Counter: calls archived; tag {@link #TAG_REASON} ({@code ended}, {@code expired}, {@code rejected},
+     * {@code socket_lost}).
+     */
     public static final String CALLS_ARCHIVED = "callguard.calls.archived";
+    /**
+     * Counter: socket-lost grace decisions of live calls; tag {@link #TAG_OUTCOME}: {@value #GRACE_STARTED} (the
+     * call's socket closed, its slot kept for {@code capacity.socket-lost-grace-ms}), {@value #GRACE_RECONNECTED}
+     * (a socket opened in time), {@value #GRACE_RELEASED} (none did: slot or queue place released).
+     */
+    public static final String SOCKET_GRACE = "callguard.calls.socket.grace";
+    public static final String GRACE_STARTED = "started";
+    public static final String GRACE_RECONNECTED = "reconnected";
+    public static final String GRACE_RELEASED = "released";
     /** Counter: stream threads replaced after an uncaught exception. */
     public static final String STREAM_THREADS_REPLACED = "callguard.processor.threads.replaced";
     /** Counter: output records Kafka refused and that were skipped; tag {@link #TAG_REASON} = exception class. */
@@ -38,6 +50,7 @@ public final class ProcessorMetrics {
     public static final String TAG_REASON = "reason";
     public static final String TAG_PARTITION = "partition";
     public static final String TAG_SOURCE = "source";
+    public static final String TAG_OUTCOME = "outcome";
 
     private ProcessorMetrics() {
     }

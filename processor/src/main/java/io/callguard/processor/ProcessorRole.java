@@ -176,11 +176,11 @@ public final class ProcessorRole implements Role {
         // FETCH_MAX_WAIT_MS to call-state updates when traffic is light.
         p.put(StreamsConfig.mainConsumerPrefix(ConsumerConfig.FETCH_MIN_BYTES_CONFIG), FETCH_MIN_BYTES);
         p.put(StreamsConfig.mainConsumerPrefix(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG), FETCH_MAX_WAIT_MS);
-        // A call's state and answers must survive a broker failover and never be written twice by a retry.
+        // A call's state and archive must survive a broker failover and never be written twice by a retry.
         p.put(StreamsConfig.producerPrefix(ProducerConfig.ACKS_CONFIG), "all");
         p.put(StreamsConfig.producerPrefix(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG), true);
-        // Kafka Streams lingers 100 ms by default, which at_least_once adds to every state change and busy
-        // response (measured: p50 107 ms instead of ~10 ms, README "Processing guarantee"); under
+        // Kafka Streams lingers 100 ms by default, which at_least_once adds to every state change
+        // (measured: p50 107 ms instead of ~10 ms, README "Processing guarantee"); under
         // exactly_once_v2 the commit flushes anyway.
         p.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), LINGER_MS);
         // Output Kafka refuses: retry what is retriable, skip what can never be written, fail on the rest

@@ -5,12 +5,10 @@ import static io.callguard.processor.TestEvents.callStarted;
 import static io.callguard.processor.TopologyFixture.T0;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.ArchiveReason;
 import io.callguard.schemas.CallArchive;
 import io.callguard.schemas.CallState;
 import io.callguard.schemas.CallStatus;
-import io.callguard.schemas.ResponseKind;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -18,12 +16,11 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Capacity per partition: slots, the FIFO queue, busy rejections, queue timeout and call TTL. */
+/** Capacity per partition: slots, the FIFO queue, rejections, queue timeout and call TTL. */
 class CapacityTopologyTest {
 
     private static final long SCAN_MS = 1_000;
     private static final long QUEUE_TIMEOUT_MS = 30_000;
-    private static final String BUSY = "All lines are busy, please call later.";
 
     @TempDir
     Path stateDir;
@@ -35,7 +32,6 @@ class CapacityTopologyTest {
                 ProcessorConfig.CAPACITY_MAX_ACTIVE_CALLS_PER_PARTITION_CONFIG, 2,
                 ProcessorConfig.CAPACITY_QUEUE_SIZE_CONFIG, 2,
                 ProcessorConfig.CAPACITY_QUEUE_TIMEOUT_MS_CONFIG, QUEUE_TIMEOUT_MS,
-                ProcessorConfig.CAPACITY_BUSY_MESSAGE_CONFIG, BUSY,
                 ProcessorConfig.CALL_EXPIRY_SCAN_INTERVAL_MS_CONFIG, SCAN_MS));
         values.putAll(overrides);
         fixture = new TopologyFixture(stateDir, values);
@@ -106,37 +102,31 @@ class CapacityTopologyTest {
     }
 
     @Test
-    void shouldRejectWithBusyResponseWhenQueueIsFull() {
+    void shouldRejectWithoutWritingABusyRecordWhenQueueIsFull() {
         // Given
         start(Map.of());
         for (String call : List.of("c1", "c2", "c3", "c4")) {
             fixture.send(callStarted(call, T0));
         }
 
-        // When
+        // When a fifth call arrives by a turn, and a sixth known only by its socket
         fixture.send(TestEvents.responseRequired("c5", 1, T0 + 7, 1));
+        fixture.send(TestEvents.socketOpened("c6", "conn-6", T0 + 8));
 
-        // Then
-        CallState rejected = fixture.storedState("c5");
-        assertThat(rejected.status()).isEqualTo(CallStatus.REJECTED);
-        assertThat(rejected.rejectionReason()).isEqualTo("queue_full");
-        List<AgentResponse> responses = fixture.responses();
-        assertThat(responses).hasSize(1);
-        AgentResponse busy = responses.get(0);
-        assertThat(busy.callId()).isEqualTo("c5");
-        assertThat(busy.kind()).isEqualTo(ResponseKind.BUSY);
-        assertThat(busy.responseId()).isZero();
-        assertThat(busy.content()).isEqualTo(BUSY);
-        assertThat(busy.contentComplete()).isTrue();
-        assertThat(busy.endCall()).isTrue();
-        assertThat(busy.reason()).isEqualTo("queue_full");
-        assertThat(busy.requestReceivedAtMs()).isEqualTo(T0 + 7);
-        assertThat(busy.edgeNode()).isEqualTo("edge-a");
-        List<CallArchive> archives = fixture.archives();
-        assertThat(archives).extracting(CallArchive::callId, CallArchive::reason)
-                .containsExactly(org.assertj.core.groups.Tuple.tuple("c5", ArchiveReason.REJECTED));
+        // Then both are rejected on call-state, and nothing is said by the processor: the responder says the busy
+        // line on the call's latest response id
+        for (String call : List.of("c5", "c6")) {
+            CallState rejected = fixture.storedState(call);
+            assertThat(rejected.status()).as(call).isEqualTo(CallStatus.REJECTED);
+            assertThat(rejected.rejectionReason()).as(call).isEqualTo("queue_full");
+        }
+        assertThat(fixture.latestStates().get("c6").status()).isEqualTo(CallStatus.REJECTED);
+        assertThat(fixture.responses()).isEmpty();
+        assertThat(fixture.archives()).extracting(CallArchive::callId, CallArchive::reason).containsExactly(
+                org.assertj.core.groups.Tuple.tuple("c5", ArchiveReason.REJECTED),
+                org.assertj.core.groups.Tuple.tuple("c6", ArchiveReason.REJECTED));
         assertThat(fixture.count(ProcessorMetrics.CALLS_REJECTED, ProcessorMetrics.TAG_REASON, "queue_full"))
-                .isEqualTo(1.0);
+                .isEqualTo(2.0);
         assertThat(fixture.counter(CallTopologyNames.QUEUED_COUNTER)).isEqualTo(2);
     }
 
@@ -178,12 +168,8 @@ class CapacityTopologyTest {
         CallState rejected = fixture.lastState("c3");
         assertThat(rejected.status()).isEqualTo(CallStatus.REJECTED);
         assertThat(rejected.rejectionReason()).isEqualTo("queue_timeout");
-        assertThat(fixture.responses()).singleElement().satisfies(busy -> {
-            assertThat(busy.kind()).isEqualTo(ResponseKind.BUSY);
-            assertThat(busy.reason()).isEqualTo("queue_timeout");
-            assertThat(busy.requestReceivedAtMs()).isEqualTo(T0 + 3);
-            assertThat(busy.createdAtMs()).isEqualTo(T0 + QUEUE_TIMEOUT_MS);
-        });
+        assertThat(rejected.updatedAtMs()).isEqualTo(T0 + QUEUE_TIMEOUT_MS);
+        assertThat(fixture.responses()).as("no busy record: the responder says it").isEmpty();
         assertThat(fixture.archives()).extracting(CallArchive::reason).containsExactly(ArchiveReason.REJECTED);
         assertThat(fixture.counter(CallTopologyNames.QUEUED_COUNTER)).isZero();
         assertThat(fixture.count(ProcessorMetrics.CALLS_REJECTED, ProcessorMetrics.TAG_REASON, "queue_timeout"))

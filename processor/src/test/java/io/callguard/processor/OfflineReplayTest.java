@@ -48,6 +48,36 @@ class OfflineReplayTest {
         });
     }
 
+    @Test
+    void shouldShowTheSocketLostReleaseAsATimersStepOfItsOwnBeforeTheNextEvent() {
+        // Given a call whose socket closed, and whose call_ended came two minutes later
+        long grace = 60_000;
+        List<OfflineReplay.Event> events = List.of(event(TestEvents.socketOpened("call-s", "conn-1", T0), T0),
+                event(TestEvents.socketClosed("call-s", "conn-1", T0 + 1_000), T0 + 1_000),
+                event(TestEvents.callEnded("call-s", T0 + 120_000), T0 + 120_000));
+
+        // When it is replayed
+        OfflineReplay.Result result = OfflineReplay.run(topics, new ProcessorConfig(Map.of(
+                ProcessorConfig.CAPACITY_SOCKET_LOST_GRACE_MS_CONFIG, grace)), "call-s", events, null);
+
+        // Then the close starts the grace, the timers before call_ended release the slot, and call_ended changes
+        // nothing twice
+        assertThat(result.events().get(1).counterIncrements())
+                .containsKey(ProcessorMetrics.SOCKET_GRACE + "|" + ProcessorMetrics.GRACE_STARTED);
+        assertThat(result.timersBefore()).containsOnlyKeys(2);
+        OfflineReplay.Step released = result.timersBefore().get(2);
+        assertThat(released.before().status()).isEqualTo(CallStatus.ACTIVE);
+        assertThat(released.after().status()).isEqualTo(CallStatus.EXPIRED);
+        assertThat(released.counterIncrements())
+                .containsKey(ProcessorMetrics.SOCKET_GRACE + "|" + ProcessorMetrics.GRACE_RELEASED);
+        assertThat(released.archives()).singleElement()
+                .satisfies(archive -> assertThat(archive.reason()).isEqualTo(ArchiveReason.SOCKET_LOST));
+        OfflineReplay.Step ended = result.events().get(2);
+        assertThat(ended.archives()).isEmpty();
+        assertThat(ended.after().status()).isEqualTo(CallStatus.EXPIRED);
+        assertThat(ended.after().ended()).isTrue();
+    }
+
     private OfflineReplay.Event event(CallEvent event, long atMs) {
         byte[] bytes = topics.callEvents().valueSerde().serializer().serialize("", event);
         return new OfflineReplay.Event(event.callId(), bytes, new RecordHeaders(), atMs, atMs);

@@ -26,6 +26,7 @@ class ProcessorConfigTest {
         assertThat(config.maxActiveCalls()).isEqualTo(10);
         assertThat(config.queueSize()).isEqualTo(20);
         assertThat(config.queueTimeoutMs()).isEqualTo(30_000);
+        assertThat(config.socketLostGraceMs()).isEqualTo(60_000);
         assertThat(config.callTtlMs()).isEqualTo(3_600_000L);
         assertThat(config.expiryScanIntervalMs()).isEqualTo(10_000);
         assertThat(config.archiveGraceMs()).isEqualTo(600_000);

@@ -77,6 +77,22 @@ final class TestEvents {
         });
     }
 
+    /** The edge accepted a socket of the call ({@code begin} owed, as a first open says). */
+    static CallEvent socketOpened(String callId, String connectionId, long receivedAtMs) {
+        ObjectNode payload = Json.mapper().createObjectNode().put("connection_id", connectionId)
+                .put("begin", CallEvent.BEGIN_OWED);
+        return new CallEvent(CallEvent.SCHEMA_VERSION, UUID.randomUUID().toString(), callId, EventSource.SOCKET,
+                CallEvent.TYPE_SOCKET_OPENED, null, receivedAtMs, null, "edge-a", payload);
+    }
+
+    /** A socket of the call closed abnormally (1006), as Retell's side dropping it looks. */
+    static CallEvent socketClosed(String callId, String connectionId, long receivedAtMs) {
+        ObjectNode payload = Json.mapper().createObjectNode().put("connection_id", connectionId).put("code", 1006)
+                .put("reason", "");
+        return new CallEvent(CallEvent.SCHEMA_VERSION, UUID.randomUUID().toString(), callId, EventSource.SOCKET,
+                CallEvent.TYPE_SOCKET_CLOSED, null, receivedAtMs, null, "edge-a", payload);
+    }
+
     /** The same delivery again, as Retell retries it: same key and content, a new event id. */
     static CallEvent redelivery(CallEvent event) {
         return new CallEvent(event.schemaVersion(), UUID.randomUUID().toString(), event.callId(), event.source(),

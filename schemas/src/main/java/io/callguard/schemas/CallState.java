@@ -35,6 +35,11 @@ import java.util.Objects;
  * @param reconnects socket reconnects seen for this call
  * @param queuedAtMs when the call joined the capacity queue
  * @param admittedAtMs when the call got a capacity slot
+ * @param connectionId the call's current socket: the latest one opened ({@code socket_opened}, by edge receipt time);
+ *                     null while no socket was seen (a call known by webhooks only)
+ * @param socketOpenedAtMs edge receipt time of the current socket's opening; null when none was seen
+ * @param socketLostAtMs when the current socket closed with no later socket opened, processor wall-clock ms (the start
+ *                       of {@code capacity.socket-lost-grace-ms}); null while a socket is open or none was seen
  * @param firstEventAtMs edge receipt time of the first event applied
  * @param lastEventAtMs edge receipt time of the latest event applied
  * @param updatedAtMs when the processor last changed this state
@@ -69,11 +74,15 @@ public record CallState(
         long reconnects,
         Long queuedAtMs,
         Long admittedAtMs,
+        String connectionId,
+        Long socketOpenedAtMs,
+        Long socketLostAtMs,
         long firstEventAtMs,
         long lastEventAtMs,
         long updatedAtMs) {
 
-    public static final int SCHEMA_VERSION = 1;
+    /** Version 2 added the socket fields ({@code connection_id}, {@code socket_opened_at_ms}, {@code socket_lost_at_ms}). */
+    public static final int SCHEMA_VERSION = 2;
 
     public CallState {
         Objects.requireNonNull(callId, "callId");
@@ -121,6 +130,9 @@ public record CallState(
         b.reconnects = reconnects;
         b.queuedAtMs = queuedAtMs;
         b.admittedAtMs = admittedAtMs;
+        b.connectionId = connectionId;
+        b.socketOpenedAtMs = socketOpenedAtMs;
+        b.socketLostAtMs = socketLostAtMs;
         b.firstEventAtMs = firstEventAtMs;
         b.lastEventAtMs = lastEventAtMs;
         b.updatedAtMs = updatedAtMs;
@@ -158,6 +170,9 @@ public record CallState(
         private long reconnects;
         private Long queuedAtMs;
         private Long admittedAtMs;
+        private String connectionId;
+        private Long socketOpenedAtMs;
+        private Long socketLostAtMs;
         private long firstEventAtMs;
         private long lastEventAtMs;
         private long updatedAtMs;
@@ -310,6 +325,21 @@ public record CallState(
             return this;
         }
 
+        public Builder connectionId(String value) {
+            this.connectionId = value;
+            return this;
+        }
+
+        public Builder socketOpenedAtMs(Long value) {
+            this.socketOpenedAtMs = value;
+            return this;
+        }
+
+        public Builder socketLostAtMs(Long value) {
+            this.socketLostAtMs = value;
+            return this;
+        }
+
         public Builder firstEventAtMs(long value) {
             this.firstEventAtMs = value;
             return this;
@@ -326,7 +356,7 @@ public record CallState(
         }
 
         public CallState build() {
-            return new CallState(schemaVersion, callId, status, retellStatus, agentId, agentVersion, callType, direction, fromNumber, toNumber, startTimestamp, endTimestamp, durationMs, disconnectionReason, started, ended, analyzed, rejectionReason, turnCount, latestResponseId, transcriptLength, metadata, dynamicVariables, eventsApplied, duplicatesDropped, fallbacks, reconnects, queuedAtMs, admittedAtMs, firstEventAtMs, lastEventAtMs, updatedAtMs);
+            return new CallState(schemaVersion, callId, status, retellStatus, agentId, agentVersion, callType, direction, fromNumber, toNumber, startTimestamp, endTimestamp, durationMs, disconnectionReason, started, ended, analyzed, rejectionReason, turnCount, latestResponseId, transcriptLength, metadata, dynamicVariables, eventsApplied, duplicatesDropped, fallbacks, reconnects, queuedAtMs, admittedAtMs, connectionId, socketOpenedAtMs, socketLostAtMs, firstEventAtMs, lastEventAtMs, updatedAtMs);
         }
     }
 }

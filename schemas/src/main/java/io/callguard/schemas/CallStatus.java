@@ -10,7 +10,10 @@ public enum CallStatus {
     ACTIVE,
     /** Retell reported the call over. */
     ENDED,
-    /** No event within the call TTL; closed by callguard. */
+    /**
+     * Closed by callguard without Retell saying the call is over: no event within the call TTL, or its socket
+     * lost for longer than {@code capacity.socket-lost-grace-ms} (the archive reason tells which).
+     */
     EXPIRED,
     /** Refused for capacity (queue full or queue timeout). */
     REJECTED;

@@ -120,11 +120,29 @@ class JsonSerdeTest {
     }
 
     @Test
+    void shouldReadAVersionOneCallStateWithoutItsSocketFields() {
+        byte[] v1 = ("{\"schema_version\":1,\"call_id\":\"c-1\",\"status\":\"active\",\"started\":true,"
+                + "\"ended\":false,\"analyzed\":false,\"turn_count\":2,\"transcript_length\":3,"
+                + "\"events_applied\":4,\"duplicates_dropped\":0,\"fallbacks\":0,\"reconnects\":0,"
+                + "\"admitted_at_ms\":5,\"first_event_at_ms\":5,\"last_event_at_ms\":6,\"updated_at_ms\":7}")
+                .getBytes(StandardCharsets.UTF_8);
+
+        CallState read = JsonSerde.of(CallState.class).fromBytes(v1);
+
+        assertThat(read.schemaVersion()).isEqualTo(1);
+        assertThat(read.status()).isEqualTo(CallStatus.ACTIVE);
+        assertThat(read.turnCount()).isEqualTo(2);
+        assertThat(read.connectionId()).isNull();
+        assertThat(read.socketOpenedAtMs()).isNull();
+        assertThat(read.socketLostAtMs()).isNull();
+    }
+
+    @Test
     void shouldWriteSnakeCaseNamesAndLeaveNullsOut() {
         String json = new String(JsonSerde.of(CallState.class).toBytes(SampleRecords.minimalState("c-1")),
                 StandardCharsets.UTF_8);
 
-        assertThat(json).contains("\"call_id\":\"c-1\"", "\"schema_version\":1", "\"status\":\"active\"")
+        assertThat(json).contains("\"call_id\":\"c-1\"", "\"schema_version\":2", "\"status\":\"active\"")
                 .doesNotContain("agent_id", "null");
     }
 

@@ -68,6 +68,7 @@ public final class SampleRecords {
                 .durationMs(60_000L).disconnectionReason("user_hangup").started(true).ended(true).analyzed(false)
                 .turnCount(4).latestResponseId(4L).transcriptLength(8).metadata(metadata).dynamicVariables(vars)
                 .eventsApplied(7).duplicatesDropped(2).fallbacks(1).reconnects(1).admittedAtMs(1_700_000_000_001L)
+                .connectionId("conn-2").socketOpenedAtMs(1_700_000_030_000L).socketLostAtMs(1_700_000_060_002L)
                 .firstEventAtMs(1_700_000_000_000L).lastEventAtMs(1_700_000_060_000L).updatedAtMs(1_700_000_060_001L)
                 .build();
     }

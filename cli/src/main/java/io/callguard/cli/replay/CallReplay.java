@@ -3,11 +3,9 @@ package io.callguard.cli.replay;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.callguard.cli.tools.AnswerText;
 import io.callguard.processor.ProcessorConfig;
 import io.callguard.processor.ProcessorMetrics;
 import io.callguard.processor.replay.OfflineReplay;
-import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallArchive;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.CallState;
@@ -49,13 +47,23 @@ final class CallReplay {
         ArrayNode entries = Json.mapper().createArrayNode();
         CallState lastState = null;
         String archiveReason = null;
+        long graceMs = config.socketLostGraceMs();
         for (int i = 0; i < records.size(); i++) {
+            OfflineReplay.Step timersStep = replay.timersBefore().get(i);
+            if (timersStep != null) {
+                ObjectNode timers = Json.mapper().createObjectNode().put("kind", "timers")
+                        .put("time", Instant.ofEpochMilli(events.get(i).atMs()).toString());
+                Outcome outcome = describe(timers, timersStep, graceMs);
+                entries.add(timers);
+                lastState = outcome.lastState != null ? outcome.lastState : lastState;
+                archiveReason = outcome.archiveReason != null ? outcome.archiveReason : archiveReason;
+            }
             ObjectNode entry = eventEntry(records.get(i));
             OfflineReplay.Step step = replay.events().get(i);
             if (step.processingError() != null) {
                 entry.withArray("decisions").add("processing_error: " + step.processingError());
             }
-            Outcome outcome = describe(entry, step);
+            Outcome outcome = describe(entry, step, graceMs);
             lastState = outcome.lastState != null ? outcome.lastState : lastState;
             archiveReason = outcome.archiveReason != null ? outcome.archiveReason : archiveReason;
             entries.add(entry);
@@ -63,7 +71,7 @@ final class CallReplay {
         if (replay.timers().isPresent()) {
             ObjectNode entry = Json.mapper().createObjectNode().put("kind", "timers")
                     .put("time", Instant.ofEpochMilli(endMs).toString());
-            Outcome outcome = describe(entry, replay.timers().get());
+            Outcome outcome = describe(entry, replay.timers().get(), graceMs);
             if (!entry.withArray("decisions").isEmpty() || entry.has("transition")) {
                 entries.add(entry);
             }
@@ -76,7 +84,7 @@ final class CallReplay {
     private record Outcome(CallState lastState, String archiveReason) {
     }
 
-    private static Outcome describe(ObjectNode entry, OfflineReplay.Step step) {
+    private static Outcome describe(ObjectNode entry, OfflineReplay.Step step, long graceMs) {
         ArrayNode decisions = entry.withArray("decisions");
         CallState before = step.before();
         CallState after = step.after();
@@ -109,17 +117,13 @@ final class CallReplay {
                 case ProcessorMetrics.CALLS_REJECTED -> "rejected (" + tag + ")";
                 case ProcessorMetrics.CALLS_ARCHIVED -> "archived (" + tag + ")";
                 case ProcessorMetrics.EVENTS_APPLIED -> "applied";
+                case ProcessorMetrics.SOCKET_GRACE -> graceDecision(tag, statusBefore, statusAfter, graceMs);
                 default -> null;
             };
             if (decision != null) {
                 decisions.add(decision);
             }
         });
-        for (AgentResponse busy : step.responses()) {
-            List<String> effects = AnswerText.effects(busy);
-            decisions.add(busy.kind().wireName() + " response (" + busy.reason() + ")"
-                    + (effects.isEmpty() ? "" : " [" + String.join(", ", effects) + "]"));
-        }
         for (CallArchive archive : step.archives()) {
             archiveReason = archive.reason().wireName();
             if (lastState == null) {
@@ -132,6 +136,19 @@ final class CallReplay {
             transition.set("changed", changedFields(before, after));
         }
         return new Outcome(lastState, archiveReason);
+    }
+
+    /** A socket-lost grace decision, by the outcome tag of {@link ProcessorMetrics#SOCKET_GRACE}. */
+    private static String graceDecision(String outcome, String statusBefore, String statusAfter, long graceMs) {
+        String held = ProcessorMetrics.GRACE_RELEASED.equals(outcome) ? statusBefore : statusAfter;
+        String place = "queued".equals(held) ? "queue place" : "slot";
+        return switch (outcome) {
+            case ProcessorMetrics.GRACE_STARTED -> "socket lost: " + place + " kept for the grace of " + graceMs + " ms";
+            case ProcessorMetrics.GRACE_RECONNECTED -> "socket back within the grace: " + place + " kept";
+            case ProcessorMetrics.GRACE_RELEASED -> "socket lost past the grace with no call_ended: " + place
+                    + " released (socket_lost)";
+            default -> "socket grace (" + outcome + ")";
+        };
     }
 
     /** Fields that differ between two states, each as {@code [before, after]}; bookkeeping times left out. */

@@ -3,7 +3,6 @@ package io.callguard.processor.internal;
 import io.callguard.processor.CallTopologyNames;
 import io.callguard.processor.ProcessorConfig;
 import io.callguard.processor.ProcessorMetrics;
-import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.ArchiveReason;
 import io.callguard.schemas.CallArchive;
 import io.callguard.schemas.CallEvent;
@@ -11,12 +10,12 @@ import io.callguard.schemas.CallState;
 import io.callguard.schemas.CallStatus;
 import io.callguard.schemas.DeadLetter;
 import io.callguard.schemas.JsonSerde;
-import io.callguard.schemas.ResponseKind;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.streams.processor.PunctuationType;
@@ -31,16 +30,21 @@ import org.slf4j.LoggerFactory;
 /**
  * Turns the call-events stream into call state, one instance per stream task (= partition): parses each
  * record (dead-lettering what cannot be read), drops duplicate deliveries by idempotency key, folds the
- * rest into the call's state, admits calls to this partition's capacity (slot, FIFO queue or busy
- * rejection), archives calls that end, expire or are rejected, and deletes them after a grace period.
- * Every change of a call's state is forwarded to the call-state topic.
+ * rest into the call's state, admits calls to this partition's capacity (slot, FIFO queue or rejection),
+ * archives calls that end, expire, lose their socket or are rejected, and deletes them after a grace period.
+ * Every change of a call's state is forwarded to the call-state topic, the only place admission is told: the
+ * responder reads it and says the hold or busy line (this processor writes no answers).
  *
- * <p>Status: a call's first event admits it (ACTIVE), queues it (QUEUED) or rejects it (REJECTED), unless
- * that event is {@code call_ended}, which makes it ENDED without a slot. A live call (ACTIVE or QUEUED)
- * becomes ENDED on {@code call_ended} or EXPIRED after {@code call.ttl-ms} without a change, and a queued
- * one REJECTED after {@code capacity.queue-timeout-ms}. ENDED, EXPIRED and REJECTED are final: the call is
- * archived once, its slot or queue place released, and later events during the grace period still update
- * its state (a late {@code call_analyzed}) but never give it a slot again.
+ * <p>Status: a call's first event, whatever it is (a {@code call_started}, or {@code socket_opened} for a call
+ * known only by its socket), admits it (ACTIVE), queues it (QUEUED) or rejects it (REJECTED, queue_full),
+ * unless that event is {@code call_ended}, which makes it ENDED without a slot; a later event of the call
+ * (its {@code call_started} after the socket) never admits it again. A live call (ACTIVE or QUEUED) becomes
+ * ENDED on {@code call_ended}; EXPIRED after {@code call.ttl-ms} without a change, or when its current socket
+ * closed and none opened within {@code capacity.socket-lost-grace-ms} (archived as socket_lost: EXPIRED because
+ * callguard, not Retell, closed it); and a queued one REJECTED after {@code capacity.queue-timeout-ms}. ENDED,
+ * EXPIRED and REJECTED are final: the call is archived once, its slot or queue place released, and later
+ * events during the grace period still update its state (a late {@code call_ended} or {@code call_analyzed})
+ * but never give it a slot or archive it again.
  */
 public final class CallStateProcessor implements Processor<String, byte[], String, Object> {
 
@@ -173,6 +177,34 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         } else if (before == null || wasLive) {
             closed(next, before, archiveReason(next.status()), nowMs);
         }
+        if (isLive(next.status())) {
+            followSocket(wasLive ? prior.socketLostAtMs() : null, next);
+        }
+    }
+
+    /**
+     * Starts or cancels the socket-lost grace of a live call whose socket mark moved: lost now (the grace
+     * starts), or back (a socket opened in time: the slot stays).
+     */
+    private void followSocket(Long priorLostAtMs, CallState call) {
+        Long lostAtMs = call.socketLostAtMs();
+        if (Objects.equals(priorLostAtMs, lostAtMs)) {
+            return;
+        }
+        if (priorLostAtMs != null) {
+            timers.cancel(CallTimers.Kind.SOCKET_LOST, call.callId(), priorLostAtMs + config.socketLostGraceMs());
+        }
+        if (lostAtMs != null) {
+            timers.schedule(CallTimers.Kind.SOCKET_LOST, call.callId(), lostAtMs + config.socketLostGraceMs());
+            LOG.info("call {}: socket {} lost on partition {}; its {} kept for {} ms", call.callId(),
+                    call.connectionId(), partition(), call.status() == CallStatus.QUEUED ? "queue place" : "slot",
+                    config.socketLostGraceMs());
+            graceDecision(ProcessorMetrics.GRACE_STARTED);
+        } else {
+            LOG.info("call {}: socket {} opened within the socket-lost grace; it keeps its place", call.callId(),
+                    call.connectionId());
+            graceDecision(ProcessorMetrics.GRACE_RECONNECTED);
+        }
     }
 
     private CallState foldWithDetails(CallState prior, CallEvent event, long nowMs) {
@@ -197,7 +229,7 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         return merged;
     }
 
-    /** Gives a new call a slot, a queue place, or a busy rejection (queue_full). Keeps the queue FIFO. */
+    /** Gives a new call a slot, a queue place, or a rejection (queue_full). Keeps the queue FIFO. */
     private CallState admit(CallState call, CallEvent first, long nowMs) {
         if (capacity.hasFreeSlot() && capacity.queueIsEmpty()) {
             capacity.takeSlot();
@@ -213,7 +245,7 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
             return call.toBuilder().status(CallStatus.QUEUED).queuedAtMs(nowMs).build();
         }
         String reason = "queue_full";
-        sendBusy(call.callId(), reason, first.receivedAtMs(), first.edgeNode(), nowMs);
+        rejected(call.callId(), reason);
         return call.toBuilder().status(CallStatus.REJECTED).rejectionReason(reason).build();
     }
 
@@ -227,6 +259,9 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         } else if (before == CallStatus.QUEUED) {
             capacity.leaveQueue(call.callId());
             timers.cancel(CallTimers.Kind.QUEUE_TIMEOUT, call.callId(), call.queuedAtMs() + config.queueTimeoutMs());
+        }
+        if (call.socketLostAtMs() != null) {
+            timers.cancel(CallTimers.Kind.SOCKET_LOST, call.callId(), call.socketLostAtMs() + config.socketLostGraceMs());
         }
         archive(call, reason, nowMs);
         timers.schedule(CallTimers.Kind.GRACE, call.callId(), nowMs + config.archiveGraceMs());
@@ -272,6 +307,7 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
             switch (timer.kind()) {
                 case TTL -> expireIfIdle(timer.callId(), nowMs);
                 case QUEUE_TIMEOUT -> rejectIfStillQueued(timer.callId(), nowMs);
+                case SOCKET_LOST -> releaseIfSocketStillLost(timer.callId(), nowMs);
                 case GRACE -> removeIfClosed(timer.callId(), nowMs);
                 case CLOSED -> forgetClosedMarker(timer.callId(), nowMs);
             }
@@ -306,14 +342,42 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
             return;
         }
         String reason = "queue_timeout";
-        Optional<QueuedCall> entry = capacity.leaveQueue(callId);
-        sendBusy(callId, reason, entry.map(QueuedCall::requestReceivedAtMs).orElse(call.firstEventAtMs()),
-                entry.map(QueuedCall::edgeNode).orElse(null), nowMs);
+        capacity.leaveQueue(callId);
+        rejected(callId, reason);
         CallState rejected = call.toBuilder().status(CallStatus.REJECTED).rejectionReason(reason).updatedAtMs(nowMs)
                 .build();
         save(rejected, nowMs);
         timers.cancel(CallTimers.Kind.TTL, callId, ttlDueAtMs(call.updatedAtMs()));
         closed(rejected, CallStatus.QUEUED, ArchiveReason.REJECTED, nowMs);
+    }
+
+    /**
+     * A live call whose socket is still lost at the end of its grace, with no {@code call_ended}: its slot or
+     * queue place goes (to the head of the queue), it is archived as socket_lost and becomes EXPIRED.
+     */
+    private void releaseIfSocketStillLost(String callId, long nowMs) {
+        CallState call = states.get(callId);
+        if (call == null || !isLive(call.status()) || call.socketLostAtMs() == null) {
+            return;
+        }
+        long dueAtMs = call.socketLostAtMs() + config.socketLostGraceMs();
+        if (dueAtMs > nowMs) {
+            // The grace setting grew since the timer was set: keep a timer for the real due time.
+            timers.schedule(CallTimers.Kind.SOCKET_LOST, callId, dueAtMs);
+            return;
+        }
+        LOG.info("call {}: socket {} lost for {} ms with no call_ended on partition {}; its {} is released",
+                callId, call.connectionId(), nowMs - call.socketLostAtMs(), partition(),
+                call.status() == CallStatus.QUEUED ? "queue place" : "slot");
+        CallState lost = call.toBuilder().status(CallStatus.EXPIRED).updatedAtMs(nowMs).build();
+        save(lost, nowMs);
+        timers.cancel(CallTimers.Kind.TTL, callId, ttlDueAtMs(call.updatedAtMs()));
+        graceDecision(ProcessorMetrics.GRACE_RELEASED);
+        closed(lost, call.status(), ArchiveReason.SOCKET_LOST, nowMs);
+    }
+
+    private void graceDecision(String outcome) {
+        meters.counter(ProcessorMetrics.SOCKET_GRACE, ProcessorMetrics.TAG_OUTCOME, outcome).increment();
     }
 
     private void removeIfClosed(String callId, long nowMs) {
@@ -353,11 +417,12 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         meters.counter(ProcessorMetrics.CALLS_ARCHIVED, ProcessorMetrics.TAG_REASON, reason.wireName()).increment();
     }
 
-    private void sendBusy(String callId, String reason, long requestReceivedAtMs, String edgeNode, long nowMs) {
-        AgentResponse busy = new AgentResponse(AgentResponse.SCHEMA_VERSION, callId, 0, ResponseKind.BUSY, reason,
-                config.busyMessage(), true, Boolean.TRUE, 0, requestReceivedAtMs, nowMs, edgeNode);
-        context.forward(new Record<String, Object>(callId, busy, nowMs), CallTopologyNames.RESPONSE_SINK);
-        LOG.info("call {} rejected on partition {}: {}; the busy message is sent", callId, partition(), reason);
+    /**
+     * Counts a rejection. Nothing is said here: the responder sees REJECTED on call-state and says the busy line
+     * with end_call on the call's latest response id, which only it knows (one writer per answer).
+     */
+    private void rejected(String callId, String reason) {
+        LOG.info("call {} rejected on partition {}: {}", callId, partition(), reason);
         meters.counter(ProcessorMetrics.CALLS_REJECTED, ProcessorMetrics.TAG_REASON, reason).increment();
     }
 

@@ -5,7 +5,7 @@ import java.util.List;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * The wall-clock timers of calls (TTL, queue timeout, archive grace, closed-call marker) in one
+ * The wall-clock timers of calls (TTL, queue timeout, socket-lost grace, archive grace, closed-call marker) in one
  * {@link TimeIndex}, so one range scan per punctuation finds every timer that is due. A timer is a hint:
  * when it fires, the call's state decides whether it still applies.
  */
@@ -17,6 +17,8 @@ public final class CallTimers {
         TTL("ttl"),
         /** A queued call's wait limit. */
         QUEUE_TIMEOUT("queue"),
+        /** End of a live call's socket-lost grace: release its slot or queue place unless a socket came back. */
+        SOCKET_LOST("socket"),
         /** End of an archived call's grace period: delete its state. */
         GRACE("grace"),
         /** End of a removed call's closed marker. */

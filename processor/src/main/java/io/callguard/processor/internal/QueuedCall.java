@@ -5,8 +5,8 @@ package io.callguard.processor.internal;
  *
  * @param callId              the call
  * @param queuedAtMs          processor wall-clock time it joined the queue
- * @param requestReceivedAtMs edge receipt time of the event that queued it (the busy reply's budget start)
- * @param edgeNode            edge node of that event, where a busy reply is routed
+ * @param requestReceivedAtMs edge receipt time of the event that queued it (for operators reading the store)
+ * @param edgeNode            edge node of that event
  */
 public record QueuedCall(String callId, long queuedAtMs, long requestReceivedAtMs, String edgeNode) {
 }

@@ -3,7 +3,6 @@ package io.callguard.processor.replay;
 import io.callguard.processor.CallTopology;
 import io.callguard.processor.CallTopologyNames;
 import io.callguard.processor.ProcessorConfig;
-import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallArchive;
 import io.callguard.schemas.CallState;
 import io.callguard.schemas.Topics;
@@ -43,7 +42,8 @@ import org.apache.kafka.streams.test.TestRecord;
  * Re-runs one call's recorded call-events through {@link CallTopology} offline (Kafka Streams'
  * TopologyTestDriver: no broker, nothing written anywhere), the wall clock moved to each event's time so TTLs
  * and timers behave as they did live, and returns what each event did as plain records: the call's state
- * before and after, the records the topology wrote and the counters it moved.
+ * before and after, the records the topology wrote and the counters it moved. What timers did while the clock
+ * moved up to an event (a queue timeout, a socket lost past its grace) is a step of its own, not the event's.
  *
  * <p>Needs {@code kafka-streams-test-utils} on the classpath: the processor declares it {@code provided}, so
  * a tool that replays (the CLI) brings it and the gateway does not.
@@ -68,22 +68,29 @@ public final class OfflineReplay {
      * @param before            the call's state in the store before; null when there was none
      * @param after             the call's state in the store after; null when there is none
      * @param states            call-state records written, in order; a null element is a tombstone
-     * @param responses         responses written (busy answers)
      * @param archives          call-archive records written
      * @param counterIncrements counters that went up, by {@code name|tag values}, in the registry's order
      * @param processingError   the message of an exception the topology threw on this event; null when none
      */
-    public record Step(CallState before, CallState after, List<CallState> states, List<AgentResponse> responses,
-                       List<CallArchive> archives, Map<String, Double> counterIncrements, String processingError) {
+    public record Step(CallState before, CallState after, List<CallState> states, List<CallArchive> archives,
+                       Map<String, Double> counterIncrements, String processingError) {
+
+        /** True when the step wrote no record and moved no counter. */
+        public boolean isEmpty() {
+            return states.isEmpty() && archives.isEmpty() && counterIncrements.isEmpty() && processingError == null;
+        }
     }
 
     /**
      * The replay.
      *
-     * @param events one step per event, in order
-     * @param timers the step of moving the clock to the end time after the last event; empty when none was asked
+     * @param events       one step per event, in order
+     * @param timersBefore by event index: what timers did while the clock moved up to that event's time, for the
+     *                     events before which they did something
+     * @param timers       the step of moving the clock to the end time after the last event; empty when none was
+     *                     asked
      */
-    public record Result(List<Step> events, Optional<Step> timers) {
+    public record Result(List<Step> events, Map<Integer, Step> timersBefore, Optional<Step> timers) {
     }
 
     /**
@@ -107,6 +114,7 @@ public final class OfflineReplay {
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         long startMs = events.isEmpty() ? 0 : events.get(0).atMs();
         List<Step> steps = new ArrayList<>();
+        Map<Integer, Step> timersBefore = new LinkedHashMap<>();
         Optional<Step> timers = Optional.empty();
         try (TopologyTestDriver driver = new TopologyTestDriver(CallTopology.build(topics, config, meters), props,
                 Instant.ofEpochMilli(startMs))) {
@@ -117,8 +125,11 @@ public final class OfflineReplay {
             long clock = startMs;
             for (Event e : events) {
                 if (e.atMs() > clock) {
-                    driver.advanceWallClockTime(Duration.ofMillis(e.atMs() - clock));
+                    Step moved = advance(driver, out, states, callId, meters, e.atMs() - clock);
                     clock = e.atMs();
+                    if (!moved.isEmpty()) {
+                        timersBefore.put(steps.size(), moved);
+                    }
                 }
                 CallState before = states.get(callId);
                 Map<String, Double> countersBefore = counters(meters);
@@ -131,30 +142,33 @@ public final class OfflineReplay {
                 steps.add(out.drain(before, states.get(callId), increments(countersBefore, counters(meters)), error));
             }
             if (endMs != null && endMs > clock) {
-                CallState before = states.get(callId);
-                Map<String, Double> countersBefore = counters(meters);
-                driver.advanceWallClockTime(Duration.ofMillis(endMs - clock));
-                timers = Optional.of(out.drain(before, states.get(callId),
-                        increments(countersBefore, counters(meters)), null));
+                timers = Optional.of(advance(driver, out, states, callId, meters, endMs - clock));
             }
         } finally {
             deleteQuietly(stateDir);
         }
-        return new Result(List.copyOf(steps), timers);
+        return new Result(List.copyOf(steps), Collections.unmodifiableMap(timersBefore), timers);
+    }
+
+    /** Moves the wall clock (the due punctuations run) and says what that did. */
+    private static Step advance(TopologyTestDriver driver, Outputs out, KeyValueStore<String, CallState> states,
+                                String callId, SimpleMeterRegistry meters, long byMs) {
+        CallState before = states.get(callId);
+        Map<String, Double> countersBefore = counters(meters);
+        driver.advanceWallClockTime(Duration.ofMillis(byMs));
+        return out.drain(before, states.get(callId), increments(countersBefore, counters(meters)), null);
     }
 
     /** The topology's outputs, drained after each step. */
     private static final class Outputs {
         private final Topics topics;
         private final TestOutputTopic<String, byte[]> state;
-        private final TestOutputTopic<String, byte[]> responses;
         private final TestOutputTopic<String, byte[]> archive;
         private final TestOutputTopic<String, byte[]> deadLetters;
 
         Outputs(TopologyTestDriver driver, Topics topics) {
             this.topics = topics;
             state = output(driver, topics.callState().name());
-            responses = output(driver, topics.responses().name());
             archive = output(driver, topics.callArchive().name());
             deadLetters = output(driver, topics.deadLetters().name());
         }
@@ -165,18 +179,14 @@ public final class OfflineReplay {
                 written.add(r.value() == null ? null
                         : topics.callState().valueSerde().deserializer().deserialize("", r.value()));
             }
-            List<AgentResponse> answers = new ArrayList<>();
-            for (var r : responses.readRecordsToList()) {
-                answers.add(topics.responses().valueSerde().deserializer().deserialize("", r.value()));
-            }
             List<CallArchive> archived = new ArrayList<>();
             for (var r : archive.readRecordsToList()) {
                 archived.add(topics.callArchive().valueSerde().deserializer().deserialize("", r.value()));
             }
             // Dead letters show in the counters; drained so they do not pile up.
             deadLetters.readRecordsToList();
-            return new Step(before, after, Collections.unmodifiableList(written), List.copyOf(answers),
-                    List.copyOf(archived), increments, error);
+            return new Step(before, after, Collections.unmodifiableList(written), List.copyOf(archived), increments,
+                    error);
         }
 
         private static TestOutputTopic<String, byte[]> output(TopologyTestDriver driver, String name) {
