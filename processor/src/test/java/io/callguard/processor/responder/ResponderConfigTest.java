@@ -82,8 +82,9 @@ class ResponderConfigTest {
                 .allSatisfy(k -> assertThat(k.documentation).isNotBlank())
                 .extracting(k -> k.name)
                 .doesNotHaveDuplicates()
-                .allSatisfy(name -> assertThat(name).matches("(agent|responder|cache)\\..+"))
-                .doesNotContainAnyElementsOf(CommonConfig.definition().names());
+                .allSatisfy(name -> assertThat(name).matches("(agent|responder|cache|capacity)\\..+"))
+                .doesNotContainAnyElementsOf(CommonConfig.definition().names())
+                .doesNotContainAnyElementsOf(io.callguard.processor.ProcessorConfig.definition().names());
     }
 
     @Test
