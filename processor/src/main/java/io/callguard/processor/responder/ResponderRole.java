@@ -140,6 +140,8 @@ public final class ResponderRole implements Role {
     }
 
     private volatile boolean joinedGroup;
+    /** The partitions assigned now, a copy the poll thread replaces at each rebalance. */
+    private volatile Set<TopicPartition> assigned = Set.of();
     /** Poll-thread only. */
     private long lastCommitMs;
     private boolean handedOffSinceCommit;
@@ -355,6 +357,11 @@ public final class ResponderRole implements Role {
                 : state == RoleState.FAILED ? "poll thread stopped" : "not running");
     }
 
+    /** The partitions of call-events and call-state assigned to this member now; for diagnostics and tests. */
+    public Set<TopicPartition> assignedPartitions() {
+        return assigned;
+    }
+
     /** The turn logic, for tests and diagnostics. */
     TurnResponder turns() {
         return turns;
@@ -368,6 +375,9 @@ public final class ResponderRole implements Role {
                 @Override
                 public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
                     commitHandedOff();
+                    Set<TopicPartition> left = new HashSet<>(assigned);
+                    left.removeAll(partitions);
+                    assigned = Set.copyOf(left);
                 }
 
                 @Override
@@ -380,12 +390,16 @@ public final class ResponderRole implements Role {
                                 topics.callState().name(), partitions);
                     }
                     startRebuild(partitions);
+                    Set<TopicPartition> now = new HashSet<>(assigned);
+                    now.addAll(partitions);
+                    assigned = Set.copyOf(now);
                     joinedGroup = true;
                 }
 
                 @Override
                 public void onPartitionsLost(Collection<TopicPartition> partitions) {
                     joinedGroup = false;
+                    assigned = Set.of();
                 }
             });
             while (running) {
