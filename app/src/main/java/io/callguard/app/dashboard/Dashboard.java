@@ -111,7 +111,9 @@ public final class Dashboard implements AutoCloseable {
     }
 
     /**
-     * The JSON the seed's {@code getDashboard()} answered, plus capacity, fallbacks, breakers, hedges, turn shares
+     * The JSON the seed's {@code getDashboard()} answered, plus capacity, hold and busy lines said
+     * ({@code holds_said}, {@code busy_said}, by where, and {@code application.holds}/{@code busy} from the
+     * responses topic), fallbacks, breakers, hedges, turn shares
      * and history. {@code p50_latency}/{@code p99_latency} are the time to first words (ms; the turn's first
      * non-empty frame, filler included) and {@code p50_answer_ms}/{@code p99_answer_ms} the time to the complete
      * answer, over the last minute on this instance, all kinds together, read from the histogram buckets; 0 when
@@ -147,12 +149,23 @@ public final class Dashboard implements AutoCloseable {
         out.put("hedges_started", countsBy(ResponderMetrics.HEDGES_STARTED, ResponderMetrics.TAG_BACKEND));
         out.put("hedges_won", countsBy(ResponderMetrics.HEDGES_WON, ResponderMetrics.TAG_BACKEND));
         out.put("turn_shares", instanceShares());
+        // Capacity on the turn path, said by this instance's responder: by where (begin, turn, repeat/interrupt).
+        Map<String, Long> holds = countsBy(ResponderMetrics.HOLDS, ResponderMetrics.TAG_AT);
+        Map<String, Long> busy = countsBy(ResponderMetrics.BUSY, ResponderMetrics.TAG_AT);
+        out.put("holds_said", holds.values().stream().mapToLong(Long::longValue).sum());
+        out.put("holds_by_at", holds);
+        out.put("busy_said", busy.values().stream().mapToLong(Long::longValue).sum());
+        out.put("busy_by_at", busy);
+        out.put("admission_waits", countsBy(ResponderMetrics.ADMISSION_WAITS, ResponderMetrics.TAG_RESULT));
         Map<String, Object> app = new LinkedHashMap<>();
         Histogram appWindow = new Histogram(3);
         appIntervals.forEach(appWindow::add);
         app.put("responses_by_kind", new TreeMap<>(responsesByKind));
         app.put("fallbacks_by_reason", new TreeMap<>(fallbacksByReason));
         app.put("turn_shares", appShares.snapshot());
+        // Every instance's hold and busy lines, as complete records (turns, begins and interrupts alike).
+        app.put("holds", responsesByKind.getOrDefault(ResponseKind.HOLD.wireName(), 0L));
+        app.put("busy", responsesByKind.getOrDefault(ResponseKind.BUSY.wireName(), 0L));
         long total = responsesByKind.values().stream().mapToLong(Long::longValue).sum();
         app.put("fallback_rate", total > 0 ? (double) responsesByKind.getOrDefault("fallback", 0L) / total : 0.0);
         // Request received at the edge to the answer written by the responder, last minute, every instance.

@@ -100,4 +100,26 @@ class DashboardSnapshotTest {
         assertThat((double) d.get("p50_answer_ms")).isBetween(2_000.0, 3_500.0);
         assertThat(d.get("breaker_state")).isEqualTo("unknown");
     }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void shouldShowTheHoldAndBusyLinesThisInstanceSaid() {
+        // Given a responder that held queued callers and turned rejected ones away
+        meters.counter(ResponderMetrics.HOLDS, ResponderMetrics.TAG_AT, ResponderMetrics.AT_BEGIN).increment(2);
+        meters.counter(ResponderMetrics.HOLDS, ResponderMetrics.TAG_AT, ResponderMetrics.AT_REPEAT).increment(5);
+        meters.counter(ResponderMetrics.BUSY, ResponderMetrics.TAG_AT, ResponderMetrics.AT_BEGIN).increment(3);
+        meters.counter(ResponderMetrics.BUSY, ResponderMetrics.TAG_AT, ResponderMetrics.AT_INTERRUPT).increment();
+        meters.counter(ResponderMetrics.ADMISSION_WAITS, ResponderMetrics.TAG_RESULT, "unknown").increment();
+
+        // When
+        Map<String, Object> d = dashboard.snapshot();
+
+        // Then
+        assertThat(d.get("holds_said")).isEqualTo(7L);
+        assertThat(d.get("holds_by_at")).isEqualTo(Map.of("begin", 2L, "repeat", 5L));
+        assertThat(d.get("busy_said")).isEqualTo(4L);
+        assertThat(d.get("busy_by_at")).isEqualTo(Map.of("begin", 3L, "interrupt", 1L));
+        assertThat(d.get("admission_waits")).isEqualTo(Map.of("unknown", 1L));
+        assertThat((Map<String, Object>) d.get("application")).containsEntry("holds", 0L).containsEntry("busy", 0L);
+    }
 }

@@ -15,7 +15,12 @@ public enum FallbackReason {
     /** The answer's words stopped for longer than {@code turn.stall-ms}. */
     STALL,
     /** The answer was still streaming at {@code turn.max-answer-ms}. */
-    MAX_ANSWER;
+    MAX_ANSWER,
+    /**
+     * The call's admission (active, queued or rejected) was still unknown at the first-words deadline: the backend
+     * was not called for a call that may not hold a slot. Said with the timeout line.
+     */
+    ADMISSION_UNKNOWN;
 
     /** The value written in {@code AgentResponse.reason} and in metric tags. */
     public String wireName() {

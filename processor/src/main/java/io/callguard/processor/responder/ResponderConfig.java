@@ -257,6 +257,24 @@ public final class ResponderConfig extends AbstractConfig {
     private static final String FALLBACK_ERROR_DOC = "Said when the backend failed and no retry could "
             + "start before turn.first-words-deadline-ms, or retries ran out. Empty: turn.fallback-message.";
 
+    /** The begin message's greeting, declared and documented by the ingress's config (read raw, see there). */
+    public static final String SOCKET_GREETING_CONFIG = "socket.greeting";
+    /** {@link #SOCKET_GREETING_CONFIG}'s default, the ingress's. */
+    public static final String DEFAULT_GREETING = "Hello! How can I help you today?";
+
+    // Capacity on the turn path: what a queued call hears (the busy line is the processor's capacity.busy-message).
+    public static final String CAPACITY_HOLD_MESSAGE_CONFIG = "capacity.hold-message";
+    private static final String CAPACITY_HOLD_MESSAGE_DOC = "What a queued caller hears while waiting for a capacity "
+            + "slot: as the begin message, as the answer to every turn while queued, and again as an agent interrupt "
+            + "every capacity.hold-repeat-ms. The agent's own begin message follows when the call is admitted; the "
+            + "agent backend is never called for a queued call.";
+    public static final String DEFAULT_HOLD_MESSAGE = "Thanks for calling. All of our agents are busy right now. "
+            + "Please stay on the line and we'll be with you shortly.";
+    public static final String CAPACITY_HOLD_REPEAT_MS_CONFIG = "capacity.hold-repeat-ms";
+    private static final String CAPACITY_HOLD_REPEAT_MS_DOC = "While a call is queued, the hold line is said again "
+            + "(an agent interrupt) this long after the last time it was said, so the caller knows they are still "
+            + "waiting.";
+
     public static final String CACHE_ENABLED_CONFIG = "cache.enabled";
     private static final String CACHE_ENABLED_DOC = "Serve a complete generated answer again when everything the "
             + "backend saw is the same: agent id and version, the call's dynamic variables, and the whole "
@@ -441,6 +459,10 @@ public final class ResponderConfig extends AbstractConfig {
                     FALLBACK_MAX_ANSWER_DOC)
             .define(FALLBACK_ERROR_CONFIG, Type.STRING, "Sorry, I didn't quite get that. Could you repeat it?",
                     Importance.LOW, FALLBACK_ERROR_DOC)
+            .define(CAPACITY_HOLD_MESSAGE_CONFIG, Type.STRING, DEFAULT_HOLD_MESSAGE, new NonEmptyString(),
+                    Importance.MEDIUM, CAPACITY_HOLD_MESSAGE_DOC)
+            .define(CAPACITY_HOLD_REPEAT_MS_CONFIG, Type.LONG, 15_000L, Range.between(1_000, 3_600_000),
+                    Importance.LOW, CAPACITY_HOLD_REPEAT_MS_DOC)
             .define(CACHE_ENABLED_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, CACHE_ENABLED_DOC)
             .define(CACHE_TTL_MS_CONFIG, Type.LONG, 300_000L, Range.between(1, 7L * 24 * 3_600_000),
                     Importance.LOW, CACHE_TTL_MS_DOC)
@@ -763,7 +785,7 @@ public final class ResponderConfig extends AbstractConfig {
 
     public String fallbackMessage(FallbackReason reason, CommonConfig common) {
         String key = switch (reason) {
-            case TIMEOUT -> FALLBACK_TIMEOUT_CONFIG;
+            case TIMEOUT, ADMISSION_UNKNOWN -> FALLBACK_TIMEOUT_CONFIG;
             case CIRCUIT_OPEN -> FALLBACK_CIRCUIT_OPEN_CONFIG;
             case BULKHEAD_FULL -> FALLBACK_BULKHEAD_FULL_CONFIG;
             case ERROR -> FALLBACK_ERROR_CONFIG;
@@ -772,6 +794,29 @@ public final class ResponderConfig extends AbstractConfig {
         };
         String configured = getString(key);
         return configured == null || configured.isBlank() ? common.turnFallbackMessage() : configured;
+    }
+
+    public String holdMessage() {
+        return getString(CAPACITY_HOLD_MESSAGE_CONFIG);
+    }
+
+    public long holdRepeatMs() {
+        return getLong(CAPACITY_HOLD_REPEAT_MS_CONFIG);
+    }
+
+    /**
+     * {@code socket.greeting}, declared by the ingress's config and read here from the same values with the same
+     * default (as the egress does): the begin message of an admitted call whose backend says none.
+     */
+    public String socketGreeting() {
+        Object value = originals().get(SOCKET_GREETING_CONFIG);
+        return value == null ? DEFAULT_GREETING : value.toString();
+    }
+
+    /** {@code capacity.busy-message}, declared by the processor's config; read from the same values. */
+    public String busyMessage() {
+        Object value = originals().get(io.callguard.processor.ProcessorConfig.CAPACITY_BUSY_MESSAGE_CONFIG);
+        return value == null ? io.callguard.processor.ProcessorConfig.DEFAULT_BUSY_MESSAGE : value.toString();
     }
 
     public boolean cacheEnabled() {

@@ -25,6 +25,19 @@ public final class ResponderMetrics {
     public static final String CACHE_LOOKUPS = "callguard.responder.cache.lookups";
     /** Counter: call-events records the responder dropped, tagged {@link #TAG_REASON}. */
     public static final String RECORDS_DROPPED = "callguard.responder.records.dropped";
+    /** Counter: hold lines said to queued calls, tagged {@link #TAG_AT} ({@value #AT_BEGIN}, {@value #AT_TURN}, {@value #AT_REPEAT}). */
+    public static final String HOLDS = "callguard.responder.holds";
+    /**
+     * Counter: busy lines (with {@code end_call}) said to rejected calls, tagged {@link #TAG_AT} ({@value #AT_BEGIN},
+     * {@value #AT_TURN}, {@value #AT_INTERRUPT}).
+     */
+    public static final String BUSY = "callguard.responder.busy";
+    /**
+     * Counter: turns and begin messages that came before their call's admission was known and waited for it,
+     * tagged {@link #TAG_RESULT}: the status that came ({@code active}, {@code queued}, {@code rejected}) or
+     * {@value #RESULT_UNKNOWN} (none by the first-words deadline: closed with reason {@code admission_unknown}).
+     */
+    public static final String ADMISSION_WAITS = "callguard.responder.admission.waits";
     /** Counter: answers the producer failed to write, after its own retries. */
     public static final String SEND_ERRORS = "callguard.responder.send.errors";
 
@@ -42,6 +55,16 @@ public final class ResponderMetrics {
     public static final String TAG_OUTCOME = "outcome";
     public static final String TAG_KIND = "kind";
     public static final String TAG_RESULT = "result";
+    /** Where a hold or busy line was said: on the begin message, on a turn, or as an agent interrupt. */
+    public static final String TAG_AT = "at";
+    public static final String AT_BEGIN = "begin";
+    public static final String AT_TURN = "turn";
+    /** {@link #HOLDS}: the hold line said again while the call waits. */
+    public static final String AT_REPEAT = "repeat";
+    /** {@link #BUSY}: said as an agent interrupt (no response id was open). */
+    public static final String AT_INTERRUPT = "interrupt";
+    /** {@link #ADMISSION_WAITS}: no admission decision by the first-words deadline. */
+    public static final String RESULT_UNKNOWN = "unknown";
     /** The backend's name: {@code agent-backend} (primary) or {@code agent-fallback}. */
     public static final String TAG_BACKEND = "backend";
 
@@ -49,6 +72,8 @@ public final class ResponderMetrics {
     public static final String OUTCOME_SUPERSEDED = "superseded";
     /** {@link #TURNS} outcome: not newer than the latest request already seen for the call; ignored. */
     public static final String OUTCOME_STALE = "stale";
+    /** {@link #TURNS} outcome: the call was rejected while the turn generated; the busy line replaced it. */
+    public static final String OUTCOME_REJECTED = "rejected";
 
     private ResponderMetrics() {
     }

@@ -11,6 +11,7 @@ import io.callguard.processor.responder.internal.TurnResponder;
 import io.callguard.processor.responder.upstream.RetellSocketBackend;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
+import io.callguard.schemas.CallState;
 import io.callguard.schemas.JsonSerde;
 import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -19,9 +20,14 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -37,7 +43,9 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.GroupProtocol;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.RangeAssignor;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -62,6 +70,17 @@ import org.slf4j.LoggerFactory;
  * egress drops as a duplicate or stale answer (one {@code content_complete} per turn). A new consumer
  * group starts at the end of the topic: old turns are not worth answering.
  *
+ * <p>Admission: the same consumer (same group) reads the call-state topic too. Both topics have the same
+ * partition count and the same keys (call ids), and the group uses the range assignor with the classic
+ * protocol, so one member is given the same partitions of both: the state of every call whose events it reads.
+ * On each assignment the assigned call-state partitions are read from the beginning (the topic is compacted),
+ * the call-events partitions paused meanwhile: each call's context (status, agent id and version, dynamic
+ * variables, latest response id) is rebuilt before any of its turns is read, so a restart or a rebalance never
+ * sends a prompt with a literal {@code {{name}}}, nor loses which agent a call belongs to. Only each call's latest
+ * state of the rebuild is applied, at its end, so no old decision is acted on again; calls ended or expired are
+ * dropped. Live call-state records go to {@link TurnResponder#handleState}, before the call-events records of the
+ * same poll.
+ *
  * <p>Threads: one poll thread, one timer thread (time limits, backoffs, the script backend's delays) and,
  * for the OpenAI backend, the HTTP client's callbacks. {@link #close()} stops them all.
  */
@@ -80,6 +99,12 @@ public final class ResponderRole implements Role {
      * more, and a redelivered turn is past its deadline anyway (see the class comment).
      */
     static final long COMMIT_INTERVAL_MS = 500;
+    /**
+     * The longest the call-events partitions stay paused while the call-state partitions are read back; past it
+     * the turns are read anyway (a call whose state is not back yet waits for it like one whose admission is in
+     * flight).
+     */
+    static final Duration CONTEXT_LOAD_TIMEOUT = Duration.ofSeconds(15);
 
     private final RoleLifecycle lifecycle = new RoleLifecycle("responder");
     private final ResponderConfig config;
@@ -88,6 +113,7 @@ public final class ResponderRole implements Role {
     private final MeterRegistry meters;
     private final Clock clock;
     private final Deserializer<CallEvent> eventDeserializer;
+    private final Deserializer<CallState> stateDeserializer;
     /** Builds what this role runs on at start; the given clients and backend of tests, or those of the config. */
     private final Supplier<Parts> parts;
     /** The cluster of the response cache's changelog topic; null in unit tests. */
@@ -114,9 +140,17 @@ public final class ResponderRole implements Role {
     }
 
     private volatile boolean joinedGroup;
+    /** The partitions assigned now, a copy the poll thread replaces at each rebalance. */
+    private volatile Set<TopicPartition> assigned = Set.of();
     /** Poll-thread only. */
     private long lastCommitMs;
     private boolean handedOffSinceCommit;
+    /** Poll-thread only: the call-state end offsets the rebuild reads up to; empty when not rebuilding. */
+    private final Map<TopicPartition, Long> rebuildUntil = new HashMap<>();
+    /** Poll-thread only: the latest state per call read by the rebuild so far, applied at its end. */
+    private final Map<String, CallState> rebuilt = new LinkedHashMap<>();
+    private final Set<TopicPartition> pausedForRebuild = new HashSet<>();
+    private long rebuildDeadlineMs;
     private volatile boolean running;
 
     /**
@@ -168,6 +202,8 @@ public final class ResponderRole implements Role {
         this.parts = parts;
         // Not schema-checked here: the processor dead-letters call-events that break the schema (see JsonSerde).
         this.eventDeserializer = JsonSerde.of(CallEvent.class).trustingDeserializer();
+        // Written by the processor, from this code's own records.
+        this.stateDeserializer = JsonSerde.of(CallState.class).trustingDeserializer();
     }
 
     private static Consumer<String, byte[]> consumer(ResponderConfig config, KafkaClients clients) {
@@ -232,6 +268,11 @@ public final class ResponderRole implements Role {
         // path lacked on a small box; 100 ms removes that churn without delaying a record that arrives.
         c.put(ConsumerConfig.FETCH_MIN_BYTES_CONFIG, 1);
         c.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, FETCH_MAX_WAIT_MS);
+        // Co-partitioning of call-events and call-state: the range assignor gives a member partition n of both
+        // topics (same partition counts, both subscribed by every member). The classic protocol, because the
+        // broker-side assignors of the consumer protocol do not promise it.
+        c.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, GroupProtocol.CLASSIC.name().toLowerCase(java.util.Locale.ROOT));
+        c.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, List.of(RangeAssignor.class.getName()));
         return c;
     }
 
@@ -266,7 +307,7 @@ public final class ResponderRole implements Role {
             producer = built.producer();
             owned = List.copyOf(built.owned());
             turns = new TurnResponder(config, common, built.backend(), built.fallback(), built.scheduler(), clock,
-                    meters, this::send);
+                    meters, this::send, true);
             backCacheWithTopic();
             running = true;
             // Consumer lag of the responder's group (records-lag-max) and producer health, beside the Streams ones.
@@ -281,7 +322,8 @@ public final class ResponderRole implements Role {
             lifecycle.failed();
             throw e;
         }
-        LOG.info("responder started: {} -> {}", topics.callEvents().name(), topics.responses().name());
+        LOG.info("responder started: {} and {} -> {}", topics.callEvents().name(), topics.callState().name(),
+                topics.responses().name());
     }
 
     /**
@@ -315,6 +357,11 @@ public final class ResponderRole implements Role {
                 : state == RoleState.FAILED ? "poll thread stopped" : "not running");
     }
 
+    /** The partitions of call-events and call-state assigned to this member now; for diagnostics and tests. */
+    public Set<TopicPartition> assignedPartitions() {
+        return assigned;
+    }
+
     /** The turn logic, for tests and diagnostics. */
     TurnResponder turns() {
         return turns;
@@ -323,28 +370,48 @@ public final class ResponderRole implements Role {
     private void pollLoop() {
         loadCache();
         try {
-            consumer.subscribe(List.of(topics.callEvents().name()), new ConsumerRebalanceListener() {
+            consumer.subscribe(List.of(topics.callEvents().name(), topics.callState().name()),
+                    new ConsumerRebalanceListener() {
                 @Override
                 public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
                     commitHandedOff();
+                    Set<TopicPartition> left = new HashSet<>(assigned);
+                    left.removeAll(partitions);
+                    assigned = Set.copyOf(left);
                 }
 
                 @Override
                 public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
                     LOG.info("responder assigned {}", partitions);
+                    if (!coPartitioned(partitions, topics)) {
+                        LOG.warn("responder assigned different partitions of {} and {} ({}): the topics' partition "
+                                + "counts differ, so some calls' turns are read without their state and wait for "
+                                + "it until their first-words deadline", topics.callEvents().name(),
+                                topics.callState().name(), partitions);
+                    }
+                    startRebuild(partitions);
+                    Set<TopicPartition> now = new HashSet<>(assigned);
+                    now.addAll(partitions);
+                    assigned = Set.copyOf(now);
                     joinedGroup = true;
                 }
 
                 @Override
                 public void onPartitionsLost(Collection<TopicPartition> partitions) {
                     joinedGroup = false;
+                    assigned = Set.of();
                 }
             });
             while (running) {
                 ConsumerRecords<String, byte[]> records = consumer.poll(POLL_TIMEOUT);
-                for (ConsumerRecord<String, byte[]> record : records) {
+                // A call's state before its events of the same poll: an admission decided is acted on at once.
+                for (ConsumerRecord<String, byte[]> record : records.records(topics.callState().name())) {
+                    dispatchState(record);
+                }
+                for (ConsumerRecord<String, byte[]> record : records.records(topics.callEvents().name())) {
                     dispatch(record);
                 }
+                checkRebuild();
                 handedOffSinceCommit |= !records.isEmpty();
                 long nowMs = clock.millis();
                 if (handedOffSinceCommit && nowMs - lastCommitMs >= COMMIT_INTERVAL_MS) {
@@ -371,6 +438,122 @@ public final class ResponderRole implements Role {
             } catch (RuntimeException e) {
                 LOG.warn("responder consumer did not close cleanly: {}", e.toString());
             }
+        }
+    }
+
+    /** Whether the partitions hold the same partition numbers of call-events and call-state. */
+    static boolean coPartitioned(Collection<TopicPartition> partitions, Topics topics) {
+        return numbers(partitions, topics.callEvents().name()).equals(numbers(partitions, topics.callState().name()));
+    }
+
+    private static Set<Integer> numbers(Collection<TopicPartition> partitions, String topic) {
+        Set<Integer> out = new TreeSet<>();
+        partitions.stream().filter(p -> p.topic().equals(topic)).forEach(p -> out.add(p.partition()));
+        return out;
+    }
+
+    /**
+     * Reads the assigned call-state partitions from the beginning, with the call-events partitions paused until
+     * they are read to the end offsets of now (or {@link #CONTEXT_LOAD_TIMEOUT} passed).
+     */
+    private void startRebuild(Collection<TopicPartition> assigned) {
+        List<TopicPartition> states = assigned.stream()
+                .filter(p -> p.topic().equals(topics.callState().name())).toList();
+        rebuildUntil.clear();
+        rebuilt.clear();
+        if (states.isEmpty()) {
+            resumeEvents();
+            return;
+        }
+        consumer.seekToBeginning(states);
+        try {
+            consumer.endOffsets(states).forEach((p, end) -> {
+                if (end != null && end > 0) {
+                    rebuildUntil.put(p, end);
+                }
+            });
+        } catch (RuntimeException e) {
+            LOG.warn("responder cannot read the end offsets of {}: call states are applied as they come ({})",
+                    states, e.toString());
+        }
+        if (rebuildUntil.isEmpty()) {
+            resumeEvents();
+            return;
+        }
+        List<TopicPartition> events = assigned.stream()
+                .filter(p -> p.topic().equals(topics.callEvents().name())).toList();
+        consumer.pause(events);
+        pausedForRebuild.addAll(events);
+        rebuildDeadlineMs = clock.millis() + CONTEXT_LOAD_TIMEOUT.toMillis();
+        LOG.info("responder rebuilding call context from {} up to {}", states, rebuildUntil);
+    }
+
+    /** Ends the rebuild once every call-state partition was read to its end offset, or at the deadline. */
+    private void checkRebuild() {
+        if (rebuildUntil.isEmpty()) {
+            return;
+        }
+        rebuildUntil.entrySet().removeIf(e -> consumer.position(e.getKey()) >= e.getValue());
+        boolean late = clock.millis() >= rebuildDeadlineMs;
+        if (!rebuildUntil.isEmpty() && !late) {
+            return;
+        }
+        if (late && !rebuildUntil.isEmpty()) {
+            LOG.warn("responder call context not rebuilt within {} ms ({} left); reading turns anyway",
+                    CONTEXT_LOAD_TIMEOUT.toMillis(), rebuildUntil);
+            rebuildUntil.clear();
+        }
+        int calls = rebuilt.size();
+        Map<String, CallState> latest = new LinkedHashMap<>(rebuilt);
+        rebuilt.clear();
+        latest.forEach(this::applyState);
+        LOG.info("responder call context rebuilt: {} live calls", calls);
+        resumeEvents();
+    }
+
+    private void resumeEvents() {
+        if (!pausedForRebuild.isEmpty()) {
+            // Only those still assigned: a rebalance may have taken some.
+            Set<TopicPartition> still = new HashSet<>(pausedForRebuild);
+            still.retainAll(consumer.assignment());
+            consumer.resume(still);
+            pausedForRebuild.clear();
+        }
+    }
+
+    private void dispatchState(ConsumerRecord<String, byte[]> record) {
+        if (record.key() == null) {
+            return;
+        }
+        CallState state;
+        try {
+            state = record.value() == null ? null
+                    : stateDeserializer.deserialize(record.topic(), record.headers(), record.value());
+        } catch (RuntimeException e) {
+            LOG.warn("responder dropped an undecodable call state at {}-{}@{}: {}", record.topic(), record.partition(),
+                    record.offset(), e.getMessage());
+            meters.counter(ResponderMetrics.RECORDS_DROPPED, ResponderMetrics.TAG_REASON, "deserialization")
+                    .increment();
+            return;
+        }
+        if (!rebuildUntil.isEmpty() && state != null && state.status() != io.callguard.schemas.CallStatus.ENDED
+                && state.status() != io.callguard.schemas.CallStatus.EXPIRED) {
+            // Rebuilding: only the call's latest state counts (an older one may still be in the uncompacted head).
+            rebuilt.remove(record.key());
+            rebuilt.put(record.key(), state);
+            return;
+        }
+        rebuilt.remove(record.key());
+        applyState(record.key(), state);
+    }
+
+    private void applyState(String callId, CallState state) {
+        try {
+            turns.handleState(callId, state);
+        } catch (RuntimeException e) {
+            LOG.warn("responder could not apply the state of call {}: {}", callId, e.toString(), e);
+            meters.counter(ResponderMetrics.RECORDS_DROPPED, ResponderMetrics.TAG_REASON, "handler_error")
+                    .increment();
         }
     }
 

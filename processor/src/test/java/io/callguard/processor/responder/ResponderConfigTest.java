@@ -76,14 +76,36 @@ class ResponderConfigTest {
     }
 
     @Test
+    void shouldReadTheHoldLineAndRepeatAndTheGreetingAndBusyLineDeclaredElsewhere() {
+        // Given / When
+        ResponderConfig defaults = new ResponderConfig(Map.of());
+        ResponderConfig set = new ResponderConfig(Map.of(ResponderConfig.CAPACITY_HOLD_MESSAGE_CONFIG, "Please hold.",
+                ResponderConfig.CAPACITY_HOLD_REPEAT_MS_CONFIG, "20000", "socket.greeting", "",
+                "capacity.busy-message", "We are full."));
+
+        // Then
+        assertThat(defaults.holdMessage()).isEqualTo(ResponderConfig.DEFAULT_HOLD_MESSAGE);
+        assertThat(defaults.holdRepeatMs()).isEqualTo(15_000);
+        assertThat(defaults.socketGreeting()).isEqualTo("Hello! How can I help you today?");
+        assertThat(defaults.busyMessage()).isEqualTo(io.callguard.processor.ProcessorConfig.DEFAULT_BUSY_MESSAGE);
+        assertThat(set.holdMessage()).isEqualTo("Please hold.");
+        assertThat(set.holdRepeatMs()).isEqualTo(20_000);
+        assertThat(set.socketGreeting()).as("empty lets the caller speak first").isEmpty();
+        assertThat(set.busyMessage()).isEqualTo("We are full.");
+        assertThatThrownBy(() -> new ResponderConfig(Map.of(ResponderConfig.CAPACITY_HOLD_REPEAT_MS_CONFIG, "10")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("capacity.hold-repeat-ms");
+    }
+
+    @Test
     void shouldDeclareEveryKeyOnceWithADoc() {
         // Given / When / Then
         assertThat(ResponderConfig.definition().configKeys().values())
                 .allSatisfy(k -> assertThat(k.documentation).isNotBlank())
                 .extracting(k -> k.name)
                 .doesNotHaveDuplicates()
-                .allSatisfy(name -> assertThat(name).matches("(agent|responder|cache)\\..+"))
-                .doesNotContainAnyElementsOf(CommonConfig.definition().names());
+                .allSatisfy(name -> assertThat(name).matches("(agent|responder|cache|capacity)\\..+"))
+                .doesNotContainAnyElementsOf(CommonConfig.definition().names())
+                .doesNotContainAnyElementsOf(io.callguard.processor.ProcessorConfig.definition().names());
     }
 
     @Test

@@ -10,6 +10,8 @@ import io.callguard.common.CommonConfig;
 import io.callguard.retell.IdempotencyKeys;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
+import io.callguard.schemas.CallState;
+import io.callguard.schemas.CallStatus;
 import io.callguard.common.RoleState;
 import io.callguard.schemas.EventSource;
 import io.callguard.schemas.Json;
@@ -41,6 +43,7 @@ class ResponderRoleTest {
 
     private final Topics topics = Topics.defaults();
     private final TopicPartition partition = new TopicPartition(topics.callEvents().name(), 0);
+    private final TopicPartition statePartition = new TopicPartition(topics.callState().name(), 0);
     private final MockConsumer<String, byte[]> consumer = new MockConsumer<>("earliest");
     private final MockProducer<String, AgentResponse> producer = new MockProducer<>(true, null,
             topics.responses().keySerde().serializer(), topics.responses().valueSerde().serializer());
@@ -71,6 +74,11 @@ class ResponderRoleTest {
         return topics.callEvents().valueSerde().serializer().serialize(partition.topic(), event);
     }
 
+    private byte[] activeStateBytes(String callId) {
+        CallState state = CallState.builder(callId).status(CallStatus.ACTIVE).agentId("agent-1").build();
+        return topics.callState().valueSerde().serializer().serialize(statePartition.topic(), state);
+    }
+
     private static boolean pollThreadAlive() {
         return Thread.getAllStackTraces().keySet().stream()
                 .anyMatch(t -> t.getName().equals("callguard-responder-poll") && t.isAlive());
@@ -78,10 +86,13 @@ class ResponderRoleTest {
 
     @Test
     void shouldAnswerTurnsFromTheTopicAndSkipUndecodableRecords() {
-        // Given a partition holding an undecodable record, then a turn request
+        // Given a partition holding an undecodable record, then a turn request, of a call the co-partitioned
+        // call-state partition says is active
+        consumer.updateBeginningOffsets(Map.of(partition, 0L, statePartition, 0L));
+        consumer.updateEndOffsets(Map.of(statePartition, 1L));
         consumer.schedulePollTask(() -> {
-            consumer.rebalance(List.of(partition));
-            consumer.updateBeginningOffsets(Map.of(partition, 0L));
+            consumer.rebalance(List.of(partition, statePartition));
+            consumer.addRecord(new ConsumerRecord<>(statePartition.topic(), 0, 0L, "call-1", activeStateBytes("call-1")));
             consumer.addRecord(new ConsumerRecord<>(partition.topic(), 0, 0L, "call-1",
                     "{not json".getBytes(StandardCharsets.UTF_8)));
             consumer.addRecord(new ConsumerRecord<>(partition.topic(), 0, 1L, "call-1", turnBytes("call-1", 1)));
@@ -94,6 +105,8 @@ class ResponderRoleTest {
         // Then the turn is answered on the responses topic, keyed by call id
         await().atMost(WAIT).until(() -> producer.history().stream().anyMatch(r -> r.value().contentComplete()));
         List<ProducerRecord<String, AgentResponse>> sent = producer.history();
+        assertThat(consumer.subscription()).containsExactlyInAnyOrder(topics.callEvents().name(),
+                topics.callState().name());
         assertThat(sent).allSatisfy(r -> {
             assertThat(r.topic()).isEqualTo(topics.responses().name());
             assertThat(r.key()).isEqualTo("call-1");
@@ -120,6 +133,24 @@ class ResponderRoleTest {
         assertThat(role.isRunning()).isFalse();
         assertThat(consumer.closed()).isTrue();
         assertThat(producer.closed()).isTrue();
+    }
+
+    @Test
+    void shouldAskForCoPartitionedAssignmentsOfCallEventsAndCallState() {
+        // Given / When
+        Map<String, Object> c = ResponderRole.consumerConfig(config,
+                new io.callguard.common.KafkaClients("127.0.0.1:9092", "n1"));
+
+        // Then the range assignor on the classic protocol: partition n of both topics to one member
+        assertThat(c.get(org.apache.kafka.clients.consumer.ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG))
+                .isEqualTo(List.of(org.apache.kafka.clients.consumer.RangeAssignor.class.getName()));
+        assertThat(c.get(org.apache.kafka.clients.consumer.ConsumerConfig.GROUP_PROTOCOL_CONFIG)).isEqualTo("classic");
+        // And the check of an assignment
+        TopicPartition events1 = new TopicPartition(topics.callEvents().name(), 1);
+        TopicPartition state1 = new TopicPartition(topics.callState().name(), 1);
+        assertThat(ResponderRole.coPartitioned(List.of(partition, statePartition, events1, state1), topics)).isTrue();
+        assertThat(ResponderRole.coPartitioned(List.of(partition, state1), topics)).isFalse();
+        assertThat(ResponderRole.coPartitioned(List.of(), topics)).isTrue();
     }
 
     @Test

@@ -14,6 +14,8 @@ import io.callguard.retell.webhook.WebhookEvent;
 import io.callguard.schemas.AgentFrame;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.CallEvent;
+import io.callguard.schemas.CallState;
+import io.callguard.schemas.CallStatus;
 import io.callguard.schemas.EventSource;
 import io.callguard.schemas.ResponseKind;
 import io.github.resilience4j.bulkhead.Bulkhead;
@@ -75,6 +77,24 @@ import org.slf4j.LoggerFactory;
  * is an error, a first-chunk time-out or a stall, recorded once for the turn when no retry saved it; a retried
  * attempt releases its permission unrecorded, so a turn a retry saved is no reason to open; a cancelled turn
  * or one cut at the hard cap proves nothing and is not recorded.
+ *
+ * <p>Admission decides the turn path, from the call's status on call-state ({@link #handleState}; with
+ * {@code admissionGated} false, as in tests of the turn logic alone, every call counts as active):
+ * <ul>
+ *   <li>active: turns go to the backend as above. A begin message owed by the edge ({@code socket_opened} with
+ *       begin {@code owed}) is the backend's own when it says one, else {@code socket.greeting}, as response 0.</li>
+ *   <li>queued: the backend is never called. The owed begin and every turn get the hold line
+ *       ({@code capacity.hold-message}, kind hold, complete); {@code capacity.hold-repeat-ms} after the hold line
+ *       was last said it is said again as an agent interrupt. Admitted from the queue, the agent's begin message
+ *       (as above) comes as an agent interrupt, then turns go to the backend.</li>
+ *   <li>rejected: the busy line ({@code capacity.busy-message}, kind busy) with {@code end_call}, on the waiting
+ *       begin or turn, else as an agent interrupt; every later turn gets the same. Nothing else is said.</li>
+ *   <li>not known yet (the decision is in flight on call-state): the begin or turn waits for it until its
+ *       first-words deadline; a turn is bridged with a filler at the budget as usual; still unknown then, it is
+ *       closed with the timeout line, reason {@code admission_unknown}.</li>
+ * </ul>
+ * The responder's own interrupts (hold, busy, the begin after the queue) take interrupt ids above any id sent for
+ * the call; a backend's later interrupt ids are shifted past them, so they always increase.
  */
 public final class TurnResponder implements AutoCloseable {
 
@@ -119,9 +139,17 @@ public final class TurnResponder implements AutoCloseable {
             return size() > MAX_TRACKED_CALLS;
         }
     };
+    /** Whether turns wait for the call's admission; false: every call counts as active (no call-state feed). */
+    private final boolean admissionGated;
+    private final String greeting;
+    private final String holdLine;
+    private final String busyLine;
+    private final long holdRepeatMs;
     private volatile boolean closed;
 
     /**
+     * A responder without a call-state feed: every call counts as admitted.
+     *
      * @param config    checked against {@code common} by {@link ResponderConfig#checkAgainst} at load
      * @param backend   generates answers; not closed here
      * @param scheduler runs time limits and retry backoffs; not shut down here
@@ -139,7 +167,29 @@ public final class TurnResponder implements AutoCloseable {
     public TurnResponder(ResponderConfig config, CommonConfig common, AgentBackend backend,
             AgentBackend fallbackBackend, ScheduledExecutorService scheduler, Clock clock, MeterRegistry meters,
             Consumer<AgentResponse> sink) {
+        this(config, common, backend, fallbackBackend, scheduler, clock, meters, sink, false);
+    }
+
+    /**
+     * @param admissionGated true: a call's turns follow its admission, learnt through {@link #handleState} (the
+     *                       responder role feeds it call-state); false: every call counts as active
+     */
+    public TurnResponder(ResponderConfig config, CommonConfig common, AgentBackend backend,
+            AgentBackend fallbackBackend, ScheduledExecutorService scheduler, Clock clock, MeterRegistry meters,
+            Consumer<AgentResponse> sink, boolean admissionGated) {
         Objects.requireNonNull(common, "common");
+        this.admissionGated = admissionGated;
+        this.greeting = config.socketGreeting();
+        this.holdLine = config.holdMessage();
+        this.busyLine = config.busyMessage();
+        this.holdRepeatMs = config.holdRepeatMs();
+        // Registered at 0 so the dashboard shows hold and busy counts before the first.
+        for (String at : List.of(ResponderMetrics.AT_BEGIN, ResponderMetrics.AT_TURN, ResponderMetrics.AT_REPEAT)) {
+            meters.counter(ResponderMetrics.HOLDS, ResponderMetrics.TAG_AT, at);
+        }
+        for (String at : List.of(ResponderMetrics.AT_BEGIN, ResponderMetrics.AT_TURN, ResponderMetrics.AT_INTERRUPT)) {
+            meters.counter(ResponderMetrics.BUSY, ResponderMetrics.TAG_AT, at);
+        }
         this.backend = Objects.requireNonNull(backend, "backend");
         this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
         this.clock = Objects.requireNonNull(clock, "clock");
@@ -208,35 +258,103 @@ public final class TurnResponder implements AutoCloseable {
     }
 
     /**
-     * A socket of the call opened. When the edge left the begin message to the agent and the backend says one,
-     * the backend's begin message is streamed as response 0 (the edge bridges it with the greeting at the budget
-     * and completes it at the first-words deadline, so no deadline is kept here).
+     * A socket of the call opened. When the edge left the begin message to the pipeline (begin {@code owed}), it is
+     * answered by the call's admission: the agent's begin message (the backend's own, when it says one, else
+     * {@code socket.greeting}) for an active call, the hold line for a queued one, the busy line with
+     * {@code end_call} for a rejected one; unknown yet, it waits for the decision (see {@link AdmissionWait}). The
+     * edge bridges a late begin with the greeting at the budget and completes it at the first-words deadline.
      */
     private void opened(CallEvent event) {
+        boolean owed = CallEvent.BEGIN_OWED.equals(event.payload().path("begin").asText());
+        CallStatus status;
+        AdmissionWait wait = null;
         synchronized (calls) {
-            calls.computeIfAbsent(event.callId(), id -> new CallTrack()).edgeNode = event.edgeNode();
+            CallTrack track = track(event.callId());
+            track.edgeNode = event.edgeNode();
+            track.onSocket = true;
+            status = track.status;
+            if (!owed || track.latestResponseId > 0) {
+                if (status == CallStatus.QUEUED && track.holdTimer == null) {
+                    // A queued call's socket came back: it hears it is still waiting at the next repeat.
+                    armHoldRepeat(event.callId(), track);
+                }
+                return;
+            }
+            if (status == null) {
+                wait = new AdmissionWait(event, 0, true);
+                AdmissionWait previous = track.waiting;
+                track.waiting = wait;
+                if (previous != null) {
+                    previous.abandon();
+                }
+            }
         }
-        if (!CallEvent.BEGIN_OWED.equals(event.payload().path("begin").asText()) || !backend.saysBeginMessage()) {
+        if (wait != null) {
+            wait.start();
             return;
         }
-        Turn call;
-        synchronized (calls) {
-            CallTrack track = calls.get(event.callId());
-            call = new Turn(event.callId(), 0, CallEvent.TYPE_SOCKET_OPENED, List.of(),
-                    track == null ? null : track.agentId, track == null ? Map.of() : track.dynamicVariables);
-        }
-        new BeginRun(event).start(call);
+        answerBegin(event, status, "", 0);
     }
 
-    /** The begin message from a backend that says one: its events as response 0 records, then the complete one. */
+    /** Answers an owed begin message by the call's known status; {@code heard} and {@code chunk} of a wait. */
+    private void answerBegin(CallEvent event, CallStatus status, CharSequence heard, int chunk) {
+        switch (status) {
+            case ACTIVE -> sayBegin(event.callId(), event.receivedAtMs(), event.edgeNode(), false);
+            case QUEUED -> sayHold(event, 0, ResponderMetrics.AT_BEGIN, heard, chunk);
+            case REJECTED -> sayBusy(event, 0, ResponderMetrics.AT_BEGIN, heard, chunk);
+            default -> {
+                // Ended or expired while the socket opened: nothing is owed to it.
+            }
+        }
+    }
+
+    /**
+     * The agent's begin message: the backend's own when it says one, else {@code socket.greeting}; as response 0,
+     * or as an agent interrupt when the call was admitted from the queue (response 0 was the hold line).
+     */
+    private void sayBegin(String callId, long receivedAtMs, String edgeNode, boolean asInterrupt) {
+        Turn call;
+        Long interruptId = null;
+        long responseId = 0;
+        synchronized (calls) {
+            CallTrack track = track(callId);
+            call = new Turn(callId, 0, CallEvent.TYPE_SOCKET_OPENED, List.of(), track.agentId,
+                    track.dynamicVariables);
+            if (asInterrupt) {
+                interruptId = nextOwnInterrupt(track);
+                responseId = latestResponseId(track);
+            }
+        }
+        if (backend.saysBeginMessage()) {
+            new BeginRun(callId, receivedAtMs, edgeNode, responseId, interruptId).start(call);
+            return;
+        }
+        AgentResponse record = new AgentResponse(AgentResponse.SCHEMA_VERSION, callId, responseId,
+                ResponseKind.GENERATED, null, greeting, true, null, 0, receivedAtMs, clock.millis(), edgeNode);
+        write(interruptId == null ? record : record.withScope(AgentResponse.SCOPE_INTERRUPT, interruptId));
+    }
+
+    /**
+     * The begin message from a backend that says one: its events as response 0 records (or as the chunks of an agent
+     * interrupt), then the complete one.
+     */
     private final class BeginRun {
-        private final CallEvent event;
+        private final String callId;
+        private final long receivedAtMs;
+        private final String edgeNode;
+        private final long responseId;
+        /** The interrupt id when said as an agent interrupt; null for response 0. */
+        private final Long interruptId;
         private final Actions actions = new Actions();
         private int nextChunk;
         private boolean done;
 
-        BeginRun(CallEvent event) {
-            this.event = event;
+        BeginRun(String callId, long receivedAtMs, String edgeNode, long responseId, Long interruptId) {
+            this.callId = callId;
+            this.receivedAtMs = receivedAtMs;
+            this.edgeNode = edgeNode;
+            this.responseId = responseId;
+            this.interruptId = interruptId;
         }
 
         void start(Turn call) {
@@ -275,11 +393,18 @@ public final class TurnResponder implements AutoCloseable {
             }
             done = true;
             if (error != null) {
-                // The edge bridged with the greeting at the budget and completes the begin message itself.
-                LOG.info("call {}: the agent's begin message failed ({}); the edge's greeting stands", event.callId(),
-                        unwrap(error).toString());
                 meters.counter(ResponderMetrics.RECORDS_DROPPED, ResponderMetrics.TAG_REASON, "begin_failed")
                         .increment();
+                if (interruptId == null) {
+                    // The edge bridged with the greeting at the budget and completes the begin message itself.
+                    LOG.info("call {}: the agent's begin message failed ({}); the edge's greeting stands", callId,
+                            unwrap(error).toString());
+                    return;
+                }
+                // No edge greeting stands behind an interrupt: the greeting ends it (after what was said, if any).
+                LOG.info("call {}: the agent's begin message after the queue failed ({}); the greeting ends it",
+                        callId, unwrap(error).toString());
+                write(record(nextChunk == 0 ? greeting : "", true));
                 return;
             }
             write(record("", true).withActions(actions.endCall ? Boolean.TRUE : null, actions.transferNumber,
@@ -287,8 +412,10 @@ public final class TurnResponder implements AutoCloseable {
         }
 
         private AgentResponse record(String content, boolean complete) {
-            return new AgentResponse(AgentResponse.SCHEMA_VERSION, event.callId(), 0, ResponseKind.GENERATED, null,
-                    content, complete, null, nextChunk++, event.receivedAtMs(), clock.millis(), event.edgeNode());
+            AgentResponse record = new AgentResponse(AgentResponse.SCHEMA_VERSION, callId, responseId,
+                    ResponseKind.GENERATED, null, content, complete, null, nextChunk++, receivedAtMs, clock.millis(),
+                    edgeNode);
+            return interruptId == null ? record : record.withScope(AgentResponse.SCOPE_INTERRUPT, interruptId);
         }
     }
 
@@ -317,17 +444,20 @@ public final class TurnResponder implements AutoCloseable {
         long now = clock.millis();
         AgentResponse record;
         synchronized (calls) {
-            CallTrack track = calls.computeIfAbsent(callId, id -> new CallTrack());
-            long latest = Math.max(0, track.latestResponseId);
+            CallTrack track = track(callId);
+            long latest = latestResponseId(track);
             if (e instanceof AgentEvent.Interrupt interrupt) {
                 if (interrupt.interruptId() != track.interruptId) {
                     track.interruptId = interrupt.interruptId();
                     track.interruptChunk = 0;
                 }
+                // Past the responder's own interrupts of this call (hold, busy, the begin after the queue).
+                long wireId = track.interruptOffset + interrupt.interruptId();
+                track.lastInterruptId = Math.max(track.lastInterruptId, wireId);
                 record = new AgentResponse(AgentResponse.SCHEMA_VERSION, callId, latest, ResponseKind.GENERATED, null,
                         interrupt.content(), interrupt.contentComplete(), null, track.interruptChunk++, now, now,
                         track.edgeNode)
-                        .withScope(AgentResponse.SCOPE_INTERRUPT, interrupt.interruptId());
+                        .withScope(AgentResponse.SCOPE_INTERRUPT, wireId);
                 if (interrupt.contentComplete()) {
                     record = record.withActions(interrupt.endCall(), interrupt.transferNumber(), null,
                             interrupt.digitToPress());
@@ -363,7 +493,7 @@ public final class TurnResponder implements AutoCloseable {
         call.path("retell_llm_dynamic_variables").properties()
                 .forEach(e -> variables.put(e.getKey(), e.getValue().asText()));
         synchronized (calls) {
-            CallTrack track = calls.computeIfAbsent(event.callId(), id -> new CallTrack());
+            CallTrack track = track(event.callId());
             if (agentId != null) {
                 track.agentId = agentId;
             }
@@ -373,15 +503,349 @@ public final class TurnResponder implements AutoCloseable {
         }
     }
 
-    private void forget(String callId) {
-        TurnRun inFlight;
+    /**
+     * Takes one call-state record of the call (null: a tombstone): learns its context (agent id and version,
+     * dynamic variables, latest response id, rejection reason) and acts on a change of its admission: a waiting
+     * begin or turn is answered; admitted from the queue, the agent's begin message is said as an interrupt;
+     * rejected, the busy line with {@code end_call} is said as an interrupt when nothing waited; ended or expired,
+     * the call is forgotten. A call no socket event was read for yet (a rebuild after a restart) hears nothing.
+     */
+    public void handleState(String callId, CallState state) {
+        if (closed || callId == null) {
+            return;
+        }
+        if (state == null || state.status() == CallStatus.ENDED || state.status() == CallStatus.EXPIRED) {
+            if (forget(callId)) {
+                eachBackend(b -> b.callEnded(callId));
+            }
+            return;
+        }
+        CallStatus now = state.status();
+        CallStatus before;
+        AdmissionWait wait;
+        TurnRun inFlight = null;
+        boolean heldBefore;
+        boolean onSocket;
+        String edgeNode;
         synchronized (calls) {
-            CallTrack track = calls.remove(callId);
-            inFlight = track == null ? null : track.inFlight;
+            CallTrack track = track(callId);
+            if (state.agentId() != null) {
+                track.agentId = state.agentId();
+            }
+            if (state.agentVersion() != null) {
+                track.agentVersion = state.agentVersion();
+            }
+            Map<String, String> variables = textValues(state.dynamicVariables());
+            if (!variables.isEmpty()) {
+                track.dynamicVariables = variables;
+            }
+            if (state.latestResponseId() != null) {
+                track.stateResponseId = Math.max(track.stateResponseId, state.latestResponseId());
+            }
+            if (state.rejectionReason() != null) {
+                track.rejectionReason = state.rejectionReason();
+            }
+            before = track.status;
+            if (before == now) {
+                return;
+            }
+            track.status = now;
+            wait = track.waiting;
+            track.waiting = null;
+            if (now != CallStatus.QUEUED) {
+                cancelHoldRepeat(track);
+            } else if (track.onSocket && track.holdTimer == null) {
+                armHoldRepeat(callId, track);
+            }
+            if (now == CallStatus.REJECTED) {
+                inFlight = track.inFlight;
+                track.inFlight = null;
+            }
+            heldBefore = track.holdSaid;
+            onSocket = track.onSocket;
+            edgeNode = track.edgeNode;
+        }
+        LOG.debug("call {}: admission {} -> {}", callId, before, now);
+        if (wait != null) {
+            wait.decided(now);
+            return;
         }
         if (inFlight != null) {
-            inFlight.abandon(CALL_ENDED);
+            inFlight.abandon(ResponderMetrics.OUTCOME_REJECTED);
         }
+        if (!onSocket) {
+            return;
+        }
+        if (now == CallStatus.ACTIVE && before == CallStatus.QUEUED && heldBefore) {
+            sayBegin(callId, clock.millis(), edgeNode, true);
+        } else if (now == CallStatus.REJECTED) {
+            sayBusyInterrupt(callId);
+        }
+    }
+
+    private static Map<String, String> textValues(JsonNode object) {
+        if (object == null || !object.isObject() || object.isEmpty()) {
+            return Map.of();
+        }
+        Map<String, String> values = new LinkedHashMap<>();
+        object.properties().forEach(e -> values.put(e.getKey(), e.getValue().asText()));
+        return Map.copyOf(values);
+    }
+
+    /** The call's track, made when new. Guarded by {@code calls}. */
+    private CallTrack track(String callId) {
+        return calls.computeIfAbsent(callId, id -> {
+            CallTrack track = new CallTrack();
+            track.status = admissionGated ? null : CallStatus.ACTIVE;
+            return track;
+        });
+    }
+
+    /** The latest response id known of the call, for an interrupt's record (information only). Under {@code calls}. */
+    private static long latestResponseId(CallTrack track) {
+        return Math.max(0, Math.max(track.latestResponseId, track.stateResponseId));
+    }
+
+    /** A new interrupt id of the responder's own, above every id sent for the call. Under {@code calls}. */
+    private static long nextOwnInterrupt(CallTrack track) {
+        long id = track.lastInterruptId + 1;
+        track.lastInterruptId = id;
+        track.interruptOffset = id + 1;
+        return id;
+    }
+
+    /** (Re)starts the hold repeat: the hold line again {@code capacity.hold-repeat-ms} from now. Under {@code calls}. */
+    private void armHoldRepeat(String callId, CallTrack track) {
+        cancelHoldRepeat(track);
+        if (!closed) {
+            track.holdTimer = scheduler.schedule(() -> repeatHold(callId), holdRepeatMs, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private static void cancelHoldRepeat(CallTrack track) {
+        if (track.holdTimer != null) {
+            track.holdTimer.cancel(false);
+            track.holdTimer = null;
+        }
+    }
+
+    /** The hold repeat fell due: said as an agent interrupt while the call is still queued, then re-armed. */
+    private void repeatHold(String callId) {
+        AgentResponse record;
+        synchronized (calls) {
+            CallTrack track = calls.get(callId);
+            if (closed || track == null || track.status != CallStatus.QUEUED || !track.onSocket) {
+                return;
+            }
+            track.holdTimer = null;
+            long now = clock.millis();
+            record = new AgentResponse(AgentResponse.SCHEMA_VERSION, callId, latestResponseId(track),
+                    ResponseKind.HOLD, null, holdLine, true, null, 0, now, now, track.edgeNode)
+                    .withScope(AgentResponse.SCOPE_INTERRUPT, nextOwnInterrupt(track));
+            armHoldRepeat(callId, track);
+        }
+        meters.counter(ResponderMetrics.HOLDS, ResponderMetrics.TAG_AT, ResponderMetrics.AT_REPEAT).increment();
+        write(record);
+    }
+
+    /** The hold line as the complete answer of a queued call's begin (id 0) or turn, after what was said. */
+    private void sayHold(CallEvent event, long responseId, String at, CharSequence heard, int chunk) {
+        synchronized (calls) {
+            CallTrack track = track(event.callId());
+            track.holdSaid = true;
+            armHoldRepeat(event.callId(), track);
+        }
+        meters.counter(ResponderMetrics.HOLDS, ResponderMetrics.TAG_AT, at).increment();
+        answerLine(event, responseId, ResponseKind.HOLD, null, SpokenText.joinClosing(heard, holdLine), chunk, false);
+    }
+
+    /** The busy line with {@code end_call} as the complete answer of a rejected call's begin or turn. */
+    private void sayBusy(CallEvent event, long responseId, String at, CharSequence heard, int chunk) {
+        String reason;
+        synchronized (calls) {
+            reason = busyReason(track(event.callId()));
+        }
+        meters.counter(ResponderMetrics.BUSY, ResponderMetrics.TAG_AT, at).increment();
+        answerLine(event, responseId, ResponseKind.BUSY, reason, SpokenText.joinClosing(heard, busyLine), chunk, true);
+    }
+
+    /** The busy line with {@code end_call} as an agent interrupt: no begin or turn of the call is open. */
+    private void sayBusyInterrupt(String callId) {
+        AgentResponse record;
+        synchronized (calls) {
+            CallTrack track = track(callId);
+            long now = clock.millis();
+            record = new AgentResponse(AgentResponse.SCHEMA_VERSION, callId, latestResponseId(track),
+                    ResponseKind.BUSY, busyReason(track), busyLine, true, Boolean.TRUE, 0, now, now, track.edgeNode)
+                    .withScope(AgentResponse.SCOPE_INTERRUPT, nextOwnInterrupt(track));
+        }
+        meters.counter(ResponderMetrics.BUSY, ResponderMetrics.TAG_AT, ResponderMetrics.AT_INTERRUPT).increment();
+        write(record);
+    }
+
+    private static String busyReason(CallTrack track) {
+        return track.rejectionReason == null ? "capacity" : track.rejectionReason;
+    }
+
+    /** One complete record that answers a begin or turn with a line, not from the backend. */
+    private void answerLine(CallEvent event, long responseId, ResponseKind kind, String reason, String content,
+            int chunk, boolean endCall) {
+        if (responseId > 0) {
+            turnOutcome(kind.wireName());
+        }
+        write(new AgentResponse(AgentResponse.SCHEMA_VERSION, event.callId(), responseId, kind, reason, content, true,
+                endCall ? Boolean.TRUE : null, chunk, event.receivedAtMs(), clock.millis(), event.edgeNode()));
+    }
+
+    /**
+     * A begin message or turn that came before its call's admission was known (the socket_opened or call_started
+     * that decides it is still in the processor). It waits for the decision until its first-words deadline (less
+     * the margin); a turn is bridged with a filler at the budget. Decided in time, it is answered by the status;
+     * else closed with the timeout line, reason {@code admission_unknown}: the backend is never called for a call
+     * that may hold no slot. State guarded by {@code this}; lock order: a wait, then {@code calls}.
+     */
+    private final class AdmissionWait {
+        private final CallEvent event;
+        private final long responseId;
+        private final boolean begin;
+        private final long fillerAtMs;
+        private final long giveUpAtMs;
+        private final StringBuilder heard = new StringBuilder();
+        private int nextChunk;
+        private boolean done;
+        private ScheduledFuture<?> timer;
+
+        AdmissionWait(CallEvent event, long responseId, boolean begin) {
+            this.event = event;
+            this.responseId = responseId;
+            this.begin = begin;
+            // The begin message is bridged by the edge (with the greeting), a turn here, as a backend's would be.
+            this.fillerAtMs = begin ? Long.MAX_VALUE : event.receivedAtMs() + budgetMs - marginMs;
+            this.giveUpAtMs = event.receivedAtMs() + firstWordsDeadlineMs - marginMs;
+        }
+
+        synchronized void start() {
+            onTimer();
+        }
+
+        synchronized void onTimer() {
+            timer = null;
+            if (done) {
+                return;
+            }
+            long now = clock.millis();
+            if (now >= fillerAtMs && heard.length() == 0) {
+                String line = nextFiller(event.callId());
+                heard.append(line);
+                meters.counter(ResponderMetrics.FILLERS).increment();
+                write(record(ResponseKind.FILLER, null, line, false));
+            }
+            if (now >= giveUpAtMs) {
+                giveUp();
+                return;
+            }
+            long at = heard.length() == 0 ? Math.min(fillerAtMs, giveUpAtMs) : giveUpAtMs;
+            timer = scheduler.schedule(this::onTimer, Math.max(0, at - now), TimeUnit.MILLISECONDS);
+        }
+
+        private void giveUp() {
+            finish();
+            LOG.info("call {} response {}: closing line admission_unknown (no admission by the first-words deadline)",
+                    event.callId(), responseId);
+            meters.counter(ResponderMetrics.ADMISSION_WAITS, ResponderMetrics.TAG_RESULT,
+                    ResponderMetrics.RESULT_UNKNOWN).increment();
+            meters.counter(ResponderMetrics.FALLBACKS, ResponderMetrics.TAG_REASON,
+                    FallbackReason.ADMISSION_UNKNOWN.wireName()).increment();
+            if (!begin) {
+                turnOutcome(ResponseKind.FALLBACK.wireName());
+            }
+            // The begin's bridge (the edge's greeting) stands: it is only completed.
+            String line = begin ? "" : SpokenText.joinClosing(heard, fallbackLines.get(FallbackReason.ADMISSION_UNKNOWN));
+            write(record(ResponseKind.FALLBACK, FallbackReason.ADMISSION_UNKNOWN.wireName(), line, true));
+        }
+
+        /** The call's admission came: the wait is answered by it (unless it already ended). */
+        void decided(CallStatus status) {
+            synchronized (this) {
+                if (done) {
+                    return;
+                }
+                finish();
+            }
+            meters.counter(ResponderMetrics.ADMISSION_WAITS, ResponderMetrics.TAG_RESULT, status.wireName())
+                    .increment();
+            if (begin) {
+                answerBegin(event, status, heard, nextChunk);
+                return;
+            }
+            switch (status) {
+                case ACTIVE -> {
+                    TurnRun run;
+                    synchronized (calls) {
+                        CallTrack track = track(event.callId());
+                        if (track.latestResponseId != responseId) {
+                            return;
+                        }
+                        run = startingRun(event, responseId, track);
+                    }
+                    run.startAfterWait(heard, nextChunk);
+                }
+                case QUEUED -> sayHold(event, responseId, ResponderMetrics.AT_TURN, heard, nextChunk);
+                case REJECTED -> sayBusy(event, responseId, ResponderMetrics.AT_TURN, heard, nextChunk);
+                default -> {
+                }
+            }
+        }
+
+        /** Superseded by a newer turn, the call ended or shutdown: nothing more is said for it. */
+        synchronized void abandon() {
+            if (!done) {
+                finish();
+                if (!begin) {
+                    turnOutcome(ResponderMetrics.OUTCOME_SUPERSEDED);
+                }
+            }
+        }
+
+        private void finish() {
+            done = true;
+            if (timer != null) {
+                timer.cancel(false);
+                timer = null;
+            }
+            synchronized (calls) {
+                CallTrack track = calls.get(event.callId());
+                if (track != null && track.waiting == this) {
+                    track.waiting = null;
+                }
+            }
+        }
+
+        private AgentResponse record(ResponseKind kind, String reason, String content, boolean complete) {
+            return new AgentResponse(AgentResponse.SCHEMA_VERSION, event.callId(), responseId, kind, reason, content,
+                    complete, null, nextChunk++, event.receivedAtMs(), clock.millis(), event.edgeNode());
+        }
+    }
+
+    /** Forgets an ended call: its turn is abandoned, its wait and hold repeats stop. True when it was tracked. */
+    private boolean forget(String callId) {
+        CallTrack track;
+        synchronized (calls) {
+            track = calls.remove(callId);
+            if (track != null) {
+                cancelHoldRepeat(track);
+            }
+        }
+        if (track == null) {
+            return false;
+        }
+        if (track.waiting != null) {
+            track.waiting.abandon();
+        }
+        if (track.inFlight != null) {
+            track.inFlight.abandon(CALL_ENDED);
+        }
+        return true;
     }
 
     private void requested(CallEvent event) {
@@ -392,10 +856,13 @@ public final class TurnResponder implements AutoCloseable {
             meters.counter(ResponderMetrics.RECORDS_DROPPED, ResponderMetrics.TAG_REASON, "invalid_turn").increment();
             return;
         }
-        TurnRun run;
+        TurnRun run = null;
         TurnRun previous;
+        AdmissionWait wait = null;
+        AdmissionWait superseded;
+        CallStatus status;
         synchronized (calls) {
-            CallTrack track = calls.computeIfAbsent(event.callId(), id -> new CallTrack());
+            CallTrack track = track(event.callId());
             if (responseId <= track.latestResponseId) {
                 LOG.debug("stale turn ignored: call {} response {} (latest {})", event.callId(), responseId,
                         track.latestResponseId);
@@ -403,16 +870,46 @@ public final class TurnResponder implements AutoCloseable {
                 return;
             }
             track.latestResponseId = responseId;
-            Turn turn = new Turn(event.callId(), responseId, event.type(), transcriptOf(event.payload()),
-                    track.agentId, track.dynamicVariables);
-            run = new TurnRun(event, turn);
+            track.onSocket = true;
+            if (event.edgeNode() != null) {
+                track.edgeNode = event.edgeNode();
+            }
+            status = track.status;
+            superseded = track.waiting;
+            track.waiting = null;
             previous = track.inFlight;
-            track.inFlight = run;
+            track.inFlight = null;
+            if (status == CallStatus.ACTIVE) {
+                run = startingRun(event, responseId, track);
+            } else if (status == null) {
+                wait = new AdmissionWait(event, responseId, false);
+                track.waiting = wait;
+            }
+        }
+        if (superseded != null) {
+            superseded.abandon();
         }
         if (previous != null) {
             previous.abandon(ResponderMetrics.OUTCOME_SUPERSEDED);
         }
-        run.start();
+        if (run != null) {
+            run.start();
+        } else if (wait != null) {
+            wait.start();
+        } else if (status == CallStatus.QUEUED) {
+            sayHold(event, responseId, ResponderMetrics.AT_TURN, "", 0);
+        } else if (status == CallStatus.REJECTED) {
+            sayBusy(event, responseId, ResponderMetrics.AT_TURN, "", 0);
+        }
+    }
+
+    /** The run of an admitted call's turn, with the call's context as known now; the call's in-flight turn. */
+    private TurnRun startingRun(CallEvent event, long responseId, CallTrack track) {
+        Turn turn = new Turn(event.callId(), responseId, event.type(), transcriptOf(event.payload()),
+                track.agentId, track.dynamicVariables);
+        TurnRun run = new TurnRun(event, turn);
+        track.inFlight = run;
+        return run;
     }
 
     private static long responseIdOf(CallEvent event) {
@@ -521,15 +1018,21 @@ public final class TurnResponder implements AutoCloseable {
     public void close() {
         closed = true;
         List<TurnRun> inFlight = new ArrayList<>();
+        List<AdmissionWait> waits = new ArrayList<>();
         synchronized (calls) {
             for (CallTrack track : calls.values()) {
                 if (track.inFlight != null) {
                     inFlight.add(track.inFlight);
                 }
+                if (track.waiting != null) {
+                    waits.add(track.waiting);
+                }
+                cancelHoldRepeat(track);
             }
             calls.clear();
         }
         inFlight.forEach(run -> run.abandon("closed"));
+        waits.forEach(AdmissionWait::abandon);
     }
 
     /** What is known of one call. Guarded by {@code calls}. */
@@ -547,6 +1050,25 @@ public final class TurnResponder implements AutoCloseable {
         int interruptChunk;
         /** The next call-scope record's index. */
         int callFrames;
+        /** The call's admission from call-state; null while unknown. */
+        CallStatus status;
+        /** Why it was rejected (call-state's rejection reason), for the busy record. */
+        String rejectionReason;
+        Integer agentVersion;
+        /** The highest response id call-state knows of (it may be ahead of the turns read here). */
+        long stateResponseId = -1;
+        /** A socket event of the call was read here: someone is on the line to hear an interrupt. */
+        boolean onSocket;
+        /** The hold line was said to the call: admitted, its begin message comes as an interrupt. */
+        boolean holdSaid;
+        /** The begin message or turn waiting for the call's admission; null when none. */
+        AdmissionWait waiting;
+        /** The next hold repeat while queued; null when none is due. */
+        ScheduledFuture<?> holdTimer;
+        /** The highest interrupt id sent for the call; the responder's own take the next one. */
+        long lastInterruptId = -1;
+        /** Added to the backend's interrupt ids, so they come after the responder's own. */
+        long interruptOffset;
     }
 
     private String nextFiller(String callId) {
@@ -716,13 +1238,27 @@ public final class TurnResponder implements AutoCloseable {
             }
             bulkheadHeld = true;
             retryContext = resilience.retry().asyncContext();
-            if (now >= fillerAtMs) {
+            if (phase == Phase.WAITING && now >= fillerAtMs) {
                 bridge();
             }
             attempt();
             if (phase != Phase.DONE) {
                 scheduleTurnTimer();
             }
+        }
+
+        /**
+         * Starts the turn after it waited for its call's admission: what the wait said (a filler, its chunks) is
+         * this turn's, so the closing line follows it and no second filler is said.
+         */
+        synchronized void startAfterWait(CharSequence said, int chunks) {
+            heard.append(said);
+            nextChunkIndex = chunks;
+            if (said.length() > 0) {
+                firstWordsRecorded = true;
+                moveTo(Phase.BRIDGED);
+            }
+            start();
         }
 
         /** Starts the next attempt: on the primary, or on the fallback while the primary is open or just failed. */
