@@ -319,7 +319,7 @@ public final class TurnResponder implements AutoCloseable {
         synchronized (calls) {
             CallTrack track = track(callId);
             call = new Turn(callId, 0, CallEvent.TYPE_SOCKET_OPENED, List.of(), track.agentId,
-                    track.dynamicVariables);
+                    track.dynamicVariables, track.agentVersion);
             if (asInterrupt) {
                 interruptId = nextOwnInterrupt(track);
                 responseId = latestResponseId(track);
@@ -496,6 +496,9 @@ public final class TurnResponder implements AutoCloseable {
             CallTrack track = track(event.callId());
             if (agentId != null) {
                 track.agentId = agentId;
+            }
+            if (call.path("agent_version").canConvertToInt() && call.path("agent_version").isIntegralNumber()) {
+                track.agentVersion = call.path("agent_version").asInt();
             }
             if (!variables.isEmpty()) {
                 track.dynamicVariables = Map.copyOf(variables);
@@ -906,7 +909,7 @@ public final class TurnResponder implements AutoCloseable {
     /** The run of an admitted call's turn, with the call's context as known now; the call's in-flight turn. */
     private TurnRun startingRun(CallEvent event, long responseId, CallTrack track) {
         Turn turn = new Turn(event.callId(), responseId, event.type(), transcriptOf(event.payload()),
-                track.agentId, track.dynamicVariables);
+                track.agentId, track.dynamicVariables, track.agentVersion);
         TurnRun run = new TurnRun(event, turn);
         track.inFlight = run;
         return run;
