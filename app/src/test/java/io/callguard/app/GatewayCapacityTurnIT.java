@@ -1,0 +1,105 @@
+package io.callguard.app;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.callguard.app.config.GatewayConfig;
+import io.callguard.schemas.CallStatus;
+import io.callguard.testkit.RetellSocketClient;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.websocket.client.WebSocketClient;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The issue-14 scenario end to end on a real broker, Retell played by a real socket client and no webhooks at all:
+ * one partition, one slot, no queue. Call A's socket opens first and is admitted by its opening; call B's socket
+ * is refused: it hears the busy line with end_call:true, exactly one complete per response id, and its turns never
+ * reach the backend.
+ */
+@Tag("integration")
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class GatewayCapacityTurnIT {
+
+    private static final String TOKEN = "it-socket-token";
+    private static final String BUSY = "Sorry, every line is busy. Please call again later.";
+    private static final Duration WAIT = Duration.ofSeconds(20);
+
+    @TempDir
+    Path dataDir;
+
+    @Test
+    void shouldAdmitTheFirstSocketAndEndTheRefusedOneWithTheBusyLine() throws Exception {
+        GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
+                "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1",
+                "capacity.max-active-calls-per-partition", "1", "capacity.queue-size", "0",
+                "capacity.busy-message", BUSY));
+        WebSocketClient client = new WebSocketClient();
+        try (Gateway gateway = new Gateway(config, Clock.systemUTC()).start()) {
+            await().atMost(Duration.ofSeconds(90)).until(() -> Boolean.TRUE.equals(gateway.readiness().get("ready")));
+            client.start();
+
+            // Given call A's socket, admitted by its opening: the agent's greeting as its begin message
+            RetellSocketClient a = RetellSocketClient.connect(client, gateway.httpUri(), "call-a", TOKEN);
+            await().atMost(WAIT).until(() -> completes(a.responses(0)) == 1);
+            assertThat(content(a.responses(0))).isEqualTo("Hello! How can I help you today?");
+            await().atMost(WAIT).until(() -> gateway.processor().callState("call-a")
+                    .map(s -> s.status() == CallStatus.ACTIVE).orElse(false));
+
+            // When call B's socket opens while A holds the only slot
+            RetellSocketClient b = RetellSocketClient.connect(client, gateway.httpUri(), "call-b", TOKEN);
+
+            // Then B's begin message is the busy line, with end_call, completed once
+            await().atMost(WAIT).until(() -> completes(b.responses(0)) == 1);
+            JsonNode bBegin = complete(b.responses(0));
+            assertThat(content(b.responses(0))).contains(BUSY);
+            assertThat(bBegin.path("end_call").asBoolean()).isTrue();
+            assertThat(gateway.processor().callState("call-b").map(s -> s.status()).orElseThrow())
+                    .isEqualTo(CallStatus.REJECTED);
+
+            // And B's next turn (were Retell to ask) gets the busy line with end_call, never the backend's echo
+            b.sendResponseRequired(1, "hello can you help me");
+            await().atMost(WAIT).until(() -> completes(b.responses(1)) == 1);
+            assertThat(content(b.responses(1))).isEqualTo(BUSY).doesNotContain("You said");
+            assertThat(complete(b.responses(1)).path("end_call").asBoolean()).isTrue();
+
+            // While A is served by the backend as usual
+            a.sendResponseRequired(1, "hello can you help me");
+            await().atMost(WAIT).until(() -> completes(a.responses(1)) == 1);
+            assertThat(content(a.responses(1))).isEqualTo("You said: hello can you help me");
+
+            // And no response id got a second complete
+            await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(3)).untilAsserted(() -> {
+                assertThat(completes(a.responses(0))).isEqualTo(1);
+                assertThat(completes(b.responses(0))).isEqualTo(1);
+                assertThat(completes(b.responses(1))).isEqualTo(1);
+            });
+            a.close();
+            b.close();
+        } finally {
+            client.stop();
+        }
+    }
+
+    private static long completes(List<JsonNode> frames) {
+        return frames.stream().filter(f -> f.path("content_complete").asBoolean()).count();
+    }
+
+    private static JsonNode complete(List<JsonNode> frames) {
+        return frames.stream().filter(f -> f.path("content_complete").asBoolean()).findFirst().orElseThrow();
+    }
+
+    private static String content(List<JsonNode> frames) {
+        StringBuilder all = new StringBuilder();
+        frames.forEach(f -> all.append(f.path("content").asText()));
+        return all.toString();
+    }
+}
