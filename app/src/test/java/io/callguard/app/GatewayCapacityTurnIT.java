@@ -7,6 +7,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.callguard.app.config.GatewayConfig;
 import io.callguard.schemas.CallStatus;
 import io.callguard.testkit.RetellSocketClient;
+import io.callguard.testkit.RetellWebhooks;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -87,6 +92,64 @@ class GatewayCapacityTurnIT {
         } finally {
             client.stop();
         }
+    }
+
+    @Test
+    void shouldHoldAQueuedCallAndStartTheAgentWhenTheSlotIsGranted() throws Exception {
+        GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
+                "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1",
+                "capacity.max-active-calls-per-partition", "1", "capacity.queue-size", "1",
+                "capacity.hold-message", HOLD, "capacity.hold-repeat-ms", "1000"));
+        WebSocketClient client = new WebSocketClient();
+        try (Gateway gateway = new Gateway(config, Clock.systemUTC()).start()) {
+            await().atMost(Duration.ofSeconds(90)).until(() -> Boolean.TRUE.equals(gateway.readiness().get("ready")));
+            client.start();
+            RetellSocketClient a = RetellSocketClient.connect(client, gateway.httpUri(), "call-a", TOKEN);
+            await().atMost(WAIT).until(() -> completes(a.responses(0)) == 1);
+
+            // Given call B queued behind A: its begin message is the hold line, and its turns too, not the backend
+            RetellSocketClient b = RetellSocketClient.connect(client, gateway.httpUri(), "call-b", TOKEN);
+            await().atMost(WAIT).until(() -> completes(b.responses(0)) == 1);
+            assertThat(content(b.responses(0))).contains(HOLD);
+            b.sendResponseRequired(1, "are you there");
+            await().atMost(WAIT).until(() -> completes(b.responses(1)) == 1);
+            assertThat(content(b.responses(1))).isEqualTo(HOLD);
+
+            // And the hold line is said again while B waits, as an interrupt
+            await().atMost(WAIT).until(() -> interrupts(b).stream().anyMatch(f -> f.path("content").asText()
+                    .contains(HOLD)));
+
+            // When A's socket closes for good and its call ends (Retell's hang-up), B gets the slot
+            a.close();
+            HttpClient http = HttpClient.newHttpClient();
+            byte[] ended = RetellWebhooks.body("call_ended", "call-a")
+                    .getBytes(StandardCharsets.UTF_8);
+            assertThat(http.send(HttpRequest.newBuilder(gateway.httpUri().resolve("/webhook"))
+                    .header("content-type", "application/json")
+                    .header(RetellWebhooks.HEADER,
+                            RetellWebhooks.sign("k", ended, System.currentTimeMillis()))
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(ended)).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+            await().atMost(WAIT).until(() -> gateway.processor().callState("call-b")
+                    .map(s -> s.status() == CallStatus.ACTIVE).orElse(false));
+
+            // Then the agent starts: its greeting as an interrupt, and B's next turn is the backend's answer
+            await().atMost(WAIT).until(() -> interrupts(b).stream().anyMatch(f -> f.path("content").asText()
+                    .contains("Hello! How can I help you today?")));
+            b.sendResponseRequired(2, "now can you help");
+            await().atMost(WAIT).until(() -> completes(b.responses(2)) == 1);
+            assertThat(content(b.responses(2))).isEqualTo("You said: now can you help");
+            b.close();
+        } finally {
+            client.stop();
+        }
+    }
+
+    private static final String HOLD = "All of our agents are busy; please hold, you are next in line.";
+
+    private static List<JsonNode> interrupts(RetellSocketClient socket) {
+        return socket.received().stream().map(RetellSocketClient.Frame::json)
+                .filter(f -> "agent_interrupt".equals(f.path("response_type").asText())).toList();
     }
 
     private static long completes(List<JsonNode> frames) {
