@@ -87,10 +87,13 @@ class ObservabilityIT {
 
         // Every backend attempt fails, so every turn ends in the responder's "error" fallback; the breaker
         // needs more calls than this suite makes before it judges, so it stays closed. Every webhook counts as
-        // slow, so the slow-webhook counter exists for the Grafana check.
+        // slow, so the slow-webhook counter exists for the Grafana check. The greeting is said at the edge at once
+        // (socket.begin-message=greeting): a begin message the responder says is a record on callguard.responses and
+        // would count as one whole answer among the turns this suite expects to fail.
         GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
                 "http.port", "0", "retell.api-key", API_KEY, "socket.token", TOKEN, "topics.partitions", "2",
-                "agent.script.failure-rate", "1", "responder.breaker.minimum-calls", "1000", "webhook.slow-threshold-ms", "0"));
+                "agent.script.failure-rate", "1", "responder.breaker.minimum-calls", "1000", "webhook.slow-threshold-ms", "0",
+                "socket.begin-message", "greeting"));
         gateway = new Gateway(config, Clock.systemUTC()).start();
         await().atMost(Duration.ofSeconds(60)).until(() -> "true".equals(readyz().path("ready").asText()));
         sockets.start();

@@ -136,7 +136,10 @@ class DrillIT {
             assertThat(endings.path("transfer_numbers").path("+15550001234").asLong()).isEqualTo(transferred);
             assertThat(report.path("counts").path("turns_sent").asLong()).isEqualTo(4 * 3);
             assertThat(report.path("heard").path("whole").asLong()).isEqualTo(4 * 3);
-            assertThat(report.path("webhook_ack_latency_ms").path("count").asLong()).isEqualTo(4 * 3);
+            // Every webhook taken (exit 0: none failed); the endings' acks may land after the report on a loaded host.
+            assertThat(report.path("counts").path(DrillReport.WEBHOOK_FAILURES).asLong()).isZero();
+            assertThat(report.path("webhook_ack_latency_ms").path("count").asLong()).as(out.toString())
+                    .isBetween(4L * 2, 4L * 3);
         }
     }
 
