@@ -134,8 +134,11 @@ class DrillIT {
             assertThat(transferred).as(out.toString()).isPositive();
             assertThat(ended + transferred).isEqualTo(4);
             assertThat(endings.path("transfer_numbers").path("+15550001234").asLong()).isEqualTo(transferred);
-            assertThat(report.path("counts").path("turns_sent").asLong()).isEqualTo(4 * 3);
-            assertThat(report.path("heard").path("whole").asLong()).isEqualTo(4 * 3);
+            assertThat(report.path("counts").path("turns_sent").asLong()).as(out.toString()).isEqualTo(4 * 3);
+            // Every answer whole; on a loaded host a first turn 300 ms into its call may wait for the call's
+            // admission (call-state) past the budget and be bridged by the filler: still the whole answer.
+            assertThat(report.path("heard").path("whole").asLong() + report.path("heard").path("bridged").asLong())
+                    .as(out.toString()).isEqualTo(4 * 3);
             // Every webhook taken (exit 0: none failed); the endings' acks may land after the report on a loaded host.
             assertThat(report.path("counts").path(DrillReport.WEBHOOK_FAILURES).asLong()).isZero();
             assertThat(report.path("webhook_ack_latency_ms").path("count").asLong()).as(out.toString())
