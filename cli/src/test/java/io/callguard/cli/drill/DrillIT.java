@@ -56,7 +56,8 @@ class DrillIT {
             assertThat(report.count("out_of_order_calls", 0)).as(report.text()).isPositive();
             assertThat(report.count("busy_rejections", 0)).isZero();
             long sent = report.count("turns_sent", 0);
-            assertThat(sent).as(report.text()).isGreaterThan(20 * 7);
+            // About 8 a call in 10 s; the first turns of a call can wait for its admission on a loaded host.
+            assertThat(sent).as(report.text()).isGreaterThan(20 * 6);
             // A turn may be superseded by the next one before its answer arrives; that is not silence, but it
             // must stay rare on an unloaded gateway.
             assertThat(report.count("turns_answered", 0)).as(report.text()).isGreaterThanOrEqualTo(sent * 9 / 10);
@@ -119,7 +120,7 @@ class DrillIT {
 
             // When the drill plays 4 calls, half asking the agent to end the call and half to transfer it
             int exit = cli.execute("drill", "--target", gateway.httpUri().toString(), "--calls", "4",
-                    "--duration", "3s", "--turn-interval", "300ms", "--ramp-up", "0s", "--end-call-rate", "0.5",
+                    "--duration", "6s", "--turn-interval", "300ms", "--ramp-up", "0s", "--end-call-rate", "0.5",
                     "--transfer-rate", "0.5", "--seed", "5", "--retell-api-key", KEY, "--socket-token", TOKEN,
                     "--json");
 
@@ -132,7 +133,7 @@ class DrillIT {
             long transferred = endings.path("calls_transferred").asLong();
             assertThat(ended).as(out.toString()).isPositive();
             assertThat(transferred).as(out.toString()).isPositive();
-            assertThat(ended + transferred).isEqualTo(4);
+            assertThat(ended + transferred).as(out.toString()).isEqualTo(4);
             assertThat(endings.path("transfer_numbers").path("+15550001234").asLong()).isEqualTo(transferred);
             assertThat(report.path("counts").path("turns_sent").asLong()).as(out.toString()).isEqualTo(4 * 3);
             // Every answer whole; on a loaded host a first turn 300 ms into its call may wait for the call's
