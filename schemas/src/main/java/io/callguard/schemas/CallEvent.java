@@ -34,8 +34,9 @@ public record CallEvent(
 
     /**
      * callguard's own socket event type (not Retell's): the edge accepted a socket for the call. Payload:
-     * {@code connection_id} (the socket), {@code begin} ({@value #BEGIN_OWED}: nothing was said yet and the agent
-     * backend owes the begin message, the edge bridging it with the greeting at the budget; {@value #BEGIN_SENT}:
+     * {@code connection_id} (the socket), {@code begin} ({@value #BEGIN_OWED}: nothing was said yet and the pipeline
+     * owes the begin message (the responder says the greeting, the hold or busy line, or the backend's own once the
+     * call's admission is known), the edge bridging it with the greeting at the budget; {@value #BEGIN_SENT}:
      * the edge said the begin message itself, a greeting, an empty one on a reconnect, or the busy line).
      */
     public static final String TYPE_SOCKET_OPENED = "socket_opened";
