@@ -575,11 +575,6 @@ public final class ResponderConfig extends AbstractConfig {
         return new ConfigDef(DEFINITION);
     }
 
-    /** Whether the configured backend says a call's begin message itself (the retell-socket upstream does). */
-    public boolean backendSaysBeginMessage() {
-        return BACKEND_RETELL_SOCKET.equals(agentBackend());
-    }
-
     public String agentBackend() {
         return getString(AGENT_BACKEND_CONFIG);
     }
