@@ -373,13 +373,7 @@ public final class TurnResponder implements AutoCloseable {
             }
             if (e instanceof AgentEvent.Text text && !text.text().isEmpty()) {
                 write(record(text.text(), false).withNoInterruptionAllowed(text.noInterruptionAllowed() ? true : null));
-            } else if (e instanceof AgentEvent.EndCall) {
-                actions.endCall();
-            } else if (e instanceof AgentEvent.Transfer t) {
-                actions.transfer(t.number(), t.showTransfereeAsCaller());
-            } else if (e instanceof AgentEvent.PressDigit d) {
-                actions.digit(d.digit());
-            } else {
+            } else if (!actions.take(e)) {
                 AgentFrame frame = frameOf(e);
                 if (frame != null) {
                     write(record("", false).withFrames(List.of(frame), null));
@@ -407,8 +401,7 @@ public final class TurnResponder implements AutoCloseable {
                 write(record(nextChunk == 0 ? greeting : "", true));
                 return;
             }
-            write(record("", true).withActions(actions.endCall ? Boolean.TRUE : null, actions.transferNumber,
-                    actions.showTransfereeAsCaller, actions.digit));
+            write(actions.applyTo(record("", true)));
         }
 
         private AgentResponse record(String content, boolean complete) {
@@ -1380,13 +1373,7 @@ public final class TurnResponder implements AutoCloseable {
             long now = clock.millis();
             if (event instanceof AgentEvent.Text text) {
                 onText(attempt, text, now);
-            } else if (event instanceof AgentEvent.EndCall) {
-                actions.endCall();
-            } else if (event instanceof AgentEvent.Transfer transfer) {
-                actions.transfer(transfer.number(), transfer.showTransfereeAsCaller());
-            } else if (event instanceof AgentEvent.PressDigit digit) {
-                actions.digit(digit.digit());
-            } else {
+            } else if (!actions.take(event)) {
                 if (event instanceof AgentEvent.ToolInvocation invocation) {
                     quietUntilMs = invocation.timeLimitMs() > 0 ? now + invocation.timeLimitMs() : 0;
                 } else if (event instanceof AgentEvent.ToolResult) {
@@ -1745,9 +1732,8 @@ public final class TurnResponder implements AutoCloseable {
             AgentResponse response = new AgentResponse(AgentResponse.SCHEMA_VERSION, turn.callId(), turn.responseId(),
                     kind, reason, content, contentComplete, null, nextChunkIndex++, event.receivedAtMs(), now,
                     event.edgeNode());
-            if (contentComplete && !actions.none()) {
-                response = response.withActions(actions.endCall ? Boolean.TRUE : null, actions.transferNumber,
-                        actions.showTransfereeAsCaller, actions.digit);
+            if (contentComplete) {
+                response = actions.applyTo(response);
             }
             if (!frames.isEmpty()) {
                 response = response.withFrames(frames, quietUntilMs > 0 ? quietUntilMs : null);
@@ -1777,25 +1763,33 @@ public final class TurnResponder implements AutoCloseable {
         Boolean showTransfereeAsCaller;
         String digit;
 
-        void endCall() {
-            endCall = true;
-        }
-
-        void transfer(String number, Boolean showCaller) {
-            if (transferNumber == null) {
-                transferNumber = number;
-                showTransfereeAsCaller = showCaller;
+        /** Records {@code e} when it is an action (end_call, a transfer, a digit); false for any other event. */
+        boolean take(AgentEvent e) {
+            if (e instanceof AgentEvent.EndCall) {
+                endCall = true;
+            } else if (e instanceof AgentEvent.Transfer t) {
+                if (transferNumber == null) {
+                    transferNumber = t.number();
+                    showTransfereeAsCaller = t.showTransfereeAsCaller();
+                }
+            } else if (e instanceof AgentEvent.PressDigit d) {
+                if (digit == null) {
+                    digit = d.digit();
+                }
+            } else {
+                return false;
             }
-        }
-
-        void digit(String pressed) {
-            if (digit == null) {
-                digit = pressed;
-            }
+            return true;
         }
 
         boolean none() {
             return !endCall && transferNumber == null && digit == null;
+        }
+
+        /** The complete record carrying the actions asked for (the egress applies Retell's precedence), if any. */
+        AgentResponse applyTo(AgentResponse complete) {
+            return none() ? complete : complete.withActions(endCall ? Boolean.TRUE : null, transferNumber,
+                    showTransfereeAsCaller, digit);
         }
     }
 
