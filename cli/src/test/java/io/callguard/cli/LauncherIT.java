@@ -112,7 +112,7 @@ class LauncherIT {
 
     private Running start() throws Exception {
         Process process = new ProcessBuilder(java(), "-jar", JAR.toString(), "run", "--data-dir", dataDir.toString(),
-                "--http-port", "0", "--set", "broker.port=0", "--set", "topics.partitions=2",
+                "--http-port", "0", "--admin-port", "0", "--set", "broker.port=0", "--set", "topics.partitions=2",
                 "--retell-api-key", API_KEY)
                 .redirectError(ProcessBuilder.Redirect.appendTo(dataDir.resolve("stderr.log").toFile()))
                 .start();

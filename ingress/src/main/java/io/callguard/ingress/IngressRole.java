@@ -211,14 +211,16 @@ public final class IngressRole implements Role {
         }
     }
 
-    /** The HTTP server's health: {@code listening on URI} (and the admin URI) when it serves, else why not. */
+    /**
+     * The HTTP server's health: {@code listening on URI} when it serves, else why not. The public URI only: this
+     * is shown on the public listener's {@code /readyz}, which has no business telling where the admin listener is.
+     */
     @Override
     public RoleHealth health() {
         RoleState state = lifecycle.state();
         IngressServer current = server;
         boolean up = state == RoleState.RUNNING && current != null && current.isRunning();
-        return new RoleHealth(name(), state, up, up ? "listening on " + current.uri()
-                + (current.hasAdminListener() ? ", admin on " + current.adminUri() : "") : "not started or stopped");
+        return new RoleHealth(name(), state, up, up ? "listening on " + current.uri() : "not started or stopped");
     }
 
     /** The base URI of the HTTP server. @throws IllegalStateException before start */
