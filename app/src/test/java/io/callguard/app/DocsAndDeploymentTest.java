@@ -91,7 +91,8 @@ class DocsAndDeploymentTest {
                 .isEqualTo(ConfigSources.envName("admin.token"));
 
         // And the image exposes both listeners
-        assertThat(Files.readString(ROOT.resolve("Dockerfile"))).containsPattern("(?m)^EXPOSE " + port + " " + adminPort + "$");
+        assertThat(Files.readString(ROOT.resolve("Dockerfile")))
+                .containsPattern("(?m)^EXPOSE " + port + " " + adminPort + "$");
 
         // Kafka in compose is KRaft and advertises the address callguard is given
         JsonNode kafka = compose.get("services").get("kafka").get("environment");

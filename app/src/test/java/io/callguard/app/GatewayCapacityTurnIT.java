@@ -45,7 +45,8 @@ class GatewayCapacityTurnIT {
     @Test
     void shouldAdmitTheFirstSocketAndEndTheRefusedOneWithTheBusyLine() throws Exception {
         GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "admin.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1",
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1",
                 "capacity.max-active-calls-per-partition", "1", "capacity.queue-size", "0",
                 "capacity.busy-message", BUSY));
         WebSocketClient client = new WebSocketClient();
@@ -98,7 +99,8 @@ class GatewayCapacityTurnIT {
     @Test
     void shouldHoldAQueuedCallAndStartTheAgentWhenTheSlotIsGranted() throws Exception {
         Map<String, String> settings = new HashMap<>(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "admin.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1",
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1",
                 "capacity.max-active-calls-per-partition", "1", "capacity.queue-size", "1"));
         settings.putAll(Map.of("capacity.hold-message", HOLD, "capacity.hold-repeat-ms", "1000"));
         GatewayConfig config = GatewayConfig.of(settings);

@@ -53,7 +53,8 @@ class GatewayTurnIT {
         // greeting is said at once (through the egress ledger, like every begin): these tests time turns, and an
         // owed begin (socket.begin-message=auto) is the responder's and EdgeSocketTest's subject.
         Map<String, String> settings = new HashMap<>(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "admin.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "2",
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "2",
                 "socket.begin-message", "greeting",
                 "agent.script.delay-ms", "150", "turn.fallback-message", "Sorry, one moment please."));
         settings.put("turn.first-words-deadline-ms", String.valueOf(FIRST_WORDS_MS));

@@ -59,7 +59,8 @@ class SocketLostCapacityIT {
     void shouldReleaseTheSlotOfALostSocketToTheQueuedCallAndKeepTheSlotOfOneThatCameBack() throws Exception {
         // Given one partition with one slot and two queue places, a grace of 2 s
         Map<String, String> settings = new HashMap<>(Map.of("data.dir", dir.toString(), "broker.port", "0",
-                "http.port", "0", "admin.port", "0", "retell.api-key", "lost-key", "roles", "processor", "topics.partitions", "1",
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", "lost-key", "roles", "processor", "topics.partitions", "1",
                 "capacity.max-active-calls-per-partition", "1", "capacity.queue-size", "2",
                 "capacity.socket-lost-grace-ms", String.valueOf(GRACE_MS)));
         settings.put("call.expiry-scan-interval-ms", "200");

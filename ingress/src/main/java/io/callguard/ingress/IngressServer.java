@@ -358,7 +358,11 @@ public final class IngressServer implements AutoCloseable {
         return adminConnector.getLocalPort();
     }
 
-    /** The admin listener's base URI, e.g. {@code http://127.0.0.1:8081/}. @throws IllegalStateException as {@link #adminPort()} */
+    /**
+     * The admin listener's base URI, e.g. {@code http://127.0.0.1:8081/}.
+     *
+     * @throws IllegalStateException as {@link #adminPort()}
+     */
     public URI adminUri() {
         return baseUri(config.adminHost(), adminPort());
     }

@@ -132,7 +132,8 @@ class IngressConfigTest {
     @Test
     void shouldDeclareEveryKeyOnceWithItsDoc() {
         assertThat(IngressConfig.definition().names()).containsExactlyInAnyOrder(
-                "http.host", "http.port", "admin.host", "admin.port", "admin.token", "retell.api-key", "webhook.insecure-skip-signature",
+                "http.host", "http.port", "admin.host", "admin.port", "admin.token", "retell.api-key",
+                "webhook.insecure-skip-signature",
                 "webhook.max-body-bytes", "webhook.ack-timeout-ms", "webhook.signature-tolerance-ms",
                 "webhook.slow-threshold-ms", "capacity.inbound-busy-agent-id", "socket.token",
                 "socket.max-frame-bytes", "socket.idle-timeout-ms",

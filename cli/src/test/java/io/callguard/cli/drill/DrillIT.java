@@ -274,7 +274,8 @@ class DrillIT {
     private Gateway startGateway(Map<String, String> extra) throws Exception {
         Path dir = Files.createTempDirectory(dataDir, "gw");
         Map<String, String> values = new java.util.HashMap<>(Map.of("data.dir", dir.toString(), "broker.port", "0",
-                "http.port", "0", "admin.port", "0", "retell.api-key", KEY, "socket.token", TOKEN, "topics.partitions", "2",
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", KEY, "socket.token", TOKEN, "topics.partitions", "2",
                 "admin.token", ADMIN_TOKEN));
         values.putAll(extra);
         Gateway gateway = new Gateway(GatewayConfig.of(values), Clock.systemUTC()).start();
