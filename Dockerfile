@@ -21,7 +21,9 @@ COPY --from=build /src/cli/target/lib lib
 RUN useradd --system --home /var/lib/callguard callguard && mkdir -p /var/lib/callguard \
     && chown callguard /var/lib/callguard
 USER callguard
-EXPOSE 8080
+# 8080: the public listener Retell reaches (http.port). 8081: the admin listener (admin.port: metrics, dashboard,
+# call state); it binds 127.0.0.1 unless CALLGUARD_ADMIN_HOST says otherwise (compose: 0.0.0.0, with a token).
+EXPOSE 8080 8081
 # ZGC: sub-millisecond pauses on the turn path (BENCHMARKS.md); the heap takes up to 75% of the container.
 ENTRYPOINT ["java", "-XX:+UseZGC", "-XX:MaxRAMPercentage=75", "-jar", "/opt/callguard/callguard.jar"]
 CMD ["run"]

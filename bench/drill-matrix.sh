@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The drill numbers of BENCHMARKS.md: for each row, a fresh gateway (bench/gateway.sh), one drill run,
-# the gateway's /metrics fallbacks and breaker transitions afterwards (counted over warm-up and run).
+# the gateway's /metrics (its admin listener) fallbacks and breaker transitions afterwards (counted over warm-up
+# and run).
 # Each row's drill warms up first in the same process (drill --warmup WARMUP, default 90s), pauses 5 s for the
 # warm-up calls' endings to settle, and reports the measured 20 s only. Calls start spread over DRILL_RAMP_UP
 # (default 5s). The gateway runs on the launcher's JVM options (ZGC, -Xmx2g).
@@ -17,7 +18,7 @@ mkdir -p "$out"
 for row in "$@"; do
   IFS='|' read -r label calls flags <<<"$row"
   # shellcheck disable=SC2086
-  read -r url token pid < <("$root/bench/gateway.sh" "$out/$label" --retell-api-key drillkey \
+  read -r url token pid admin < <("$root/bench/gateway.sh" "$out/$label" --retell-api-key drillkey \
       --set capacity.max-active-calls=5000 --set capacity.queue-size=1000 $flags)
   # One drill process: a warm-up of WARMUP (not reported; the JIT is still compiling the path after 30 s, in the
   # gateway and in the drill's own fresh JVM), a 5 s pause, then the measured 20 s. The report says how much CPU
@@ -25,9 +26,9 @@ for row in "$@"; do
   load_before=$(cut -d' ' -f1 /proc/loadavg)
   CALLGUARD_JAVA_OPTS="$drill_jvm" "$root/bin/callguard" drill --target "$url" --calls "$calls" --warmup "${WARMUP:-90s}" \
       --duration 20s --ramp-up "${DRILL_RAMP_UP:-5s}" --turn-interval 1s --retell-api-key drillkey --socket-token "$token" \
-      > "$out/$label.txt" 2>/dev/null || true
+      --admin-url "$admin" > "$out/$label.txt" 2>/dev/null || true
   load_after=$(cut -d' ' -f1 /proc/loadavg)
-  curl -s "${url}metrics" | grep -E '^callguard_(fallbacks_total|breaker_transitions_total|turn_over_budget_total)' \
+  curl -s "${admin}metrics" | grep -E '^callguard_(fallbacks_total|breaker_transitions_total|turn_over_budget_total)' \
       > "$out/$label.metrics" || true
   kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
   echo "== $label: calls=$calls flags=[$flags] load $load_before -> $load_after"

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Starts `bin/callguard run` in the background on a fresh data dir and waits for its ready line.
-# Usage: bench/gateway.sh DIR [run flags...]   -> prints "URL TOKEN PID"; stop it with: kill PID
+# Starts `bin/callguard run` in the background on a fresh data dir, both listeners on free ports, and waits for
+# its ready line.
+# Usage: bench/gateway.sh DIR [run flags...]   -> prints "URL TOKEN PID ADMIN_URL"; stop it with: kill PID
+# URL is the public listener (webhook, sockets); ADMIN_URL the admin one (metrics, dashboard), with no admin token.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="$1"; shift
 rm -rf "$dir"; mkdir -p "$dir"
-"$root/bin/callguard" run --data-dir "$dir/data" --http-port 0 --set broker.port=0 "$@" \
+"$root/bin/callguard" run --data-dir "$dir/data" --http-port 0 --admin-port 0 --set broker.port=0 "$@" \
   > "$dir/stdout.log" 2> "$dir/stderr.log" &
 pid=$!
 for _ in $(seq 600); do
   if line=$(grep -m1 '^callguard ready:' "$dir/stdout.log" 2>/dev/null); then
     url=$(sed -E 's/^callguard ready: (http:[^ ]+) .*/\1/' <<<"$line")
     token=$(sed -E 's/.*\?token=([^ ]+).*/\1/' <<<"$line")
-    echo "$url $token $pid"
+    admin=$(sed -E 's/.* admin=([^ ]+).*/\1/' <<<"$line")
+    echo "$url $token $pid $admin"
     exit 0
   fi
   kill -0 "$pid" 2>/dev/null || { echo "gateway exited; see $dir/stderr.log" >&2; exit 1; }

@@ -9,7 +9,7 @@ times=()
 for i in $(seq "$runs"); do
   [ "${REUSE:-0}" = 1 ] || rm -rf "$dir/data"
   start=$(date +%s%N)
-  coproc CG { exec "$root/bin/callguard" run --data-dir "$dir/data" --http-port 0 --set broker.port=0 \
+  coproc CG { exec "$root/bin/callguard" run --data-dir "$dir/data" --http-port 0 --admin-port 0 --set broker.port=0 \
       --retell-api-key bench 2>"$dir/stderr.log"; }
   pid=$CG_PID
   while read -r line <&"${CG[0]}"; do

@@ -40,17 +40,17 @@ for row in "$@"; do
     fallback_flags=(--set agent.fallback.backend=openai --set "agent.fallback.openai.url=$fallback_url")
   fi
   # shellcheck disable=SC2086
-  read -r url token pid < <("$root/bench/gateway.sh" "$out/$label/gateway" --retell-api-key drillkey \
+  read -r url token pid admin < <("$root/bench/gateway.sh" "$out/$label/gateway" --retell-api-key drillkey \
       --set capacity.max-active-calls=5000 --set capacity.queue-size=1000 --set agent.backend=openai \
       --set "agent.openai.url=$primary_url" --set cache.enabled=false "${fallback_flags[@]}" $flags)
   pids+=("$pid")
   load_before=$(cut -d' ' -f1 /proc/loadavg)
   CALLGUARD_JAVA_OPTS="$drill_jvm" "$root/bin/callguard" drill --target "$url" --calls "$calls" \
       --warmup "${WARMUP:-30s}" --duration "${DURATION:-30s}" --ramp-up "${DRILL_RAMP_UP:-5s}" --turn-interval 1s \
-      --retell-api-key drillkey --socket-token "$token" > "$out/$label.txt" 2>"$out/$label/drill-stderr.log" \
+      --retell-api-key drillkey --socket-token "$token" --admin-url "$admin" > "$out/$label.txt" 2>"$out/$label/drill-stderr.log" \
       && status=passed || status="failed (exit $?)"
   load_after=$(cut -d' ' -f1 /proc/loadavg)
-  curl -s "${url}metrics" | grep -E '^callguard_(fallbacks_total|breaker_transitions_total|responder_fillers_total|edge_fillers_total|responder_hedges_(started|won)_total)' \
+  curl -s "${admin}metrics" | grep -E '^callguard_(fallbacks_total|breaker_transitions_total|responder_fillers_total|edge_fillers_total|responder_hedges_(started|won)_total)' \
       > "$out/$label.metrics" || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.2; done; done

@@ -60,7 +60,7 @@ kill "$upid"; wait "$upid" 2>/dev/null || true
 
 # 2. Through callguard: the same upstream behind the gateway (all roles, embedded broker).
 read -r port upid < <(upstream 0)
-read -r url token gpid < <("$root/bench/gateway.sh" "$out/gateway" --retell-api-key drillkey \
+read -r url token gpid admin < <("$root/bench/gateway.sh" "$out/gateway" --retell-api-key drillkey \
     --set capacity.max-active-calls=5000 --set capacity.queue-size=1000 --set agent.backend=retell-socket \
     --set "agent.upstream.url-template=ws://127.0.0.1:$port/llm-websocket/{call_id}" --set cache.enabled=false)
 ws="${url/http/ws}llm-websocket/{call_id}?token=$token"
@@ -73,7 +73,7 @@ row through-callguard "$ws" "$upid" "$gpid"
 status=$(drill outage "$ws" --duration 60s --min-whole-answers 0)
 echo "== outage: calls=$calls, upstream kill -9 at ${KILL_AT:-20}s, down ${DOWN_FOR:-5}s; drill $status"
 cat "$out/outage.events"; cat "$out/outage.txt"
-curl -s "${url}metrics" | grep -E '^callguard_(fallbacks_total|breaker_transitions_total|responder_fillers_total|edge_fillers_total|responder_turns_total)' \
+curl -s "${admin}metrics" | grep -E '^callguard_(fallbacks_total|breaker_transitions_total|responder_fillers_total|edge_fillers_total|responder_turns_total)' \
     > "$out/outage.metrics" || true
 cat "$out/outage.metrics"
 kill "$gpid" 2>/dev/null || true

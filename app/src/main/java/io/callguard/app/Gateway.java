@@ -59,8 +59,12 @@ import org.slf4j.LoggerFactory;
  * {@link RoleHealth}.
  *
  * <p>Order: broker, topics, egress (delivery and the edge watchdog), ingress (the HTTP server with the webhook and
- * socket endpoints, and its producer), the processor (Kafka Streams, which advertises the HTTP address for
- * interactive queries) and the responder, then dial-out (which dials only calls the processor admitted).
+ * socket endpoints, and its producer), the processor (Kafka Streams, which advertises the admin listener's address
+ * for interactive queries) and the responder, then dial-out (which dials only calls the processor admitted).
+ *
+ * <p>Routes: the public listener, which Retell reaches, has the webhook, the LLM WebSocket, {@code /healthz} and
+ * {@code /readyz}; everything that shows call data or numbers ({@code /metrics}, {@code /dashboard}, the page at
+ * {@code /}, {@code /calls/}, {@code /capacity}) is on the admin listener ({@link #adminUri()}).
  */
 public final class Gateway implements AutoCloseable {
 
@@ -164,7 +168,7 @@ public final class Gateway implements AutoCloseable {
             Path stateDir = config.processor().stateDir().isEmpty() ? dataDir.resolve("streams")
                     : Path.of(config.processor().stateDir());
             processor = new ProcessorRole(config.processor(), clients, topics, stateDir, meters,
-                    () -> advertisedHost() + ":" + ingress.port());
+                    () -> advertisedHost() + ":" + ingress.adminPort());
             responder = new ResponderRole(config.responder(), config.common(), clients, topics, meters, clock);
         }
         if (egress != null && config.egress().dialOutEnabled()) {
@@ -175,7 +179,8 @@ public final class Gateway implements AutoCloseable {
             dialOut = new DialOutRole(config.egress(), clients, topics, config.processor().applicationId() + "-dialout",
                     egress.edgeListener(), ingress.socketFrames(), meters);
         }
-        CallQueries queries = new CallQueries(processor, config.processor(), config.common().partitions());
+        CallQueries queries = new CallQueries(processor, config.processor(), config.common().partitions(),
+                config.ingress().adminToken());
         if (processor != null) {
             // call_inbound is answered from the capacity /capacity reports; an edge-only node cannot see it.
             InboundCapacityView inbound = new InboundCapacityView(queries);
@@ -219,14 +224,15 @@ public final class Gateway implements AutoCloseable {
             Map<String, Object> readiness = readiness();
             return HttpReply.json(Boolean.TRUE.equals(readiness.get("ready")) ? 200 : 503, readiness);
         });
-        ingress.route("GET", "/metrics", q -> new HttpReply(200, "text/plain; version=0.0.4; charset=utf-8",
+        // Caller data and numbers: on the admin listener only, never where Retell (and anyone) reaches.
+        ingress.adminRoute("GET", "/metrics", q -> new HttpReply(200, "text/plain; version=0.0.4; charset=utf-8",
                 meters.scrape().getBytes(StandardCharsets.UTF_8)));
-        ingress.route("GET", "/calls/", q -> reply(queries.call(
+        ingress.adminRoute("GET", "/calls/", q -> reply(queries.call(
                 URLDecoder.decode(q.path().substring("/calls/".length()), StandardCharsets.UTF_8), local(q))));
-        ingress.route("GET", "/capacity", q -> reply(queries.capacity(local(q))));
-        ingress.route("GET", "/dashboard", q -> HttpReply.json(200, dashboard.snapshot()));
+        ingress.adminRoute("GET", "/capacity", q -> reply(queries.capacity(local(q))));
+        ingress.adminRoute("GET", "/dashboard", q -> HttpReply.json(200, dashboard.snapshot()));
         byte[] page = resource("/io/callguard/app/dashboard/index.html");
-        ingress.route("GET", "/", q -> new HttpReply(200, "text/html; charset=utf-8", page));
+        ingress.adminRoute("GET", "/", q -> new HttpReply(200, "text/html; charset=utf-8", page));
     }
 
     private static boolean local(HttpQuery query) {
@@ -255,7 +261,7 @@ public final class Gateway implements AutoCloseable {
         if (!configured.isBlank()) {
             return configured;
         }
-        String host = config.ingress().httpHost();
+        String host = config.ingress().adminHost();
         if (!host.equals("0.0.0.0") && !host.equals("::") && !host.isBlank()) {
             return host;
         }
@@ -355,13 +361,13 @@ public final class Gateway implements AutoCloseable {
 
     /**
      * The single line printed on stdout once the gateway is ready. It carries the socket token only when
-     * it was generated for this run, since nobody else knows it.
+     * it was generated for this run, since nobody else knows it; never the admin token.
      */
     public String readyLine() {
         String line = "callguard ready: " + httpUri() + " broker=" + bootstrapServers
                 + (broker != null ? " (embedded)" : "") + " data=" + config.app().dataDir()
                 + " roles=" + String.join(",", config.app().roles().stream().sorted().toList())
-                + " node=" + config.nodeId();
+                + " node=" + config.nodeId() + " admin=" + adminUri();
         if (ingress.servesSockets()) {
             String ws = httpUri().toString().replaceFirst("^http", "ws") + "llm-websocket/{call_id}";
             line += " socket=" + ws + (config.socketTokenGenerated() ? "?token=" + config.socketToken()
@@ -370,8 +376,14 @@ public final class Gateway implements AutoCloseable {
         return line;
     }
 
+    /** The public listener's base URI: the webhook, the LLM WebSocket, health and readiness. */
     public URI httpUri() {
         return ingress.uri();
+    }
+
+    /** The admin listener's base URI: metrics, the dashboard and its page, call state, capacity. */
+    public URI adminUri() {
+        return ingress.adminUri();
     }
 
     public String bootstrapServers() {

@@ -59,14 +59,40 @@ class DocsAndDeploymentTest {
         assertThat(config.common().topics().callEvents().name()).isEqualTo("callguard.call-events");
         assertThat(config.ingress().getString("http.host")).isEqualTo("0.0.0.0");
 
-        // The published port, the health check and Prometheus' target are the configured HTTP port
-        int port = config.ingress().getInt("http.port");
-        assertThat(callguard.get("ports").get(0).asText()).endsWith(":" + port);
+        // The public port is published on every address and is the health check's
+        int port = config.ingress().httpPort();
+        assertThat(callguard.get("ports").get(0).asText()).isEqualTo(port + ":" + port);
         assertThat(callguard.get("healthcheck").get("test").toString()).contains("localhost:" + port + "/readyz");
+
+        // The admin listener listens on the compose network for Prometheus, behind a token compose insists on,
+        // and is published on the host's loopback at most
+        int adminPort = config.ingress().adminPort();
+        assertThat(config.ingress().adminHost()).isEqualTo("0.0.0.0");
+        assertThat(env.get(ConfigSources.envName("admin.token"))).isEqualTo("compose-secret");
+        assertThat(callguard.get("environment").get(ConfigSources.envName("admin.token")).asText())
+                .startsWith("${" + ConfigSources.envName("admin.token") + ":?");
+        for (JsonNode published : callguard.get("ports")) {
+            if (containerPort(published) == adminPort) {
+                assertThat(published.asText()).as("the admin port published").startsWith("127.0.0.1:");
+            }
+        }
+
+        // And Prometheus scrapes the admin port's /metrics with the same token, mounted as a compose secret
         JsonNode prometheus = YAML.readTree(ROOT.resolve("deploy/prometheus.yml").toFile());
         JsonNode job = prometheus.get("scrape_configs").get(0);
         assertThat(job.get("metrics_path").asText()).isEqualTo("/metrics");
-        assertThat(job.get("static_configs").get(0).get("targets").get(0).asText()).isEqualTo("callguard:" + port);
+        assertThat(job.get("static_configs").get(0).get("targets").get(0).asText()).isEqualTo("callguard:" + adminPort);
+        assertThat(job.get("authorization").get("type").asText()).isEqualTo("Bearer");
+        String secret = job.get("authorization").get("credentials_file").asText();
+        assertThat(secret).startsWith("/run/secrets/");
+        String secretName = secret.substring("/run/secrets/".length());
+        assertThat(compose.get("services").get("prometheus").get("secrets").toString()).contains(secretName);
+        assertThat(compose.get("secrets").get(secretName).get("environment").asText())
+                .isEqualTo(ConfigSources.envName("admin.token"));
+
+        // And the image exposes both listeners
+        assertThat(Files.readString(ROOT.resolve("Dockerfile")))
+                .containsPattern("(?m)^EXPOSE " + port + " " + adminPort + "$");
 
         // Kafka in compose is KRaft and advertises the address callguard is given
         JsonNode kafka = compose.get("services").get("kafka").get("environment");
@@ -76,13 +102,36 @@ class DocsAndDeploymentTest {
     }
 
     @Test
+    void shouldPublishNothingButThePublicListenerOnEveryAddress() throws Exception {
+        // Given every port compose publishes
+        JsonNode services = YAML.readTree(ROOT.resolve("docker-compose.yml").toFile()).get("services");
+        int publicPort = GatewayConfig.of(Map.of()).ingress().httpPort();
+        for (Iterator<Map.Entry<String, JsonNode>> it = services.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> service = it.next();
+            for (JsonNode published : service.getValue().path("ports")) {
+                // Then only callguard's public listener is on every address; the rest on the host's loopback
+                if (!(service.getKey().equals("callguard") && containerPort(published) == publicPort)) {
+                    assertThat(published.asText()).as(service.getKey() + " publishes " + published.asText())
+                            .startsWith("127.0.0.1:");
+                }
+            }
+        }
+    }
+
+    /** The container side of a compose port mapping ({@code [host:]hostPort:containerPort}). */
+    private static int containerPort(JsonNode published) {
+        String[] parts = published.asText().split(":");
+        return Integer.parseInt(parts[parts.length - 1].replaceFirst("/.*", ""));
+    }
+
+    @Test
     void shouldProvisionGrafanaWithThePrometheusOfComposeAndTheDashboardInTheRepository() throws Exception {
         // Given the grafana service of docker-compose.yml
         JsonNode services = YAML.readTree(ROOT.resolve("docker-compose.yml").toFile()).get("services");
         JsonNode grafana = services.get("grafana");
         assertThat(grafana).as("grafana service").isNotNull();
         assertThat(grafana.get("image").asText()).startsWith("grafana/grafana:");
-        assertThat(grafana.get("ports").get(0).asText()).isEqualTo("3000:3000");
+        assertThat(grafana.get("ports").get(0).asText()).isEqualTo("127.0.0.1:3000:3000");
         assertThat(grafana.get("depends_on").toString()).contains("prometheus");
 
         // Then every mounted folder exists in the repository
@@ -99,7 +148,7 @@ class DocsAndDeploymentTest {
         // And the datasource is compose's Prometheus, under the uid the dashboard's panels use
         JsonNode datasource = YAML.readTree(provisioning.resolve("datasources/prometheus.yml").toFile())
                 .get("datasources").get(0);
-        String prometheusPort = services.get("prometheus").get("ports").get(0).asText().split(":")[1];
+        int prometheusPort = containerPort(services.get("prometheus").get("ports").get(0));
         assertThat(datasource.get("type").asText()).isEqualTo("prometheus");
         assertThat(datasource.get("url").asText()).isEqualTo("http://prometheus:" + prometheusPort);
 

@@ -55,7 +55,8 @@ class GatewayBackendFaultsIT {
 
     private void startGateway(Map<String, String> faults) {
         Map<String, String> settings = new HashMap<>(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1"));
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1"));
         settings.putAll(faults);
         gateway = new Gateway(GatewayConfig.of(settings), Clock.systemUTC()).start();
         await().atMost(Duration.ofSeconds(60)).until(() -> gateway.processor().isRunning()

@@ -30,7 +30,8 @@ class GatewayBrokerDownIT {
     void shouldAnswer503WithRetryAfterWhenKafkaDoesNotAcknowledgeInTime() throws Exception {
         // Given a gateway whose broker has stopped
         GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", "k", "roles", "ingress", "webhook.ack-timeout-ms", "1000"));
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", "k", "roles", "ingress", "webhook.ack-timeout-ms", "1000"));
         Gateway gateway = new Gateway(config, Clock.systemUTC()).start();
         try {
             HttpClient http = HttpClient.newHttpClient();

@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.websocket.client.WebSocketClient;
@@ -44,7 +45,8 @@ class GatewayCapacityTurnIT {
     @Test
     void shouldAdmitTheFirstSocketAndEndTheRefusedOneWithTheBusyLine() throws Exception {
         GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1",
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1",
                 "capacity.max-active-calls-per-partition", "1", "capacity.queue-size", "0",
                 "capacity.busy-message", BUSY));
         WebSocketClient client = new WebSocketClient();
@@ -96,10 +98,12 @@ class GatewayCapacityTurnIT {
 
     @Test
     void shouldHoldAQueuedCallAndStartTheAgentWhenTheSlotIsGranted() throws Exception {
-        GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1",
-                "capacity.max-active-calls-per-partition", "1", "capacity.queue-size", "1",
-                "capacity.hold-message", HOLD, "capacity.hold-repeat-ms", "1000"));
+        Map<String, String> settings = new HashMap<>(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1",
+                "capacity.max-active-calls-per-partition", "1", "capacity.queue-size", "1"));
+        settings.putAll(Map.of("capacity.hold-message", HOLD, "capacity.hold-repeat-ms", "1000"));
+        GatewayConfig config = GatewayConfig.of(settings);
         WebSocketClient client = new WebSocketClient();
         try (Gateway gateway = new Gateway(config, Clock.systemUTC()).start()) {
             await().atMost(Duration.ofSeconds(90)).until(() -> Boolean.TRUE.equals(gateway.readiness().get("ready")));

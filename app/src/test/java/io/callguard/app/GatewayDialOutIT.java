@@ -99,7 +99,8 @@ class GatewayDialOutIT {
         platform.start();
         String template = "ws://127.0.0.1:" + connector.getLocalPort() + "/agent/{call_id}";
         gateway = new Gateway(GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", "k", "topics.partitions", "2", "dialout.enabled", "true",
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", "k", "topics.partitions", "2", "dialout.enabled", "true",
                 "dialout.url-template", template)), Clock.systemUTC()).start();
         await().atMost(Duration.ofSeconds(60)).until(() -> Boolean.TRUE.equals(gateway.readiness().get("ready")));
 

@@ -44,7 +44,7 @@ class GatewayInboundCallIT {
     @Test
     void shouldRouteAnInboundCallToTheBusyAgentWhileThePartitionIsFull() throws Exception {
         GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", API_KEY, "topics.partitions", "1",
+                "http.port", "0", "admin.port", "0", "retell.api-key", API_KEY, "topics.partitions", "1",
                 "capacity.max-active-calls-per-partition", "1", "capacity.queue-size", "0",
                 "capacity.inbound-busy-agent-id", BUSY_AGENT));
         try (Gateway gateway = new Gateway(config, Clock.systemUTC()).start()) {
@@ -94,7 +94,7 @@ class GatewayInboundCallIT {
     }
 
     private String metrics(Gateway gateway) throws Exception {
-        return http.send(HttpRequest.newBuilder(gateway.httpUri().resolve("/metrics")).GET().build(),
+        return http.send(HttpRequest.newBuilder(gateway.adminUri().resolve("/metrics")).GET().build(),
                 HttpResponse.BodyHandlers.ofString()).body();
     }
 }

@@ -76,7 +76,8 @@ class GatewayResponseCacheIT {
 
     private Gateway start() {
         Gateway gateway = new Gateway(GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1")),
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1")),
                 Clock.systemUTC()).start();
         await().atMost(Duration.ofSeconds(90)).until(() -> Boolean.TRUE.equals(gateway.readiness().get("ready")));
         return gateway;

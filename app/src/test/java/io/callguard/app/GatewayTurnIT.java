@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.websocket.client.WebSocketClient;
@@ -51,11 +52,13 @@ class GatewayTurnIT {
         // The script backend answers slowly enough (150 ms) that a second request can overtake the first. The
         // greeting is said at once (through the egress ledger, like every begin): these tests time turns, and an
         // owed begin (socket.begin-message=auto) is the responder's and EdgeSocketTest's subject.
-        GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "2",
+        Map<String, String> settings = new HashMap<>(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "2",
                 "socket.begin-message", "greeting",
-                "agent.script.delay-ms", "150", "turn.fallback-message", "Sorry, one moment please.",
-                "turn.first-words-deadline-ms", String.valueOf(FIRST_WORDS_MS)));
+                "agent.script.delay-ms", "150", "turn.fallback-message", "Sorry, one moment please."));
+        settings.put("turn.first-words-deadline-ms", String.valueOf(FIRST_WORDS_MS));
+        GatewayConfig config = GatewayConfig.of(settings);
         gateway = new Gateway(config, Clock.systemUTC()).start();
         // Ready includes the responder's partitions: its group starts at the topic's end, so a turn sent
         // before would never be read.

@@ -46,10 +46,12 @@ class GatewayTwoEdgesIT {
     void start() throws Exception {
         // Node A: broker, processor, responder and an edge. Node B: an edge only (ingress and egress).
         nodeA = new Gateway(GatewayConfig.of(Map.of("data.dir", dirA.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "3",
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "3",
                 "node.id", "edge-a")), Clock.systemUTC()).start();
         nodeB = new Gateway(GatewayConfig.of(Map.of("data.dir", dirB.toString(), "bootstrap.servers",
-                nodeA.bootstrapServers(), "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN,
+                nodeA.bootstrapServers(), "http.port", "0", "admin.port", "0",
+                "retell.api-key", "k", "socket.token", TOKEN,
                 "roles", "ingress,egress", "node.id", "edge-b")), Clock.systemUTC()).start();
         await().atMost(Duration.ofSeconds(90)).until(() -> Boolean.TRUE.equals(nodeA.readiness().get("ready"))
                 && Boolean.TRUE.equals(nodeB.readiness().get("ready")));

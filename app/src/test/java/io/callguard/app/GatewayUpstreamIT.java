@@ -56,7 +56,8 @@ class GatewayUpstreamIT {
         int port = listeningPort(upstream);
         upstreamPort = port;
         GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "2",
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "2",
                 "agent.backend", "retell-socket",
                 "agent.upstream.url-template", "ws://127.0.0.1:" + port + "/llm-websocket/{call_id}"));
         gateway = new Gateway(config, Clock.systemUTC()).start();

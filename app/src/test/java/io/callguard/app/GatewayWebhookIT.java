@@ -52,7 +52,7 @@ class GatewayWebhookIT {
     @BeforeAll
     void startGateway() {
         GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", API_KEY, "topics.partitions", "3",
+                "http.port", "0", "admin.port", "0", "retell.api-key", API_KEY, "topics.partitions", "3",
                 "webhook.max-body-bytes", "4096"));
         topics = config.common().topics();
         gateway = new Gateway(config, Clock.systemUTC()).start();
@@ -177,8 +177,12 @@ class GatewayWebhookIT {
         assertThat(checks.get("streams").get("ok").asBoolean()).isTrue();
         String body = RetellWebhooks.body("call_started", "call-metrics");
         assertThat(post(body, sign(body)).statusCode()).isEqualTo(200);
-        assertThat(get("/metrics").body()).contains("callguard_webhook_latency_seconds", "jvm_memory_used_bytes",
+        // Metrics are on the admin listener, not the public one
+        HttpResponse<String> metrics = http.send(HttpRequest.newBuilder(gateway.adminUri().resolve("/metrics"))
+                .GET().build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(metrics.body()).contains("callguard_webhook_latency_seconds", "jvm_memory_used_bytes",
                 "kafka_producer_record_send_total");
+        assertThat(get("/metrics").statusCode()).isEqualTo(404);
     }
 
     private String sign(String body) {

@@ -17,6 +17,7 @@ import io.callguard.testkit.TopicReader;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -57,11 +58,13 @@ class SocketLostCapacityIT {
     @Test
     void shouldReleaseTheSlotOfALostSocketToTheQueuedCallAndKeepTheSlotOfOneThatCameBack() throws Exception {
         // Given one partition with one slot and two queue places, a grace of 2 s
-        gateway = new Gateway(GatewayConfig.of(Map.of("data.dir", dir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", "lost-key", "roles", "processor", "topics.partitions", "1",
+        Map<String, String> settings = new HashMap<>(Map.of("data.dir", dir.toString(), "broker.port", "0",
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", "lost-key", "roles", "processor", "topics.partitions", "1",
                 "capacity.max-active-calls-per-partition", "1", "capacity.queue-size", "2",
-                "capacity.socket-lost-grace-ms", String.valueOf(GRACE_MS),
-                "call.expiry-scan-interval-ms", "200")), Clock.systemUTC()).start();
+                "capacity.socket-lost-grace-ms", String.valueOf(GRACE_MS)));
+        settings.put("call.expiry-scan-interval-ms", "200");
+        gateway = new Gateway(GatewayConfig.of(settings), Clock.systemUTC()).start();
         await().atMost(WAIT).until(() -> gateway.processor().isRunning());
         Topics topics = gateway.config().common().topics();
         try (KafkaProducer<String, CallEvent> producer = new KafkaProducer<>(Map.of(

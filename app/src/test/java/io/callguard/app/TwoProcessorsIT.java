@@ -27,23 +27,29 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.utils.Utils;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /**
  * Two gateways, each running the processor, in one consumer group on one broker (6 partitions, one slot
  * and one queue place per partition): admission holds per partition whichever instance owns it, queries
- * and capacity are answered from either instance, and when one stops its partitions move to the other
- * with their calls' state, slots and queue.
+ * and capacity are answered from either instance's admin listener (forwarded to the owner's, with the admin
+ * token), and when one stops its partitions move to the other with their calls' state, slots and queue.
  */
 @Tag("integration")
 @Timeout(value = 150, unit = TimeUnit.SECONDS)
 class TwoProcessorsIT {
 
     private static final String API_KEY = "two-key";
+    private static final String ADMIN_TOKEN = "two-admin-token-3c9e1b";
     private static final int PARTITIONS = 6;
     private static final Duration WAIT = Duration.ofSeconds(60);
 
@@ -52,12 +58,20 @@ class TwoProcessorsIT {
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final List<Gateway> gateways = new ArrayList<>();
+    private final ListAppender<ILoggingEvent> logs = new ListAppender<>();
+
+    @BeforeEach
+    void recordLogs() {
+        logs.start();
+        ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).addAppender(logs);
+    }
 
     @AfterEach
     void stopAll() {
         for (int i = gateways.size() - 1; i >= 0; i--) {
             gateways.get(i).close();
         }
+        ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).detachAppender(logs);
     }
 
     @Test
@@ -73,6 +87,14 @@ class TwoProcessorsIT {
         int onFirst = owned(first).get(0);
         List<String> crowded = callIdsOnPartition("crowded", onSecond, 3);
         String elsewhere = callIdsOnPartition("elsewhere", onFirst, 1).get(0);
+
+        // And each advertises its admin listener, on loopback by default, for the other to forward queries to
+        for (Gateway gateway : List.of(first, second)) {
+            assertThat(gateway.adminUri().getHost()).isEqualTo("127.0.0.1");
+            assertThat(gateway.adminUri().getPort()).isNotEqualTo(gateway.httpUri().getPort());
+            assertThat(gateway.processor().advertisedServer()).isEqualTo("127.0.0.1:" + gateway.adminUri().getPort());
+            assertThat(gateway.readyLine()).contains(" admin=" + gateway.adminUri()).doesNotContain(ADMIN_TOKEN);
+        }
 
         // When three calls start on a partition of the second instance (one slot, one queue place), through
         // the first instance's webhook endpoint, and one call on a partition of the first
@@ -147,13 +169,43 @@ class TwoProcessorsIT {
         JsonNode after = partition(json(first, "/capacity"), onSecond);
         assertThat(after.path("active").asLong()).isEqualTo(1);
         assertThat(after.path("queued").asLong()).isZero();
+
+        // And no log line of either instance showed the admin token its forwarded queries carried
+        assertThat(List.copyOf(logs.list)).noneMatch(e -> e.getFormattedMessage().contains(ADMIN_TOKEN)
+                || String.valueOf(e.getThrowableProxy()).contains(ADMIN_TOKEN));
+    }
+
+    @Test
+    void shouldServeCallDataOnlyOnTheAdminListenerAndOnlyWithTheToken() throws Exception {
+        // Given a gateway with an admin token and a call
+        Gateway gateway = start(Map.of("data.dir", dir.resolve("only").toString(), "broker.port", "0"));
+        await().atMost(WAIT).until(() -> owned(gateway).size() == PARTITIONS);
+        assertThat(post(gateway, RetellWebhooks.body("call_started", "call-private"))).isEqualTo(200);
+        await().atMost(WAIT).until(() -> "active".equals(status(gateway, "call-private")));
+
+        for (String path : List.of("/calls/call-private", "/capacity", "/metrics", "/dashboard", "/")) {
+            // Then the public listener, the one Retell reaches, does not know the route, token or not
+            HttpResponse<String> onPublic = send(gateway.httpUri(), path, "Bearer " + ADMIN_TOKEN);
+            assertThat(onPublic.statusCode()).as("public " + path).isEqualTo(404);
+            assertThat(Json.mapper().readTree(onPublic.body()).path("reason").asText()).isEqualTo("not_found");
+            // And the admin listener refuses it without the token or with another, and serves it with the token
+            assertThat(send(gateway.adminUri(), path, null).statusCode()).as("admin " + path + " no token")
+                    .isEqualTo(401);
+            assertThat(send(gateway.adminUri(), path, "Bearer not-" + ADMIN_TOKEN).statusCode())
+                    .as("admin " + path + " wrong token").isEqualTo(401);
+            assertThat(get(gateway, path).statusCode()).as("admin " + path + " with the token").isEqualTo(200);
+        }
+        // And health stays on the public listener, for load balancers and probes
+        assertThat(send(gateway.httpUri(), "/readyz", null).statusCode()).isEqualTo(200);
+        assertThat(send(gateway.httpUri(), "/healthz", null).statusCode()).isEqualTo(200);
+        assertThat(send(gateway.adminUri(), "/readyz", "Bearer " + ADMIN_TOKEN).statusCode()).isEqualTo(404);
     }
 
     private Gateway start(Map<String, String> settings) {
-        Map<String, String> all = new HashMap<>(Map.of("http.port", "0", "retell.api-key", API_KEY,
+        Map<String, String> all = new HashMap<>(Map.of("http.port", "0", "admin.port", "0", "retell.api-key", API_KEY,
                 "roles", "processor,ingress,egress", "topics.partitions", String.valueOf(PARTITIONS),
                 "capacity.max-active-calls-per-partition", "1", "capacity.queue-size", "1",
-                "capacity.queue-timeout-ms", "600000"));
+                "capacity.queue-timeout-ms", "600000", "admin.token", ADMIN_TOKEN));
         all.putAll(settings);
         Gateway gateway = new Gateway(GatewayConfig.of(all), Clock.systemUTC()).start();
         gateways.add(gateway);
@@ -206,9 +258,18 @@ class TwoProcessorsIT {
         return Json.mapper().readTree(response.body());
     }
 
+    /** A GET of the gateway's admin listener, with the admin token. */
     private HttpResponse<String> get(Gateway gateway, String path) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(gateway.httpUri() + path.substring(1)))
-                .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+        return send(gateway.adminUri(), path, "Bearer " + ADMIN_TOKEN);
+    }
+
+    private HttpResponse<String> send(URI base, String path, String authorization) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + path.substring(1)))
+                .timeout(Duration.ofSeconds(10)).GET();
+        if (authorization != null) {
+            request.header("Authorization", authorization);
+        }
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
     }
 
     private int post(Gateway gateway, String body) throws Exception {

@@ -50,8 +50,13 @@ public final class RunCommand implements Callable<Integer> {
             + "(key roles, default all).")
     String roles;
 
-    @Option(names = "--http-port", paramLabel = "PORT", description = "HTTP port (key http.port, default 8080).")
+    @Option(names = "--http-port", paramLabel = "PORT", description = "Public HTTP port, the one Retell reaches "
+            + "(key http.port, default 8080).")
     Integer httpPort;
+
+    @Option(names = "--admin-port", paramLabel = "PORT", description = "Admin HTTP port: metrics, dashboard, call "
+            + "state (key admin.port, default 8081).")
+    Integer adminPort;
 
     @Option(names = "--http-host", paramLabel = "HOST", description = "HTTP bind address (key http.host, "
             + "default 127.0.0.1).")
@@ -133,6 +138,9 @@ public final class RunCommand implements Callable<Integer> {
         }
         if (httpPort != null) {
             flags.put(IngressConfig.HTTP_PORT_CONFIG, String.valueOf(httpPort));
+        }
+        if (adminPort != null) {
+            flags.put(IngressConfig.ADMIN_PORT_CONFIG, String.valueOf(adminPort));
         }
         if (httpHost != null) {
             flags.put(IngressConfig.HTTP_HOST_CONFIG, httpHost);

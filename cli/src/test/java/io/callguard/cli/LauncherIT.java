@@ -37,7 +37,8 @@ import org.junit.jupiter.api.io.TempDir;
 class LauncherIT {
 
     private static final String API_KEY = "launcher-key";
-    private static final Pattern READY = Pattern.compile("^callguard ready: (http://\\S+) broker=(\\S+) \\(embedded\\) .*");
+    private static final Pattern READY = Pattern.compile(
+            "^callguard ready: (http://\\S+) broker=(\\S+) \\(embedded\\) .* admin=(http://\\S+) .*");
     private static final Path JAR = Path.of("target", "callguard.jar").toAbsolutePath();
 
     @TempDir
@@ -54,6 +55,12 @@ class LauncherIT {
         String started = RetellWebhooks.body("call_started", "call-launch");
         assertThat(post(first.url, started).statusCode()).isEqualTo(200);
         await().atMost(Duration.ofSeconds(30)).until(() -> lastState(tap("call-state", 50), "call-launch") != null);
+
+        // And its metrics are on the admin listener the ready line names, not on the public one
+        HttpResponse<String> metrics = get(first.admin + "metrics");
+        assertThat(metrics.statusCode()).isEqualTo(200);
+        assertThat(metrics.body()).contains("callguard_webhook_latency_seconds");
+        assertThat(get(first.url + "metrics").statusCode()).isEqualTo(404);
 
         // When it gets SIGTERM
         long stopAt = System.nanoTime();
@@ -107,22 +114,22 @@ class LauncherIT {
         }
     }
 
-    private record Running(Process process, String url) {
+    private record Running(Process process, String url, String admin) {
     }
 
     private Running start() throws Exception {
         Process process = new ProcessBuilder(java(), "-jar", JAR.toString(), "run", "--data-dir", dataDir.toString(),
-                "--http-port", "0", "--set", "broker.port=0", "--set", "topics.partitions=2",
+                "--http-port", "0", "--admin-port", "0", "--set", "broker.port=0", "--set", "topics.partitions=2",
                 "--retell-api-key", API_KEY)
                 .redirectError(ProcessBuilder.Redirect.appendTo(dataDir.resolve("stderr.log").toFile()))
                 .start();
         BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-        CompletableFuture<String> url = CompletableFuture.supplyAsync(() -> {
+        CompletableFuture<Matcher> ready = CompletableFuture.supplyAsync(() -> {
             try {
                 for (String line = out.readLine(); line != null; line = out.readLine()) {
                     Matcher m = READY.matcher(line);
                     if (m.matches()) {
-                        return m.group(1);
+                        return m;
                     }
                 }
                 return null;
@@ -130,10 +137,11 @@ class LauncherIT {
                 return null;
             }
         });
-        String base = url.get(90, TimeUnit.SECONDS);
-        assertThat(base).as("ready line; stderr in %s", dataDir.resolve("stderr.log")).isNotNull();
+        Matcher readyLine = ready.get(90, TimeUnit.SECONDS);
+        assertThat(readyLine).as("ready line; stderr in %s", dataDir.resolve("stderr.log")).isNotNull();
+        String base = readyLine.group(1);
         await().atMost(Duration.ofSeconds(60)).until(() -> get(base + "readyz").statusCode() == 200);
-        return new Running(process, base);
+        return new Running(process, base, readyLine.group(3));
     }
 
     private List<JsonNode> tap(String topic, int max) throws Exception {

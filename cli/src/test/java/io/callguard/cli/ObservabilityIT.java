@@ -26,6 +26,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -90,10 +91,12 @@ class ObservabilityIT {
         // slow, so the slow-webhook counter exists for the Grafana check. The greeting is said at the edge at once
         // (socket.begin-message=greeting): a begin message the responder says is a record on callguard.responses and
         // would count as one whole answer among the turns this suite expects to fail.
-        GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", API_KEY, "socket.token", TOKEN, "topics.partitions", "2",
-                "agent.script.failure-rate", "1", "responder.breaker.minimum-calls", "1000", "webhook.slow-threshold-ms", "0",
-                "socket.begin-message", "greeting"));
+        Map<String, String> settings = new HashMap<>(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
+                "http.port", "0", "admin.port", "0", "retell.api-key", API_KEY, "socket.token", TOKEN,
+                "topics.partitions", "2", "agent.script.failure-rate", "1", "responder.breaker.minimum-calls", "1000",
+                "webhook.slow-threshold-ms", "0"));
+        settings.put("socket.begin-message", "greeting");
+        GatewayConfig config = GatewayConfig.of(settings);
         gateway = new Gateway(config, Clock.systemUTC()).start();
         await().atMost(Duration.ofSeconds(60)).until(() -> "true".equals(readyz().path("ready").asText()));
         sockets.start();
@@ -326,7 +329,7 @@ class ObservabilityIT {
         List<String> command = List.of(CHROMIUM.toString(), "--headless", "--no-sandbox", "--disable-gpu",
                 "--disable-dev-shm-usage", "--disable-quic", "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--user-data-dir=" + browserDir.resolve("profile"),
-                "--window-size=1000,900", "--virtual-time-budget=5000", output, gateway.httpUri().toString());
+                "--window-size=1000,900", "--virtual-time-budget=5000", output, gateway.adminUri().toString());
         Path out = browserDir.resolve("stdout.txt");
         Path err = browserDir.resolve("stderr.txt");
         Process p = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
@@ -348,22 +351,27 @@ class ObservabilityIT {
     }
 
     private PrometheusText scrape() throws Exception {
-        HttpResponse<String> r = get("/metrics");
+        HttpResponse<String> r = get(gateway.adminUri(), "/metrics");
         assertThat(r.statusCode()).isEqualTo(200);
         Files.writeString(Path.of("target", "observability-it-metrics.txt"), r.body());
         return new PrometheusText(r.body());
     }
 
     private JsonNode dashboard() throws Exception {
-        return Json.mapper().readTree(get("/dashboard").body());
+        return Json.mapper().readTree(get(gateway.adminUri(), "/dashboard").body());
     }
 
     private JsonNode readyz() throws Exception {
         return Json.mapper().readTree(get("/readyz").body());
     }
 
+    /** A GET of the public listener (health, readiness). */
     private HttpResponse<String> get(String path) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(gateway.httpUri() + path.substring(1)))
+        return get(gateway.httpUri(), path);
+    }
+
+    private HttpResponse<String> get(URI base, String path) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(base + path.substring(1)))
                 .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
     }
 

@@ -54,7 +54,8 @@ class OperatorToolsIT {
     @BeforeAll
     void startAndPlayOneArchivedCall() throws Exception {
         gateway = new Gateway(GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", KEY, "socket.token", "t", "topics.partitions", "3")),
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", KEY, "socket.token", "t", "topics.partitions", "3")),
                 Clock.systemUTC()).start();
         await().atMost(Duration.ofSeconds(60)).until(() -> gateway.processor().isRunning());
         // A call with a duplicated call_started, then its end and analysis: the live processor archives it.

@@ -143,7 +143,7 @@ class ProcessorFailoverIT {
             }
         });
         for (int i = 0; i < CALLS; i++) {
-            HttpResponse<String> response = get(second.httpUri().resolve("/calls/failover-" + i));
+            HttpResponse<String> response = get(second.adminUri().resolve("/calls/failover-" + i));
             assertThat(response.statusCode()).isEqualTo(200);
             JsonNode state = Json.mapper().readTree(response.body());
             assertThat(state.get("status").asText()).isEqualTo(CallStatus.ENDED.wireName());
@@ -174,7 +174,7 @@ class ProcessorFailoverIT {
 
     private Gateway start(Map<String, String> settings) {
         Map<String, String> all = new HashMap<>(PROCESSOR_SETTINGS);
-        all.putAll(Map.of("http.port", "0", "retell.api-key", API_KEY));
+        all.putAll(Map.of("http.port", "0", "admin.port", "0", "retell.api-key", API_KEY));
         all.putAll(settings);
         Gateway gateway = new Gateway(GatewayConfig.of(all), Clock.systemUTC()).start();
         cleanup.add(gateway);
@@ -186,7 +186,7 @@ class ProcessorFailoverIT {
         Files.createDirectories(dataDir);
         List<String> command = new ArrayList<>(List.of(java(), "-Xmx256m", "-jar", JAR.toString(), "run",
                 "--roles", "processor", "--bootstrap-servers", bootstrapServers, "--data-dir", dataDir.toString(),
-                "--http-port", "0", "--set", "node.id=processor-1"));
+                "--http-port", "0", "--admin-port", "0", "--set", "node.id=processor-1"));
         PROCESSOR_SETTINGS.forEach((key, value) -> command.addAll(List.of("--set", key + "=" + value)));
         Process process = new ProcessBuilder(command)
                 .redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("processor-1.log").toFile())).start();

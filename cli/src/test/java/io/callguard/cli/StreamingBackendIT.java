@@ -65,7 +65,8 @@ class StreamingBackendIT {
     private void start(SimulatedStream stream, Map<String, String> extra) throws Exception {
         llm = new SimulatedLlmServer("127.0.0.1", 0, stream, "Hello!", new SplittableRandom(1)).start();
         Map<String, String> settings = new HashMap<>(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1",
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1",
                 "agent.backend", "openai", "agent.openai.url", llm.uri().toString(), "cache.enabled", "false"));
         settings.putAll(extra);
         gateway = new Gateway(GatewayConfig.of(settings), Clock.systemUTC()).start();

@@ -7,16 +7,38 @@ import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.common.config.ConfigDef.Importance;
 import org.apache.kafka.common.config.ConfigDef.Range;
 import org.apache.kafka.common.config.ConfigDef.Type;
+import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.config.types.Password;
 
-/** Settings of the ingress role: the HTTP listener, the Retell webhook endpoint and the LLM WebSocket endpoint. */
+/**
+ * Settings of the ingress role: the public HTTP listener (the Retell webhook endpoint and the LLM WebSocket
+ * endpoint), and the admin listener beside it (metrics, dashboard, call state, capacity).
+ */
 public final class IngressConfig extends AbstractConfig {
 
     public static final String HTTP_HOST_CONFIG = "http.host";
-    private static final String HTTP_HOST_DOC = "Address the HTTP server binds to.";
+    private static final String HTTP_HOST_DOC = "Address the public HTTP listener binds to: the one Retell "
+            + "reaches, serving only /webhook, /llm-websocket/, /healthz and /readyz.";
 
     public static final String HTTP_PORT_CONFIG = "http.port";
-    private static final String HTTP_PORT_DOC = "Port the HTTP server listens on; 0 takes any free port.";
+    private static final String HTTP_PORT_DOC = "Port of the public HTTP listener; 0 takes any free port.";
+
+    public static final String ADMIN_HOST_CONFIG = "admin.host";
+    private static final String ADMIN_HOST_DOC = "Address the admin listener binds to: /metrics, /dashboard, the "
+            + "dashboard page at /, /calls/{call_id} (phone numbers, metadata, dynamic variables) and /capacity. "
+            + "Keep it off the network Retell and callers reach. With several instances, the others forward call "
+            + "state and capacity queries here, so it must be an address they reach (see http.advertised-host).";
+
+    public static final String ADMIN_PORT_CONFIG = "admin.port";
+    private static final String ADMIN_PORT_DOC = "Port of the admin listener; 0 takes any free port. Must differ "
+            + "from http.port.";
+
+    public static final String ADMIN_TOKEN_CONFIG = "admin.token";
+    private static final String ADMIN_TOKEN_DOC = "Bearer token of the admin listener: when set, every admin "
+            + "request must send 'Authorization: Bearer <token>' (or Basic with the token as password, so a browser "
+            + "can open the dashboard page) and is refused with 401 otherwise. Queries forwarded between instances "
+            + "send it, so every instance of a deployment needs the same one. Empty: no authentication; keep "
+            + "admin.host private then.";
 
     public static final String RETELL_API_KEY_CONFIG = "retell.api-key";
     private static final String RETELL_API_KEY_DOC = "Retell API key (the one marked for webhooks), used to verify "
@@ -93,6 +115,10 @@ public final class IngressConfig extends AbstractConfig {
             .define(HTTP_HOST_CONFIG, Type.STRING, "127.0.0.1", new ConfigDef.NonEmptyString(), Importance.HIGH,
                     HTTP_HOST_DOC)
             .define(HTTP_PORT_CONFIG, Type.INT, 8080, Range.between(0, 65535), Importance.HIGH, HTTP_PORT_DOC)
+            .define(ADMIN_HOST_CONFIG, Type.STRING, "127.0.0.1", new ConfigDef.NonEmptyString(), Importance.HIGH,
+                    ADMIN_HOST_DOC)
+            .define(ADMIN_PORT_CONFIG, Type.INT, 8081, Range.between(0, 65535), Importance.HIGH, ADMIN_PORT_DOC)
+            .define(ADMIN_TOKEN_CONFIG, Type.PASSWORD, null, Importance.HIGH, ADMIN_TOKEN_DOC)
             .define(RETELL_API_KEY_CONFIG, Type.PASSWORD, null, Importance.HIGH, RETELL_API_KEY_DOC)
             .define(WEBHOOK_INSECURE_SKIP_SIGNATURE_CONFIG, Type.BOOLEAN, false, Importance.MEDIUM,
                     WEBHOOK_INSECURE_SKIP_SIGNATURE_DOC)
@@ -125,6 +151,10 @@ public final class IngressConfig extends AbstractConfig {
      */
     public IngressConfig(Map<?, ?> values) {
         super(DEFINITION, values, false);
+        if (adminPort() != 0 && adminPort() == httpPort()) {
+            throw new ConfigException(ADMIN_PORT_CONFIG, adminPort(), "must differ from " + HTTP_PORT_CONFIG
+                    + ": the admin routes are kept off the public listener");
+        }
     }
 
     /** Every key this config declares, with type, default and doc. */
@@ -140,10 +170,22 @@ public final class IngressConfig extends AbstractConfig {
         return getInt(HTTP_PORT_CONFIG);
     }
 
+    public String adminHost() {
+        return getString(ADMIN_HOST_CONFIG);
+    }
+
+    public int adminPort() {
+        return getInt(ADMIN_PORT_CONFIG);
+    }
+
+    /** The admin listener's bearer token, or null when none (or an empty one) is configured. */
+    public Password adminToken() {
+        return nonEmptyPassword(ADMIN_TOKEN_CONFIG);
+    }
+
     /** The Retell API key, or null when none (or an empty one) is configured. */
     public Password retellApiKey() {
-        Password key = getPassword(RETELL_API_KEY_CONFIG);
-        return key == null || key.value() == null || key.value().isEmpty() ? null : key;
+        return nonEmptyPassword(RETELL_API_KEY_CONFIG);
     }
 
     public boolean insecureSkipSignature() {
@@ -181,8 +223,13 @@ public final class IngressConfig extends AbstractConfig {
 
     /** The LLM WebSocket token, or null when none (or an empty one) is configured. */
     public Password socketToken() {
-        Password token = getPassword(SOCKET_TOKEN_CONFIG);
-        return token == null || token.value() == null || token.value().isEmpty() ? null : token;
+        return nonEmptyPassword(SOCKET_TOKEN_CONFIG);
+    }
+
+    /** A secret's value, or null when none (or an empty one) is configured: an empty secret guards nothing. */
+    private Password nonEmptyPassword(String key) {
+        Password secret = getPassword(key);
+        return secret == null || secret.value() == null || secret.value().isEmpty() ? null : secret;
     }
 
     public int socketMaxFrameBytes() {

@@ -39,6 +39,11 @@ public final class IngressMetrics {
      * Tag: type (the frame's type tag). Field names are logged at debug, not tagged: they are unbounded.
      */
     public static final String SOCKET_UNKNOWN_FIELDS = "callguard.socket.unknown-fields";
+    /**
+     * Counter, admin listener requests refused with 401 ({@code admin.token} set). Tag: reason ({@code missing_token},
+     * {@code wrong_token}).
+     */
+    public static final String ADMIN_AUTH_FAILURES = "callguard.admin.auth-failures";
     /** Counter, LLM WebSocket upgrades refused with 401. Tag: reason. */
     public static final String SOCKET_AUTH_FAILURES = "callguard.socket.auth-failures";
     /**

@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -45,6 +46,7 @@ public final class IngressRole implements Role {
     private final String nodeId;
     private final Supplier<Producer<String, byte[]>> producers;
     private final List<Route> pendingRoutes = new ArrayList<>();
+    private final List<Route> pendingAdminRoutes = new ArrayList<>();
     private final SocketFrames dialOutFrames = new StartedProtocolFrames();
     private InboundCapacity inboundCapacity = InboundCapacity.UNKNOWN;
     private EdgeListener listener;
@@ -108,12 +110,22 @@ public final class IngressRole implements Role {
     }
 
     /**
-     * Adds a route of the app (health, metrics, queries); call before {@link #start()}. See
+     * Adds a route of the app to the public listener (health, readiness); call before {@link #start()}. See
      * {@link IngressServer#route} for matching.
      */
     public synchronized IngressRole route(String method, String path, HttpRoute route) {
         requireCreated("routes");
         pendingRoutes.add(new Route(method, path, route));
+        return this;
+    }
+
+    /**
+     * Adds a route of the app to the admin listener (metrics, dashboard, queries); call before {@link #start()}.
+     * See {@link IngressServer#adminRoute}.
+     */
+    public synchronized IngressRole adminRoute(String method, String path, HttpRoute route) {
+        requireCreated("routes");
+        pendingAdminRoutes.add(new Route(method, path, route));
         return this;
     }
 
@@ -187,6 +199,9 @@ public final class IngressRole implements Role {
             for (Route r : pendingRoutes) {
                 server.route(r.method(), r.path(), r.route());
             }
+            for (Route r : pendingAdminRoutes) {
+                server.adminRoute(r.method(), r.path(), r.route());
+            }
             server.start();
             protocol = server.socketProtocol().orElse(null);
             lifecycle.transitionTo(RoleState.RUNNING);
@@ -196,7 +211,10 @@ public final class IngressRole implements Role {
         }
     }
 
-    /** The HTTP server's health: {@code listening on URI} when it serves, else why not. */
+    /**
+     * The HTTP server's health: {@code listening on URI} when it serves, else why not. The public URI only: this
+     * is shown on the public listener's {@code /readyz}, which has no business telling where the admin listener is.
+     */
     @Override
     public RoleHealth health() {
         RoleState state = lifecycle.state();
@@ -215,6 +233,27 @@ public final class IngressRole implements Role {
     public synchronized int port() {
         requireServer();
         return server.port();
+    }
+
+    /** The admin listener's base URI. @throws IllegalStateException before start, or without an admin route */
+    public synchronized URI adminUri() {
+        requireServer();
+        return server.adminUri();
+    }
+
+    /** The admin listener's bound port. @throws IllegalStateException before start, or without an admin route */
+    public synchronized int adminPort() {
+        requireServer();
+        return server.adminPort();
+    }
+
+    /**
+     * Stops accepting connections on the public listener while the admin listener keeps serving (see
+     * {@link IngressServer#shutdownPublicListener()}). @throws IllegalStateException before start
+     */
+    public synchronized CompletableFuture<Void> shutdownPublicListener() {
+        requireServer();
+        return server.shutdownPublicListener();
     }
 
     /** Stops the server (requests waiting for Kafka are answered first), then the producer; idempotent. */

@@ -1,5 +1,7 @@
 package io.callguard.ingress;
 
+import io.callguard.ingress.internal.AdminAuth;
+import io.callguard.ingress.internal.ByConnector;
 import io.callguard.ingress.internal.LlmSocketHandler;
 import io.callguard.ingress.internal.RouteHandler;
 import io.callguard.ingress.internal.Router;
@@ -9,15 +11,20 @@ import io.callguard.schemas.Topics;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
 import java.net.URI;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 import org.apache.kafka.clients.producer.Producer;
+import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -30,8 +37,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The ingress HTTP server: Retell's webhook at {@code POST /webhook}, Retell's custom-LLM WebSocket at
- * {@code GET /llm-websocket/{call_id}} (once {@link #withSockets}, or {@link #withSocketFrames}, was called), plus the simple routes the app adds.
+ * The ingress HTTP server, with two listeners. The public one ({@code http.host}:{@code http.port}), which Retell
+ * must reach, serves Retell's webhook at {@code POST /webhook}, Retell's custom-LLM WebSocket at
+ * {@code GET /llm-websocket/{call_id}} (once {@link #withSockets}, or {@link #withSocketFrames}, was called), plus
+ * the app's public routes ({@link #route}: health). The admin one ({@code admin.host}:{@code admin.port}) serves the
+ * app's admin routes ({@link #adminRoute}: metrics, dashboard, call state), behind {@code admin.token} when set;
+ * it is bound only when there is an admin route. A route of one listener is not found on the other (404).
+ * Both listeners share one Jetty server: one thread pool, one lifecycle.
  * Without a producer (an instance without the ingress role) only the app's routes are served.
  * Lifecycle: construct, add routes, {@link #withSockets}, {@link #start()}, {@link #stop()} (or close); not
  * restartable.
@@ -61,6 +73,7 @@ public final class IngressServer implements AutoCloseable {
     private final Clock clock;
     private final String nodeId;
     private final List<Router.Route> appRoutes = new ArrayList<>();
+    private final List<Router.Route> adminRoutes = new ArrayList<>();
     private LlmSocketProtocol socketProtocol;
     /** What the LLM WebSocket feeds frames to: the protocol, or a handler given to {@link #withSocketFrames}. */
     private SocketFrameHandler socketFrames;
@@ -68,6 +81,8 @@ public final class IngressServer implements AutoCloseable {
     private InboundCapacity inboundCapacity = InboundCapacity.UNKNOWN;
     private Server server;
     private ServerConnector connector;
+    /** The admin listener; null when there is no admin route. */
+    private ServerConnector adminConnector;
     private boolean stopped;
 
     /**
@@ -167,7 +182,8 @@ public final class IngressServer implements AutoCloseable {
     }
 
     /**
-     * Adds a route; call before {@link #start()}.
+     * Adds a route to the public listener, the one Retell reaches (health and readiness); call before
+     * {@link #start()}.
      *
      * @param method the HTTP method, e.g. {@code GET}
      * @param path   an exact path ({@code /healthz}) or a prefix ending in {@code /} ({@code /calls/})
@@ -177,9 +193,6 @@ public final class IngressServer implements AutoCloseable {
      *                                  taken (the webhook's and the LLM WebSocket's included)
      */
     public synchronized IngressServer route(String method, String path, HttpRoute route) {
-        if (server != null || stopped) {
-            throw new IllegalStateException("routes must be added before start()");
-        }
         String m = Objects.requireNonNull(method, "method").toUpperCase(Locale.ROOT);
         if ("POST".equals(m) && WEBHOOK_PATH.equals(path)) {
             throw new IllegalArgumentException("POST " + WEBHOOK_PATH + " is the webhook's route");
@@ -187,19 +200,42 @@ public final class IngressServer implements AutoCloseable {
         if ("GET".equals(m) && LLM_WEBSOCKET_PATH.equals(path)) {
             throw new IllegalArgumentException("GET " + LLM_WEBSOCKET_PATH + " is the LLM WebSocket's route");
         }
-        for (Router.Route r : appRoutes) {
-            if (r.method().equals(m) && r.path().equals(path)) {
-                throw new IllegalArgumentException("two routes for " + m + " " + path);
-            }
-        }
-        appRoutes.add(new Router.Route(m, path, new RouteHandler(route)));
+        addRoute(appRoutes, m, path, route);
         return this;
     }
 
     /**
-     * Binds {@code http.host}:{@code http.port} and starts serving.
+     * Adds a route to the admin listener (metrics, dashboard, call state: what Retell and callers must not reach),
+     * behind {@code admin.token} when it is set; call before {@link #start()}. The first one makes the server bind
+     * {@code admin.host}:{@code admin.port}. Matching as for {@link #route}.
      *
-     * @throws UncheckedIOException  when the address cannot be bound
+     * @return this server
+     * @throws IllegalStateException    when the server was already started
+     * @throws IllegalArgumentException when the path does not start with {@code /}, or the method and path are
+     *                                  taken on the admin listener
+     */
+    public synchronized IngressServer adminRoute(String method, String path, HttpRoute route) {
+        addRoute(adminRoutes, Objects.requireNonNull(method, "method").toUpperCase(Locale.ROOT), path, route);
+        return this;
+    }
+
+    private void addRoute(List<Router.Route> routes, String method, String path, HttpRoute route) {
+        if (server != null || stopped) {
+            throw new IllegalStateException("routes must be added before start()");
+        }
+        for (Router.Route r : routes) {
+            if (r.method().equals(method) && r.path().equals(path)) {
+                throw new IllegalArgumentException("two routes for " + method + " " + path);
+            }
+        }
+        routes.add(new Router.Route(method, path, new RouteHandler(route)));
+    }
+
+    /**
+     * Binds {@code http.host}:{@code http.port} (and {@code admin.host}:{@code admin.port} when there is an admin
+     * route) and starts serving.
+     *
+     * @throws UncheckedIOException  when an address cannot be bound (the message names the listener)
      * @throws IllegalStateException when already started or stopped, or Jetty fails to start
      */
     public synchronized void start() {
@@ -215,23 +251,54 @@ public final class IngressServer implements AutoCloseable {
         // parsed as JSON; on direct buffers each byte read is a bounds-checked native access, which showed in
         // profiles of the turn path (Retell frames carry the whole transcript, so they grow with the call).
         http.setUseInputDirectByteBuffers(false);
-        connector = new ServerConnector(server, new HttpConnectionFactory(http));
-        connector.setHost(config.httpHost());
-        connector.setPort(config.httpPort());
-        server.addConnector(connector);
+        connector = listener("public", config.httpHost(), config.httpPort(), http);
+        if (!adminRoutes.isEmpty()) {
+            adminConnector = listener("admin", config.adminHost(), config.adminPort(), http);
+        }
         server.setHandler(handlers());
         // Graceful: requests waiting for Kafka get their answer (the ack timeout bounds the wait).
         server.setStopTimeout(config.ackTimeoutMs() + 1_000);
         try {
             server.start();
-        } catch (IOException e) {
-            stopQuietly();
-            throw new UncheckedIOException("cannot listen on " + config.httpHost() + ":" + config.httpPort(), e);
         } catch (Exception e) {
             stopQuietly();
             throw new IllegalStateException("ingress server failed to start", e);
         }
         logStart();
+    }
+
+    /** A listener of the server, bound at once so that a taken address is reported with the listener's name. */
+    private ServerConnector listener(String name, String host, int port, HttpConfiguration http) {
+        ServerConnector listener = new ServerConnector(server, new HttpConnectionFactory(http));
+        listener.setName(name);
+        listener.setHost(host);
+        listener.setPort(port);
+        server.addConnector(listener);
+        try {
+            listener.open();
+        } catch (IOException e) {
+            for (Connector opened : server.getConnectors()) {
+                ((ServerConnector) opened).close();
+            }
+            stopQuietly();
+            throw new UncheckedIOException("cannot listen on " + host + ":" + port + " (the " + name + " listener)", e);
+        }
+        return listener;
+    }
+
+    /**
+     * Stops accepting connections on the public listener, for a drain: connections already open (live calls'
+     * sockets, requests in flight) go on, and the admin listener keeps serving (metrics stay readable while calls
+     * end). {@link #stop()} still stops everything. Idempotent.
+     *
+     * @return completes when the public listener's last connection has closed
+     * @throws IllegalStateException when the server is not started
+     */
+    public synchronized CompletableFuture<Void> shutdownPublicListener() {
+        if (connector == null || !server.isStarted()) {
+            throw new IllegalStateException("the server is not started");
+        }
+        return connector.shutdown();
     }
 
     /** Stops serving and releases every thread; idempotent. */
@@ -260,7 +327,7 @@ public final class IngressServer implements AutoCloseable {
         stop();
     }
 
-    /** The bound port (the actual one when {@code http.port} is 0). */
+    /** The public listener's bound port (the actual one when {@code http.port} is 0). */
     public synchronized int port() {
         if (connector == null || !server.isStarted()) {
             throw new IllegalStateException("the server is not started");
@@ -268,10 +335,40 @@ public final class IngressServer implements AutoCloseable {
         return connector.getLocalPort();
     }
 
-    /** The base URI, e.g. {@code http://127.0.0.1:8080/}. */
+    /** The public listener's base URI, e.g. {@code http://127.0.0.1:8080/}. */
     public URI uri() {
-        String host = config.httpHost();
-        return URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port() + "/");
+        return baseUri(config.httpHost(), port());
+    }
+
+    /** True when this server has an admin listener (an admin route was added). */
+    public synchronized boolean hasAdminListener() {
+        return !adminRoutes.isEmpty();
+    }
+
+    /**
+     * The admin listener's bound port (the actual one when {@code admin.port} is 0).
+     *
+     * @throws IllegalStateException when the server is not started or has no admin route
+     */
+    public synchronized int adminPort() {
+        if (adminConnector == null || !server.isStarted()) {
+            throw new IllegalStateException(adminRoutes.isEmpty() ? "this server has no admin route"
+                    : "the server is not started");
+        }
+        return adminConnector.getLocalPort();
+    }
+
+    /**
+     * The admin listener's base URI, e.g. {@code http://127.0.0.1:8081/}.
+     *
+     * @throws IllegalStateException as {@link #adminPort()}
+     */
+    public URI adminUri() {
+        return baseUri(config.adminHost(), adminPort());
+    }
+
+    private static URI baseUri(String host, int port) {
+        return URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port + "/");
     }
 
     /** How webhooks are authenticated, so startup (and {@code /readyz}) can tell why they would be refused. */
@@ -291,10 +388,42 @@ public final class IngressServer implements AutoCloseable {
                     new LlmSocketHandler(server, LLM_WEBSOCKET_PATH, config, socketFrames, meters)));
         }
         routes.addAll(appRoutes);
-        return new GracefulHandler(new Router(routes));
+        Map<Connector, Handler> listeners = new LinkedHashMap<>();
+        listeners.put(connector, new Router(routes));
+        if (adminConnector != null) {
+            Handler admin = new Router(adminRoutes);
+            listeners.put(adminConnector, config.adminToken() == null ? admin
+                    : new AdminAuth(config.adminToken(), meters, admin));
+        }
+        return new GracefulHandler(new ByConnector(listeners));
     }
 
     private void logStart() {
+        logPublicStart();
+        if (adminConnector == null) {
+            return;
+        }
+        if (config.adminToken() != null) {
+            LOG.info("admin listening on {} (metrics, dashboard, call state; bearer token required)", adminUri());
+        } else if (isLoopback(config.adminHost())) {
+            LOG.info("admin listening on {} (metrics, dashboard, call state; no {}: loopback only)", adminUri(),
+                    IngressConfig.ADMIN_TOKEN_CONFIG);
+        } else {
+            LOG.warn("admin listening on {} without {}: anyone who reaches it reads call state (phone numbers, "
+                    + "metadata) and metrics; set a token or bind {} to a private address",
+                    adminUri(), IngressConfig.ADMIN_TOKEN_CONFIG, IngressConfig.ADMIN_HOST_CONFIG);
+        }
+    }
+
+    private static boolean isLoopback(String host) {
+        try {
+            return InetAddress.getByName(host).isLoopbackAddress();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private void logPublicStart() {
         SignatureMode mode = signatureMode();
         if (producer == null) {
             LOG.info("ingress listening on {} without a producer: no webhook{}", uri(),

@@ -17,6 +17,9 @@ class IngressConfigTest {
 
         assertThat(config.httpHost()).isEqualTo("127.0.0.1");
         assertThat(config.httpPort()).isEqualTo(8080);
+        assertThat(config.adminHost()).isEqualTo("127.0.0.1");
+        assertThat(config.adminPort()).isEqualTo(8081);
+        assertThat(config.adminToken()).isNull();
         assertThat(config.retellApiKey()).isNull();
         assertThat(config.insecureSkipSignature()).isFalse();
         assertThat(config.maxBodyBytes()).isEqualTo(1_048_576);
@@ -43,6 +46,28 @@ class IngressConfigTest {
         assertThat(config.socketAutoReconnect()).isFalse();
         assertThat(new IngressConfig(Map.of("socket.token", "")).socketToken()).isNull();
         assertThat(new IngressConfig(Map.of("socket.token", "tok_secret")).toString()).doesNotContain("tok_secret");
+    }
+
+    @Test
+    void shouldParseAdminValuesHideTheTokenAndTreatAnEmptyOneAsNone() {
+        IngressConfig config = new IngressConfig(Map.of("admin.host", "0.0.0.0", "admin.port", "0",
+                "admin.token", "adm_secret"));
+
+        assertThat(config.adminHost()).isEqualTo("0.0.0.0");
+        assertThat(config.adminPort()).isZero();
+        assertThat(config.adminToken().value()).isEqualTo("adm_secret");
+        assertThat(config.toString()).doesNotContain("adm_secret");
+        assertThat(config.values().toString()).doesNotContain("adm_secret");
+        assertThat(new IngressConfig(Map.of("admin.token", "")).adminToken()).isNull();
+    }
+
+    @Test
+    void shouldRefuseTheAdminListenerOnThePublicPort() {
+        assertThatThrownBy(() -> new IngressConfig(Map.of("http.port", "9000", "admin.port", "9000")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("admin.port").hasMessageContaining("9000").hasMessageContaining("http.port");
+        // Any free port for both is two ports
+        assertThat(new IngressConfig(Map.of("http.port", "0", "admin.port", "0")).adminPort()).isZero();
     }
 
     @Test
@@ -88,6 +113,9 @@ class IngressConfigTest {
         "webhook.signature-tolerance-ms, -1",
         "webhook.slow-threshold-ms, -1",
         "http.host, ''",
+        "admin.host, ''",
+        "admin.port, 65536",
+        "admin.port, -1",
         "socket.max-frame-bytes, 1023",
         "socket.max-frame-bytes, 67108865",
         "socket.idle-timeout-ms, 999",
@@ -104,7 +132,8 @@ class IngressConfigTest {
     @Test
     void shouldDeclareEveryKeyOnceWithItsDoc() {
         assertThat(IngressConfig.definition().names()).containsExactlyInAnyOrder(
-                "http.host", "http.port", "retell.api-key", "webhook.insecure-skip-signature",
+                "http.host", "http.port", "admin.host", "admin.port", "admin.token", "retell.api-key",
+                "webhook.insecure-skip-signature",
                 "webhook.max-body-bytes", "webhook.ack-timeout-ms", "webhook.signature-tolerance-ms",
                 "webhook.slow-threshold-ms", "capacity.inbound-busy-agent-id", "socket.token",
                 "socket.max-frame-bytes", "socket.idle-timeout-ms",

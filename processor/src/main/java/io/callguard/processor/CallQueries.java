@@ -15,18 +15,27 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
+import org.apache.kafka.common.config.types.Password;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Interactive queries of the processor's stores: a call's state and the capacity of the partitions, answered here
  * when this instance owns the data and forwarded (JDK {@link HttpClient}) to the owner, by its advertised
- * {@code application.server}, when another instance does. Results are plain status codes and JSON-able bodies,
- * for whatever HTTP server serves them. Thread-safe.
+ * {@code application.server} (its admin listener), when another instance does; a forwarded query carries the admin
+ * token, which every instance shares. Results are plain status codes and JSON-able bodies, for whatever HTTP server
+ * serves them. Thread-safe.
+ *
+ * <p>Decisions on a forwarded call-state query: the owner's answer is passed on, except a refusal of the token
+ * (401), which is a 502 here like an owner that did not answer, logged without the token: the client's own request
+ * was fine. An instance that does not answer {@code /capacity} with 200 is listed as {@code unreachable}.
  */
 public final class CallQueries {
 
     /** Marks a forwarded query, so it is answered locally and never forwarded again. */
     public static final String LOCAL_PARAM = "local";
     private static final Duration FORWARD_TIMEOUT = Duration.ofSeconds(3);
+    private static final Logger LOG = LoggerFactory.getLogger(CallQueries.class);
 
     /**
      * One answer.
@@ -40,16 +49,20 @@ public final class CallQueries {
     private final ProcessorRole processor;
     private final ProcessorConfig config;
     private final int partitions;
+    private final Password adminToken;
     private HttpClient http;
 
     /**
      * @param processor  this instance's processor; null when it runs none (every query then answers 503)
      * @param partitions the partitions of the topics, for the totals
+     * @param adminToken the bearer token of the other instances' admin listeners ({@code admin.token}); null when
+     *                   they need none
      */
-    public CallQueries(ProcessorRole processor, ProcessorConfig config, int partitions) {
+    public CallQueries(ProcessorRole processor, ProcessorConfig config, int partitions, Password adminToken) {
         this.processor = processor;
         this.config = Objects.requireNonNull(config, "config");
         this.partitions = partitions;
+        this.adminToken = adminToken;
     }
 
     /** Built on the first forwarded query: a JDK client starts its selector thread when built. */
@@ -113,9 +126,15 @@ public final class CallQueries {
                     continue;
                 }
                 try {
-                    HttpResponse<String> r = http().send(HttpRequest.newBuilder(URI.create("http://" + instance
-                            + "/capacity?" + LOCAL_PARAM + "=true")).timeout(FORWARD_TIMEOUT).GET().build(),
-                            HttpResponse.BodyHandlers.ofString());
+                    HttpResponse<String> r = http().send(request("http://" + instance + "/capacity?" + LOCAL_PARAM
+                            + "=true"), HttpResponse.BodyHandlers.ofString());
+                    if (r.statusCode() != 200) {
+                        // Debug: the dashboard asks every few seconds; the answer's unreachable list shows it.
+                        LOG.debug("instance {} answered /capacity with {}{}", instance, r.statusCode(),
+                                r.statusCode() == 401 ? " (its admin.token differs from this instance's)" : "");
+                        unreachable.add(instance);
+                        continue;
+                    }
                     for (JsonNode p : Json.mapper().readTree(r.body()).path("partitions")) {
                         byPartition.putIfAbsent(p.get("partition").asInt(), partition(p.get("partition").asInt(),
                                 p.get("active").asLong(), p.get("queued").asLong(), p.get("capacity").asInt(),
@@ -168,10 +187,23 @@ public final class CallQueries {
         return hostPort.equals(processor.advertisedServer());
     }
 
+    /** A GET of another instance's admin listener, with the admin token when there is one. */
+    private HttpRequest request(String url) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url)).timeout(FORWARD_TIMEOUT).GET();
+        if (adminToken != null) {
+            request.header("Authorization", "Bearer " + adminToken.value());
+        }
+        return request.build();
+    }
+
     private Result forward(String url) {
         try {
-            HttpResponse<byte[]> r = http().send(HttpRequest.newBuilder(URI.create(url)).timeout(FORWARD_TIMEOUT).GET()
-                    .build(), HttpResponse.BodyHandlers.ofByteArray());
+            HttpResponse<byte[]> r = http().send(request(url), HttpResponse.BodyHandlers.ofByteArray());
+            if (r.statusCode() == 401) {
+                LOG.warn("the owning instance refused a forwarded query for {} with 401: its admin.token differs "
+                        + "from this instance's", url);
+                return forwardFailed(url);
+            }
             return new Result(r.statusCode(), Json.mapper().readTree(r.body()));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -20,7 +20,7 @@ class CallQueriesTest {
 
     @Test
     void shouldAnswer503WithoutAProcessorAnd400ForABadId() {
-        CallQueries queries = new CallQueries(null, config, 6);
+        CallQueries queries = new CallQueries(null, config, 6, null);
 
         assertThat(queries.call("call-1", false).status()).isEqualTo(503);
         assertThat(queries.capacity(false).status()).isEqualTo(503);
@@ -36,7 +36,7 @@ class CallQueriesTest {
         // Given a processor that is not started: nothing is queryable, nobody else is known
         ProcessorRole processor = new ProcessorRole(config, new KafkaClients("127.0.0.1:1", ""), Topics.defaults(),
                 stateDir, new SimpleMeterRegistry());
-        CallQueries queries = new CallQueries(processor, config, 6);
+        CallQueries queries = new CallQueries(processor, config, 6, null);
 
         // When / Then
         CallQueries.Result call = queries.call("call-1", false);

@@ -38,9 +38,11 @@ public final class AppConfig extends AbstractConfig {
     private static final String LOG_FORMAT_DOC = "Log line format on stderr: text or json (one JSON object per line).";
 
     public static final String ADVERTISED_HOST_CONFIG = "http.advertised-host";
-    private static final String ADVERTISED_HOST_DOC = "Host name other instances use to reach this one's HTTP "
-            + "endpoint (interactive queries of call state are forwarded to the instance that owns the call). "
-            + "Empty: http.host, or this machine's host name when http.host is a wildcard address.";
+    private static final String ADVERTISED_HOST_DOC = "Host name other instances use to reach this one's admin "
+            + "listener (queries of call state and capacity are forwarded to the instance that owns the partition, "
+            + "at this host and admin.port). Empty: admin.host, or this machine's host name when admin.host is a "
+            + "wildcard address. With several instances on several machines, admin.host must then be an address "
+            + "the others reach, not 127.0.0.1.";
 
     private static final ConfigDef DEFINITION = new ConfigDef()
             .define(DATA_DIR_CONFIG, Type.STRING, "./data", new ConfigDef.NonEmptyString(), Importance.HIGH,

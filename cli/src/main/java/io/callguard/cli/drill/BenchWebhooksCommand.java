@@ -23,6 +23,7 @@ import org.HdrHistogram.Recorder;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -42,8 +43,13 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--target", required = true, paramLabel = "URL", description = "Gateway base URL, e.g. http://127.0.0.1:8080/")
+    @Option(names = "--target", required = true, paramLabel = "URL", description = "Gateway base URL, e.g. "
+            + "http://127.0.0.1:8080/; the processor's backlog and the gateway's CPU are read from its admin listener "
+            + "(--admin-url).")
     URI target;
+
+    @Mixin
+    AdminOptions admin;
 
     @Option(names = "--retell-api-key", paramLabel = "KEY", description = "Key to sign with (default: RETELL_API_KEY).")
     String apiKey;
@@ -84,6 +90,12 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), "--drain-timeout: " + e.getMessage());
         }
+        GatewayAdmin gatewayAdmin;
+        try {
+            gatewayAdmin = admin.resolve(target);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
         // Jetty's client (see SignedWebhooks), with a connection per request in flight.
         HttpClient client = new HttpClient();
         QueuedThreadPool threads = new QueuedThreadPool(8);
@@ -94,20 +106,21 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
         client.setConnectTimeout(5_000);
         client.start();
         try {
-            return run(client, key, drain);
+            return run(client, key, drain, gatewayAdmin);
         } finally {
             client.stop();
         }
     }
 
-    private int run(HttpClient client, String key, Duration drain) throws InterruptedException {
+    private int run(HttpClient client, String key, Duration drain, GatewayAdmin gatewayAdmin)
+            throws InterruptedException {
         SignedWebhooks webhooks = new SignedWebhooks(client,
                 new RetellSignature(key, Clock.systemUTC(), RetellSignature.DEFAULT_TOLERANCE_MS), target);
         String run = Long.toString(System.currentTimeMillis(), 36);
         PrintWriter out = spec.commandLine().getOut();
 
         send(webhooks, "warm-" + run, warmup, new Recorder(3), new ConcurrentHashMap<>(), "warm-up", null);
-        GatewayMetrics processor = new GatewayMetrics(client, target);
+        GatewayMetrics processor = new GatewayMetrics(client, gatewayAdmin);
         BacklogWatch watch = new BacklogWatch(processor);
         Recorder recorder = new Recorder(3);
         ConcurrentHashMap<Integer, AtomicLong> statuses = new ConcurrentHashMap<>();
@@ -135,8 +148,8 @@ public final class BenchWebhooksCommand implements Callable<Integer> {
         out.flush();
         OptionalLong atLastAck = processor.processorBacklog();
         if (atLastAck.isEmpty()) {
-            out.println("processor backlog: not measured (the target does not run the processor, or its /metrics "
-                    + "cannot be read)");
+            out.println("processor backlog: not measured (the target does not run the processor, or its metrics "
+                    + "cannot be read: " + processor.lastFailure() + ")");
         } else {
             long drainedAfter = waitDrained(processor, lastAck, drain);
             boolean maxAtEnd = atLastAck.getAsLong() >= watch.max;

@@ -67,8 +67,12 @@ public final class Drill {
         WebSocketClient client = new WebSocketClient(httpClient);
         client.setIdleTimeout(Duration.ofSeconds(30));
         client.start();
-        GatewayMetrics gateway = options.target() == null ? null : new GatewayMetrics(httpClient, options.target());
+        GatewayMetrics gateway = options.admin() == null ? null : new GatewayMetrics(httpClient, options.admin());
         Optional<PrometheusText> gatewayAtStart = gateway == null ? Optional.empty() : gateway.scrape();
+        if (gateway != null && gatewayAtStart.isEmpty()) {
+            progress.accept("drill: cannot read the gateway's metrics at " + gateway.lastFailure()
+                    + "; its CPU and fallbacks go unreported (see --admin-url, --admin-token)");
+        }
         long started = System.nanoTime();
         double cpuAtStart = processCpuSeconds();
         TurnClassifier classifier = new TurnClassifier(options.fillerLines(), options.closingLines());

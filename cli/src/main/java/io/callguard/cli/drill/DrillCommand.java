@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -30,9 +31,12 @@ public final class DrillCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--target", paramLabel = "URL", description = {"Gateway base URL, e.g. http://127.0.0.1:8080/: "
-            + "webhooks go to <target>/webhook, sockets to <target>/llm-websocket/<call_id>?token=<token>, metrics are "
-            + "read from <target>/metrics. Needed unless --webhooks false with --socket-url."})
+            + "webhooks go to <target>/webhook, sockets to <target>/llm-websocket/<call_id>?token=<token>; metrics are "
+            + "read from the admin listener (--admin-url). Needed unless --webhooks false with --socket-url."})
     URI target;
+
+    @Mixin
+    AdminOptions admin;
 
     @Option(names = "--webhooks", defaultValue = "true", arity = "1", paramLabel = "BOOL", description = {"Send the "
             + "calls' signed webhooks; false plays the sockets only, each call starting with its socket, for an "
@@ -150,7 +154,7 @@ public final class DrillCommand implements Callable<Integer> {
                     Duration.ofMillis(budgetMs), duplicateWebhooks, dropSockets, outOfOrder, badInput, seed,
                     parse(rampUp), interruptRate, lines("--filler-lines", fillerLines, DrillOptions.gatewayFillerLines()),
                     lines("--closing-lines", closingLines, DrillOptions.gatewayClosingLines()), expectEcho,
-                    minWholeAnswers, webhooks, socketUrl, endCallRate, transferRate);
+                    minWholeAnswers, webhooks, socketUrl, endCallRate, transferRate, admin.resolve(target));
             Duration warm = parse(warmup);
             if (warm.isNegative()) {
                 throw new IllegalArgumentException("--warmup must not be negative, was " + warmup);

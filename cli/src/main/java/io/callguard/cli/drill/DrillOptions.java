@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -41,13 +42,15 @@ import java.util.Set;
  * @param endCallRate       share of calls, 0..1, whose caller says goodbye on turn {@value Ending#TURN} (end_call expected)
  * @param transferRate      share of calls, 0..1, whose caller asks to be transferred on turn {@value Ending#TURN};
  *                          with {@code endCallRate} at most 1
+ * @param admin             the gateway's admin listener, where its metrics are read; null: beside the target on the
+ *                          default port ({@link GatewayAdmin#beside}), or none without a target
  */
 public record DrillOptions(URI target, String apiKey, String socketToken, int calls, Duration duration,
                            Duration turnInterval, Duration budget, int duplicateWebhooks, double dropSockets,
                            boolean outOfOrder, double badInput, long seed, Duration rampUp, double interruptRate,
                            List<String> fillerLines, List<String> closingLines, boolean expectEcho,
                            double minWholeAnswers, boolean webhooks, String socketUrl, double endCallRate,
-                           double transferRate) {
+                           double transferRate, GatewayAdmin admin) {
 
     /** The default of {@code --min-whole-answers}. */
     public static final double DEFAULT_MIN_WHOLE_ANSWERS = 0.99;
@@ -62,7 +65,7 @@ public record DrillOptions(URI target, String apiKey, String socketToken, int ca
                         boolean outOfOrder, double badInput, long seed, Duration rampUp) {
         this(target, apiKey, socketToken, calls, duration, turnInterval, budget, duplicateWebhooks, dropSockets,
                 outOfOrder, badInput, seed, rampUp, 0, gatewayFillerLines(), gatewayClosingLines(), true,
-                DEFAULT_MIN_WHOLE_ANSWERS, true, null, 0, 0);
+                DEFAULT_MIN_WHOLE_ANSWERS, true, null, 0, 0, null);
     }
 
     public DrillOptions {
@@ -101,6 +104,9 @@ public record DrillOptions(URI target, String apiKey, String socketToken, int ca
         closingLines = List.copyOf(closingLines);
         if (target != null && !target.toString().endsWith("/")) {
             target = URI.create(target + "/");
+        }
+        if (admin == null && target != null) {
+            admin = GatewayAdmin.beside(target, "");
         }
     }
 
@@ -145,7 +151,15 @@ public record DrillOptions(URI target, String apiKey, String socketToken, int ca
     public DrillOptions withDuration(Duration callDuration) {
         return new DrillOptions(target, apiKey, socketToken, calls, callDuration, turnInterval, budget,
                 duplicateWebhooks, dropSockets, outOfOrder, badInput, seed, rampUp, interruptRate, fillerLines,
-                closingLines, expectEcho, minWholeAnswers, webhooks, socketUrl, endCallRate, transferRate);
+                closingLines, expectEcho, minWholeAnswers, webhooks, socketUrl, endCallRate, transferRate, admin);
+    }
+
+    /** The same drill reading the gateway's metrics from {@code gatewayAdmin} instead. */
+    public DrillOptions withAdmin(GatewayAdmin gatewayAdmin) {
+        return new DrillOptions(target, apiKey, socketToken, calls, duration, turnInterval, budget,
+                duplicateWebhooks, dropSockets, outOfOrder, badInput, seed, rampUp, interruptRate, fillerLines,
+                closingLines, expectEcho, minWholeAnswers, webhooks, socketUrl, endCallRate, transferRate,
+                Objects.requireNonNull(gatewayAdmin, "gatewayAdmin"));
     }
 
     /** The filler lines a gateway says with its defaults ({@code turn.filler-messages}). */

@@ -1,7 +1,6 @@
 package io.callguard.cli.drill;
 
 import io.callguard.cli.tools.PrometheusText;
-import java.net.URI;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
@@ -10,10 +9,13 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.Request;
+import org.eclipse.jetty.http.HttpHeader;
 
 /**
- * What the load tools read from the gateway they measure, off its {@code /metrics}: the gateway process's CPU
- * time, its fallback answers by reason, and the processor's backlog.
+ * What the load tools read from the gateway they measure, off its {@code /metrics} on the admin listener (with the
+ * admin token when it has one): the gateway process's CPU time, its fallback answers by reason, and the processor's
+ * backlog.
  *
  * <p>The backlog is how many webhooks the gateway acknowledged that its processor has not taken yet: webhooks
  * accepted by the ingress minus call events the processor applied, dropped as duplicates or closed, or
@@ -32,25 +34,44 @@ final class GatewayMetrics {
     static final String FALLBACKS = "callguard_fallbacks_total";
 
     private final HttpClient client;
-    private final URI metrics;
+    private final GatewayAdmin admin;
+    /** Why the last scrape failed, for the tools to say; null after one that worked. */
+    private volatile String lastFailure;
 
-    GatewayMetrics(HttpClient client, URI target) {
+    GatewayMetrics(HttpClient client, GatewayAdmin admin) {
         this.client = client;
-        this.metrics = target.resolve("metrics");
+        this.admin = admin;
     }
 
-    /** A scrape of the gateway's metrics now; empty when they cannot be read. */
+    /** A scrape of the gateway's metrics now; empty when they cannot be read (see {@link #lastFailure()}). */
     Optional<PrometheusText> scrape() {
         try {
-            ContentResponse response = client.newRequest(metrics).timeout(5, TimeUnit.SECONDS).send();
-            return response.getStatus() == 200 ? Optional.of(new PrometheusText(response.getContentAsString()))
-                    : Optional.empty();
+            Request request = client.newRequest(admin.metrics()).timeout(5, TimeUnit.SECONDS);
+            if (!admin.token().isEmpty()) {
+                request.headers(h -> h.put(HttpHeader.AUTHORIZATION, "Bearer " + admin.token()));
+            }
+            ContentResponse response = request.send();
+            if (response.getStatus() != 200) {
+                lastFailure = "HTTP " + response.getStatus() + (response.getStatus() == 401
+                        ? ": give the gateway's admin.token as --admin-token" : "");
+                return Optional.empty();
+            }
+            lastFailure = null;
+            return Optional.of(new PrometheusText(response.getContentAsString()));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            lastFailure = "interrupted";
             return Optional.empty();
         } catch (Exception e) {
+            lastFailure = e.toString();
             return Optional.empty();
         }
+    }
+
+    /** Where the metrics are read and why the last scrape failed, e.g. {@code http://h:8081/metrics: HTTP 401}. */
+    String lastFailure() {
+        String failure = lastFailure;
+        return admin.metrics() + ": " + (failure == null ? "no failure" : failure);
     }
 
     /** The processor's backlog now; empty when the target runs no processor or cannot be read. */

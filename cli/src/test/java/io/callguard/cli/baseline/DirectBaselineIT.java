@@ -31,7 +31,8 @@ class DirectBaselineIT {
     void shouldAnswerTurnsOnTheSocketWithoutThePipeline() throws Exception {
         // Given a gateway whose LLM WebSocket is served by the baseline
         GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1"));
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "1"));
         WebSocketClient client = new WebSocketClient();
         try (DirectBaseline baseline = new DirectBaseline(config.ingress().socketGreeting(), config.responder());
              Gateway gateway = new Gateway(config, Clock.systemUTC()).withSocketFrames(baseline).start()) {

@@ -32,6 +32,8 @@ class DrillIT {
 
     private static final String KEY = "drill-it-key";
     private static final String TOKEN = "drill-it-token";
+    /** Every gateway here asks for it on its admin listener, where the drill reads its metrics. */
+    private static final String ADMIN_TOKEN = "drill-it-admin-token";
 
     @TempDir
     Path dataDir;
@@ -41,7 +43,8 @@ class DrillIT {
         // Given a whole gateway with room for every call of the drill
         try (Gateway gateway = startGateway(Map.of("capacity.max-active-calls", "200"))) {
             DrillOptions options = new DrillOptions(gateway.httpUri(), KEY, TOKEN, 20, Duration.ofSeconds(10),
-                    Duration.ofSeconds(1), Duration.ofMillis(1000), 2, 0.2, true, 0.1, 7, Duration.ofSeconds(1));
+                    Duration.ofSeconds(1), Duration.ofMillis(1000), 2, 0.2, true, 0.1, 7, Duration.ofSeconds(1))
+                    .withAdmin(new GatewayAdmin(gateway.adminUri(), ADMIN_TOKEN));
 
             // When the drill plays 20 calls for 10 s with duplicated webhooks, cut sockets, out-of-order
             // lifecycles and malformed input
@@ -66,6 +69,8 @@ class DrillIT {
             assertThat(report.heard(Heard.WHOLE)).as(report.text()).isPositive();
             assertThat(report.wholeShare()).as(report.text()).isGreaterThanOrEqualTo(0.99);
             assertThat(report.firstWords().getTotalCount()).as(report.text()).isPositive();
+            assertThat(Json.mapper().readTree(report.json()).path("gateway_process_cpu_cores").asDouble(-1))
+                    .as(report.text()).isPositive();
         }
     }
 
@@ -155,18 +160,23 @@ class DrillIT {
         // watchdog) and a short turn budget
         try (Gateway gateway = startGateway(Map.of("roles", "ingress,processor", "turn.budget-ms", "300"))) {
             StringWriter out = new StringWriter();
+            StringWriter err = new StringWriter();
             CommandLine cli = Main.commandLine();
             cli.setOut(new PrintWriter(out));
-            cli.setErr(new PrintWriter(new StringWriter()));
+            cli.setErr(new PrintWriter(err));
 
-            // When the drill runs against it
+            // When the drill runs against it, given its admin listener but not its admin token
             int exit = cli.execute("drill", "--target", gateway.httpUri().toString(), "--calls", "3",
                     "--duration", "3s", "--turn-interval", "1s", "--budget-ms", "300", "--retell-api-key", KEY,
-                    "--socket-token", TOKEN, "--json");
+                    "--socket-token", TOKEN, "--admin-url", gateway.adminUri().toString(), "--json");
 
             // Then it fails, naming the silent turns
             assertThat(exit).as(out.toString()).isEqualTo(1);
             assertThat(out.toString()).contains("\"passed\" : false").contains("\"silent_turns\"");
+            // And it says why the gateway's numbers are missing, and reports none
+            assertThat(err.toString()).contains("cannot read the gateway's metrics at " + gateway.adminUri()
+                    + "metrics: HTTP 401: give the gateway's admin.token as --admin-token");
+            assertThat(Json.mapper().readTree(out.toString()).has("gateway_process_cpu_cores")).isFalse();
         }
     }
 
@@ -183,7 +193,8 @@ class DrillIT {
             // When the drill warms up for 2 s and then measures 3 calls for 2 s
             int exit = cli.execute("drill", "--target", gateway.httpUri().toString(), "--calls", "3",
                     "--duration", "2s", "--turn-interval", "500ms", "--warmup", "2s", "--ramp-up", "0s",
-                    "--retell-api-key", KEY, "--socket-token", TOKEN, "--json");
+                    "--retell-api-key", KEY, "--socket-token", TOKEN, "--admin-url", gateway.adminUri().toString(),
+                    "--admin-token", ADMIN_TOKEN, "--json");
 
             // Then it fails on answer quality alone (a closing line is an answer, never silence: every turn was
             // heard closing_only), saying why; it reports only the measured calls' turns (3 calls, 4 turns each at
@@ -223,7 +234,8 @@ class DrillIT {
 
             // When bench-webhooks offers 300 webhooks at 200 a second
             int exit = cli.execute("bench-webhooks", "--target", gateway.httpUri().toString(), "--retell-api-key", KEY,
-                    "--count", "300", "--warmup", "20", "--rate", "200", "--concurrency", "8");
+                    "--count", "300", "--warmup", "20", "--rate", "200", "--concurrency", "8",
+                    "--admin-url", gateway.adminUri().toString(), "--admin-token", ADMIN_TOKEN);
 
             // Then every one was acknowledged, on schedule (300 at 200/s take 1.5 s), and the processor took them all
             assertThat(exit).as(out.toString()).isZero();
@@ -249,7 +261,8 @@ class DrillIT {
 
             // When bench-webhooks runs closed loop against it
             int exit = cli.execute("bench-webhooks", "--target", gateway.httpUri().toString(), "--retell-api-key", KEY,
-                    "--count", "100", "--warmup", "0", "--concurrency", "4");
+                    "--count", "100", "--warmup", "0", "--concurrency", "4",
+                    "--admin-url", gateway.adminUri().toString(), "--admin-token", ADMIN_TOKEN);
 
             // Then the acks are measured and the backlog is said not to be
             assertThat(exit).as(out.toString()).isZero();
@@ -261,7 +274,9 @@ class DrillIT {
     private Gateway startGateway(Map<String, String> extra) throws Exception {
         Path dir = Files.createTempDirectory(dataDir, "gw");
         Map<String, String> values = new java.util.HashMap<>(Map.of("data.dir", dir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", KEY, "socket.token", TOKEN, "topics.partitions", "2"));
+                "http.port", "0", "admin.port", "0",
+                "retell.api-key", KEY, "socket.token", TOKEN, "topics.partitions", "2",
+                "admin.token", ADMIN_TOKEN));
         values.putAll(extra);
         Gateway gateway = new Gateway(GatewayConfig.of(values), Clock.systemUTC()).start();
         if (gateway.processor() != null) {

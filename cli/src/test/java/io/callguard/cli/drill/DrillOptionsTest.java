@@ -15,7 +15,7 @@ class DrillOptionsTest {
                                         double endCallRate, double transferRate) {
         return new DrillOptions(target, apiKey, token, 2, Duration.ofSeconds(2), Duration.ofMillis(200),
                 Duration.ofSeconds(1), 1, 0, false, 0, 1, Duration.ZERO, 0, List.of("One moment."),
-                List.of("Sorry."), true, 0.99, webhooks, socketUrl, endCallRate, transferRate);
+                List.of("Sorry."), true, 0.99, webhooks, socketUrl, endCallRate, transferRate, null);
     }
 
     @Test
@@ -77,5 +77,28 @@ class DrillOptionsTest {
         assertThat(Ending.pick(0.3, 0.3, 0.3)).isEqualTo(Ending.TRANSFER);
         assertThat(Ending.pick(0.6, 0.3, 0.3)).isEqualTo(Ending.NONE);
         assertThat(Ending.pick(0.0, 0, 0)).isEqualTo(Ending.NONE);
+    }
+
+    @Test
+    void shouldReadTheGatewaysMetricsBesideTheTargetUnlessToldWhere() {
+        // Given a drill against a gateway, told nothing of its admin listener
+        DrillOptions options = options(URI.create("http://10.0.0.5:9000"), "k", "t", true, null, 0, 0);
+
+        // Then its metrics are read on the target's host at the default admin port, without a token
+        assertThat(options.admin().metrics()).isEqualTo(URI.create("http://10.0.0.5:8081/metrics"));
+        assertThat(options.admin().token()).isEmpty();
+        assertThat(GatewayAdmin.beside(URI.create("http://[::1]:8080/"), "").url())
+                .isEqualTo(URI.create("http://[::1]:8081/"));
+        assertThat(GatewayAdmin.beside(URI.create("http://gw.internal/"), "").url())
+                .isEqualTo(URI.create("http://gw.internal:8081/"));
+
+        // And when told, where it is told, for the warm-up too; a socket-only drill with no target reads none
+        GatewayAdmin told = new GatewayAdmin(URI.create("http://127.0.0.1:41234"), "adm-secret");
+        assertThat(options.withAdmin(told).withDuration(Duration.ofSeconds(3)).admin().metrics())
+                .isEqualTo(URI.create("http://127.0.0.1:41234/metrics"));
+        assertThat(options(null, "", "", false, "ws://127.0.0.1:9000/s/{call_id}", 0, 0).admin()).isNull();
+        assertThat(told.toString()).doesNotContain("adm-secret");
+        assertThatThrownBy(() -> new GatewayAdmin(URI.create("ws://127.0.0.1:8081/"), ""))
+                .hasMessageContaining("--admin-url must be an http:// or https:// URL");
     }
 }
