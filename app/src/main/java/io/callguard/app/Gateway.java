@@ -146,12 +146,12 @@ public final class Gateway implements AutoCloseable {
             started.push(broker);
             bootstrapServers = broker.bootstrapServers();
         }
-        KafkaClients clients = new KafkaClients(bootstrapServers, config.nodeId());
+        KafkaClients clients = new KafkaClients(bootstrapServers, config.nodeId(), config.common().topicReplication());
 
         admin = Admin.create(clients.admin("callguard-admin"));
         started.push(() -> admin.close(Duration.ofSeconds(2)));
-        TopicBootstrap.ensure(admin, topics, config.common().partitions(), config.common().replicationFactor(),
-                config.responder().cacheTtlMs(), ADMIN_TIMEOUT_MS);
+        TopicBootstrap.ensure(admin, topics, config.common().partitions(), clients.replication(),
+                config.responder().cacheTtlMs(), List.of(config.processor().applicationId() + "-"), ADMIN_TIMEOUT_MS);
 
         boolean runsIngress = app.runs(AppConfig.ROLE_INGRESS);
         if (runsIngress && !app.runs(AppConfig.ROLE_EGRESS)) {

@@ -1,5 +1,7 @@
 package io.callguard.app;
 
+import io.callguard.common.CommonConfig;
+import io.callguard.common.TopicReplication;
 import io.callguard.schemas.Topic;
 import io.callguard.schemas.Topics;
 import java.util.ArrayList;
@@ -12,14 +14,21 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Creates the topics of DESIGN.md when they are missing; leaves existing ones as they are. */
+/**
+ * Creates the topics of DESIGN.md when they are missing, replicated as configured; leaves existing ones as they
+ * are, but says (a warning) where they disagree with the configuration: partitions, replication factor,
+ * {@code min.insync.replicas}, Kafka Streams' internal topics included.
+ */
 public final class TopicBootstrap {
 
     private static final Logger LOG = LoggerFactory.getLogger(TopicBootstrap.class);
@@ -34,13 +43,16 @@ public final class TopicBootstrap {
      * Ensures every topic exists.
      *
      * @param partitions               partitions of a topic created here
-     * @param replicationFactor        replicas of a topic created here; -1 for the broker's default
+     * @param replication              replicas and min in-sync replicas of a topic created here
      * @param responseCacheRetentionMs how long the response cache's topic keeps a record ({@code cache.ttl-ms})
+     * @param internalPrefixes         name prefixes of Kafka Streams' internal topics (application ids followed by
+     *                                 {@code -}) whose replication is checked too
      * @return the names of the topics created
      * @throws IllegalStateException when the cluster cannot be reached or refuses, within the timeout
      */
-    public static List<String> ensure(Admin admin, Topics topics, int partitions, short replicationFactor,
-                                      long responseCacheRetentionMs, long timeoutMs) {
+    public static List<String> ensure(Admin admin, Topics topics, int partitions, TopicReplication replication,
+                                      long responseCacheRetentionMs, List<String> internalPrefixes, long timeoutMs) {
+        short replicationFactor = replication.factor();
         try {
             Set<String> existing = admin.listTopics().names().get(timeoutMs, TimeUnit.MILLISECONDS);
             List<NewTopic> missing = new ArrayList<>();
@@ -48,7 +60,12 @@ public final class TopicBootstrap {
                 if (!existing.contains(topic.name())) {
                     NewTopic newTopic = new NewTopic(topic.name(), Optional.of(partitions),
                             replicationFactor < 0 ? Optional.empty() : Optional.of(replicationFactor));
-                    newTopic.configs(configs(topics, topic, responseCacheRetentionMs));
+                    Map<String, String> configs = new HashMap<>(configs(topics, topic, responseCacheRetentionMs));
+                    if (replication.minInsyncReplicas() > 0) {
+                        configs.put(TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG,
+                                String.valueOf(replication.minInsyncReplicas()));
+                    }
+                    newTopic.configs(configs);
                     missing.add(newTopic);
                 }
             }
@@ -68,6 +85,15 @@ public final class TopicBootstrap {
                 LOG.info("created topics {} with {} partitions", created, partitions);
             }
             warnOnPartitionMismatch(admin, topics, partitions, timeoutMs);
+            List<String> checked = new ArrayList<>(topics.all().stream().map(Topic::name).toList());
+            for (String name : existing) {
+                if (internalPrefixes.stream().anyMatch(name::startsWith) && !checked.contains(name)) {
+                    checked.add(name);
+                }
+            }
+            for (String disagreement : replicationMismatches(admin, checked, replication, timeoutMs)) {
+                LOG.warn("{}", disagreement);
+            }
             return created;
         } catch (ExecutionException e) {
             throw new IllegalStateException("cannot create callguard topics: " + e.getCause().getMessage(), e.getCause());
@@ -94,6 +120,49 @@ public final class TopicBootstrap {
             configs.put(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT);
         }
         return Map.copyOf(configs);
+    }
+
+    /**
+     * What of {@code names} disagrees with {@code replication}: one line per topic and setting, e.g. {@code topic
+     * callguard.call-events has 1 replica(s) but topics.replication-factor=3}. Settings at -1 (the broker's
+     * default) are not checked.
+     */
+    public static List<String> replicationMismatches(Admin admin, List<String> names, TopicReplication replication,
+                                              long timeoutMs)
+            throws ExecutionException, TimeoutException, InterruptedException {
+        List<String> out = new ArrayList<>();
+        if (names.isEmpty()) {
+            return out;
+        }
+        if (replication.factor() > 0) {
+            Map<String, TopicDescription> described = admin.describeTopics(names).allTopicNames()
+                    .get(timeoutMs, TimeUnit.MILLISECONDS);
+            for (String name : names) {
+                TopicDescription d = described.get(name);
+                int replicas = d.partitions().stream().mapToInt(p -> p.replicas().size()).min().orElse(0);
+                if (replicas != replication.factor()) {
+                    out.add("topic " + name + " has " + replicas + " replica(s) but "
+                            + CommonConfig.TOPICS_REPLICATION_FACTOR_CONFIG + "=" + replication.factor()
+                            + ": it was created with other settings; change it with kafka-reassign-partitions");
+                }
+            }
+        }
+        if (replication.minInsyncReplicas() > 0) {
+            List<ConfigResource> resources = names.stream()
+                    .map(n -> new ConfigResource(ConfigResource.Type.TOPIC, n)).toList();
+            Map<ConfigResource, Config> configs = admin.describeConfigs(resources).all()
+                    .get(timeoutMs, TimeUnit.MILLISECONDS);
+            for (ConfigResource r : resources) {
+                ConfigEntry entry = configs.get(r).get(TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG);
+                String value = entry == null ? null : entry.value();
+                if (!String.valueOf(replication.minInsyncReplicas()).equals(value)) {
+                    out.add("topic " + r.name() + " has " + TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG + "=" + value
+                            + " but " + CommonConfig.TOPICS_MIN_INSYNC_REPLICAS_CONFIG + "="
+                            + replication.minInsyncReplicas() + ": change it with kafka-configs --alter");
+                }
+            }
+        }
+        return out;
     }
 
     private static void warnOnPartitionMismatch(Admin admin, Topics topics, int partitions, long timeoutMs)

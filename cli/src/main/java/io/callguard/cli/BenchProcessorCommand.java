@@ -109,8 +109,8 @@ public final class BenchProcessorCommand implements Callable<Integer> {
             settings.put(ProcessorConfig.CAPACITY_QUEUE_SIZE_CONFIG, "0");
             ProcessorConfig config = new ProcessorConfig(settings);
             try (Admin admin = Admin.create(new KafkaClients(servers, "").admin("callguard-bench-processor"))) {
-                TopicBootstrap.ensure(admin, topics, partitions, (short) -1,
-                        new ResponderConfig(Map.of()).cacheTtlMs(), 30_000);
+                TopicBootstrap.ensure(admin, topics, partitions, io.callguard.common.TopicReplication.BROKER_DEFAULT,
+                        new ResponderConfig(Map.of()).cacheTtlMs(), java.util.List.of(), 30_000);
                 try {
                     return measure(out, servers, topics, config, work);
                 } finally {

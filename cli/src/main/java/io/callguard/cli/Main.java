@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
         description = "A reliability gateway for Retell AI voice agents, on Kafka.",
         subcommands = {RunCommand.class, TapCommand.class, io.callguard.cli.replay.ReplayCommand.class,
             io.callguard.cli.drill.DrillCommand.class, io.callguard.cli.drill.BenchWebhooksCommand.class, BenchStateLatencyCommand.class,
-            BenchProcessorCommand.class, SimLlmCommand.class, ConfigDocsCommand.class, CommandLine.HelpCommand.class})
+            BenchProcessorCommand.class, SimLlmCommand.class, io.callguard.cli.cluster.ClusterCommand.class,
+            io.callguard.cli.cluster.BrokerCommand.class, ConfigDocsCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
     /** Exit code for bad usage or configuration. */

@@ -23,8 +23,16 @@ public final class CommonConfig extends AbstractConfig {
             + "A partition is the unit of capacity, state and failover.";
 
     public static final String TOPICS_REPLICATION_FACTOR_CONFIG = "topics.replication-factor";
-    private static final String TOPICS_REPLICATION_FACTOR_DOC = "Replication factor of the topics callguard "
-            + "creates; -1 takes the broker's default.";
+    private static final String TOPICS_REPLICATION_FACTOR_DOC = "Replication factor of every topic callguard "
+            + "creates, Kafka Streams' changelogs and repartition topics included; -1 takes the broker's default "
+            + "(the embedded broker: 1). On a cluster of three brokers or more: 3.";
+
+    public static final String TOPICS_MIN_INSYNC_REPLICAS_CONFIG = "topics.min-insync-replicas";
+    private static final String TOPICS_MIN_INSYNC_REPLICAS_DOC = "min.insync.replicas of every topic callguard "
+            + "creates (Streams' internal topics included): an acknowledged write is on at least this many "
+            + "replicas; -1 takes the broker's default. With topics.replication-factor 3: 2, so one broker may be "
+            + "down while writes go on. A start against existing topics that disagree with either setting logs "
+            + "which ones.";
 
     public static final String NODE_ID_CONFIG = "node.id";
     private static final String NODE_ID_DOC = "Name of this instance, unique in the deployment (it routes answers "
@@ -79,6 +87,8 @@ public final class CommonConfig extends AbstractConfig {
                     TOPICS_PARTITIONS_DOC)
             .define(TOPICS_REPLICATION_FACTOR_CONFIG, Type.SHORT, (short) -1, Range.between(-1, 32),
                     Importance.MEDIUM, TOPICS_REPLICATION_FACTOR_DOC)
+            .define(TOPICS_MIN_INSYNC_REPLICAS_CONFIG, Type.INT, -1, Range.between(-1, 32), Importance.MEDIUM,
+                    TOPICS_MIN_INSYNC_REPLICAS_DOC)
             .define(NODE_ID_CONFIG, Type.STRING, "", Importance.LOW, NODE_ID_DOC)
             .define(TURN_BUDGET_MS_CONFIG, Type.LONG, 800L, Range.between(50, 30_000), Importance.HIGH,
                     TURN_BUDGET_MS_DOC)
@@ -125,6 +135,20 @@ public final class CommonConfig extends AbstractConfig {
 
     public int partitions() {
         return getInt(TOPICS_PARTITIONS_CONFIG);
+    }
+
+    /**
+     * How callguard's topics are replicated.
+     *
+     * @throws org.apache.kafka.common.config.ConfigException when the two settings contradict each other
+     */
+    public TopicReplication topicReplication() {
+        try {
+            return new TopicReplication(replicationFactor(), getInt(TOPICS_MIN_INSYNC_REPLICAS_CONFIG));
+        } catch (IllegalArgumentException e) {
+            throw new org.apache.kafka.common.config.ConfigException(TOPICS_MIN_INSYNC_REPLICAS_CONFIG + ": "
+                    + e.getMessage());
+        }
     }
 
     public short replicationFactor() {

@@ -21,14 +21,31 @@ public final class KafkaClients {
 
     private final String bootstrapServers;
     private final String nodeId;
+    private final TopicReplication replication;
 
     /**
+     * Clients whose topics (Streams' internal ones included) take the broker's default replication.
+     *
      * @param bootstrapServers the cluster actually in use (the embedded broker's when there is one)
      * @param nodeId           this instance's node id; empty or null: client ids carry no node
      */
     public KafkaClients(String bootstrapServers, String nodeId) {
+        this(bootstrapServers, nodeId, TopicReplication.BROKER_DEFAULT);
+    }
+
+    /**
+     * @param replication how the topics these clients create are replicated (Streams' changelogs and repartition
+     *                    topics included)
+     */
+    public KafkaClients(String bootstrapServers, String nodeId, TopicReplication replication) {
         this.bootstrapServers = Objects.requireNonNull(bootstrapServers, "bootstrapServers");
         this.nodeId = nodeId == null ? "" : nodeId.trim();
+        this.replication = Objects.requireNonNull(replication, "replication");
+    }
+
+    /** How callguard's topics are replicated. */
+    public TopicReplication replication() {
+        return replication;
     }
 
     public String bootstrapServers() {
@@ -56,12 +73,18 @@ public final class KafkaClients {
     }
 
     /**
-     * Kafka Streams base properties: servers only (Streams names its clients after the application id and
-     * thread, and {@code client.id} would name every one of them alike).
+     * Kafka Streams base properties: servers, and the replication of the internal topics (changelogs, repartition
+     * topics) Streams creates, the same as callguard's own topics. No client id: Streams names its clients after
+     * the application id and thread, and {@code client.id} would name every one of them alike.
      */
     public Properties streams() {
         Properties p = new Properties();
         p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        // StreamsConfig's keys, spelled out: common does not depend on kafka-streams.
+        p.put("replication.factor", (int) replication.factor());
+        if (replication.minInsyncReplicas() > 0) {
+            p.put("topic.min.insync.replicas", String.valueOf(replication.minInsyncReplicas()));
+        }
         return p;
     }
 

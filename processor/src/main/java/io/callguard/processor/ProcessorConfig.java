@@ -48,7 +48,8 @@ public final class ProcessorConfig extends AbstractConfig {
     public static final String SESSION_TIMEOUT_MS_CONFIG = "processor.session-timeout-ms";
     private static final String SESSION_TIMEOUT_MS_DOC = "How long the group waits for a processor instance that "
             + "stopped heartbeating (killed, partitioned away) before its partitions move to the others; the broker "
-            + "bounds it by group.min.session.timeout.ms (6000 by default). A clean stop leaves the group at once.";
+            + "bounds it by group.min.session.timeout.ms (6000 by default). Until then the calls on its partitions "
+            + "are not admitted or updated. A clean stop leaves the group at once.";
 
     public static final String DEDUPE_TTL_MS_CONFIG = "dedupe.ttl-ms";
     private static final String DEDUPE_TTL_MS_DOC = "How long an idempotency key is remembered, in ms of processor "
@@ -111,7 +112,7 @@ public final class ProcessorConfig extends AbstractConfig {
                     NUM_STREAM_THREADS_DOC)
             .define(NUM_STANDBY_REPLICAS_CONFIG, Type.INT, 0, Range.between(0, 16), Importance.MEDIUM,
                     NUM_STANDBY_REPLICAS_DOC)
-            .define(SESSION_TIMEOUT_MS_CONFIG, Type.INT, 45_000, Range.between(1_000, 1_800_000), Importance.MEDIUM,
+            .define(SESSION_TIMEOUT_MS_CONFIG, Type.INT, 6_000, Range.between(1_000, 1_800_000), Importance.MEDIUM,
                     SESSION_TIMEOUT_MS_DOC)
             .define(DEDUPE_TTL_MS_CONFIG, Type.LONG, 86_400_000L, Range.atLeast(1), Importance.MEDIUM,
                     DEDUPE_TTL_MS_DOC)

@@ -20,11 +20,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A real single-node Kafka broker (KRaft, broker and controller in one) inside this JVM, keeping its
- * log under a data directory so a restart finds its data again.
+ * A real Kafka broker (KRaft, broker and controller in one) inside this JVM, keeping its log under a data
+ * directory so a restart finds its data again: the single node of the embedded broker, or one node of a
+ * {@link ClusterLayout} (each node in its own process, see {@code callguard cluster}).
  *
- * <p>The log directory is formatted once, when it has no {@code meta.properties}. The controller uses a
- * static voter set on a port picked at each start, so a restart does not depend on a port staying free.
+ * <p>The log directory is formatted once, when it has no {@code meta.properties}. The controllers use a static
+ * voter set: a single node picks its controller port at each start, so a restart does not depend on a port
+ * staying free; a cluster node's ports are the layout's, fixed when the cluster was first laid out, since the
+ * other nodes name them.
  */
 public final class EmbeddedKafka implements AutoCloseable {
 
@@ -35,10 +38,15 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     private final Path dataDir;
     private final int requestedPort;
+    /** The cluster this broker is a node of, or null for the single embedded node. */
+    private final ClusterLayout layout;
+    private final int nodeId;
     private KafkaRaftServer server;
     private int port;
 
     /**
+     * The single embedded node.
+     *
      * @param dataDir       directory holding the broker's log under {@code kafka/}; created if missing
      * @param requestedPort the client port on 127.0.0.1; 0 picks a free one
      */
@@ -48,6 +56,20 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
         this.dataDir = dataDir.toAbsolutePath();
         this.requestedPort = requestedPort;
+        this.layout = null;
+        this.nodeId = 1;
+    }
+
+    /**
+     * One node of a cluster, on the layout's ports, with its log under the layout's directory for it.
+     *
+     * @throws IllegalArgumentException when the layout has no such node
+     */
+    public EmbeddedKafka(ClusterLayout layout, int nodeId) {
+        this.layout = java.util.Objects.requireNonNull(layout, "layout");
+        this.nodeId = nodeId;
+        this.dataDir = layout.nodeDir(nodeId);
+        this.requestedPort = layout.clientPort(nodeId);
     }
 
     /**
@@ -62,9 +84,20 @@ public final class EmbeddedKafka implements AutoCloseable {
         Path logDir = dataDir.resolve("kafka");
         try {
             Files.createDirectories(logDir);
-            port = requestedPort == 0 ? freePort() : requestedPort;
-            Properties props = brokerProperties(logDir, port, freePort());
-            formatIfNeeded(logDir, props);
+            Properties props;
+            String clusterId;
+            if (layout == null) {
+                port = requestedPort == 0 ? freePort() : requestedPort;
+                int controllerPort = freePort();
+                props = brokerProperties(logDir, 1, port, controllerPort, "1@127.0.0.1:" + controllerPort, 1);
+                clusterId = Uuid.randomUuid().toString();
+            } else {
+                port = requestedPort;
+                props = brokerProperties(logDir, nodeId, port, layout.controllerPort(nodeId), layout.voters(),
+                        layout.replicas());
+                clusterId = layout.clusterId();
+            }
+            formatIfNeeded(logDir, props, clusterId);
             KafkaRaftServer candidate = new KafkaRaftServer(new KafkaConfig(props, false), Time.SYSTEM);
             try {
                 candidate.startup();
@@ -76,7 +109,7 @@ public final class EmbeddedKafka implements AutoCloseable {
             }
             server = candidate;
             Files.writeString(dataDir.resolve(ADDRESS_FILE), bootstrapServers() + "\n");
-            LOG.info("embedded Kafka broker started at {} with its log in {}", bootstrapServers(), logDir);
+            LOG.info("embedded Kafka broker {} started at {} with its log in {}", nodeId, bootstrapServers(), logDir);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot prepare the embedded broker under " + logDir, e);
         }
@@ -120,27 +153,41 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
     }
 
-    private static Properties brokerProperties(Path logDir, int port, int controllerPort) {
+    /** The node id of this broker: 1 for the single embedded node. */
+    public int nodeId() {
+        return nodeId;
+    }
+
+    /**
+     * @param voters   the controller quorum, {@code id@host:port,...}
+     * @param replicas replicas of the broker's own internal topics and of topics created without a factor; the
+     *                 minimum in-sync replicas is one less (at least 1), so one node of three may be down
+     */
+    static Properties brokerProperties(Path logDir, int nodeId, int port, int controllerPort, String voters,
+                                       int replicas) {
+        String rf = String.valueOf(replicas);
+        String minIsr = String.valueOf(Math.max(1, replicas - 1));
         Properties p = new Properties();
         p.put("process.roles", "broker,controller");
-        p.put("node.id", "1");
-        p.put("controller.quorum.voters", "1@127.0.0.1:" + controllerPort);
+        p.put("node.id", String.valueOf(nodeId));
+        p.put("controller.quorum.voters", voters);
         p.put("listeners", "PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort);
         p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + port);
         p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
         p.put("controller.listener.names", "CONTROLLER");
         p.put("inter.broker.listener.name", "PLAINTEXT");
         p.put("log.dirs", logDir.toString());
-        // One node: every internal topic has one replica.
-        p.put("offsets.topic.replication.factor", "1");
+        // Internal topics (group offsets, transactions: exactly-once Streams depends on both) as replicated as
+        // the cluster allows; one node: one replica each.
+        p.put("offsets.topic.replication.factor", rf);
         p.put("offsets.topic.num.partitions", "10");
-        p.put("transaction.state.log.replication.factor", "1");
-        p.put("transaction.state.log.min.isr", "1");
+        p.put("transaction.state.log.replication.factor", rf);
+        p.put("transaction.state.log.min.isr", minIsr);
         p.put("transaction.state.log.num.partitions", "10");
-        p.put("share.coordinator.state.topic.replication.factor", "1");
-        p.put("share.coordinator.state.topic.min.isr", "1");
-        p.put("min.insync.replicas", "1");
-        p.put("default.replication.factor", "1");
+        p.put("share.coordinator.state.topic.replication.factor", rf);
+        p.put("share.coordinator.state.topic.min.isr", minIsr);
+        p.put("min.insync.replicas", minIsr);
+        p.put("default.replication.factor", rf);
         p.put("num.partitions", "1");
         p.put("auto.create.topics.enable", "false");
         p.put("group.initial.rebalance.delay.ms", "0");
@@ -151,7 +198,7 @@ public final class EmbeddedKafka implements AutoCloseable {
         return p;
     }
 
-    private static void formatIfNeeded(Path logDir, Properties props) throws IOException {
+    private static void formatIfNeeded(Path logDir, Properties props, String clusterId) throws IOException {
         if (Files.exists(logDir.resolve("meta.properties"))) {
             return;
         }
@@ -162,7 +209,7 @@ public final class EmbeddedKafka implements AutoCloseable {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int code;
         try (PrintStream print = new PrintStream(out, true, StandardCharsets.UTF_8)) {
-            code = StorageTool.execute(new String[] {"format", "-t", Uuid.randomUuid().toString(), "-c",
+            code = StorageTool.execute(new String[] {"format", "-t", clusterId, "-c",
                     propsFile.toString()}, print);
         }
         if (code != 0) {
@@ -171,7 +218,7 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
     }
 
-    private static int freePort() throws IOException {
+    static int freePort() throws IOException {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             socket.setReuseAddress(true);
             return socket.getLocalPort();

@@ -48,6 +48,7 @@ public final class GatewayConfig {
         this.egress = new EgressConfig(raw);
         // Checks that relate one role's keys to another's, reported at load like any other bad value.
         responder.checkAgainst(common);
+        common.topicReplication();
     }
 
     /** Every declared key, of every role, in one definition. Each key is declared exactly once. */

@@ -192,7 +192,7 @@ public final class DrillCommand implements Callable<Integer> {
     }
 
     /** Parses {@code 500ms}, {@code 10s}, {@code 2m} or an ISO-8601 duration. */
-    static Duration parse(String text) {
+    public static Duration parse(String text) {
         String t = text.trim().toLowerCase(java.util.Locale.ROOT);
         try {
             if (t.endsWith("ms")) {

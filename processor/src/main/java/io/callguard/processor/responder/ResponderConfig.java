@@ -165,6 +165,13 @@ public final class ResponderConfig extends AbstractConfig {
     private static final String GROUP_ID_DOC = "Consumer group of the responder on the call-events topic; by "
             + "convention the processor's application id followed by '-responder'.";
 
+    public static final String SESSION_TIMEOUT_MS_CONFIG = "responder.session-timeout-ms";
+    private static final String SESSION_TIMEOUT_MS_DOC = "How long the responder's group waits for a member that "
+            + "stopped heartbeating (killed, partitioned away) before its partitions, and the turns on them, move "
+            + "to the others; until then those turns are bridged and closed by the edge watchdog. The broker bounds "
+            + "it by group.min.session.timeout.ms (6000 by default). Shorter heals faster; too short and a long "
+            + "pause (GC, a starved host) moves partitions needlessly. A clean stop leaves the group at once.";
+
     public static final String MAX_CONCURRENT_CONFIG = "responder.max-concurrent";
     private static final String MAX_CONCURRENT_DOC = "Bulkhead: turns generating at once on this instance; "
             + "a turn beyond it gets the bulkhead-full line at once (no waiting). A turn holds its slot for its whole "
@@ -418,6 +425,8 @@ public final class ResponderConfig extends AbstractConfig {
                     HEDGE_DELAY_MS_DOC)
             .define(GROUP_ID_CONFIG, Type.STRING, "callguard-responder", new NonEmptyString(), Importance.MEDIUM,
                     GROUP_ID_DOC)
+            .define(SESSION_TIMEOUT_MS_CONFIG, Type.INT, 6_000, Range.between(1_000, 1_800_000), Importance.MEDIUM,
+                    SESSION_TIMEOUT_MS_DOC)
             .define(MAX_CONCURRENT_CONFIG, Type.INT, 1_000, Range.between(1, 100_000), Importance.MEDIUM,
                     MAX_CONCURRENT_DOC)
             .define(BREAKER_FAILURE_RATE_THRESHOLD_CONFIG, Type.DOUBLE, 50.0, Range.between(1.0, 100.0),
@@ -680,6 +689,10 @@ public final class ResponderConfig extends AbstractConfig {
 
     public int upstreamMaxCalls() {
         return getInt(UPSTREAM_MAX_CALLS_CONFIG);
+    }
+
+    public int sessionTimeoutMs() {
+        return getInt(SESSION_TIMEOUT_MS_CONFIG);
     }
 
     public String groupId() {
