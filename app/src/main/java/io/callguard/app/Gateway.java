@@ -12,6 +12,7 @@ import io.callguard.egress.EgressRole;
 import io.callguard.ingress.GreetingPolicy;
 import io.callguard.ingress.HttpQuery;
 import io.callguard.ingress.HttpReply;
+import io.callguard.ingress.IngressConfig;
 import io.callguard.ingress.IngressRole;
 import io.callguard.ingress.SocketFrameHandler;
 import io.callguard.processor.CallQueries;
@@ -82,6 +83,8 @@ public final class Gateway implements AutoCloseable {
     private ResponderRole responder;
     private DialOutRole dialOut;
     private Dashboard dashboard;
+    /** The socket token in force: configured, or kept in the data dir; null before start or when none is used. */
+    private volatile String socketToken;
     private volatile boolean running;
 
     /** A health check of {@code /readyz} and {@code /healthz}: its name there and the role it reports. */
@@ -159,7 +162,8 @@ public final class Gateway implements AutoCloseable {
         if (app.runs(AppConfig.ROLE_EGRESS)) {
             egress = new EgressRole(config.egress(), config.common(), clients, topics, meters, clock);
         }
-        ingress = new IngressRole(config.ingress(), clients, topics, meters, clock, config.nodeId(), runsIngress);
+        ingress = new IngressRole(ingressConfig(dataDir, runsIngress || customSocketFrames != null), clients, topics,
+                meters, clock, config.nodeId(), runsIngress);
         if (app.runs(AppConfig.ROLE_PROCESSOR)) {
             Path stateDir = config.processor().stateDir().isEmpty() ? dataDir.resolve("streams")
                     : Path.of(config.processor().stateDir());
@@ -208,6 +212,26 @@ public final class Gateway implements AutoCloseable {
         dashboard = new Dashboard(meters, clock, clients, topics, queries::capacityTotal);
         started.push(dashboard);
         dashboard.start();
+    }
+
+    /**
+     * The ingress's configuration, with the token kept in the data dir when the LLM WebSocket is served and no
+     * {@code socket.token} is configured ({@link SocketTokenFile}: a restart keeps the URL set in Retell's agent).
+     */
+    private IngressConfig ingressConfig(Path dataDir, boolean servesSockets) {
+        if (!servesSockets || !config.socketTokenGenerated()) {
+            socketToken = config.socketToken();
+            return config.ingress();
+        }
+        SocketTokenFile.Token kept = SocketTokenFile.loadOrCreate(dataDir);
+        socketToken = kept.value();
+        LOG.info("socket token {} {} (no socket.token configured; it is printed on the ready line only)",
+                kept.created() ? "made and kept in" : "read from", kept.file());
+        if (!config.common().bootstrapServers().isEmpty()) {
+            LOG.warn("the socket token is this node's own ({}): nodes behind one URL must share one token, so set "
+                    + "socket.token on each of them", kept.file());
+        }
+        return config.ingress().withSocketToken(socketToken);
     }
 
     private void routes(CallQueries queries) {
@@ -354,8 +378,9 @@ public final class Gateway implements AutoCloseable {
     }
 
     /**
-     * The single line printed on stdout once the gateway is ready. It carries the socket token only when
-     * it was generated for this run, since nobody else knows it.
+     * The single line printed on stdout once the gateway is ready. It carries the socket token only when it is the
+     * one kept in the data dir (no {@code socket.token} configured), since nobody else knows it; it is the only place
+     * the token is printed, never a log line.
      */
     public String readyLine() {
         String line = "callguard ready: " + httpUri() + " broker=" + bootstrapServers
@@ -364,10 +389,15 @@ public final class Gateway implements AutoCloseable {
                 + " node=" + config.nodeId();
         if (ingress.servesSockets()) {
             String ws = httpUri().toString().replaceFirst("^http", "ws") + "llm-websocket/{call_id}";
-            line += " socket=" + ws + (config.socketTokenGenerated() ? "?token=" + config.socketToken()
+            line += " socket=" + ws + (config.socketTokenGenerated() ? "?token=" + socketToken
                     : "?token=<socket.token>");
         }
         return line;
+    }
+
+    /** The LLM WebSocket token in force once started (configured or kept in the data dir); null when none. A secret. */
+    public String socketToken() {
+        return socketToken;
     }
 
     public URI httpUri() {
