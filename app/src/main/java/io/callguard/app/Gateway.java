@@ -9,6 +9,7 @@ import io.callguard.common.Role;
 import io.callguard.common.RoleHealth;
 import io.callguard.egress.DialOutRole;
 import io.callguard.egress.EgressRole;
+import io.callguard.ingress.CallStateView;
 import io.callguard.ingress.GreetingPolicy;
 import io.callguard.ingress.HttpQuery;
 import io.callguard.ingress.HttpReply;
@@ -48,6 +49,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.slf4j.Logger;
@@ -59,7 +61,8 @@ import org.slf4j.LoggerFactory;
  * dependency order and stopped in reverse; {@code /readyz} and {@code /healthz} are built from their
  * {@link RoleHealth}.
  *
- * <p>Order: broker, topics, egress (delivery and the edge watchdog), ingress (the HTTP server with the webhook and
+ * <p>Order: broker, topics, on an edge-only node the view of call-state its begin messages are decided from, egress
+ * (delivery and the edge watchdog), ingress (the HTTP server with the webhook and
  * socket endpoints, and its producer), the processor (Kafka Streams, which advertises the HTTP address for
  * interactive queries) and the responder, then dial-out (which dials only calls the processor admitted).
  */
@@ -82,6 +85,8 @@ public final class Gateway implements AutoCloseable {
     private ProcessorRole processor;
     private ResponderRole responder;
     private DialOutRole dialOut;
+    /** The edge's view of call-state, on a node serving sockets without the processor; null otherwise. */
+    private CallStateView callStateView;
     private Dashboard dashboard;
     /** The socket token in force: configured, or kept in the data dir; null before start or when none is used. */
     private volatile String socketToken;
@@ -191,16 +196,24 @@ public final class Gateway implements AutoCloseable {
         if (customSocketFrames != null) {
             ingress.withSocketFrames(customSocketFrames);
         } else if (runsIngress) {
+            // A socket's begin is decided from the shared call state: the local processor's store, or on an edge-only
+            // node a compact view of call-state, so a call reconnecting from another edge node is not greeted again.
             ProcessorRole states = processor;
+            Function<String, Optional<CallState>> callStates;
+            if (states != null) {
+                callStates = states::callState;
+            } else {
+                callStateView = new CallStateView(clients, topics);
+                callStates = callStateView;
+            }
             ingress.withSockets(egress != null ? egress.edgeListener() : EdgeListener.NONE,
-                    new GreetingPolicy(callId -> states == null ? Optional.<CallState>empty() : states.callState(callId),
-                            config.processor().busyMessage()));
+                    new GreetingPolicy(callStates, config.processor().busyMessage()));
         }
         routes(queries);
 
         // Start in order.
         List<Role> order = new ArrayList<>();
-        for (Role role : new Role[] {egress, ingress, processor, responder, dialOut}) {
+        for (Role role : new Role[] {callStateView, egress, ingress, processor, responder, dialOut}) {
             if (role != null) {
                 order.add(role);
             }
