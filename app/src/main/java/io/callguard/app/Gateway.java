@@ -241,8 +241,10 @@ public final class Gateway implements AutoCloseable {
         LOG.info("socket token {} {} (no socket.token configured; it is printed on the ready line only)",
                 kept.created() ? "made and kept in" : "read from", kept.file());
         if (!config.common().bootstrapServers().isEmpty()) {
-            LOG.warn("the socket token is this node's own ({}): nodes behind one URL must share one token, so set "
-                    + "socket.token on each of them", kept.file());
+            // A shared cluster suggests several nodes: behind one URL a reconnect to a node with another token is
+            // refused (401), and Retell ends the call.
+            LOG.warn("the socket token is this node's own ({}); if other nodes serve the same URL, set socket.token "
+                    + "to one token on each of them", kept.file());
         }
         return config.ingress().withSocketToken(socketToken);
     }
