@@ -232,6 +232,28 @@ class MovedSocketTest {
     }
 
     @Test
+    void shouldNotTakeACallStateWrittenBeforeTheLatestSocketForAMove() {
+        // Given a call that moved from conn-a to conn-b and took turn 2 there
+        askedOnEdgeA().stream("First.").finish();
+        long openedOnA = START;
+        clock.advance(5_000);
+        responder.handle(opened("conn-b", "edge-b"));
+        responder.handle(turn(2, "edge-b"));
+        backend.last().stream("Second.").finish();
+
+        // When call-state records written before conn-b opened arrive (call-state lags the events), then its own
+        responder.handleState(CALL, CallState.builder(CALL).status(CallStatus.ACTIVE).connectionId("conn-a")
+                .socketOpenedAtMs(openedOnA).build());
+        responder.handleState(CALL, CallState.builder(CALL).status(CallStatus.ACTIVE).connectionId("conn-b")
+                .socketOpenedAtMs(clock.millis()).reconnects(1).build());
+        out.clear();
+
+        // Then a repeat of turn 2 on conn-b is a plain duplicate: the socket did not move again
+        responder.handle(turn(2, "edge-b"));
+        assertThat(out).isEmpty();
+    }
+
+    @Test
     void shouldIgnoreATurnAskedAgainOnTheSameSocket() {
         // Given an answered turn, no socket move
         askedOnEdgeA().stream("Done.").finish();

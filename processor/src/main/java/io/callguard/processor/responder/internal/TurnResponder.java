@@ -289,7 +289,7 @@ public final class TurnResponder implements AutoCloseable {
             track.edgeNode = event.edgeNode();
             track.onSocket = true;
             status = track.status;
-            reconnect = track.socketOpened(connection) || latestResponseId(track) > 0;
+            reconnect = track.socketOpened(connection, event.receivedAtMs()) || latestResponseId(track) > 0;
             generation = track.socketGeneration;
             owedAnswer = reconnect ? track.answer : null;
             if (!owed || reconnect) {
@@ -606,7 +606,8 @@ public final class TurnResponder implements AutoCloseable {
             if (state.rejectionReason() != null) {
                 track.rejectionReason = state.rejectionReason();
             }
-            track.socketKnown(state.connectionId(), state.reconnects() > 0);
+            track.socketKnown(state.connectionId(),
+                    state.socketOpenedAtMs() == null ? Long.MIN_VALUE : state.socketOpenedAtMs(), state.reconnects() > 0);
             before = track.status;
             if (before == now) {
                 return;
@@ -1150,6 +1151,8 @@ public final class TurnResponder implements AutoCloseable {
         long interruptOffset;
         /** The call's latest socket known (its socket_opened, or call-state's connection id); null when none. */
         String connectionId;
+        /** When the edge received that socket's opening; {@code Long.MIN_VALUE} when not known. */
+        long connectionOpenedAtMs = Long.MIN_VALUE;
         /** Counts the call's sockets as they became known; a turn's answer is addressed to one generation. */
         int socketGeneration;
         /** More than one socket of the call is known (call-state counted a reconnect). */
@@ -1162,19 +1165,26 @@ public final class TurnResponder implements AutoCloseable {
          *
          * @return true when it is not the call's first socket: another was known, or call-state counted a reconnect
          */
-        boolean socketOpened(String connection) {
+        boolean socketOpened(String connection, long openedAtMs) {
             boolean another = connectionId != null && !connectionId.equals(connection);
-            socketKnown(connection, false);
+            socketKnown(connection, openedAtMs, false);
             return another || severalSockets;
         }
 
-        /** What call-state (or a socket event) says of the call's sockets. */
-        void socketKnown(String connection, boolean reconnected) {
-            if (connection != null && !connection.equals(connectionId)) {
-                connectionId = connection;
-                socketGeneration++;
-            }
+        /**
+         * What call-state (or a socket event) says of the call's sockets: {@code connection} opened at
+         * {@code openedAtMs} ({@code Long.MIN_VALUE}: not known). An older socket than the one known changes nothing:
+         * call-state lags the events, so a state written before the latest socket opened still names the one before.
+         */
+        void socketKnown(String connection, long openedAtMs, boolean reconnected) {
             severalSockets |= reconnected;
+            if (connection == null || connection.equals(connectionId)
+                    || (connectionId != null && openedAtMs < connectionOpenedAtMs)) {
+                return;
+            }
+            connectionId = connection;
+            connectionOpenedAtMs = openedAtMs;
+            socketGeneration++;
         }
     }
 
