@@ -9,9 +9,11 @@ import io.callguard.common.Role;
 import io.callguard.common.RoleHealth;
 import io.callguard.egress.DialOutRole;
 import io.callguard.egress.EgressRole;
+import io.callguard.ingress.CallStateView;
 import io.callguard.ingress.GreetingPolicy;
 import io.callguard.ingress.HttpQuery;
 import io.callguard.ingress.HttpReply;
+import io.callguard.ingress.IngressConfig;
 import io.callguard.ingress.IngressRole;
 import io.callguard.ingress.SocketFrameHandler;
 import io.callguard.processor.CallQueries;
@@ -47,6 +49,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.slf4j.Logger;
@@ -58,7 +61,8 @@ import org.slf4j.LoggerFactory;
  * dependency order and stopped in reverse; {@code /readyz} and {@code /healthz} are built from their
  * {@link RoleHealth}.
  *
- * <p>Order: broker, topics, egress (delivery and the edge watchdog), ingress (the HTTP server with the webhook and
+ * <p>Order: broker, topics, on an edge-only node the view of call-state its begin messages are decided from, egress
+ * (delivery and the edge watchdog), ingress (the HTTP server with the webhook and
  * socket endpoints, and its producer), the processor (Kafka Streams, which advertises the admin listener's address
  * for interactive queries) and the responder, then dial-out (which dials only calls the processor admitted).
  *
@@ -85,7 +89,11 @@ public final class Gateway implements AutoCloseable {
     private ProcessorRole processor;
     private ResponderRole responder;
     private DialOutRole dialOut;
+    /** The edge's view of call-state, on a node serving sockets without the processor; null otherwise. */
+    private CallStateView callStateView;
     private Dashboard dashboard;
+    /** The socket token in force: configured, or kept in the data dir; null before start or when none is used. */
+    private volatile String socketToken;
     private volatile boolean running;
 
     /** A health check of {@code /readyz} and {@code /healthz}: its name there and the role it reports. */
@@ -163,7 +171,8 @@ public final class Gateway implements AutoCloseable {
         if (app.runs(AppConfig.ROLE_EGRESS)) {
             egress = new EgressRole(config.egress(), config.common(), clients, topics, meters, clock);
         }
-        ingress = new IngressRole(config.ingress(), clients, topics, meters, clock, config.nodeId(), runsIngress);
+        ingress = new IngressRole(ingressConfig(dataDir, runsIngress || customSocketFrames != null), clients, topics,
+                meters, clock, config.nodeId(), runsIngress);
         if (app.runs(AppConfig.ROLE_PROCESSOR)) {
             Path stateDir = config.processor().stateDir().isEmpty() ? dataDir.resolve("streams")
                     : Path.of(config.processor().stateDir());
@@ -192,16 +201,24 @@ public final class Gateway implements AutoCloseable {
         if (customSocketFrames != null) {
             ingress.withSocketFrames(customSocketFrames);
         } else if (runsIngress) {
+            // A socket's begin is decided from the shared call state: the local processor's store, or on an edge-only
+            // node a compact view of call-state, so a call reconnecting from another edge node is not greeted again.
             ProcessorRole states = processor;
+            Function<String, Optional<CallState>> callStates;
+            if (states != null) {
+                callStates = states::callState;
+            } else {
+                callStateView = new CallStateView(clients, topics);
+                callStates = callStateView;
+            }
             ingress.withSockets(egress != null ? egress.edgeListener() : EdgeListener.NONE,
-                    new GreetingPolicy(callId -> states == null ? Optional.<CallState>empty() : states.callState(callId),
-                            config.processor().busyMessage()));
+                    new GreetingPolicy(callStates, config.processor().busyMessage()));
         }
         routes(queries);
 
         // Start in order.
         List<Role> order = new ArrayList<>();
-        for (Role role : new Role[] {egress, ingress, processor, responder, dialOut}) {
+        for (Role role : new Role[] {callStateView, egress, ingress, processor, responder, dialOut}) {
             if (role != null) {
                 order.add(role);
             }
@@ -213,6 +230,28 @@ public final class Gateway implements AutoCloseable {
         dashboard = new Dashboard(meters, clock, clients, topics, queries::capacityTotal);
         started.push(dashboard);
         dashboard.start();
+    }
+
+    /**
+     * The ingress's configuration, with the token kept in the data dir when the LLM WebSocket is served and no
+     * {@code socket.token} is configured ({@link SocketTokenFile}: a restart keeps the URL set in Retell's agent).
+     */
+    private IngressConfig ingressConfig(Path dataDir, boolean servesSockets) {
+        if (!servesSockets || !config.socketTokenGenerated()) {
+            socketToken = config.socketToken();
+            return config.ingress();
+        }
+        SocketTokenFile.Token kept = SocketTokenFile.loadOrCreate(dataDir);
+        socketToken = kept.value();
+        LOG.info("socket token {} {} (no socket.token configured; it is printed on the ready line only)",
+                kept.created() ? "made and kept in" : "read from", kept.file());
+        if (!config.common().bootstrapServers().isEmpty()) {
+            // A shared cluster suggests several nodes: behind one URL a reconnect to a node with another token is
+            // refused (401), and Retell ends the call.
+            LOG.warn("the socket token is this node's own ({}); if other nodes serve the same URL, set socket.token "
+                    + "to one token on each of them", kept.file());
+        }
+        return config.ingress().withSocketToken(socketToken);
     }
 
     private void routes(CallQueries queries) {
@@ -360,8 +399,9 @@ public final class Gateway implements AutoCloseable {
     }
 
     /**
-     * The single line printed on stdout once the gateway is ready. It carries the socket token only when
-     * it was generated for this run, since nobody else knows it; never the admin token.
+     * The single line printed on stdout once the gateway is ready. It carries the socket token only when it is the
+     * one kept in the data dir (no {@code socket.token} configured), since nobody else knows it; it is the only place
+     * the token is printed, never a log line. Never the admin token.
      */
     public String readyLine() {
         String line = "callguard ready: " + httpUri() + " broker=" + bootstrapServers
@@ -370,10 +410,15 @@ public final class Gateway implements AutoCloseable {
                 + " node=" + config.nodeId() + " admin=" + adminUri();
         if (ingress.servesSockets()) {
             String ws = httpUri().toString().replaceFirst("^http", "ws") + "llm-websocket/{call_id}";
-            line += " socket=" + ws + (config.socketTokenGenerated() ? "?token=" + config.socketToken()
+            line += " socket=" + ws + (config.socketTokenGenerated() ? "?token=" + socketToken
                     : "?token=<socket.token>");
         }
         return line;
+    }
+
+    /** The LLM WebSocket token in force once started (configured or kept in the data dir); null when none. A secret. */
+    public String socketToken() {
+        return socketToken;
     }
 
     /** The public listener's base URI: the webhook, the LLM WebSocket, health and readiness. */

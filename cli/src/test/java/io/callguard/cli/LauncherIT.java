@@ -39,6 +39,7 @@ class LauncherIT {
     private static final String API_KEY = "launcher-key";
     private static final Pattern READY = Pattern.compile(
             "^callguard ready: (http://\\S+) broker=(\\S+) \\(embedded\\) .* admin=(http://\\S+) .*");
+    private static final Pattern SOCKET_TOKEN = Pattern.compile(" socket=ws://\\S+\\?token=([A-Za-z0-9_-]+)(?: |$)");
     private static final Path JAR = Path.of("target", "callguard.jar").toAbsolutePath();
 
     @TempDir
@@ -73,9 +74,13 @@ class LauncherIT {
         assertThat(first.process.exitValue()).isIn(0, 143);
         assertThat(Files.exists(dataDir.resolve("broker.address"))).isFalse();
 
-        // And a second run on the same data dir still knows the call started before
+        // And a second run on the same data dir still knows the call started before, and prints the same socket
+        // token on stdout (the URL set in Retell's agent still works), which no line on stderr ever showed
         Running second = start();
         try {
+            assertThat(second.socketToken()).isEqualTo(first.socketToken());
+            assertThat(Files.readString(dataDir.resolve("stderr.log"))).contains("socket token made and kept in")
+                    .doesNotContain(first.socketToken());
             String ended = RetellWebhooks.body("call_ended", "call-launch");
             assertThat(post(second.url, ended).statusCode()).isEqualTo(200);
             await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
@@ -114,7 +119,14 @@ class LauncherIT {
         }
     }
 
-    private record Running(Process process, String url, String admin) {
+    private record Running(Process process, String url, String admin, String readyLine) {
+
+        /** The socket token on the ready line (the data dir's own: no socket.token is configured here). */
+        String socketToken() {
+            Matcher m = SOCKET_TOKEN.matcher(readyLine);
+            assertThat(m.find()).as("a socket token on the ready line").isTrue();
+            return m.group(1);
+        }
     }
 
     private Running start() throws Exception {
@@ -124,12 +136,11 @@ class LauncherIT {
                 .redirectError(ProcessBuilder.Redirect.appendTo(dataDir.resolve("stderr.log").toFile()))
                 .start();
         BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-        CompletableFuture<Matcher> ready = CompletableFuture.supplyAsync(() -> {
+        CompletableFuture<String> ready = CompletableFuture.supplyAsync(() -> {
             try {
                 for (String line = out.readLine(); line != null; line = out.readLine()) {
-                    Matcher m = READY.matcher(line);
-                    if (m.matches()) {
-                        return m;
+                    if (READY.matcher(line).matches()) {
+                        return line;
                     }
                 }
                 return null;
@@ -137,11 +148,13 @@ class LauncherIT {
                 return null;
             }
         });
-        Matcher readyLine = ready.get(90, TimeUnit.SECONDS);
-        assertThat(readyLine).as("ready line; stderr in %s", dataDir.resolve("stderr.log")).isNotNull();
-        String base = readyLine.group(1);
+        String line = ready.get(90, TimeUnit.SECONDS);
+        assertThat(line).as("ready line; stderr in %s", dataDir.resolve("stderr.log")).isNotNull();
+        Matcher m = READY.matcher(line);
+        assertThat(m.matches()).isTrue();
+        String base = m.group(1);
         await().atMost(Duration.ofSeconds(60)).until(() -> get(base + "readyz").statusCode() == 200);
-        return new Running(process, base, readyLine.group(3));
+        return new Running(process, base, m.group(3), line);
     }
 
     private List<JsonNode> tap(String topic, int max) throws Exception {

@@ -67,6 +67,17 @@ public final class RoleLifecycle {
         return true;
     }
 
+    /**
+     * The phase now, after moving a RUNNING role to FAILED when {@code worker}, the thread it runs on, died: for
+     * {@code health()}, so a role whose loop ended by itself says so.
+     */
+    public synchronized RoleState checkWorker(Thread worker) {
+        if (state == RoleState.RUNNING && worker != null && !worker.isAlive()) {
+            failed();
+        }
+        return state;
+    }
+
     /** Moves to FAILED unless the role is already failed, stopping or stopped. */
     public synchronized void failed() {
         if (state.canMoveTo(RoleState.FAILED)) {

@@ -1,5 +1,6 @@
 package io.callguard.egress;
 
+import io.callguard.common.SecretText;
 import io.callguard.egress.internal.DialOutEndpoint;
 import io.callguard.egress.internal.EgressMeters;
 import io.callguard.retell.socket.EdgeListener;
@@ -33,6 +34,9 @@ import org.slf4j.LoggerFactory;
  * <p>Each open socket is registered with the edge listener (so answers and the watchdog reach it) and handed
  * to {@link SocketFrames} (so Retell's frames enter the ingress path). Reconnects are counted by the socket
  * registry with {@code mode=dial_out}; attempts here as {@code callguard.dialout.attempts}.
+ *
+ * <p>The URL carries the agent side's secret in its query string: every log line here redacts it
+ * ({@link SecretText}), the failures too, since a failed upgrade names the URI it asked for.
  */
 public final class DialOutClient implements AutoCloseable {
 
@@ -150,14 +154,15 @@ public final class DialOutClient implements AutoCloseable {
                 return;
             }
             if (dial.attemptsInRow >= maxAttempts) {
-                LOG.warn("call {}: dial-out to {} failed {} times in a row, giving up: {}", dial.callId, dial.uri,
-                        dial.attemptsInRow, failure.toString());
+                LOG.warn("call {}: dial-out to {} failed {} times in a row, giving up: {}", dial.callId,
+                        SecretText.redact(dial.uri), dial.attemptsInRow, SecretText.redact(failure));
                 dial.stopped = true;
                 dials.remove(dial.callId, dial);
                 meters.dialOutExhausted();
                 return;
             }
-            LOG.info("call {}: dial-out attempt {} failed: {}", dial.callId, dial.attemptsInRow, failure.toString());
+            LOG.info("call {}: dial-out attempt {} failed: {}", dial.callId, dial.attemptsInRow,
+                    SecretText.redact(failure));
             scheduleRedial(dial);
         }
     }
@@ -221,7 +226,8 @@ public final class DialOutClient implements AutoCloseable {
                     dials.remove(dial.callId, dial);
                     return;
                 }
-                LOG.info("call {}: dial-out socket closed with {} {}, redialling", dial.callId, code, reason);
+                LOG.info("call {}: dial-out socket closed with {} {}, redialling", dial.callId, code,
+                        SecretText.redact(reason));
                 scheduleRedial(dial);
             }
         }
@@ -229,7 +235,7 @@ public final class DialOutClient implements AutoCloseable {
         @Override
         public void error(DialOutEndpoint endpoint, Throwable cause) {
             LOG.debug("call {}: dial-out socket {} error: {}", endpoint.callId(), endpoint.connectionId(),
-                    cause.toString());
+                    SecretText.redact(cause));
         }
     }
 

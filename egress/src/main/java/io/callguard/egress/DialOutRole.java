@@ -134,10 +134,7 @@ public final class DialOutRole implements Role {
         synchronized (this) {
             current = thread;
         }
-        if (lifecycle.state() == RoleState.RUNNING && current != null && !current.isAlive()) {
-            lifecycle.failed();
-        }
-        RoleState state = lifecycle.state();
+        RoleState state = lifecycle.checkWorker(current);
         return RoleHealth.of(name(), state, state == RoleState.RUNNING ? "following call-state"
                 : state == RoleState.FAILED ? "call-state poll thread stopped" : "not running");
     }

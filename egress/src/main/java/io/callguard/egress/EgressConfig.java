@@ -1,5 +1,6 @@
 package io.callguard.egress;
 
+import io.callguard.common.SecretText;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.Map;
@@ -190,18 +191,21 @@ public final class EgressConfig extends AbstractConfig {
         return getLong(DIALOUT_CONNECT_TIMEOUT_MS_CONFIG);
     }
 
+    /** Checks the template; the value is redacted in the error, since it carries the agent side's secret. */
     private static void checkUrlTemplate(String template) {
         if (!template.contains(CALL_ID_PLACEHOLDER)) {
-            throw new ConfigException(DIALOUT_URL_TEMPLATE_CONFIG, template,
+            throw new ConfigException(DIALOUT_URL_TEMPLATE_CONFIG, SecretText.redact(template),
                     "must contain " + CALL_ID_PLACEHOLDER + " when " + DIALOUT_ENABLED_CONFIG + " is true");
         }
         try {
             URI uri = new URI(template.replace(CALL_ID_PLACEHOLDER, "call"));
             if (!"ws".equals(uri.getScheme()) && !"wss".equals(uri.getScheme()) || uri.getHost() == null) {
-                throw new ConfigException(DIALOUT_URL_TEMPLATE_CONFIG, template, "must be a ws:// or wss:// URL");
+                throw new ConfigException(DIALOUT_URL_TEMPLATE_CONFIG, SecretText.redact(template),
+                        "must be a ws:// or wss:// URL");
             }
         } catch (URISyntaxException e) {
-            throw new ConfigException(DIALOUT_URL_TEMPLATE_CONFIG, template, "not a URL: " + e.getMessage());
+            throw new ConfigException(DIALOUT_URL_TEMPLATE_CONFIG, SecretText.redact(template),
+                    "not a URL: " + SecretText.redact(e.getMessage()));
         }
     }
 }

@@ -44,7 +44,8 @@ import org.slf4j.LoggerFactory;
  * response bandwidth each node reads is the whole topic's, so the total is O(edge nodes); a node that dies
  * loses its sockets, and Retell reconnects, possibly to another node, which then delivers the owed answer if
  * it arrives after the reconnect (or that node's watchdog, if the new socket asks again). An answer produced
- * before the reconnect reached the new node is lost with the old node. Answers are read uncommitted: a
+ * before the reconnect reached the new node is re-sent by the responder for the new socket (see its
+ * {@code AnswerSoFar}). Answers are read uncommitted: a
  * transactional producer's answer is seen at once instead of at its commit, and the exactly-one-complete rule
  * absorbs a re-sent aborted one.
  *

@@ -7,10 +7,18 @@ import java.util.Optional;
 import java.util.function.Function;
 
 /**
- * The begin message of a socket, decided at its open: the busy line with {@code end_call} for a call known to be
- * refused for capacity (the caller hears it and the call ends), nothing (an empty begin message) for a call that
- * already had turns or was opened here before (a reconnect must not greet the caller again), else a first open
- * ({@link Begin#FIRST_OPEN}: {@link LlmSocketProtocol} owes it to the pipeline, or says the greeting). Thread-safe.
+ * The begin message of a socket, decided at its open from the shared call state as this node sees it (the local
+ * processor's store, or on an edge-only node the {@link CallStateView} of call-state): the busy line with
+ * {@code end_call} for a call known to be refused for capacity (the caller hears it and the call ends), nothing (an
+ * empty begin message) for a call that already had a socket or turns, wherever they were (a reconnect, perhaps from
+ * another edge node, must not greet the caller again), else a first open ({@link Begin#FIRST_OPEN}:
+ * {@link LlmSocketProtocol} owes it to the pipeline, or says the greeting).
+ *
+ * <p>The state lags the events (a socket's own opening reaches it some milliseconds later), so this node's memory of
+ * the calls it opened sockets for also counts as a reconnect: Retell reconnecting at once to the same node is told
+ * too. A reconnect neither can tell (to another node before call-state has the first socket) is taken for a first
+ * open: in {@code socket.begin-message=auto} the pipeline's responder, reading the call's events in order, answers it
+ * with an empty begin; with {@code greeting} it is greeted again. Thread-safe.
  */
 public final class GreetingPolicy implements Function<String, GreetingPolicy.Begin> {
 
@@ -46,7 +54,7 @@ public final class GreetingPolicy implements Function<String, GreetingPolicy.Beg
     private final SeenCalls seenCalls;
 
     /**
-     * @param callStates  a call's state as this instance knows it (empty when unknown or no processor runs here)
+     * @param callStates  a call's state as this instance knows it (empty when unknown)
      * @param busyMessage what a call refused for capacity hears
      */
     public GreetingPolicy(Function<String, Optional<CallState>> callStates, String busyMessage) {
@@ -66,7 +74,8 @@ public final class GreetingPolicy implements Function<String, GreetingPolicy.Beg
         if (state.isPresent() && state.get().status() == CallStatus.REJECTED) {
             return Begin.busy(busyMessage);
         }
-        boolean hadTurns = state.map(s -> s.latestResponseId() != null && s.latestResponseId() > 0).orElse(false);
-        return seenCalls.firstTime(callId) && !hadTurns ? Begin.FIRST_OPEN : Begin.RECONNECT;
+        boolean hadSocketOrTurns = state.map(s -> s.connectionId() != null
+                || (s.latestResponseId() != null && s.latestResponseId() > 0)).orElse(false);
+        return seenCalls.firstTime(callId) && !hadSocketOrTurns ? Begin.FIRST_OPEN : Begin.RECONNECT;
     }
 }

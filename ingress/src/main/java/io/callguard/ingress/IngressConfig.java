@@ -1,7 +1,9 @@
 package io.callguard.ingress;
 
 import io.callguard.retell.RetellSignature;
+import java.util.HashMap;
 import java.util.Map;
+import java.util.Objects;
 import org.apache.kafka.common.config.AbstractConfig;
 import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.common.config.ConfigDef.Importance;
@@ -77,7 +79,9 @@ public final class IngressConfig extends AbstractConfig {
 
     public static final String SOCKET_TOKEN_CONFIG = "socket.token";
     private static final String SOCKET_TOKEN_DOC = "Secret Retell must send as ?token= on the LLM WebSocket URL "
-            + "(Retell sends no auth header). Without it every socket is refused with 401.";
+            + "(Retell sends no auth header); the same on every node behind one URL. Not set: the gateway makes one "
+            + "once and keeps it in its data dir (data.dir/socket-token, owner-only), printed on the ready line, so a "
+            + "restart keeps the URL; a file others may read, or that holds no token, stops the start.";
 
     public static final String SOCKET_MAX_FRAME_BYTES_CONFIG = "socket.max-frame-bytes";
     private static final String SOCKET_MAX_FRAME_BYTES_DOC = "Largest text message (one JSON frame) accepted on "
@@ -105,7 +109,10 @@ public final class IngressConfig extends AbstractConfig {
             + "turn.first-words-deadline-ms), agent (the same as auto, kept for existing configs) or greeting (the "
             + "edge says socket.greeting at once; admission cannot then hold or refuse the call at its begin). "
             + "A reconnect (an empty begin) and a call already known refused (the busy line with end_call) are "
-            + "always said at once. Every begin goes through the egress's turn ledger, the socket's one writer.";
+            + "always said at once, told from the shared call state (on an edge-only node a view of call-state), "
+            + "so a call moving to another edge node is not greeted again; one the edge cannot tell yet (call-state "
+            + "is about 100 ms behind) is owed in auto and answered empty by the responder, but greeted again with "
+            + "greeting. Every begin goes through the egress's turn ledger, the socket's one writer.";
 
     public static final String SOCKET_AUTO_RECONNECT_CONFIG = "socket.auto-reconnect";
     private static final String SOCKET_AUTO_RECONNECT_DOC = "Whether the config message asks Retell for "
@@ -219,6 +226,16 @@ public final class IngressConfig extends AbstractConfig {
     /** The agent an inbound call over capacity is routed to; empty when none is set. */
     public String inboundBusyAgentId() {
         return getString(CAPACITY_INBOUND_BUSY_AGENT_ID_CONFIG).trim();
+    }
+
+    /**
+     * This configuration with {@code socket.token} set to {@code token}: the token a gateway keeps in its data dir
+     * when none is configured.
+     */
+    public IngressConfig withSocketToken(String token) {
+        Map<String, Object> values = new HashMap<>(originals());
+        values.put(SOCKET_TOKEN_CONFIG, Objects.requireNonNull(token, "token"));
+        return new IngressConfig(values);
     }
 
     /** The LLM WebSocket token, or null when none (or an empty one) is configured. */

@@ -39,6 +39,16 @@ class GreetingPolicyTest {
     }
 
     @Test
+    void shouldNotGreetACallWhoseSocketWasOpenedElsewhereEvenBeforeItsFirstTurn() {
+        // Given call-state knows a socket of the call (opened on another edge node), and no turn yet
+        states.put("call-elsewhere", CallState.builder("call-elsewhere").status(CallStatus.ACTIVE)
+                .connectionId("conn-on-node-a").build());
+
+        // Then its first socket here is a reconnect: an empty begin, not the greeting
+        assertThat(policy.apply("call-elsewhere")).isEqualTo(GreetingPolicy.Begin.RECONNECT);
+    }
+
+    @Test
     void shouldForgetTheOldestCallsBeyondItsCapacity() {
         policy.apply("a");
         policy.apply("b");

@@ -34,11 +34,9 @@ public final class GatewayConfig {
             raw.put(CommonConfig.NODE_ID_CONFIG, generatedNodeId());
         }
         String token = raw.get(IngressConfig.SOCKET_TOKEN_CONFIG);
+        // The socket is never open: without a configured token the gateway keeps one in its data dir, read or
+        // made at start (not here: loading a config writes nothing).
         this.socketTokenGenerated = token == null || token.isBlank();
-        if (socketTokenGenerated) {
-            // The socket is never open: without a configured token, one is made up and printed once at start.
-            raw.put(IngressConfig.SOCKET_TOKEN_CONFIG, randomToken());
-        }
         this.raw = Map.copyOf(raw);
         this.common = new CommonConfig(raw);
         this.app = new AppConfig(raw);
@@ -112,25 +110,22 @@ public final class GatewayConfig {
         return common.nodeId();
     }
 
-    /** True when no {@code socket.token} was configured and a random one was made for this run. */
+    /**
+     * True when no {@code socket.token} was configured: the gateway uses the token kept in its data dir, made there
+     * once ({@code io.callguard.app.SocketTokenFile}).
+     */
     public boolean socketTokenGenerated() {
         return socketTokenGenerated;
     }
 
-    /** The socket token in force (configured or generated). A secret: print it only in the ready line. */
+    /** The configured socket token, or null when none is (see {@link #socketTokenGenerated()}). A secret. */
     public String socketToken() {
-        return ingress.getPassword(IngressConfig.SOCKET_TOKEN_CONFIG).value();
+        return socketTokenGenerated ? null : ingress.socketToken().value();
     }
 
     /** The merged raw values, for the tools that start sub-components in tests. */
     public Map<String, String> raw() {
         return raw;
-    }
-
-    private static String randomToken() {
-        byte[] bytes = new byte[24];
-        new java.security.SecureRandom().nextBytes(bytes);
-        return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
     }
 
     private static String generatedNodeId() {

@@ -1,6 +1,7 @@
 package io.callguard.processor.responder;
 
 import io.callguard.common.CommonConfig;
+import io.callguard.common.SecretText;
 import io.callguard.processor.responder.tools.ToolSpec;
 import java.net.URI;
 import java.util.Map;
@@ -574,7 +575,9 @@ public final class ResponderConfig extends AbstractConfig {
                 throw new IllegalArgumentException("must name a host");
             }
         } catch (IllegalArgumentException e) {
-            throw new ConfigException(UPSTREAM_URL_TEMPLATE_CONFIG, template, e.getMessage() + " ("
+            // The value and a URI parser's message both quote the URL: redacted, it may carry a secret.
+            throw new ConfigException(UPSTREAM_URL_TEMPLATE_CONFIG, SecretText.redact(template),
+                    SecretText.redact(e.getMessage()) + " ("
                     + AGENT_BACKEND_CONFIG + " is " + BACKEND_RETELL_SOCKET + ")");
         }
     }

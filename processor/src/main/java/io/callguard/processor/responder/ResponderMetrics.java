@@ -38,6 +38,18 @@ public final class ResponderMetrics {
      * {@value #RESULT_UNKNOWN} (none by the first-words deadline: closed with reason {@code admission_unknown}).
      */
     public static final String ADMISSION_WAITS = "callguard.responder.admission.waits";
+    /**
+     * Counter: a turn's answer so far re-sent as one record because the call's socket moved (a reconnect, perhaps to
+     * another edge node) while it was owed, tagged {@link #TAG_AT}: {@value #AT_RECONNECT} (the answer was still being
+     * written when the new socket opened) or {@value #AT_ASKED_AGAIN} (Retell asked for the turn again on the new
+     * socket).
+     */
+    public static final String ANSWERS_RESENT = "callguard.responder.answers.resent";
+    /**
+     * Counter: begin messages owed by an edge that could not tell a reconnect, answered with an empty begin (the call
+     * already had a socket or turns: the caller is not greeted again).
+     */
+    public static final String RECONNECT_BEGINS = "callguard.responder.reconnect-begins";
     /** Counter: answers the producer failed to write, after its own retries. */
     public static final String SEND_ERRORS = "callguard.responder.send.errors";
 
@@ -63,6 +75,10 @@ public final class ResponderMetrics {
     public static final String AT_REPEAT = "repeat";
     /** {@link #BUSY}: said as an agent interrupt (no response id was open). */
     public static final String AT_INTERRUPT = "interrupt";
+    /** {@link #ANSWERS_RESENT}: when the call's new socket opened. */
+    public static final String AT_RECONNECT = "reconnect";
+    /** {@link #ANSWERS_RESENT}: when Retell asked for the turn again on the new socket. */
+    public static final String AT_ASKED_AGAIN = "asked_again";
     /** {@link #ADMISSION_WAITS}: no admission decision by the first-words deadline. */
     public static final String RESULT_UNKNOWN = "unknown";
     /** The backend's name: {@code agent-backend} (primary) or {@code agent-fallback}. */

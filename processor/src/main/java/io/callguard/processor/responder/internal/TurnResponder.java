@@ -95,6 +95,18 @@ import org.slf4j.LoggerFactory;
  * </ul>
  * The responder's own interrupts (hold, busy, the begin after the queue) take interrupt ids above any id sent for
  * the call; a backend's later interrupt ids are shifted past them, so they always increase.
+ *
+ * <p>A socket that moved (a reconnect, perhaps to another edge node, which reads no state of its own): the call's
+ * sockets are known from its {@code socket_opened} events, read in order, and from call-state (connection id,
+ * reconnects), so the responder tells a reconnect where an edge could not:
+ * <ul>
+ *   <li>an owed begin of a socket that is not the call's first (another socket or a turn is known) is an empty
+ *       begin, not the greeting (the busy line for a rejected call);</li>
+ *   <li>the answer of the latest turn still being written when the new socket opens is re-sent as one record (what
+ *       was said of it, under the last chunk index written), so the new socket hears it and the rest follows
+ *       ({@link AnswerSoFar}); a complete one is re-sent only when Retell asks for the turn again on the new socket
+ *       (it deduplicates the turn otherwise: asked again with no move, nothing is said).</li>
+ * </ul>
  */
 public final class TurnResponder implements AutoCloseable {
 
@@ -266,21 +278,26 @@ public final class TurnResponder implements AutoCloseable {
      */
     private void opened(CallEvent event) {
         boolean owed = CallEvent.BEGIN_OWED.equals(event.payload().path("begin").asText());
+        String connection = event.payload().path("connection_id").asText(null);
         CallStatus status;
         AdmissionWait wait = null;
+        boolean reconnect;
+        AnswerSoFar owedAnswer;
+        int generation;
         synchronized (calls) {
             CallTrack track = track(event.callId());
             track.edgeNode = event.edgeNode();
             track.onSocket = true;
             status = track.status;
-            if (!owed || track.latestResponseId > 0) {
+            reconnect = track.socketOpened(connection, event.receivedAtMs()) || latestResponseId(track) > 0;
+            generation = track.socketGeneration;
+            owedAnswer = reconnect ? track.answer : null;
+            if (!owed || reconnect) {
                 if (status == CallStatus.QUEUED && track.holdTimer == null) {
                     // A queued call's socket came back: it hears it is still waiting at the next repeat.
                     armHoldRepeat(event.callId(), track);
                 }
-                return;
-            }
-            if (status == null) {
+            } else if (status == null) {
                 wait = new AdmissionWait(event, 0, true);
                 AdmissionWait previous = track.waiting;
                 track.waiting = wait;
@@ -289,11 +306,49 @@ public final class TurnResponder implements AutoCloseable {
                 }
             }
         }
-        if (wait != null) {
+        if (owed && reconnect) {
+            answerReconnectBegin(event, status);
+        } else if (wait != null) {
             wait.start();
+        } else if (owed) {
+            answerBegin(event, status, "", 0);
+        }
+        if (owedAnswer != null) {
+            // The turn the old socket was owed is still being written: the new socket hears what was said of it,
+            // and the chunks still to come follow. A complete answer is re-sent only when Retell asks again.
+            resend(event.callId(), owedAnswer, generation, false, event.edgeNode(), ResponderMetrics.AT_RECONNECT);
+        }
+    }
+
+    /**
+     * An owed begin of a socket that is not the call's first (another socket or a turn is known: an edge that could
+     * not tell, such as another edge node than the call's last): an empty begin, so the caller is not greeted again
+     * mid-call; the busy line with {@code end_call} for a rejected call; nothing for an ended one.
+     */
+    private void answerReconnectBegin(CallEvent event, CallStatus status) {
+        if (status == CallStatus.REJECTED) {
+            sayBusy(event, 0, ResponderMetrics.AT_BEGIN, "", 0);
             return;
         }
-        answerBegin(event, status, "", 0);
+        if (status == CallStatus.ENDED || status == CallStatus.EXPIRED) {
+            return;
+        }
+        LOG.debug("call {}: begin of a reconnect owed by edge {}: empty, not the greeting", event.callId(),
+                event.edgeNode());
+        meters.counter(ResponderMetrics.RECONNECT_BEGINS).increment();
+        write(new AgentResponse(AgentResponse.SCHEMA_VERSION, event.callId(), 0, ResponseKind.GENERATED, null, "",
+                true, null, 0, event.receivedAtMs(), clock.millis(), event.edgeNode()));
+    }
+
+    /** Re-sends a turn's answer so far to the call's socket of {@code generation}, when there is anything to send. */
+    private void resend(String callId, AnswerSoFar answer, int generation, boolean includeComplete, String edgeNode,
+            String at) {
+        answer.catchUp(generation, includeComplete, callId, edgeNode, clock.millis()).ifPresent(record -> {
+            LOG.info("call {} response {}: {} answer re-sent to its new socket (on edge {})", callId,
+                    record.responseId(), record.contentComplete() ? "whole" : "partial", edgeNode);
+            meters.counter(ResponderMetrics.ANSWERS_RESENT, ResponderMetrics.TAG_AT, at).increment();
+            write(record);
+        });
     }
 
     /** Answers an owed begin message by the call's known status; {@code heard} and {@code chunk} of a wait. */
@@ -471,6 +526,16 @@ public final class TurnResponder implements AutoCloseable {
     }
 
     private void write(AgentResponse record) {
+        if (record.inTurn() && record.responseId() > 0) {
+            AnswerSoFar answer;
+            synchronized (calls) {
+                CallTrack track = calls.get(record.callId());
+                answer = track == null ? null : track.answer;
+            }
+            if (answer != null) {
+                answer.add(record);
+            }
+        }
         try {
             sink.accept(record);
         } catch (RuntimeException e) {
@@ -541,6 +606,8 @@ public final class TurnResponder implements AutoCloseable {
             if (state.rejectionReason() != null) {
                 track.rejectionReason = state.rejectionReason();
             }
+            track.socketKnown(state.connectionId(),
+                    state.socketOpenedAtMs() == null ? Long.MIN_VALUE : state.socketOpenedAtMs(), state.reconnects() > 0);
             before = track.status;
             if (before == now) {
                 return;
@@ -853,34 +920,51 @@ public final class TurnResponder implements AutoCloseable {
             return;
         }
         TurnRun run = null;
-        TurnRun previous;
+        TurnRun previous = null;
         AdmissionWait wait = null;
-        AdmissionWait superseded;
-        CallStatus status;
+        AdmissionWait superseded = null;
+        CallStatus status = null;
+        AnswerSoFar askedAgain = null;
+        int generation = 0;
+        boolean stale;
         synchronized (calls) {
             CallTrack track = track(event.callId());
-            if (responseId <= track.latestResponseId) {
+            stale = responseId <= track.latestResponseId;
+            if (stale) {
                 LOG.debug("stale turn ignored: call {} response {} (latest {})", event.callId(), responseId,
                         track.latestResponseId);
                 turnOutcome(ResponderMetrics.OUTCOME_STALE);
-                return;
+                if (responseId == track.latestResponseId && track.answer != null
+                        && track.answer.responseId() == responseId) {
+                    // Asked again: on a new socket (it moved since the turn was asked) the answer is owed there.
+                    askedAgain = track.answer;
+                    generation = track.socketGeneration;
+                }
+            } else {
+                track.latestResponseId = responseId;
+                track.answer = new AnswerSoFar(responseId, event.receivedAtMs(), track.socketGeneration);
+                track.onSocket = true;
+                if (event.edgeNode() != null) {
+                    track.edgeNode = event.edgeNode();
+                }
+                status = track.status;
+                superseded = track.waiting;
+                track.waiting = null;
+                previous = track.inFlight;
+                track.inFlight = null;
+                if (status == CallStatus.ACTIVE) {
+                    run = startingRun(event, responseId, track);
+                } else if (status == null) {
+                    wait = new AdmissionWait(event, responseId, false);
+                    track.waiting = wait;
+                }
             }
-            track.latestResponseId = responseId;
-            track.onSocket = true;
-            if (event.edgeNode() != null) {
-                track.edgeNode = event.edgeNode();
+        }
+        if (stale) {
+            if (askedAgain != null) {
+                resend(event.callId(), askedAgain, generation, true, event.edgeNode(), ResponderMetrics.AT_ASKED_AGAIN);
             }
-            status = track.status;
-            superseded = track.waiting;
-            track.waiting = null;
-            previous = track.inFlight;
-            track.inFlight = null;
-            if (status == CallStatus.ACTIVE) {
-                run = startingRun(event, responseId, track);
-            } else if (status == null) {
-                wait = new AdmissionWait(event, responseId, false);
-                track.waiting = wait;
-            }
+            return;
         }
         if (superseded != null) {
             superseded.abandon();
@@ -1065,6 +1149,43 @@ public final class TurnResponder implements AutoCloseable {
         long lastInterruptId = -1;
         /** Added to the backend's interrupt ids, so they come after the responder's own. */
         long interruptOffset;
+        /** The call's latest socket known (its socket_opened, or call-state's connection id); null when none. */
+        String connectionId;
+        /** When the edge received that socket's opening; {@code Long.MIN_VALUE} when not known. */
+        long connectionOpenedAtMs = Long.MIN_VALUE;
+        /** Counts the call's sockets as they became known; a turn's answer is addressed to one generation. */
+        int socketGeneration;
+        /** More than one socket of the call is known (call-state counted a reconnect). */
+        boolean severalSockets;
+        /** What was written for the latest turn, to catch a moved socket up; null before the first turn. */
+        AnswerSoFar answer;
+
+        /**
+         * Records that the socket {@code connection} opened (null when the event names none).
+         *
+         * @return true when it is not the call's first socket: another was known, or call-state counted a reconnect
+         */
+        boolean socketOpened(String connection, long openedAtMs) {
+            boolean another = connectionId != null && !connectionId.equals(connection);
+            socketKnown(connection, openedAtMs, false);
+            return another || severalSockets;
+        }
+
+        /**
+         * What call-state (or a socket event) says of the call's sockets: {@code connection} opened at
+         * {@code openedAtMs} ({@code Long.MIN_VALUE}: not known). An older socket than the one known changes nothing:
+         * call-state lags the events, so a state written before the latest socket opened still names the one before.
+         */
+        void socketKnown(String connection, long openedAtMs, boolean reconnected) {
+            severalSockets |= reconnected;
+            if (connection == null || connection.equals(connectionId)
+                    || (connectionId != null && openedAtMs < connectionOpenedAtMs)) {
+                return;
+            }
+            connectionId = connection;
+            connectionOpenedAtMs = openedAtMs;
+            socketGeneration++;
+        }
     }
 
     private String nextFiller(String callId) {

@@ -3,6 +3,7 @@ package io.callguard.processor.responder.upstream;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.common.SecretText;
 import io.callguard.processor.responder.AgentBackendException;
 import io.callguard.processor.responder.AgentEvent;
 import io.callguard.processor.responder.Turn;
@@ -609,12 +610,14 @@ final class UpstreamCall {
         }
     }
 
+    /** The root cause, named; redacted, since a failed upgrade quotes the upstream URL and its secret. */
     private static String rootMessage(Throwable error) {
         Throwable root = error;
         while (root.getCause() != null && root.getCause() != root) {
             root = root.getCause();
         }
-        return root.getClass().getSimpleName() + (root.getMessage() == null ? "" : ": " + root.getMessage());
+        return root.getClass().getSimpleName()
+                + (root.getMessage() == null ? "" : ": " + SecretText.redact(root.getMessage()));
     }
 
     /** One socket's callbacks; whole text messages are handed on, bounded by {@code agent.upstream.max-frame-chars}. */
