@@ -10,6 +10,8 @@ import io.callguard.common.RoleState;
 import io.callguard.egress.internal.EdgeDelivery;
 import io.callguard.egress.internal.EgressMeters;
 import io.callguard.egress.internal.ResponseConsumerLoop;
+import io.callguard.egress.internal.TurnLedger;
+import io.callguard.retell.socket.CallSocket;
 import io.callguard.retell.socket.EdgeListener;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.JsonSerde;
@@ -21,8 +23,10 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.Consumer;
@@ -183,6 +187,33 @@ public final class EgressRole implements Role {
         return new RoleHealth(name(), state, following, following ? "following every responses partition"
                 : state == RoleState.FAILED ? "responses poll thread stopped"
                 : "not yet positioned on every responses partition (answers could be missed)");
+    }
+
+    /**
+     * Hands the calls whose sockets this node holds over to other nodes, each between two turns: a socket is dropped
+     * without a close handshake ({@link CallSocket#abort()}: Retell sees 1006 and reconnects, through the load
+     * balancer, to another node) as soon as its latest turn is complete, at once when none is open. Answers and the
+     * watchdog keep working meanwhile, so every open turn is still answered or bridged here. A socket still mid-turn
+     * at {@code timeout} is dropped then. Dial-out sockets are left to {@link DialOutRole}. Call before
+     * {@link #close()}; the ingress should refuse new sockets first.
+     *
+     * @return the sockets dropped mid-turn because the timeout passed
+     */
+    public int drainSockets(Duration timeout) throws InterruptedException {
+        TurnLedger ledger = edge.ledger();
+        int held = ledger.attachedCount();
+        LOG.info("egress draining: handing {} call socket(s) over between turns, for at most {} ms", held,
+                timeout.toMillis());
+        try {
+            ledger.drain(CallSocket::abort).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return 0;
+        } catch (TimeoutException e) {
+            int cut = ledger.drainNow();
+            LOG.warn("egress drain timed out after {} ms: {} socket(s) dropped mid-turn", timeout.toMillis(), cut);
+            return cut;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("egress drain failed", e.getCause());
+        }
     }
 
     /** What the ingress endpoint (and the dial-out client) must tell about sockets and turns. */

@@ -196,6 +196,14 @@ public final class IngressRole implements Role {
         }
     }
 
+    /** Refuses every new LLM WebSocket from now on (see {@link IngressServer#stopAcceptingSockets()}); idempotent. */
+    public void stopAcceptingSockets() {
+        IngressServer current = server;
+        if (current != null) {
+            current.stopAcceptingSockets();
+        }
+    }
+
     /** The HTTP server's health: {@code listening on URI} when it serves, else why not. */
     @Override
     public RoleHealth health() {

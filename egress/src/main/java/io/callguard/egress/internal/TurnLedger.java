@@ -8,11 +8,14 @@ import io.callguard.retell.socket.CallSocket;
 import io.callguard.schemas.AgentFrame;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.ResponseKind;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * Per call, the socket that currently carries it and the state of its latest turn; applies Retell's
@@ -62,6 +65,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * answer" must be decided atomically with the turn's state: a chunk read by the Kafka thread and a
  * reconnect on a socket thread would otherwise race and lose the answer on a dead socket.
  *
+ * <p>Drain ({@link #drain}): a node about to stop hands each dial-in call over between two turns: its socket is
+ * closed by the drain's closer as soon as the call's latest turn is complete (at once when none is open), so the
+ * caller's reconnect, to another node, happens while nobody is speaking. Every operation that can complete a turn
+ * checks its call afterwards.
+ *
  * <p>Thread safety: every operation runs inside {@link ConcurrentHashMap#compute} on the call's entry, so
  * the Kafka poll thread, watchdog threads and socket threads see one order per call. Frames are sent inside
  * that critical section; this is safe because {@link CallSocket#send} never blocks by contract, and it is
@@ -110,7 +118,13 @@ public final class TurnLedger {
     public record Delivered(Outcome outcome, TurnTicket opened) {
     }
 
+    /** A drain under way: how sockets are closed, and what completes once none is left attached here. */
+    private record Drain(Consumer<CallSocket> closer, CompletableFuture<Void> done) {
+    }
+
     private final ConcurrentHashMap<String, CallLine> lines = new ConcurrentHashMap<>();
+    /** Null until {@link #drain}; volatile so every turn-completing operation sees it without a lock. */
+    private volatile Drain drain;
     private final AtomicLong turnSeq = new AtomicLong();
     private final EdgeDeadlines deadlines;
     private final long budgetMs;
@@ -149,6 +163,7 @@ public final class TurnLedger {
             settleOwed(line, nowMs);
             return line;
         });
+        handOverIfDraining(socket.callId());
         return result[0];
     }
 
@@ -197,6 +212,7 @@ public final class TurnLedger {
             }
             return line;
         });
+        completeDrainIfDone();
         return seq[0];
     }
 
@@ -240,6 +256,7 @@ public final class TurnLedger {
             ticket[0] = new TurnTicket(callId, line.turn.seq, responseId, receivedAtMs + budgetMs);
             return line;
         });
+        handOverIfDraining(socket.callId());
         return ticket[0];
     }
 
@@ -285,6 +302,7 @@ public final class TurnLedger {
             }
             return line;
         });
+        handOverIfDraining(socket.callId());
         return written[0];
     }
 
@@ -374,6 +392,7 @@ public final class TurnLedger {
             default -> {
             }
         }
+        handOverIfDraining(response.callId());
         return result[0];
     }
 
@@ -546,6 +565,7 @@ public final class TurnLedger {
             }
             return line;
         });
+        handOverIfDraining(ticket.callId());
         return next[0];
     }
 
@@ -618,6 +638,98 @@ public final class TurnLedger {
         return new Turn(turnSeq.incrementAndGet(), responseId, startMs, requestConnection);
     }
 
+    /**
+     * Starts handing the calls held here over, each between two turns: every dial-in socket whose latest turn is
+     * complete, or that was asked nothing yet, is closed with {@code closer} now, and every other one as soon as its
+     * turn completes (its answer, or the watchdog's closing line at the latest). Dial-out sockets are left to the
+     * dial-out role. A second call changes nothing and returns the first call's future.
+     *
+     * @param closer closes a socket handed over (outside any call's critical section); must not block
+     * @return completed once no dial-in socket is left attached here that was not handed over
+     */
+    public CompletableFuture<Void> drain(Consumer<CallSocket> closer) {
+        Objects.requireNonNull(closer, "closer");
+        synchronized (this) {
+            if (drain == null) {
+                drain = new Drain(closer, new CompletableFuture<>());
+            }
+        }
+        lines.keySet().forEach(this::handOverIfDraining);
+        completeDrainIfDone();
+        return drain.done();
+    }
+
+    /**
+     * The drain's time is up: closes, with the drain's closer, every dial-in socket still held, mid-turn or not (the
+     * caller's reconnect asks again for the open turn on another node).
+     *
+     * @return the sockets closed
+     * @throws IllegalStateException before {@link #drain}
+     */
+    public int drainNow() {
+        Drain current = drain;
+        if (current == null) {
+            throw new IllegalStateException("drainNow() before drain()");
+        }
+        List<CallSocket> cut = new ArrayList<>();
+        for (String callId : lines.keySet()) {
+            lines.computeIfPresent(callId, (id, line) -> {
+                if (heldForDrain(line)) {
+                    line.handedOver = line.socket.connectionId();
+                    cut.add(line.socket);
+                }
+                return line;
+            });
+        }
+        cut.forEach(socket -> {
+            current.closer().accept(socket);
+            meters.handedOver(EgressMetrics.WHEN_MID_TURN);
+        });
+        current.done().complete(null);
+        return cut.size();
+    }
+
+    /** While draining: hands the call's socket over when its latest turn is complete. */
+    private void handOverIfDraining(String callId) {
+        Drain current = drain;
+        if (current == null) {
+            return;
+        }
+        CallSocket[] handOver = {null};
+        lines.computeIfPresent(callId, (id, line) -> {
+            if (heldForDrain(line) && betweenTurns(line.turn)) {
+                line.handedOver = line.socket.connectionId();
+                handOver[0] = line.socket;
+            }
+            return line;
+        });
+        if (handOver[0] != null) {
+            current.closer().accept(handOver[0]);
+            meters.handedOver(EgressMetrics.WHEN_BETWEEN_TURNS);
+            completeDrainIfDone();
+        }
+    }
+
+    private void completeDrainIfDone() {
+        Drain current = drain;
+        if (current != null && !current.done().isDone()
+                && lines.values().stream().noneMatch(TurnLedger::heldForDrain)) {
+            current.done().complete(null);
+        }
+    }
+
+    /** A dial-in socket attached to the call and not handed over yet. */
+    private static boolean heldForDrain(CallLine line) {
+        CallSocket socket = line.socket;
+        return socket != null && !socket.dialledOut() && !socket.connectionId().equals(line.handedOver);
+    }
+
+    /** Nothing is owed on the call's socket now: its latest turn is complete, or nothing was asked or owed yet. */
+    private static boolean betweenTurns(Turn turn) {
+        return turn.completedOn != null || (turn.responseId == 0 && !turn.begin && turn.startMs == 0
+                && !turn.answerArrived && turn.content.length() == 0);
+    }
+
     /** The socket currently carrying the call on this node, if any. */
     public Optional<CallSocket> socket(String callId) {
         CallLine line = lines.get(callId);
@@ -648,6 +760,8 @@ public final class TurnLedger {
         String begunOn;
         /** The next edge filler's index, rotated per call. */
         int nextFiller;
+        /** The connection the drain handed over (closed); null before. */
+        String handedOver;
         Turn turn;
         /** The latest agent interrupt; null before the first. */
         Interrupt interrupt;
