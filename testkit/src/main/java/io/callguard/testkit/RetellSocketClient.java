@@ -35,6 +35,7 @@ public final class RetellSocketClient implements Session.Listener.AutoDemanding 
     private final List<Frame> all = new ArrayList<>();
     private volatile Session session;
     private volatile int closeCode = -1;
+    private volatile long closedAtNanos;
 
     public static RetellSocketClient connect(WebSocketClient client, URI base, String callId, String token) throws Exception {
         RetellSocketClient endpoint = new RetellSocketClient();
@@ -58,6 +59,7 @@ public final class RetellSocketClient implements Session.Listener.AutoDemanding 
 
     @Override
     public void onWebSocketClose(int statusCode, String reason) {
+        closedAtNanos = System.nanoTime();
         closeCode = statusCode;
     }
 
@@ -129,8 +131,14 @@ public final class RetellSocketClient implements Session.Listener.AutoDemanding 
         }
     }
 
+    /** The close code seen (1006 when the connection dropped without a close frame), -1 while open. */
     public int closeCode() {
         return closeCode;
+    }
+
+    /** When the socket closed (System.nanoTime), 0 while open. */
+    public long closedAtNanos() {
+        return closedAtNanos;
     }
 
     public boolean isOpen() {
