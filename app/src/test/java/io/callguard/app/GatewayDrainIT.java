@@ -22,7 +22,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.eclipse.jetty.websocket.api.exceptions.UpgradeException;
 import org.eclipse.jetty.websocket.client.WebSocketClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -98,7 +97,7 @@ class GatewayDrainIT {
 
         // And a new socket is refused with 503
         assertThatThrownBy(() -> RetellSocketClient.connect(client, gateway.httpUri(), "call-new", TOKEN))
-                .satisfies(failure -> assertThat(upgradeStatus(failure)).isEqualTo(503));
+                .satisfies(failure -> assertThat(RetellSocketClient.upgradeStatus(failure)).isEqualTo(503));
         long refusedAt = System.nanoTime();
 
         // And the turn in flight is answered whole by the backend, and only then is its socket dropped: Retell sees
@@ -129,14 +128,5 @@ class GatewayDrainIT {
     private HttpResponse<String> readyz() throws Exception {
         return http.send(HttpRequest.newBuilder(URI.create(gateway.httpUri() + "readyz")).GET()
                 .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    private static int upgradeStatus(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause()) {
-            if (t instanceof UpgradeException upgrade) {
-                return upgrade.getResponseStatusCode();
-            }
-        }
-        throw new AssertionError("no UpgradeException in " + failure, failure);
     }
 }

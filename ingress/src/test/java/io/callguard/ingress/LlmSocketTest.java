@@ -16,6 +16,7 @@ import io.callguard.schemas.EventSource;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.SchemaAssertions;
 import io.callguard.schemas.Topics;
+import io.callguard.testkit.RetellSocketClient;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -40,7 +41,6 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.client.HttpClient;
-import org.eclipse.jetty.websocket.api.exceptions.UpgradeException;
 import org.eclipse.jetty.websocket.client.WebSocketClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -653,16 +653,8 @@ class LlmSocketTest {
 
     private void assertUpgradeRefused(URI uri, int status) {
         assertThatThrownBy(() -> client.connect(new RecordingClientEndpoint(), uri).get(5, TimeUnit.SECONDS))
-                .satisfies(failure -> assertThat(upgradeStatus(failure)).as("upgrade status").isEqualTo(status));
-    }
-
-    private static int upgradeStatus(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause()) {
-            if (t instanceof UpgradeException upgrade) {
-                return upgrade.getResponseStatusCode();
-            }
-        }
-        throw new AssertionError("no UpgradeException in " + failure, failure);
+                .satisfies(failure -> assertThat(RetellSocketClient.upgradeStatus(failure)).as("upgrade status")
+                        .isEqualTo(status));
     }
 
     /** The config message; the begin message is the delivery side's to write. */

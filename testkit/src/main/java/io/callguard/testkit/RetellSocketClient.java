@@ -18,6 +18,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
+import org.eclipse.jetty.websocket.api.exceptions.UpgradeException;
 import org.eclipse.jetty.websocket.client.WebSocketClient;
 
 /** Plays Retell's side of one LLM WebSocket in tests: sends what Retell sends, records every frame it gets. */
@@ -61,6 +62,16 @@ public final class RetellSocketClient implements Session.Listener.AutoDemanding 
     public void onWebSocketClose(int statusCode, String reason) {
         closedAtNanos = System.nanoTime();
         closeCode = statusCode;
+    }
+
+    /** The HTTP status an upgrade was refused with, found in a failed connect's causes; fails when there is none. */
+    public static int upgradeStatus(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof UpgradeException upgrade) {
+                return upgrade.getResponseStatusCode();
+            }
+        }
+        throw new AssertionError("no UpgradeException in " + failure, failure);
     }
 
     /** The next frame, or fails after the timeout. */
