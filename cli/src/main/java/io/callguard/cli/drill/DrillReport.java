@@ -35,6 +35,13 @@ public final class DrillReport {
     public static final String TRANSFER_MISSING = "transfer_missing";
     /** end_call or a transfer on an answer the caller did not ask it of (the begin message's busy line aside). */
     public static final String UNEXPECTED_END_CALL = "unexpected_end_call";
+    /**
+     * Calls lost mid-call: the gateway closed the socket with 1000 (Retell hangs up) though no caller asked, or every
+     * reconnect of a cut socket failed (Retell ends the call).
+     */
+    public static final String DROPPED_CALLS = "calls_dropped";
+    /** A reconnect's begin message had words: the caller was greeted again mid-call. Counted, not a failure. */
+    public static final String GREETED_AGAIN = "greeted_again_on_reconnect";
     /** Calls meant to end whose ending turn never completed (too short a call, or that turn went unanswered). */
     public static final String ENDINGS_NOT_REACHED = "endings_not_reached";
 
@@ -42,7 +49,7 @@ public final class DrillReport {
     public static final List<String> AGENT_FRAME_TYPES = List.of(ResponseType.TOOL_CALL_INVOCATION,
             ResponseType.TOOL_CALL_RESULT, ResponseType.AGENT_INTERRUPT, ResponseType.UPDATE_AGENT,
             ResponseType.METADATA);
-    private static final List<String> FAILING = List.of(SILENT_TURNS, STALE_ANSWERS, DUPLICATE_ANSWERS,
+    private static final List<String> FAILING = List.of(SILENT_TURNS, DROPPED_CALLS, STALE_ANSWERS, DUPLICATE_ANSWERS,
             MISROUTED_ANSWERS, WEBHOOK_FAILURES, BAD_INPUT_ACCEPTED, END_CALL_MISSING, TRANSFER_MISSING,
             UNEXPECTED_END_CALL);
     private static final List<String> ENDINGS = List.of(Ending.END_CALL.doneCount(), Ending.TRANSFER.doneCount(),
@@ -204,7 +211,7 @@ public final class DrillReport {
     }
 
     /**
-     * True when no turn was silent, no answer was stale, duplicated or misrouted, every ending asked for acted and
+     * True when no turn was silent, no call dropped, no answer was stale, duplicated or misrouted, every ending asked for acted and
      * none unasked, every webhook was taken, and the whole-answer share reached the minimum.
      */
     public boolean passed() {

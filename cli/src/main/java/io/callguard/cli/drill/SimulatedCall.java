@@ -37,6 +37,12 @@ final class SimulatedCall {
 
     private static final long PING_INTERVAL_MS = 2_000;
     /**
+     * How Retell opens a socket (retell-protocol.md): 3 attempts, 3 s apart, then the call ends. A cut socket is
+     * dialled again at once, then the same way; a call whose attempts all fail is dropped.
+     */
+    static final int RECONNECT_ATTEMPTS = 3;
+    static final long RECONNECT_PAUSE_MS = 3_000;
+    /**
      * An answer for turn N that arrives this soon after turn N+1 was sent crossed it on the wire: the gateway
      * sent it before it could know of N+1 (Retell drops it, as it would here). Later than this, the gateway
      * answered a request it knew was superseded: a stale answer.
@@ -210,10 +216,32 @@ final class SimulatedCall {
 
     private CompletableFuture<Void> connect() {
         try {
-            return client.connect(new Listener(), options.socketUri(callId)).thenAccept(s -> session = s);
+            return client.connect(new Listener(session != null), options.socketUri(callId))
+                    .thenAccept(s -> session = s);
         } catch (IOException e) {
             return CompletableFuture.failedFuture(e);
         }
+    }
+
+    /**
+     * Dials the call's socket again after it was cut, as Retell does: at once, then {@link #RECONNECT_PAUSE_MS}
+     * apart; when {@link #RECONNECT_ATTEMPTS} failed, the call is dropped (Retell ends it).
+     */
+    private void reconnect(int attempt) {
+        connect().whenComplete((opened, failure) -> {
+            if (failure == null) {
+                return;
+            }
+            report.count("reconnect_failures");
+            if (ending) {
+                return;
+            }
+            if (attempt + 1 >= RECONNECT_ATTEMPTS) {
+                report.count(DrillReport.DROPPED_CALLS);
+                return;
+            }
+            scheduler.schedule(() -> reconnect(attempt + 1), RECONNECT_PAUSE_MS, TimeUnit.MILLISECONDS);
+        });
     }
 
     private void safeTurn() {
@@ -323,7 +351,7 @@ final class SimulatedCall {
         }
     }
 
-    private void onText(String text) {
+    private void onText(String text, Listener on) {
         ParseResult<ServerFrame> parsed = FrameParser.fromServer(text);
         if (parsed instanceof ParseResult.Failed<ServerFrame> failed) {
             switch (failed.reason()) {
@@ -345,6 +373,11 @@ final class SimulatedCall {
                 sendCallDetails();
             }
         } else if (frame instanceof ServerFrame.Response response) {
+            if (response.responseId() == 0 && on.reconnect && !response.content().isEmpty() && !on.greeted) {
+                // A reconnect mid-call greeted like a new call: the caller hears the greeting again.
+                on.greeted = true;
+                report.count(DrillReport.GREETED_AGAIN);
+            }
             onResponse(response);
         } else if (frame instanceof ServerFrame.Unknown) {
             report.count("other_frames");
@@ -482,7 +515,15 @@ final class SimulatedCall {
     /** The socket's events; a cut socket is dialled again as Retell does (it keeps the same URL). */
     public final class Listener implements Session.Listener.AutoDemanding {
 
+        /** This socket replaces a cut one of the same call. */
+        private final boolean reconnect;
+        /** Socket-thread only: this reconnect's begin message already had words. */
+        private boolean greeted;
         private volatile Session mine;
+
+        Listener(boolean reconnect) {
+            this.reconnect = reconnect;
+        }
 
         @Override
         public void onWebSocketOpen(Session opened) {
@@ -496,7 +537,7 @@ final class SimulatedCall {
 
         @Override
         public void onWebSocketText(String message) {
-            onText(message);
+            onText(message, this);
         }
 
         @Override
@@ -505,15 +546,15 @@ final class SimulatedCall {
             if (ending || (mine != null && mine != session)) {
                 return;
             }
+            report.count("socket_closes_" + statusCode);
             if (statusCode == 1000) {
+                // Retell ends the call (agent_hangup): no caller here asked for it.
                 report.count("closed_by_agent");
+                report.count(DrillReport.DROPPED_CALLS);
                 return;
             }
             report.count("reconnects");
-            connect().exceptionally(e -> {
-                report.count("reconnect_failures");
-                return null;
-            });
+            reconnect(0);
         }
 
         @Override
