@@ -66,9 +66,9 @@ import java.util.function.Consumer;
  * reconnect on a socket thread would otherwise race and lose the answer on a dead socket.
  *
  * <p>Drain ({@link #drain}): a node about to stop hands each dial-in call over between two turns: its socket is
- * closed by the drain's closer as soon as the call's latest turn is complete (at once when none is open), so the
+ * closed by the drain's closer shortly after the call's latest turn completed (at once when none is open), so the
  * caller's reconnect, to another node, happens while nobody is speaking. Every operation that can complete a turn
- * checks its call afterwards.
+ * checks its call afterwards, and {@link #handOverSettled} those whose settle time passed.
  *
  * <p>Thread safety: every operation runs inside {@link ConcurrentHashMap#compute} on the call's entry, so
  * the Kafka poll thread, watchdog threads and socket threads see one order per call. Frames are sent inside
@@ -119,7 +119,7 @@ public final class TurnLedger {
     }
 
     /** A drain under way: how sockets are closed, and what completes once none is left attached here. */
-    private record Drain(Consumer<CallSocket> closer, CompletableFuture<Void> done) {
+    private record Drain(Consumer<CallSocket> closer, long settleMs, CompletableFuture<Void> done) {
     }
 
     private final ConcurrentHashMap<String, CallLine> lines = new ConcurrentHashMap<>();
@@ -163,7 +163,7 @@ public final class TurnLedger {
             settleOwed(line, nowMs);
             return line;
         });
-        handOverIfDraining(socket.callId());
+        handOverIfDraining(socket.callId(), nowMs);
         return result[0];
     }
 
@@ -248,6 +248,7 @@ public final class TurnLedger {
                 if (turn.completedOn != null && !turn.completedOn.equals(connection)
                         && send(line, turn.content.toString(), true, null)) {
                     turn.completedOn = connection;
+                    turn.completedAtMs = nowMs;
                     meters.resent();
                 }
                 return line;
@@ -256,7 +257,7 @@ public final class TurnLedger {
             ticket[0] = new TurnTicket(callId, line.turn.seq, responseId, receivedAtMs + budgetMs);
             return line;
         });
-        handOverIfDraining(socket.callId());
+        handOverIfDraining(socket.callId(), nowMs);
         return ticket[0];
     }
 
@@ -302,7 +303,7 @@ public final class TurnLedger {
             }
             return line;
         });
-        handOverIfDraining(socket.callId());
+        handOverIfDraining(socket.callId(), nowMs);
         return written[0];
     }
 
@@ -392,7 +393,7 @@ public final class TurnLedger {
             default -> {
             }
         }
-        handOverIfDraining(response.callId());
+        handOverIfDraining(response.callId(), nowMs);
         return result[0];
     }
 
@@ -565,7 +566,7 @@ public final class TurnLedger {
             }
             return line;
         });
-        handOverIfDraining(ticket.callId());
+        handOverIfDraining(ticket.callId(), nowMs);
         return next[0];
     }
 
@@ -611,6 +612,7 @@ public final class TurnLedger {
     private void completed(CallLine line, Turn turn, ResponseKind kind, long startMs, long nowMs,
                            boolean countOverBudget) {
         turn.completedOn = line.socket.connectionId();
+        turn.completedAtMs = nowMs;
         meters.completed(kind, startMs, nowMs, budgetMs, countOverBudget);
         meters.outcome(kind, turn.fillerSent, turn.reason, startMs);
     }
@@ -639,24 +641,36 @@ public final class TurnLedger {
     }
 
     /**
-     * Starts handing the calls held here over, each between two turns: every dial-in socket whose latest turn is
-     * complete, or that was asked nothing yet, is closed with {@code closer} now, and every other one as soon as its
-     * turn completes (its answer, or the watchdog's closing line at the latest). Dial-out sockets are left to the
+     * Starts handing the calls held here over, each between two turns: every dial-in socket that was asked nothing
+     * yet, or whose latest turn completed at least {@code settleMs} ago, is closed with {@code closer} now; one whose
+     * turn is open is closed {@code settleMs} after that turn completes (its answer, or the watchdog's closing line at
+     * the latest), once an operation or {@link #handOverSettled} finds it so. The settle time lets the other edge
+     * nodes read the answer just delivered here before the caller reconnects to them: read after the new socket is
+     * attached, it would be taken as owed from before the reconnect and said again. Dial-out sockets are left to the
      * dial-out role. A second call changes nothing and returns the first call's future.
      *
-     * @param closer closes a socket handed over (outside any call's critical section); must not block
+     * @param closer   closes a socket handed over (outside any call's critical section); must not block
+     * @param settleMs how long after a turn's complete frame its socket is kept, 0 or more
      * @return completed once no dial-in socket is left attached here that was not handed over
      */
-    public CompletableFuture<Void> drain(Consumer<CallSocket> closer) {
+    public CompletableFuture<Void> drain(Consumer<CallSocket> closer, long settleMs, long nowMs) {
         Objects.requireNonNull(closer, "closer");
+        if (settleMs < 0) {
+            throw new IllegalArgumentException("settleMs must be 0 or more, was " + settleMs);
+        }
         synchronized (this) {
             if (drain == null) {
-                drain = new Drain(closer, new CompletableFuture<>());
+                drain = new Drain(closer, settleMs, new CompletableFuture<>());
             }
         }
-        lines.keySet().forEach(this::handOverIfDraining);
+        handOverSettled(nowMs);
         completeDrainIfDone();
         return drain.done();
+    }
+
+    /** While draining: hands over every call whose latest turn completed and settled by {@code nowMs}. */
+    public void handOverSettled(long nowMs) {
+        lines.keySet().forEach(callId -> handOverIfDraining(callId, nowMs));
     }
 
     /**
@@ -689,15 +703,15 @@ public final class TurnLedger {
         return cut.size();
     }
 
-    /** While draining: hands the call's socket over when its latest turn is complete. */
-    private void handOverIfDraining(String callId) {
+    /** While draining: hands the call's socket over when its latest turn is complete and settled. */
+    private void handOverIfDraining(String callId, long nowMs) {
         Drain current = drain;
         if (current == null) {
             return;
         }
         CallSocket[] handOver = {null};
         lines.computeIfPresent(callId, (id, line) -> {
-            if (heldForDrain(line) && betweenTurns(line.turn)) {
+            if (heldForDrain(line) && settled(line.turn, nowMs, current.settleMs())) {
                 line.handedOver = line.socket.connectionId();
                 handOver[0] = line.socket;
             }
@@ -724,10 +738,16 @@ public final class TurnLedger {
         return socket != null && !socket.dialledOut() && !socket.connectionId().equals(line.handedOver);
     }
 
-    /** Nothing is owed on the call's socket now: its latest turn is complete, or nothing was asked or owed yet. */
-    private static boolean betweenTurns(Turn turn) {
-        return turn.completedOn != null || (turn.responseId == 0 && !turn.begin && turn.startMs == 0
-                && !turn.answerArrived && turn.content.length() == 0);
+    /**
+     * Nothing is owed on the call's socket now, and nothing was just said: its latest turn completed at least
+     * {@code settleMs} ago, or nothing was asked or owed yet.
+     */
+    private static boolean settled(Turn turn, long nowMs, long settleMs) {
+        if (turn.completedOn != null) {
+            return nowMs >= turn.completedAtMs + settleMs;
+        }
+        return turn.responseId == 0 && !turn.begin && turn.startMs == 0 && !turn.answerArrived
+                && turn.content.length() == 0;
     }
 
     /** The socket currently carrying the call on this node, if any. */
@@ -802,6 +822,8 @@ public final class TurnLedger {
         long lastFrameAtMs;
         /** The socket the complete frame went out on; null while the turn is still owed. */
         String completedOn;
+        /** When the complete frame went out (epoch ms); 0 before. */
+        long completedAtMs;
 
         Turn(long seq, long responseId, long startMs, String requestConnection) {
             this.seq = seq;
