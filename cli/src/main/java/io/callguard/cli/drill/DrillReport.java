@@ -58,6 +58,7 @@ public final class DrillReport {
     private final Recorder turnLatency = new Recorder(3);
     private final Recorder firstWordsLatency = new Recorder(3);
     private final Recorder webhookLatency = new Recorder(3);
+    private final Recorder reconnectLatency = new Recorder(3);
     private final Map<String, LongAdder> counts = new ConcurrentHashMap<>();
     private final Map<Heard, LongAdder> heard = new EnumMap<>(Heard.class);
     private final Map<String, LongAdder> agentFrames = new ConcurrentHashMap<>();
@@ -66,6 +67,7 @@ public final class DrillReport {
     private Histogram turns;
     private Histogram firstWords;
     private Histogram webhooks;
+    private Histogram reconnects;
     private double seconds;
     private double cpuCores = Double.NaN;
     private double gatewayCpuCores = Double.NaN;
@@ -99,6 +101,11 @@ public final class DrillReport {
 
     void recordWebhook(long nanos) {
         webhookLatency.recordValue(Math.max(1, nanos));
+    }
+
+    /** Records how long a cut call was without a socket: from the close to the new socket's open. */
+    void recordReconnect(long nanos) {
+        reconnectLatency.recordValue(Math.max(1, nanos));
     }
 
     void count(String what) {
@@ -154,6 +161,7 @@ public final class DrillReport {
         turns = turnLatency.getIntervalHistogram();
         firstWords = firstWordsLatency.getIntervalHistogram();
         webhooks = webhookLatency.getIntervalHistogram();
+        reconnects = reconnectLatency.getIntervalHistogram();
         seconds = elapsedSeconds;
         cpuCores = elapsedSeconds > 0 ? cpuSeconds / elapsedSeconds : Double.NaN;
         gatewayCpuCores = elapsedSeconds > 0 ? gatewayCpuSeconds / elapsedSeconds : Double.NaN;
@@ -210,6 +218,11 @@ public final class DrillReport {
         return webhooks;
     }
 
+    /** Time without a socket after a cut: from the close to the new socket's open. */
+    public Histogram reconnects() {
+        return reconnects;
+    }
+
     /**
      * True when no turn was silent, no call dropped, no answer was stale, duplicated or misrouted, every ending asked for acted and
      * none unasked, every webhook was taken, and the whole-answer share reached the minimum.
@@ -232,6 +245,7 @@ public final class DrillReport {
         s.append(line("first words", firstWords));
         s.append(line("whole answer", turns));
         s.append(line("webhook ack", webhooks));
+        s.append(line("reconnect", reconnects));
         if (!Double.isNaN(cpuCores)) {
             s.append(String.format("  %-24s %.2f cores%n", "drill process cpu", cpuCores));
         }
@@ -276,6 +290,7 @@ public final class DrillReport {
             shares.put(h.label(), judged == 0 ? 0.0 : (double) heard(h) / judged);
         }
         root.set("webhook_ack_latency_ms", Json.mapper().valueToTree(percentiles(webhooks)));
+        root.set("reconnect_latency_ms", Json.mapper().valueToTree(percentiles(reconnects)));
         if (!Double.isNaN(cpuCores)) {
             root.put("drill_process_cpu_cores", Math.round(cpuCores * 100) / 100.0);
         }

@@ -25,7 +25,8 @@ import org.eclipse.jetty.websocket.client.WebSocketClient;
  * One call played the way Retell plays it: the LLM WebSocket, a {@code response_required} with the whole
  * transcript so far {@code --turn-interval} after the previous answer was complete (never while one is open,
  * unless the caller interrupts), {@code ping_pong} every 2 s, and a reconnect to the same URL when the socket is
- * cut. Judges every answer by what the caller heard ({@link TurnClassifier}).
+ * cut (a turn asked meanwhile goes out on the new socket, its budget counted from when the caller spoke). Judges
+ * every answer by what the caller heard ({@link TurnClassifier}).
  *
  * <p>A call meant to end ({@link Ending}) asks for it on turn {@value Ending#TURN}; when that answer carries the
  * action by its content_complete, the call does what Retell does: no more turns, and the socket closed with 1000
@@ -72,6 +73,8 @@ final class SimulatedCall {
     private ScheduledFuture<?> nextTurn;
     private ScheduledFuture<?> pingTask;
     private volatile long startedAtNanos;
+    /** When the current socket was cut (System.nanoTime), while it is being dialled again. */
+    private volatile long cutAtNanos;
 
     /** One asked turn; guarded by the call's monitor. */
     private static final class Turn {
@@ -271,11 +274,9 @@ final class SimulatedCall {
         transcript.add(new Utterance(Utterance.USER, utterance));
         String text = FrameWriter.write(new RetellFrame.ResponseRequired(id, transcript));
         Session s = session;
-        if (s == null || !s.isOpen()) {
-            report.count("turns_skipped_socket_down");
-            scheduleTurn(options.turnInterval().toMillis());
-            return;
-        }
+        // The caller speaks whether or not the socket is up: while it is being dialled again, the request waits for
+        // the new socket (sent on its open), and its budget runs from now, so the reconnect's time is heard.
+        boolean reconnecting = s == null || !s.isOpen();
         // An interruption cancels the ending's action (Retell's rule), so the ending turn is never interrupted.
         boolean interrupt = options.interruptRate() > 0 && random.nextDouble() < options.interruptRate()
                 && asks == Ending.NONE;
@@ -287,6 +288,10 @@ final class SimulatedCall {
         // A caller who hears nothing speaks again; one who hears words listens to the end, as Retell waits.
         turn.giveUp = scheduler.schedule(() -> giveUp(turn), options.budget().toMillis()
                 + options.turnInterval().toMillis(), TimeUnit.MILLISECONDS);
+        if (reconnecting) {
+            report.count("turns_asked_while_reconnecting");
+            return;
+        }
         s.sendText(text, Callback.NOOP);
         if (id == dropAfterTurn) {
             scheduler.schedule(this::dropAndReconnect, 3, TimeUnit.MILLISECONDS);
@@ -527,10 +532,10 @@ final class SimulatedCall {
 
         @Override
         public void onWebSocketOpen(Session opened) {
-            boolean reconnect = session != null;
             mine = opened;
             session = opened;
             if (reconnect) {
+                report.recordReconnect(System.nanoTime() - cutAtNanos);
                 resendLatestIfOpen(opened);
             }
         }
@@ -554,6 +559,7 @@ final class SimulatedCall {
                 return;
             }
             report.count("reconnects");
+            cutAtNanos = System.nanoTime();
             reconnect(0);
         }
 
