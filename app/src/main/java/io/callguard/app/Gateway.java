@@ -40,6 +40,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -50,6 +51,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.slf4j.Logger;
@@ -95,6 +97,9 @@ public final class Gateway implements AutoCloseable {
     /** The socket token in force: configured, or kept in the data dir; null before start or when none is used. */
     private volatile String socketToken;
     private volatile boolean running;
+    /** When {@link #drain()} began (epoch ms); -1 before. */
+    private volatile long drainingSinceMs = -1;
+    private final AtomicBoolean drainStarted = new AtomicBoolean();
 
     /** A health check of {@code /readyz} and {@code /healthz}: its name there and the role it reports. */
     private record Check(String name, Role role) {
@@ -323,14 +328,17 @@ public final class Gateway implements AutoCloseable {
     }
 
     /**
-     * Readiness ({@code GET /readyz}, Kubernetes meaning: may this instance take traffic now?). Ready only when the
-     * broker answers and every role says it is ready ({@link RoleHealth#ready()}: Kafka Streams exactly RUNNING,
+     * Readiness ({@code GET /readyz}, Kubernetes meaning: may this instance take traffic now?). Never while draining
+     * (check {@code draining}, from the moment {@link #drain()} begins); otherwise ready only when the broker answers and every role says it is ready ({@link RoleHealth#ready()}: Kafka Streams exactly RUNNING,
      * the responder assigned its partitions, the egress following every responses partition, the HTTP server
      * listening); the socket check follows the HTTP server. Each check says what is wrong.
      */
     public Map<String, Object> readiness() {
         Map<String, Object> checks = new LinkedHashMap<>();
-        boolean ready = true;
+        long drainingSince = drainingSinceMs;
+        boolean ready = check(checks, "draining", drainingSince < 0, drainingSince < 0 ? "not draining"
+                : "draining since " + Instant.ofEpochMilli(drainingSince) + ": new sockets refused, calls handed over "
+                + "between turns");
         try {
             int nodes = admin.describeCluster(new DescribeClusterOptions().timeoutMs((int) READY_CHECK_TIMEOUT_MS))
                     .nodes().get(READY_CHECK_TIMEOUT_MS, TimeUnit.MILLISECONDS).size();
@@ -456,9 +464,53 @@ public final class Gateway implements AutoCloseable {
         return config;
     }
 
-    /** Stops every started component in reverse order. Safe to call twice. */
+    /**
+     * Hands this instance's calls over to the others without dead air, as SIGTERM asks; {@link #close()} begins with
+     * it, so the shutdown hook and every other stop take this one path. In order:
+     * <ol>
+     *   <li>at once: not ready ({@code /readyz} 503, check {@code draining}) and no new LLM WebSocket (an upgrade is
+     *       refused with 503, so the load balancer or Retell's next attempt reaches another instance). Webhooks are
+     *       still taken: each is acknowledged only once Kafka has it, so one taken now is as safe as ever;</li>
+     *   <li>the egress drops each socket without a close frame as soon as its open turn is answered (Retell sees
+     *       1006 and reconnects, between two turns, to another instance), delivering and bridging meanwhile, while
+     *       the responder keeps answering every turn of its partitions, for sockets here and elsewhere;</li>
+     *   <li>then the responder, last, hands its partitions over and finishes the turns it is generating.</li>
+     * </ol>
+     * All within {@code shutdown.drain-timeout-ms}; what is still open then is cut by the close (the watchdogs of the
+     * nodes holding those sockets answer). Does nothing unless the gateway runs; runs once.
+     */
+    public void drain() {
+        if (!running || !drainStarted.compareAndSet(false, true)) {
+            return;
+        }
+        drainingSinceMs = clock.millis();
+        long timeoutMs = config.app().shutdownDrainTimeoutMs();
+        long started = System.nanoTime();
+        long deadline = started + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        LOG.info("draining: not ready, new sockets refused; handing calls over for at most {} ms", timeoutMs);
+        ingress.stopAcceptingSockets();
+        try {
+            if (egress != null) {
+                egress.drainSockets(until(deadline));
+            }
+            if (responder != null) {
+                responder.drain(until(deadline));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            LOG.warn("drain interrupted; stopping now");
+        }
+        LOG.info("drained in {} ms", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+    }
+
+    private static Duration until(long deadlineNanos) {
+        return Duration.ofNanos(Math.max(0, deadlineNanos - System.nanoTime()));
+    }
+
+    /** Drains ({@link #drain()}), then stops every started component in reverse order. Safe to call twice. */
     @Override
     public synchronized void close() {
+        drain();
         running = false;
         while (!started.isEmpty()) {
             AutoCloseable component = started.pop();

@@ -88,11 +88,27 @@ public final class RunCommand implements Callable<Integer> {
         if (baseline != null) {
             gateway.withSocketFrames(baseline);
         }
+        long shutdownTimeoutMs = config.app().shutdownTimeoutMs();
         Thread hook = new Thread(() -> {
-            LOG.info("stopping callguard");
-            gateway.close();
-            if (baseline != null) {
-                baseline.close();
+            LOG.info("stopping callguard: draining for at most {} ms, stopping within {} ms",
+                    config.app().shutdownDrainTimeoutMs(), shutdownTimeoutMs);
+            // The gateway's close is the drain and the stop; the JVM exits when this hook returns, so it bounds them.
+            Thread stop = new Thread(() -> {
+                gateway.close();
+                if (baseline != null) {
+                    baseline.close();
+                }
+            }, "callguard-stop");
+            stop.setDaemon(true);
+            stop.start();
+            try {
+                stop.join(shutdownTimeoutMs);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (stop.isAlive()) {
+                LOG.warn("not stopped within {} ({} ms): exiting anyway", AppConfig.SHUTDOWN_TIMEOUT_MS_CONFIG,
+                        shutdownTimeoutMs);
             }
             stopped.countDown();
         }, "callguard-shutdown");

@@ -78,6 +78,20 @@ public final class RoleLifecycle {
         return state;
     }
 
+    /**
+     * Moves to DRAINING, from RUNNING only.
+     *
+     * @return false when the role is not RUNNING (never started, failed, already draining or stopping): the caller
+     *         has nothing to hand over
+     */
+    public synchronized boolean draining() {
+        if (state != RoleState.RUNNING) {
+            return false;
+        }
+        transitionTo(RoleState.DRAINING);
+        return true;
+    }
+
     /** Moves to FAILED unless the role is already failed, stopping or stopped. */
     public synchronized void failed() {
         if (state.canMoveTo(RoleState.FAILED)) {

@@ -8,10 +8,10 @@ import java.util.Set;
  * move to, and {@link RoleLifecycle#transitionTo} refuses any other move.
  *
  * <pre>
- * CREATED -> STARTING -> RUNNING -> STOPPING -> STOPPED
- *    |          |  \        |           ^
- *    |          |   +-> FAILED ---------+
- *    +----------+-------------------------+ (close before or during start)
+ * CREATED -> STARTING -> RUNNING -> (DRAINING ->) STOPPING -> STOPPED
+ *    |          |  \        |                        ^
+ *    |          |   +-> FAILED ----------------------+
+ *    +----------+--------------------------------------+ (close before or during start)
  * </pre>
  */
 public enum RoleState {
@@ -21,6 +21,11 @@ public enum RoleState {
     STARTING,
     /** Started and working (it may still be getting ready, see {@link RoleHealth#ready()}). */
     RUNNING,
+    /**
+     * Handing its work over before a stop (the gateway's drain on SIGTERM): it takes no new work and finishes what
+     * it holds; never ready. Only roles that stop taking work before their {@code close()} pass through it.
+     */
+    DRAINING,
     /** A part a restart would cure died (a stream thread, a poll thread); the liveness check fails. */
     FAILED,
     /** {@code close()} is under way. */
@@ -40,6 +45,8 @@ public enum RoleState {
             case STARTING:
                 return EnumSet.of(RUNNING, FAILED, STOPPING);
             case RUNNING:
+                return EnumSet.of(DRAINING, FAILED, STOPPING);
+            case DRAINING:
                 return EnumSet.of(FAILED, STOPPING);
             case FAILED:
                 return EnumSet.of(STOPPING);
@@ -52,6 +59,6 @@ public enum RoleState {
 
     /** True in the phases where the role's threads may be working. */
     public boolean isAlive() {
-        return this == STARTING || this == RUNNING;
+        return this == STARTING || this == RUNNING || this == DRAINING;
     }
 }

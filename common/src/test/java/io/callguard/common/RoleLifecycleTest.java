@@ -75,6 +75,27 @@ class RoleLifecycleTest {
     }
 
     @Test
+    void shouldDrainOnlyWhenRunningThenStillStop() {
+        // Given a role that never started, and one running
+        RoleLifecycle created = new RoleLifecycle("responder");
+        RoleLifecycle running = new RoleLifecycle("responder");
+        running.starting();
+        running.transitionTo(RoleState.RUNNING);
+
+        // When / Then: only the running one drains, once; it can fail while draining, and stops afterwards
+        assertThat(created.draining()).isFalse();
+        assertThat(created.state()).isEqualTo(RoleState.CREATED);
+        assertThat(running.draining()).isTrue();
+        assertThat(running.state()).isEqualTo(RoleState.DRAINING);
+        assertThat(running.draining()).isFalse();
+        assertThat(RoleHealth.of("responder", RoleState.DRAINING, "handing over").ready()).isFalse();
+        assertThat(RoleState.DRAINING.isAlive()).isTrue();
+        assertThatThrownBy(() -> running.transitionTo(RoleState.RUNNING)).isInstanceOf(IllegalStateException.class);
+        assertThat(running.stopping()).isTrue();
+        assertThat(running.state()).isEqualTo(RoleState.STOPPING);
+    }
+
+    @Test
     void shouldBeReadyOnlyWhenRunningAndLiveUnlessFailed() {
         assertThat(RoleHealth.of("egress", RoleState.RUNNING, "ok").ready()).isTrue();
         assertThat(RoleHealth.of("egress", RoleState.STARTING, "starting").ready()).isFalse();

@@ -13,6 +13,15 @@ public final class EgressMetrics {
     /** Counter, tag {@link #TAG_MODE}: a call got another socket after its first one (or a redial connected). */
     public static final String SOCKET_RECONNECTS = "callguard.socket.reconnects";
 
+    /**
+     * Counter, tag {@link #TAG_WHEN}: sockets a draining node dropped (Retell reconnects to another node):
+     * {@link #WHEN_BETWEEN_TURNS}, or {@link #WHEN_MID_TURN} when the drain timed out with the turn still open.
+     */
+    public static final String SOCKET_HANDED_OVER = "callguard.socket.handed-over";
+    public static final String TAG_WHEN = "when";
+    public static final String WHEN_BETWEEN_TURNS = "between_turns";
+    public static final String WHEN_MID_TURN = "mid_turn";
+
     /** Counter: answers for a response id older than the call's latest request, dropped. */
     public static final String STALE_RESPONSES_DROPPED = "callguard.stale-responses.dropped";
     /** Counter: answers for calls whose socket another edge node holds, dropped. */

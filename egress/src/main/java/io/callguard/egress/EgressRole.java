@@ -10,6 +10,8 @@ import io.callguard.common.RoleState;
 import io.callguard.egress.internal.EdgeDelivery;
 import io.callguard.egress.internal.EgressMeters;
 import io.callguard.egress.internal.ResponseConsumerLoop;
+import io.callguard.egress.internal.TurnLedger;
+import io.callguard.retell.socket.CallSocket;
 import io.callguard.retell.socket.EdgeListener;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.JsonSerde;
@@ -21,8 +23,12 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.Consumer;
@@ -57,6 +63,14 @@ public final class EgressRole implements Role {
     private static final Logger LOG = LoggerFactory.getLogger(EgressRole.class);
     private static final Duration POLL_TIMEOUT = Duration.ofMillis(100);
     private static final long JOIN_TIMEOUT_MS = 10_000;
+    /**
+     * How long a draining node keeps a socket after its turn's complete frame: the other edge nodes read that answer
+     * from the responses topic too, and one that reads it after the caller's reconnect attached there would take it
+     * as owed from before the reconnect and say it again. A rolling restart measured such repeats 36 to 91 ms after
+     * the complete; Retell's caller is hearing the answer then, and speaks seconds later.
+     */
+    static final long HANDOVER_SETTLE_MS = 250;
+    private static final long HANDOVER_SWEEP_MS = 25;
 
     private final RoleLifecycle lifecycle = new RoleLifecycle("egress");
     private final ScheduledThreadPoolExecutor timers;
@@ -68,6 +82,7 @@ public final class EgressRole implements Role {
     private final Supplier<Consumer<String, byte[]>> consumers;
     /** A consumer handed in (tests): this role owns it, and closes it even when never started. */
     private final Consumer<String, byte[]> given;
+    private final Clock clock;
     private ResponseConsumerLoop loop;
     private Thread pollThread;
 
@@ -89,7 +104,7 @@ public final class EgressRole implements Role {
 
     private EgressRole(EgressConfig config, CommonConfig common, Topics topics, MeterRegistry meters, Clock clock,
                        Supplier<Consumer<String, byte[]>> consumers, Consumer<String, byte[]> given) {
-        Objects.requireNonNull(clock, "clock");
+        this.clock = Objects.requireNonNull(clock, "clock");
         this.egressMeters = new EgressMeters(meters);
         // Threads are made on the first timer task, not here.
         this.timers = new ScheduledThreadPoolExecutor(config.watchdogThreads(), daemonThreads("callguard-egress-timer"));
@@ -184,6 +199,39 @@ public final class EgressRole implements Role {
         return new RoleHealth(name(), state, following, following ? "following every responses partition"
                 : state == RoleState.FAILED ? "responses poll thread stopped"
                 : "not yet positioned on every responses partition (answers could be missed)");
+    }
+
+    /**
+     * Hands the calls whose sockets this node holds over to other nodes, each between two turns: a socket is dropped
+     * without a close handshake ({@link CallSocket#abort()}: Retell sees 1006 and reconnects, through the load
+     * balancer, to another node) {@value #HANDOVER_SETTLE_MS} ms after its latest turn completed, at once when none
+     * was asked or the last one completed longer ago. Answers and the watchdog keep working meanwhile, so every open
+     * turn is still answered or bridged here. A socket still mid-turn at {@code timeout} is dropped then. Dial-out
+     * sockets are left to {@link DialOutRole}. Call before {@link #close()}; the ingress should refuse new sockets
+     * first.
+     *
+     * @return the sockets dropped mid-turn because the timeout passed
+     */
+    public int drainSockets(Duration timeout) throws InterruptedException {
+        TurnLedger ledger = edge.ledger();
+        int held = ledger.attachedCount();
+        LOG.info("egress draining: handing {} call socket(s) over between turns, for at most {} ms", held,
+                timeout.toMillis());
+        CompletableFuture<Void> drained = ledger.drain(CallSocket::abort, HANDOVER_SETTLE_MS, clock.millis());
+        ScheduledFuture<?> sweep = timers.scheduleAtFixedRate(() -> ledger.handOverSettled(clock.millis()),
+                HANDOVER_SWEEP_MS, HANDOVER_SWEEP_MS, TimeUnit.MILLISECONDS);
+        try {
+            drained.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return 0;
+        } catch (TimeoutException e) {
+            int cut = ledger.drainNow();
+            LOG.warn("egress drain timed out after {} ms: {} socket(s) dropped mid-turn", timeout.toMillis(), cut);
+            return cut;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("egress drain failed", e.getCause());
+        } finally {
+            sweep.cancel(false);
+        }
     }
 
     /** What the ingress endpoint (and the dial-out client) must tell about sockets and turns. */

@@ -46,6 +46,8 @@ public final class IngressMetrics {
     public static final String ADMIN_AUTH_FAILURES = "callguard.admin.auth-failures";
     /** Counter, LLM WebSocket upgrades refused with 401. Tag: reason. */
     public static final String SOCKET_AUTH_FAILURES = "callguard.socket.auth-failures";
+    /** Counter, tag reason: LLM WebSocket upgrades refused (503) for a reason other than auth, e.g. {@code draining}. */
+    public static final String SOCKETS_REFUSED = "callguard.socket.refused";
     /**
      * Counter, socket events or dead letters that did not reach Kafka. Tag: reason ({@code queue_full},
      * {@code closed}, {@code send_failed}, {@code kafka_error}).

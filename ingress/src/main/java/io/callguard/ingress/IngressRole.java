@@ -211,6 +211,14 @@ public final class IngressRole implements Role {
         }
     }
 
+    /** Refuses every new LLM WebSocket from now on (see {@link IngressServer#stopAcceptingSockets()}); idempotent. */
+    public void stopAcceptingSockets() {
+        IngressServer current = server;
+        if (current != null) {
+            current.stopAcceptingSockets();
+        }
+    }
+
     /**
      * The HTTP server's health: {@code listening on URI} when it serves, else why not. The public URI only: this
      * is shown on the public listener's {@code /readyz}, which has no business telling where the admin listener is.

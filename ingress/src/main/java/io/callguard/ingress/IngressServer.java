@@ -83,6 +83,8 @@ public final class IngressServer implements AutoCloseable {
     private ServerConnector connector;
     /** The admin listener; null when there is no admin route. */
     private ServerConnector adminConnector;
+    /** The LLM WebSocket's handler, once started with sockets; what {@link #stopAcceptingSockets()} tells. */
+    private LlmSocketHandler sockets;
     private boolean stopped;
 
     /**
@@ -317,6 +319,17 @@ public final class IngressServer implements AutoCloseable {
         }
     }
 
+    /**
+     * The first step of a drain: every new LLM WebSocket is refused with 503 from now on (see {@link LlmSocketHandler}),
+     * so Retell's next attempt reaches another instance; sockets already open, webhooks (each acknowledged only
+     * once Kafka has it) and the app's routes are served as before. Idempotent; nothing to do without sockets.
+     */
+    public synchronized void stopAcceptingSockets() {
+        if (sockets != null) {
+            sockets.refuseNewSockets();
+        }
+    }
+
     /** True between a successful {@link #start()} and {@link #stop()}. */
     public synchronized boolean isRunning() {
         return server != null && !stopped && server.isStarted();
@@ -384,8 +397,8 @@ public final class IngressServer implements AutoCloseable {
                     new WebhookHandler(config, topics, producer, meters, clock, nodeId, inboundCapacity)));
         }
         if (socketFrames != null) {
-            routes.add(new Router.Route("GET", LLM_WEBSOCKET_PATH,
-                    new LlmSocketHandler(server, LLM_WEBSOCKET_PATH, config, socketFrames, meters)));
+            sockets = new LlmSocketHandler(server, LLM_WEBSOCKET_PATH, config, socketFrames, meters);
+            routes.add(new Router.Route("GET", LLM_WEBSOCKET_PATH, sockets));
         }
         routes.addAll(appRoutes);
         Map<Connector, Handler> listeners = new LinkedHashMap<>();

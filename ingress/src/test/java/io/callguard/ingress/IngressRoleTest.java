@@ -8,6 +8,7 @@ import io.callguard.common.RoleState;
 import io.callguard.retell.socket.CallSocket;
 import io.callguard.retell.socket.EdgeListener;
 import io.callguard.schemas.Topics;
+import io.callguard.testkit.RecordingSocket;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.URI;
 import java.time.Clock;
@@ -101,31 +102,7 @@ class IngressRoleTest {
     @Test
     void shouldRefuseDialOutFramesUntilTheProtocolRuns() {
         role(true).withSockets(EdgeListener.NONE, null);
-        CallSocket socket = new CallSocket() {
-            @Override
-            public String callId() {
-                return "call-1";
-            }
-
-            @Override
-            public String connectionId() {
-                return "c1";
-            }
-
-            @Override
-            public boolean send(String json) {
-                return true;
-            }
-
-            @Override
-            public void close(int code, String reason) {
-            }
-
-            @Override
-            public boolean isOpen() {
-                return true;
-            }
-        };
+        CallSocket socket = new RecordingSocket("call-1", "c1");
 
         assertThat(role.servesSockets()).isTrue();
         assertThatThrownBy(() -> role.socketFrames().opened(socket)).isInstanceOf(IllegalStateException.class);

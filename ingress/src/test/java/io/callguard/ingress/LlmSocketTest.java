@@ -16,6 +16,7 @@ import io.callguard.schemas.EventSource;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.SchemaAssertions;
 import io.callguard.schemas.Topics;
+import io.callguard.testkit.RetellSocketClient;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -40,7 +41,6 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.client.HttpClient;
-import org.eclipse.jetty.websocket.api.exceptions.UpgradeException;
 import org.eclipse.jetty.websocket.client.WebSocketClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -524,6 +524,63 @@ class LlmSocketTest {
         await().atMost(WAIT).until(() -> listener.closed.size() == 1);
     }
 
+    // ---- drain
+
+    @Test
+    void shouldRefuseNewSocketsWith503AndKeepOpenOnesWhenDraining() throws Exception {
+        // Given a server with one open socket
+        start(Map.of());
+        RecordingClientEndpoint open = connect("call_open");
+        skipOpening(open);
+        await().atMost(WAIT).until(() -> listener.opened.size() == 1);
+
+        // When the instance starts draining
+        server.stopAcceptingSockets();
+
+        // Then a new socket is refused with 503 on a connection closed after it (a retry may reach another
+        // instance), counted, and never opened; the open socket still works
+        assertUpgradeRefused(uri("call_new", TOKEN), 503);
+        HttpClient http = new HttpClient();
+        http.start();
+        try {
+            ContentResponse refused = http.newRequest(server.uri().resolve("/llm-websocket/call_new?token=" + TOKEN))
+                    .timeout(5, TimeUnit.SECONDS).send();
+            assertThat(refused.getStatus()).isEqualTo(503);
+            assertThat(refused.getHeaders().get("Connection")).isEqualTo("close");
+            assertThat(Json.mapper().readTree(refused.getContent()).path("reason").asText()).isEqualTo("draining");
+        } finally {
+            http.stop();
+        }
+        assertThat(meters.counter(IngressMetrics.SOCKETS_REFUSED, IngressMetrics.TAG_REASON, "draining").count())
+                .isEqualTo(2.0);
+        assertThat(listener.opened).hasSize(1);
+        ping(open, 5L);
+    }
+
+    @Test
+    void shouldDropTheConnectionWithoutACloseFrameAfterEveryQueuedFrameOnAbort() throws Exception {
+        // Given an open socket, as the egress sees it
+        start(Map.of());
+        RecordingClientEndpoint socket = connect("call_1");
+        skipOpening(socket);
+        await().atMost(WAIT).until(() -> listener.opened.size() == 1);
+        CallSocket edge = listener.opened.get(0);
+
+        // When an answer is queued and the socket is aborted right after (a draining node handing the call over)
+        String answer = "{\"response_type\":\"response\",\"response_id\":1,\"content\":\"" + "word ".repeat(200)
+                + "\",\"content_complete\":true}";
+        assertThat(edge.send(answer)).isTrue();
+        edge.abort();
+
+        // Then Retell gets the whole answer, then an abnormal close (1006: it reconnects), and nothing more is sent;
+        // the edge is told the socket closed
+        assertThat(socket.nextText()).isEqualTo(answer);
+        assertThat(socket.awaitClose().code()).isEqualTo(1006);
+        assertThat(edge.isOpen()).isFalse();
+        assertThat(edge.send("{\"response_type\":\"ping_pong\",\"timestamp\":1}")).isFalse();
+        await().atMost(WAIT).until(() -> listener.closed.size() == 1);
+    }
+
     @Test
     void shouldNeverLogTheToken() throws Exception {
         Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
@@ -596,16 +653,8 @@ class LlmSocketTest {
 
     private void assertUpgradeRefused(URI uri, int status) {
         assertThatThrownBy(() -> client.connect(new RecordingClientEndpoint(), uri).get(5, TimeUnit.SECONDS))
-                .satisfies(failure -> assertThat(upgradeStatus(failure)).as("upgrade status").isEqualTo(status));
-    }
-
-    private static int upgradeStatus(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause()) {
-            if (t instanceof UpgradeException upgrade) {
-                return upgrade.getResponseStatusCode();
-            }
-        }
-        throw new AssertionError("no UpgradeException in " + failure, failure);
+                .satisfies(failure -> assertThat(RetellSocketClient.upgradeStatus(failure)).as("upgrade status")
+                        .isEqualTo(status));
     }
 
     /** The config message; the begin message is the delivery side's to write. */

@@ -16,6 +16,7 @@ public final class RecordingSocket implements CallSocket {
     private final List<String> frames = new CopyOnWriteArrayList<>();
     private volatile boolean open = true;
     private volatile Integer closeCode;
+    private volatile boolean aborted;
 
     public RecordingSocket(String callId, String connectionId) {
         this.callId = callId;
@@ -52,6 +53,20 @@ public final class RecordingSocket implements CallSocket {
             open = false;
             closeCode = code;
         }
+    }
+
+    /** Dropped by us without a close frame ({@link CallSocket#abort()}): the peer sees 1006. */
+    @Override
+    public synchronized void abort() {
+        if (open) {
+            open = false;
+            aborted = true;
+        }
+    }
+
+    /** True when the socket was first closed by {@link #abort()}. */
+    public boolean aborted() {
+        return aborted;
     }
 
     /** The peer went away (no close frame from us). */

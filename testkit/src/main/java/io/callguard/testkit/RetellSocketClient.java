@@ -18,6 +18,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
+import org.eclipse.jetty.websocket.api.exceptions.UpgradeException;
 import org.eclipse.jetty.websocket.client.WebSocketClient;
 
 /** Plays Retell's side of one LLM WebSocket in tests: sends what Retell sends, records every frame it gets. */
@@ -35,6 +36,7 @@ public final class RetellSocketClient implements Session.Listener.AutoDemanding 
     private final List<Frame> all = new ArrayList<>();
     private volatile Session session;
     private volatile int closeCode = -1;
+    private volatile long closedAtNanos;
 
     public static RetellSocketClient connect(WebSocketClient client, URI base, String callId, String token) throws Exception {
         RetellSocketClient endpoint = new RetellSocketClient();
@@ -58,7 +60,18 @@ public final class RetellSocketClient implements Session.Listener.AutoDemanding 
 
     @Override
     public void onWebSocketClose(int statusCode, String reason) {
+        closedAtNanos = System.nanoTime();
         closeCode = statusCode;
+    }
+
+    /** The HTTP status an upgrade was refused with, found in a failed connect's causes; fails when there is none. */
+    public static int upgradeStatus(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof UpgradeException upgrade) {
+                return upgrade.getResponseStatusCode();
+            }
+        }
+        throw new AssertionError("no UpgradeException in " + failure, failure);
     }
 
     /** The next frame, or fails after the timeout. */
@@ -129,8 +142,14 @@ public final class RetellSocketClient implements Session.Listener.AutoDemanding 
         }
     }
 
+    /** The close code seen (1006 when the connection dropped without a close frame), -1 while open. */
     public int closeCode() {
         return closeCode;
+    }
+
+    /** When the socket closed (System.nanoTime), 0 while open. */
+    public long closedAtNanos() {
+        return closedAtNanos;
     }
 
     public boolean isOpen() {

@@ -9,6 +9,7 @@ import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.common.config.ConfigDef.Importance;
 import org.apache.kafka.common.config.ConfigDef.Range;
 import org.apache.kafka.common.config.ConfigDef.Type;
+import org.apache.kafka.common.config.ConfigException;
 
 /** Settings of the launcher itself: where data lives, which roles run, the embedded broker. */
 public final class AppConfig extends AbstractConfig {
@@ -31,8 +32,19 @@ public final class AppConfig extends AbstractConfig {
             + "when bootstrap.servers is empty; 0 picks a free port.";
 
     public static final String SHUTDOWN_TIMEOUT_MS_CONFIG = "shutdown.timeout-ms";
-    private static final String SHUTDOWN_TIMEOUT_MS_DOC = "Upper bound on a clean stop (SIGTERM) of all roles "
-            + "and the embedded broker.";
+    private static final String SHUTDOWN_TIMEOUT_MS_DOC = "Upper bound on a clean stop (SIGTERM): the drain "
+            + "(shutdown.drain-timeout-ms), then every role and the embedded broker; past it the process exits anyway. "
+            + "Keep it under the orchestrator's grace period (Kubernetes: terminationGracePeriodSeconds, 30 s by "
+            + "default).";
+
+    public static final String SHUTDOWN_DRAIN_TIMEOUT_MS_CONFIG = "shutdown.drain-timeout-ms";
+    private static final String SHUTDOWN_DRAIN_TIMEOUT_MS_DOC = "On SIGTERM, before anything stops: at once "
+            + "not ready (/readyz 503, check draining) and every new LLM WebSocket refused with 503; each open socket "
+            + "is dropped without a close frame as soon as its turn is answered (Retell sees 1006 and reconnects, "
+            + "through the load balancer, to another instance); then the responder hands its partitions over and "
+            + "finishes the turns it is generating. This bounds the whole drain; a socket still mid-turn then is "
+            + "dropped anyway. Webhooks are still taken meanwhile. 0: no waiting. Must be less than "
+            + "shutdown.timeout-ms.";
 
     public static final String LOG_FORMAT_CONFIG = "log.format";
     private static final String LOG_FORMAT_DOC = "Log line format on stderr: text or json (one JSON object per line).";
@@ -51,14 +63,21 @@ public final class AppConfig extends AbstractConfig {
                     ConfigDef.ValidList.in(false, ALL_ROLES.toArray(String[]::new)), Importance.HIGH, ROLES_DOC)
             .define(BROKER_PORT_CONFIG, Type.INT, 9092, Range.between(0, 65_535), Importance.MEDIUM,
                     BROKER_PORT_DOC)
-            .define(SHUTDOWN_TIMEOUT_MS_CONFIG, Type.LONG, 8000L, Range.between(100, 60_000), Importance.LOW,
+            .define(SHUTDOWN_TIMEOUT_MS_CONFIG, Type.LONG, 15_000L, Range.between(100, 120_000), Importance.LOW,
                     SHUTDOWN_TIMEOUT_MS_DOC)
+            .define(SHUTDOWN_DRAIN_TIMEOUT_MS_CONFIG, Type.LONG, 5_000L, Range.between(0, 110_000), Importance.MEDIUM,
+                    SHUTDOWN_DRAIN_TIMEOUT_MS_DOC)
             .define(ADVERTISED_HOST_CONFIG, Type.STRING, "", Importance.LOW, ADVERTISED_HOST_DOC)
             .define(LOG_FORMAT_CONFIG, Type.STRING, "text", ConfigDef.ValidString.in("text", "json"),
                     Importance.LOW, LOG_FORMAT_DOC);
 
+    /** @throws ConfigException for a bad value, or a drain timeout not under the shutdown timeout */
     public AppConfig(Map<?, ?> values) {
         super(DEFINITION, values, false);
+        if (shutdownDrainTimeoutMs() >= shutdownTimeoutMs()) {
+            throw new ConfigException(SHUTDOWN_DRAIN_TIMEOUT_MS_CONFIG, shutdownDrainTimeoutMs(),
+                    "must be less than " + SHUTDOWN_TIMEOUT_MS_CONFIG + " (" + shutdownTimeoutMs() + ")");
+        }
     }
 
     /** Every key this config declares, with type, default and doc. */
@@ -84,6 +103,11 @@ public final class AppConfig extends AbstractConfig {
 
     public long shutdownTimeoutMs() {
         return getLong(SHUTDOWN_TIMEOUT_MS_CONFIG);
+    }
+
+    /** How long a stop may spend handing calls over before the roles close ({@code shutdown.drain-timeout-ms}). */
+    public long shutdownDrainTimeoutMs() {
+        return getLong(SHUTDOWN_DRAIN_TIMEOUT_MS_CONFIG);
     }
 
     public String advertisedHost() {

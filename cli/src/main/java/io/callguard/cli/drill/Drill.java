@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -38,11 +39,25 @@ public final class Drill {
     private final DrillReport report;
     /** The webhook sender, over the same Jetty client as the sockets; set while {@link #run} runs. */
     private volatile SignedWebhooks webhooks;
+    private final CountDownLatch ended = new CountDownLatch(1);
 
     public Drill(DrillOptions options, Consumer<String> progress) {
         this.options = options;
         this.progress = progress;
         this.report = new DrillReport(options.minWholeAnswers());
+    }
+
+    /**
+     * Ends the calls now rather than at their duration (the turns already asked still get their answers): for a test
+     * that plays a scenario beside the drill and knows when it is over.
+     */
+    void endNow() {
+        ended.countDown();
+    }
+
+    /** The report being filled in: its counts may be read while the drill runs (its histograms only after). */
+    DrillReport report() {
+        return report;
     }
 
     /** Runs the drill to its end and returns what it measured. */
@@ -124,8 +139,8 @@ public final class Drill {
             // Each call lasts the whole duration from its own start; the drill ends with the last one.
             long endAt = calls.stream().mapToLong(SimulatedCall::startedAtNanos).max().orElse(started)
                     + options.duration().toNanos();
-            while (System.nanoTime() < endAt) {
-                Thread.sleep(Math.min(5_000, Math.max(1, (endAt - System.nanoTime()) / 1_000_000)));
+            while (System.nanoTime() < endAt && !ended.await(Math.min(5_000,
+                    Math.max(1, (endAt - System.nanoTime()) / 1_000_000)), TimeUnit.MILLISECONDS)) {
                 progress.accept(String.format("drill: %.0f s, %d turns sent, %d answered", (System.nanoTime() - started)
                         / 1e9, report.count("turns_sent", 0), report.count("turns_answered", 0)));
             }

@@ -18,9 +18,11 @@ import picocli.CommandLine.Spec;
 @Command(name = "drill", mixinStandardHelpOptions = true,
         description = {"Play Retell against a running gateway: signed webhooks, the LLM WebSocket, the caller speaking",
             "again an interval after each whole answer, pings, faults on demand. Judges every turn by what the caller",
-            "heard (whole, bridged, truncated, closing_only, silent). Exits 1 when any turn was silent, any answer",
-            "stale, duplicated or misrouted, an ending asked for did not act or one acted unasked, or fewer than",
-            "--min-whole-answers carried the whole answer. With --webhooks false it plays the sockets alone, e.g.",
+            "heard (whole, bridged, truncated, closing_only, silent). A cut socket is dialled again as Retell does (at",
+            "once, then 3 s apart, 3 attempts). Exits 1 when any turn was silent, any call dropped (closed with 1000",
+            "unasked, or no reconnect got through), any answer stale, duplicated or misrouted, an ending asked for did",
+            "not act or one acted unasked, or fewer than --min-whole-answers carried the whole answer. With",
+            "--webhooks false it plays the sockets alone, e.g.",
             "against an upstream custom-LLM server reached directly (--socket-url)."})
 public final class DrillCommand implements Callable<Integer> {
 

@@ -35,6 +35,13 @@ public final class DrillReport {
     public static final String TRANSFER_MISSING = "transfer_missing";
     /** end_call or a transfer on an answer the caller did not ask it of (the begin message's busy line aside). */
     public static final String UNEXPECTED_END_CALL = "unexpected_end_call";
+    /**
+     * Calls lost mid-call: the gateway closed the socket with 1000 (Retell hangs up) though no caller asked, or every
+     * reconnect of a cut socket failed (Retell ends the call).
+     */
+    public static final String DROPPED_CALLS = "calls_dropped";
+    /** A reconnect's begin message had words: the caller was greeted again mid-call. Counted, not a failure. */
+    public static final String GREETED_AGAIN = "greeted_again_on_reconnect";
     /** Calls meant to end whose ending turn never completed (too short a call, or that turn went unanswered). */
     public static final String ENDINGS_NOT_REACHED = "endings_not_reached";
 
@@ -42,7 +49,7 @@ public final class DrillReport {
     public static final List<String> AGENT_FRAME_TYPES = List.of(ResponseType.TOOL_CALL_INVOCATION,
             ResponseType.TOOL_CALL_RESULT, ResponseType.AGENT_INTERRUPT, ResponseType.UPDATE_AGENT,
             ResponseType.METADATA);
-    private static final List<String> FAILING = List.of(SILENT_TURNS, STALE_ANSWERS, DUPLICATE_ANSWERS,
+    private static final List<String> FAILING = List.of(SILENT_TURNS, DROPPED_CALLS, STALE_ANSWERS, DUPLICATE_ANSWERS,
             MISROUTED_ANSWERS, WEBHOOK_FAILURES, BAD_INPUT_ACCEPTED, END_CALL_MISSING, TRANSFER_MISSING,
             UNEXPECTED_END_CALL);
     private static final List<String> ENDINGS = List.of(Ending.END_CALL.doneCount(), Ending.TRANSFER.doneCount(),
@@ -51,6 +58,7 @@ public final class DrillReport {
     private final Recorder turnLatency = new Recorder(3);
     private final Recorder firstWordsLatency = new Recorder(3);
     private final Recorder webhookLatency = new Recorder(3);
+    private final Recorder reconnectLatency = new Recorder(3);
     private final Map<String, LongAdder> counts = new ConcurrentHashMap<>();
     private final Map<Heard, LongAdder> heard = new EnumMap<>(Heard.class);
     private final Map<String, LongAdder> agentFrames = new ConcurrentHashMap<>();
@@ -59,6 +67,7 @@ public final class DrillReport {
     private Histogram turns;
     private Histogram firstWords;
     private Histogram webhooks;
+    private Histogram reconnects;
     private double seconds;
     private double cpuCores = Double.NaN;
     private double gatewayCpuCores = Double.NaN;
@@ -92,6 +101,11 @@ public final class DrillReport {
 
     void recordWebhook(long nanos) {
         webhookLatency.recordValue(Math.max(1, nanos));
+    }
+
+    /** Records how long a cut call was without a socket: from the close to the new socket's open. */
+    void recordReconnect(long nanos) {
+        reconnectLatency.recordValue(Math.max(1, nanos));
     }
 
     void count(String what) {
@@ -147,6 +161,7 @@ public final class DrillReport {
         turns = turnLatency.getIntervalHistogram();
         firstWords = firstWordsLatency.getIntervalHistogram();
         webhooks = webhookLatency.getIntervalHistogram();
+        reconnects = reconnectLatency.getIntervalHistogram();
         seconds = elapsedSeconds;
         cpuCores = elapsedSeconds > 0 ? cpuSeconds / elapsedSeconds : Double.NaN;
         gatewayCpuCores = elapsedSeconds > 0 ? gatewayCpuSeconds / elapsedSeconds : Double.NaN;
@@ -203,8 +218,13 @@ public final class DrillReport {
         return webhooks;
     }
 
+    /** Time without a socket after a cut: from the close to the new socket's open. */
+    public Histogram reconnects() {
+        return reconnects;
+    }
+
     /**
-     * True when no turn was silent, no answer was stale, duplicated or misrouted, every ending asked for acted and
+     * True when no turn was silent, no call dropped, no answer was stale, duplicated or misrouted, every ending asked for acted and
      * none unasked, every webhook was taken, and the whole-answer share reached the minimum.
      */
     public boolean passed() {
@@ -225,6 +245,7 @@ public final class DrillReport {
         s.append(line("first words", firstWords));
         s.append(line("whole answer", turns));
         s.append(line("webhook ack", webhooks));
+        s.append(line("reconnect", reconnects));
         if (!Double.isNaN(cpuCores)) {
             s.append(String.format("  %-24s %.2f cores%n", "drill process cpu", cpuCores));
         }
@@ -269,6 +290,7 @@ public final class DrillReport {
             shares.put(h.label(), judged == 0 ? 0.0 : (double) heard(h) / judged);
         }
         root.set("webhook_ack_latency_ms", Json.mapper().valueToTree(percentiles(webhooks)));
+        root.set("reconnect_latency_ms", Json.mapper().valueToTree(percentiles(reconnects)));
         if (!Double.isNaN(cpuCores)) {
             root.put("drill_process_cpu_cores", Math.round(cpuCores * 100) / 100.0);
         }

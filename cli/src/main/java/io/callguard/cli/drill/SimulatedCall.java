@@ -25,7 +25,8 @@ import org.eclipse.jetty.websocket.client.WebSocketClient;
  * One call played the way Retell plays it: the LLM WebSocket, a {@code response_required} with the whole
  * transcript so far {@code --turn-interval} after the previous answer was complete (never while one is open,
  * unless the caller interrupts), {@code ping_pong} every 2 s, and a reconnect to the same URL when the socket is
- * cut. Judges every answer by what the caller heard ({@link TurnClassifier}).
+ * cut (a turn asked meanwhile goes out on the new socket, its budget counted from when the caller spoke). Judges
+ * every answer by what the caller heard ({@link TurnClassifier}).
  *
  * <p>A call meant to end ({@link Ending}) asks for it on turn {@value Ending#TURN}; when that answer carries the
  * action by its content_complete, the call does what Retell does: no more turns, and the socket closed with 1000
@@ -36,6 +37,12 @@ import org.eclipse.jetty.websocket.client.WebSocketClient;
 final class SimulatedCall {
 
     private static final long PING_INTERVAL_MS = 2_000;
+    /**
+     * How Retell opens a socket (retell-protocol.md): 3 attempts, 3 s apart, then the call ends. A cut socket is
+     * dialled again at once, then the same way; a call whose attempts all fail is dropped.
+     */
+    static final int RECONNECT_ATTEMPTS = 3;
+    static final long RECONNECT_PAUSE_MS = 3_000;
     /**
      * An answer for turn N that arrives this soon after turn N+1 was sent crossed it on the wire: the gateway
      * sent it before it could know of N+1 (Retell drops it, as it would here). Later than this, the gateway
@@ -66,6 +73,8 @@ final class SimulatedCall {
     private ScheduledFuture<?> nextTurn;
     private ScheduledFuture<?> pingTask;
     private volatile long startedAtNanos;
+    /** When the current socket was cut (System.nanoTime), while it is being dialled again. */
+    private volatile long cutAtNanos;
 
     /** One asked turn; guarded by the call's monitor. */
     private static final class Turn {
@@ -210,10 +219,32 @@ final class SimulatedCall {
 
     private CompletableFuture<Void> connect() {
         try {
-            return client.connect(new Listener(), options.socketUri(callId)).thenAccept(s -> session = s);
+            return client.connect(new Listener(session != null), options.socketUri(callId))
+                    .thenAccept(s -> session = s);
         } catch (IOException e) {
             return CompletableFuture.failedFuture(e);
         }
+    }
+
+    /**
+     * Dials the call's socket again after it was cut, as Retell does: at once, then {@link #RECONNECT_PAUSE_MS}
+     * apart; when {@link #RECONNECT_ATTEMPTS} failed, the call is dropped (Retell ends it).
+     */
+    private void reconnect(int attempt) {
+        connect().whenComplete((opened, failure) -> {
+            if (failure == null) {
+                return;
+            }
+            report.count("reconnect_failures");
+            if (ending) {
+                return;
+            }
+            if (attempt + 1 >= RECONNECT_ATTEMPTS) {
+                report.count(DrillReport.DROPPED_CALLS);
+                return;
+            }
+            scheduler.schedule(() -> reconnect(attempt + 1), RECONNECT_PAUSE_MS, TimeUnit.MILLISECONDS);
+        });
     }
 
     private void safeTurn() {
@@ -243,11 +274,9 @@ final class SimulatedCall {
         transcript.add(new Utterance(Utterance.USER, utterance));
         String text = FrameWriter.write(new RetellFrame.ResponseRequired(id, transcript));
         Session s = session;
-        if (s == null || !s.isOpen()) {
-            report.count("turns_skipped_socket_down");
-            scheduleTurn(options.turnInterval().toMillis());
-            return;
-        }
+        // The caller speaks whether or not the socket is up: while it is being dialled again, the request waits for
+        // the new socket (sent on its open), and its budget runs from now, so the reconnect's time is heard.
+        boolean reconnecting = s == null || !s.isOpen();
         // An interruption cancels the ending's action (Retell's rule), so the ending turn is never interrupted.
         boolean interrupt = options.interruptRate() > 0 && random.nextDouble() < options.interruptRate()
                 && asks == Ending.NONE;
@@ -259,6 +288,10 @@ final class SimulatedCall {
         // A caller who hears nothing speaks again; one who hears words listens to the end, as Retell waits.
         turn.giveUp = scheduler.schedule(() -> giveUp(turn), options.budget().toMillis()
                 + options.turnInterval().toMillis(), TimeUnit.MILLISECONDS);
+        if (reconnecting) {
+            report.count("turns_asked_while_reconnecting");
+            return;
+        }
         s.sendText(text, Callback.NOOP);
         if (id == dropAfterTurn) {
             scheduler.schedule(this::dropAndReconnect, 3, TimeUnit.MILLISECONDS);
@@ -323,7 +356,7 @@ final class SimulatedCall {
         }
     }
 
-    private void onText(String text) {
+    private void onText(String text, Listener on) {
         ParseResult<ServerFrame> parsed = FrameParser.fromServer(text);
         if (parsed instanceof ParseResult.Failed<ServerFrame> failed) {
             switch (failed.reason()) {
@@ -345,6 +378,11 @@ final class SimulatedCall {
                 sendCallDetails();
             }
         } else if (frame instanceof ServerFrame.Response response) {
+            if (response.responseId() == 0 && on.reconnect && !response.content().isEmpty() && !on.greeted) {
+                // A reconnect mid-call greeted like a new call: the caller hears the greeting again.
+                on.greeted = true;
+                report.count(DrillReport.GREETED_AGAIN);
+            }
             onResponse(response);
         } else if (frame instanceof ServerFrame.Unknown) {
             report.count("other_frames");
@@ -482,21 +520,29 @@ final class SimulatedCall {
     /** The socket's events; a cut socket is dialled again as Retell does (it keeps the same URL). */
     public final class Listener implements Session.Listener.AutoDemanding {
 
+        /** This socket replaces a cut one of the same call. */
+        private final boolean reconnect;
+        /** Socket-thread only: this reconnect's begin message already had words. */
+        private boolean greeted;
         private volatile Session mine;
+
+        Listener(boolean reconnect) {
+            this.reconnect = reconnect;
+        }
 
         @Override
         public void onWebSocketOpen(Session opened) {
-            boolean reconnect = session != null;
             mine = opened;
             session = opened;
             if (reconnect) {
+                report.recordReconnect(System.nanoTime() - cutAtNanos);
                 resendLatestIfOpen(opened);
             }
         }
 
         @Override
         public void onWebSocketText(String message) {
-            onText(message);
+            onText(message, this);
         }
 
         @Override
@@ -505,15 +551,16 @@ final class SimulatedCall {
             if (ending || (mine != null && mine != session)) {
                 return;
             }
+            report.count("socket_closes_" + statusCode);
             if (statusCode == 1000) {
+                // Retell ends the call (agent_hangup): no caller here asked for it.
                 report.count("closed_by_agent");
+                report.count(DrillReport.DROPPED_CALLS);
                 return;
             }
             report.count("reconnects");
-            connect().exceptionally(e -> {
-                report.count("reconnect_failures");
-                return null;
-            });
+            cutAtNanos = System.nanoTime();
+            reconnect(0);
         }
 
         @Override

@@ -5,12 +5,10 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.callguard.processor.responder.ResponderConfig;
-import io.callguard.retell.socket.CallSocket;
 import io.callguard.schemas.Json;
+import io.callguard.testkit.RecordingSocket;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -18,32 +16,7 @@ import org.junit.jupiter.api.Test;
 class DirectBaselineTest {
 
     private final DirectBaseline baseline = new DirectBaseline("Hello there.", new ResponderConfig(Map.of()));
-    private final List<String> sent = new CopyOnWriteArrayList<>();
-    private final CallSocket socket = new CallSocket() {
-        @Override
-        public String callId() {
-            return "call-1";
-        }
-
-        @Override
-        public String connectionId() {
-            return "c1";
-        }
-
-        @Override
-        public boolean send(String json) {
-            return sent.add(json);
-        }
-
-        @Override
-        public void close(int code, String reason) {
-        }
-
-        @Override
-        public boolean isOpen() {
-            return true;
-        }
-    };
+    private final RecordingSocket socket = new RecordingSocket("call-1", "c1");
 
     @AfterEach
     void close() {
@@ -51,7 +24,7 @@ class DirectBaselineTest {
     }
 
     private JsonNode frame(int i) throws Exception {
-        return Json.mapper().readTree(sent.get(i));
+        return Json.mapper().readTree(socket.frames().get(i));
     }
 
     @Test
@@ -63,7 +36,7 @@ class DirectBaselineTest {
                 + "\"transcript\":[{\"role\":\"user\",\"content\":\"ping\"}]}");
 
         // Then the greeting, the pong and one complete answer from the script backend
-        await().atMost(Duration.ofSeconds(5)).until(() -> sent.size() == 3);
+        await().atMost(Duration.ofSeconds(5)).until(() -> socket.frames().size() == 3);
         assertThat(frame(0).get("response_id").asLong()).isZero();
         assertThat(frame(0).get("content").asText()).isEqualTo("Hello there.");
         assertThat(frame(1).get("timestamp").asLong()).isEqualTo(42);
@@ -78,6 +51,6 @@ class DirectBaselineTest {
         baseline.text(socket, "{\"interaction_type\":\"update_only\"}");
         baseline.text(socket, "{\"interaction_type\":\"response_required\"}");
 
-        assertThat(sent).isEmpty();
+        assertThat(socket.frames()).isEmpty();
     }
 }

@@ -136,4 +136,66 @@ class DrillSocketsOnlyTest {
             assertThat(report.path("endings").path("calls_ended_by_agent").asLong()).isZero();
         }
     }
+
+    @Test
+    void shouldReconnectAfterAnAbnormalCloseAndCountAGreetingSaidAgain() throws Exception {
+        // Given an upstream that drops each call's socket without a close frame after its 2nd answer, and greets the
+        // reconnect as a new call
+        try (ScriptSocketServer server = new ScriptSocketServer(ScriptSocketServer.Acts.AS_ASKED,
+                ScriptSocketServer.Drops.ABORT_AND_GREET_AGAIN).start()) {
+
+            // When the drill plays 4 calls long enough for turns after the drop
+            int exit = drill(server, "--duration", "3s");
+
+            // Then every call saw 1006, dialled again at once and went on: no turn silent, no call dropped; each
+            // greeting on a reconnect is counted, not failed
+            JsonNode report = Json.mapper().readTree(out.toString());
+            JsonNode counts = report.path("counts");
+            assertThat(exit).as(out + "\n" + err).isZero();
+            assertThat(counts.path("socket_closes_1006").asLong()).isEqualTo(4);
+            assertThat(counts.path("reconnects").asLong()).isEqualTo(4);
+            assertThat(counts.path("reconnect_failures").asLong()).isZero();
+            assertThat(counts.path(DrillReport.DROPPED_CALLS).asLong()).isZero();
+            assertThat(counts.path(DrillReport.GREETED_AGAIN).asLong()).isEqualTo(4);
+            assertThat(counts.path(DrillReport.SILENT_TURNS).asLong()).isZero();
+            assertThat(server.sockets()).isEqualTo(8);
+            assertThat(counts.path("turns_answered").asLong()).isGreaterThan(4 * 3);
+        }
+    }
+
+    @Test
+    void shouldFailWithDroppedCallsWhenTheServerHangsUpUnasked() throws Exception {
+        // Given an upstream that closes each call's socket with 1000 after its 2nd answer: Retell hangs up
+        try (ScriptSocketServer server = new ScriptSocketServer(ScriptSocketServer.Acts.AS_ASKED,
+                ScriptSocketServer.Drops.HANG_UP).start()) {
+
+            // When the drill plays plain calls
+            int exit = drill(server);
+
+            // Then each call is dropped, which fails the drill, and none dialled again
+            JsonNode report = Json.mapper().readTree(out.toString());
+            assertThat(exit).as(out + "\n" + err).isEqualTo(1);
+            assertThat(report.path("failures")).extracting(JsonNode::asText).contains("calls_dropped: 4");
+            assertThat(report.path("counts").path("reconnects").asLong()).isZero();
+            assertThat(server.sockets()).isEqualTo(4);
+        }
+    }
+
+    @Test
+    void shouldDropACallWhoseReconnectsAreAllRefused() throws Exception {
+        // Given an upstream that drops each socket after its 2nd answer and refuses every reconnect with 503
+        try (ScriptSocketServer server = new ScriptSocketServer(ScriptSocketServer.Acts.AS_ASKED,
+                ScriptSocketServer.Drops.ABORT_AND_REFUSE_RECONNECTS).start()) {
+
+            // When one call lasts long enough for Retell's three attempts, 3 s apart
+            int exit = drill(server, "--calls", "1", "--duration", "8s", "--min-whole-answers", "0");
+
+            // Then the call is dropped after exactly three attempts, and the drill fails on it
+            JsonNode report = Json.mapper().readTree(out.toString());
+            assertThat(exit).as(out + "\n" + err).isEqualTo(1);
+            assertThat(report.path("counts").path("reconnect_failures").asLong())
+                    .isEqualTo(SimulatedCall.RECONNECT_ATTEMPTS);
+            assertThat(report.path("failures")).extracting(JsonNode::asText).contains("calls_dropped: 1");
+        }
+    }
 }

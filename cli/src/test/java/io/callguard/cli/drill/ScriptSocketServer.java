@@ -19,8 +19,8 @@ import org.eclipse.jetty.websocket.server.WebSocketUpgradeHandler;
  * callguard's frame writer). It answers like the script backend, {@code You said: <utterance>} in two chunks,
  * and on each call's 2nd turn first sends an {@code update_agent} and an unprompted {@code agent_interrupt}; a
  * {@code goodbye} turn gets a {@code metadata} frame first, a {@code transfer me} turn a tool invocation and its
- * result. Whether the answers act is its {@link Acts}. Any plain HTTP request (a webhook, a metrics scrape) is
- * counted and refused with 404.
+ * result. Whether the answers act is its {@link Acts}; how it treats a call's socket after its 2nd answer, its
+ * {@link Drops}. Any plain HTTP request (a webhook, a metrics scrape) is counted and refused with 404.
  */
 final class ScriptSocketServer implements AutoCloseable {
 
@@ -37,22 +37,54 @@ final class ScriptSocketServer implements AutoCloseable {
         ALWAYS_END_CALL
     }
 
+    /** What becomes of each call's first socket once its 2nd turn is answered. */
+    enum Drops {
+        /** Nothing: the socket stays. */
+        NEVER,
+        /** Dropped without a close frame (the caller sees 1006), as a draining gateway hands a call over. */
+        ABORT,
+        /** Dropped as {@link #ABORT}, and the reconnect's begin message greets the caller again. */
+        ABORT_AND_GREET_AGAIN,
+        /** Dropped as {@link #ABORT}, and every later socket of the call refused with 503. */
+        ABORT_AND_REFUSE_RECONNECTS,
+        /** Closed with 1000: Retell hangs the call up. */
+        HANG_UP
+    }
+
+    /** The begin message of a reconnect with {@link Drops#ABORT_AND_GREET_AGAIN}. */
+    static final String GREETING = "Hello! How can I help you today?";
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Server server = new Server();
     private final ServerConnector connector = new ServerConnector(server);
     private final Acts acts;
+    private final Drops drops;
+    private final java.util.Set<String> seenCalls = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final AtomicInteger sockets = new AtomicInteger();
     private final AtomicInteger httpRequests = new AtomicInteger();
     private final AtomicInteger closedWith1000 = new AtomicInteger();
 
     ScriptSocketServer(Acts acts) {
+        this(acts, Drops.NEVER);
+    }
+
+    ScriptSocketServer(Acts acts, Drops drops) {
         this.acts = acts;
+        this.drops = drops;
         connector.setHost("127.0.0.1");
         connector.setPort(0);
         server.addConnector(connector);
         WebSocketUpgradeHandler upgrade = WebSocketUpgradeHandler.from(server, container -> container.addMapping(
-                "/llm-websocket/*", (request, response, callback) -> new Call()));
+                "/llm-websocket/*", (request, response, callback) -> {
+                    String path = request.getHttpURI().getPath();
+                    boolean again = !seenCalls.add(path.substring(path.lastIndexOf('/') + 1));
+                    if (again && drops == Drops.ABORT_AND_REFUSE_RECONNECTS) {
+                        Response.writeError(request, response, callback, 503);
+                        return null;
+                    }
+                    return new Call(again);
+                }));
         upgrade.setHandler(new Handler.Abstract() {
             @Override
             public boolean handle(Request request, Response response, Callback callback) {
@@ -96,7 +128,13 @@ final class ScriptSocketServer implements AutoCloseable {
 
     /** One call's socket. */
     public final class Call implements Session.Listener.AutoDemanding {
+        /** Another socket of this call was opened before. */
+        private final boolean reconnect;
         private volatile Session session;
+
+        Call(boolean reconnect) {
+            this.reconnect = reconnect;
+        }
 
         @Override
         public void onWebSocketOpen(Session opened) {
@@ -104,7 +142,8 @@ final class ScriptSocketServer implements AutoCloseable {
             sockets.incrementAndGet();
             send(frame("config").set("config", JSON.createObjectNode().put("auto_reconnect", true)
                     .put("call_details", false)));
-            send(frame("response").put("response_id", 0).put("content", "").put("content_complete", true));
+            String begin = reconnect && drops == Drops.ABORT_AND_GREET_AGAIN ? GREETING : "";
+            send(frame("response").put("response_id", 0).put("content", begin).put("content_complete", true));
         }
 
         @Override
@@ -161,7 +200,16 @@ final class ScriptSocketServer implements AutoCloseable {
             } else if (acts == Acts.AS_ASKED && transfer) {
                 last.put("transfer_number", TRANSFER_NUMBER);
             }
-            send(last);
+            if (id != 2 || reconnect || drops == Drops.NEVER) {
+                send(last);
+            } else if (drops == Drops.HANG_UP) {
+                send(last);
+                session.close(1000, "agent hangup", org.eclipse.jetty.websocket.api.Callback.NOOP);
+            } else {
+                // Dropped once the answer is written, as a draining gateway does between turns.
+                session.sendText(last.toString(), org.eclipse.jetty.websocket.api.Callback.from(session::disconnect,
+                        failure -> session.disconnect()));
+            }
         }
 
         private ObjectNode frame(String type) {

@@ -169,6 +169,10 @@ public final class EgressMeters {
         superseded.increment();
     }
 
+    void handedOver(String when) {
+        registry.counter(SOCKET_HANDED_OVER, TAG_WHEN, when).increment();
+    }
+
     public void reconnect(String mode) {
         registry.counter(SOCKET_RECONNECTS, TAG_MODE, mode).increment();
     }

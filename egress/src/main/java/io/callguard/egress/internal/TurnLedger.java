@@ -8,11 +8,14 @@ import io.callguard.retell.socket.CallSocket;
 import io.callguard.schemas.AgentFrame;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.ResponseKind;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * Per call, the socket that currently carries it and the state of its latest turn; applies Retell's
@@ -62,6 +65,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * answer" must be decided atomically with the turn's state: a chunk read by the Kafka thread and a
  * reconnect on a socket thread would otherwise race and lose the answer on a dead socket.
  *
+ * <p>Drain ({@link #drain}): a node about to stop hands each dial-in call over between two turns: its socket is
+ * closed by the drain's closer shortly after the call's latest turn completed (at once when none is open), so the
+ * caller's reconnect, to another node, happens while nobody is speaking. Every operation that can complete a turn
+ * checks its call afterwards, and {@link #handOverSettled} those whose settle time passed.
+ *
  * <p>Thread safety: every operation runs inside {@link ConcurrentHashMap#compute} on the call's entry, so
  * the Kafka poll thread, watchdog threads and socket threads see one order per call. Frames are sent inside
  * that critical section; this is safe because {@link CallSocket#send} never blocks by contract, and it is
@@ -110,7 +118,13 @@ public final class TurnLedger {
     public record Delivered(Outcome outcome, TurnTicket opened) {
     }
 
+    /** A drain under way: how sockets are closed, and what completes once none is left attached here. */
+    private record Drain(Consumer<CallSocket> closer, long settleMs, CompletableFuture<Void> done) {
+    }
+
     private final ConcurrentHashMap<String, CallLine> lines = new ConcurrentHashMap<>();
+    /** Null until {@link #drain}; volatile so every turn-completing operation sees it without a lock. */
+    private volatile Drain drain;
     private final AtomicLong turnSeq = new AtomicLong();
     private final EdgeDeadlines deadlines;
     private final long budgetMs;
@@ -149,6 +163,7 @@ public final class TurnLedger {
             settleOwed(line, nowMs);
             return line;
         });
+        handOverIfDraining(socket.callId(), nowMs);
         return result[0];
     }
 
@@ -197,6 +212,7 @@ public final class TurnLedger {
             }
             return line;
         });
+        completeDrainIfDone();
         return seq[0];
     }
 
@@ -232,6 +248,7 @@ public final class TurnLedger {
                 if (turn.completedOn != null && !turn.completedOn.equals(connection)
                         && send(line, turn.content.toString(), true, null)) {
                     turn.completedOn = connection;
+                    turn.completedAtMs = nowMs;
                     meters.resent();
                 }
                 return line;
@@ -240,6 +257,7 @@ public final class TurnLedger {
             ticket[0] = new TurnTicket(callId, line.turn.seq, responseId, receivedAtMs + budgetMs);
             return line;
         });
+        handOverIfDraining(socket.callId(), nowMs);
         return ticket[0];
     }
 
@@ -285,6 +303,7 @@ public final class TurnLedger {
             }
             return line;
         });
+        handOverIfDraining(socket.callId(), nowMs);
         return written[0];
     }
 
@@ -374,6 +393,7 @@ public final class TurnLedger {
             default -> {
             }
         }
+        handOverIfDraining(response.callId(), nowMs);
         return result[0];
     }
 
@@ -546,6 +566,7 @@ public final class TurnLedger {
             }
             return line;
         });
+        handOverIfDraining(ticket.callId(), nowMs);
         return next[0];
     }
 
@@ -591,6 +612,7 @@ public final class TurnLedger {
     private void completed(CallLine line, Turn turn, ResponseKind kind, long startMs, long nowMs,
                            boolean countOverBudget) {
         turn.completedOn = line.socket.connectionId();
+        turn.completedAtMs = nowMs;
         meters.completed(kind, startMs, nowMs, budgetMs, countOverBudget);
         meters.outcome(kind, turn.fillerSent, turn.reason, startMs);
     }
@@ -616,6 +638,116 @@ public final class TurnLedger {
 
     private Turn newTurn(long responseId, long startMs, String requestConnection) {
         return new Turn(turnSeq.incrementAndGet(), responseId, startMs, requestConnection);
+    }
+
+    /**
+     * Starts handing the calls held here over, each between two turns: every dial-in socket that was asked nothing
+     * yet, or whose latest turn completed at least {@code settleMs} ago, is closed with {@code closer} now; one whose
+     * turn is open is closed {@code settleMs} after that turn completes (its answer, or the watchdog's closing line at
+     * the latest), once an operation or {@link #handOverSettled} finds it so. The settle time lets the other edge
+     * nodes read the answer just delivered here before the caller reconnects to them: read after the new socket is
+     * attached, it would be taken as owed from before the reconnect and said again. Dial-out sockets are left to the
+     * dial-out role. A second call changes nothing and returns the first call's future.
+     *
+     * @param closer   closes a socket handed over (outside any call's critical section); must not block
+     * @param settleMs how long after a turn's complete frame its socket is kept, 0 or more
+     * @return completed once no dial-in socket is left attached here that was not handed over
+     */
+    public CompletableFuture<Void> drain(Consumer<CallSocket> closer, long settleMs, long nowMs) {
+        Objects.requireNonNull(closer, "closer");
+        if (settleMs < 0) {
+            throw new IllegalArgumentException("settleMs must be 0 or more, was " + settleMs);
+        }
+        synchronized (this) {
+            if (drain == null) {
+                drain = new Drain(closer, settleMs, new CompletableFuture<>());
+            }
+        }
+        handOverSettled(nowMs);
+        completeDrainIfDone();
+        return drain.done();
+    }
+
+    /** While draining: hands over every call whose latest turn completed and settled by {@code nowMs}. */
+    public void handOverSettled(long nowMs) {
+        lines.keySet().forEach(callId -> handOverIfDraining(callId, nowMs));
+    }
+
+    /**
+     * The drain's time is up: closes, with the drain's closer, every dial-in socket still held, mid-turn or not (the
+     * caller's reconnect asks again for the open turn on another node).
+     *
+     * @return the sockets closed
+     * @throws IllegalStateException before {@link #drain}
+     */
+    public int drainNow() {
+        Drain current = drain;
+        if (current == null) {
+            throw new IllegalStateException("drainNow() before drain()");
+        }
+        List<CallSocket> cut = new ArrayList<>();
+        for (String callId : lines.keySet()) {
+            lines.computeIfPresent(callId, (id, line) -> {
+                if (heldForDrain(line)) {
+                    line.handedOver = line.socket.connectionId();
+                    cut.add(line.socket);
+                }
+                return line;
+            });
+        }
+        cut.forEach(socket -> {
+            current.closer().accept(socket);
+            meters.handedOver(EgressMetrics.WHEN_MID_TURN);
+        });
+        current.done().complete(null);
+        return cut.size();
+    }
+
+    /** While draining: hands the call's socket over when its latest turn is complete and settled. */
+    private void handOverIfDraining(String callId, long nowMs) {
+        Drain current = drain;
+        if (current == null) {
+            return;
+        }
+        CallSocket[] handOver = {null};
+        lines.computeIfPresent(callId, (id, line) -> {
+            if (heldForDrain(line) && settled(line.turn, nowMs, current.settleMs())) {
+                line.handedOver = line.socket.connectionId();
+                handOver[0] = line.socket;
+            }
+            return line;
+        });
+        if (handOver[0] != null) {
+            current.closer().accept(handOver[0]);
+            meters.handedOver(EgressMetrics.WHEN_BETWEEN_TURNS);
+            completeDrainIfDone();
+        }
+    }
+
+    private void completeDrainIfDone() {
+        Drain current = drain;
+        if (current != null && !current.done().isDone()
+                && lines.values().stream().noneMatch(TurnLedger::heldForDrain)) {
+            current.done().complete(null);
+        }
+    }
+
+    /** A dial-in socket attached to the call and not handed over yet. */
+    private static boolean heldForDrain(CallLine line) {
+        CallSocket socket = line.socket;
+        return socket != null && !socket.dialledOut() && !socket.connectionId().equals(line.handedOver);
+    }
+
+    /**
+     * Nothing is owed on the call's socket now, and nothing was just said: its latest turn completed at least
+     * {@code settleMs} ago, or nothing was asked or owed yet.
+     */
+    private static boolean settled(Turn turn, long nowMs, long settleMs) {
+        if (turn.completedOn != null) {
+            return nowMs >= turn.completedAtMs + settleMs;
+        }
+        return turn.responseId == 0 && !turn.begin && turn.startMs == 0 && !turn.answerArrived
+                && turn.content.length() == 0;
     }
 
     /** The socket currently carrying the call on this node, if any. */
@@ -648,6 +780,8 @@ public final class TurnLedger {
         String begunOn;
         /** The next edge filler's index, rotated per call. */
         int nextFiller;
+        /** The connection the drain handed over (closed); null before. */
+        String handedOver;
         Turn turn;
         /** The latest agent interrupt; null before the first. */
         Interrupt interrupt;
@@ -688,6 +822,8 @@ public final class TurnLedger {
         long lastFrameAtMs;
         /** The socket the complete frame went out on; null while the turn is still owed. */
         String completedOn;
+        /** When the complete frame went out (epoch ms); 0 before. */
+        long completedAtMs;
 
         Turn(long seq, long responseId, long startMs, String requestConnection) {
             this.seq = seq;

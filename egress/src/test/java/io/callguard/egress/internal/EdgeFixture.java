@@ -44,7 +44,11 @@ final class EdgeFixture {
     }
 
     RecordingSocket open(String connectionId) {
-        RecordingSocket socket = new RecordingSocket(CALL, connectionId);
+        return open(CALL, connectionId);
+    }
+
+    RecordingSocket open(String callId, String connectionId) {
+        RecordingSocket socket = new RecordingSocket(callId, connectionId);
         edge.registry().socketOpened(socket);
         return socket;
     }
@@ -72,7 +76,12 @@ final class EdgeFixture {
     }
 
     static AgentResponse chunk(long responseId, int index, String content, boolean complete, ResponseKind kind) {
-        return new AgentResponse(AgentResponse.SCHEMA_VERSION, CALL, responseId, kind, null, content, complete, null,
+        return chunk(CALL, responseId, index, content, complete, kind);
+    }
+
+    static AgentResponse chunk(String callId, long responseId, int index, String content, boolean complete,
+                               ResponseKind kind) {
+        return new AgentResponse(AgentResponse.SCHEMA_VERSION, callId, responseId, kind, null, content, complete, null,
                 index, 0, T0, "node-a");
     }
 

@@ -29,7 +29,11 @@ import org.slf4j.LoggerFactory;
  *   <li>no {@code token} query parameter, a wrong one, or none configured: 401, counted
  *       ({@value IngressMetrics#SOCKET_AUTH_FAILURES}), never logged with the token;</li>
  *   <li>a call id that is empty, longer than 256 characters or outside {@code [A-Za-z0-9._:-]}: 400;</li>
- *   <li>a valid request that is not a WebSocket upgrade: 426.</li>
+ *   <li>a valid request that is not a WebSocket upgrade: 426;</li>
+ *   <li>once {@link #refuseNewSockets()} was called (the instance drains before it stops): 503 with
+ *       {@code Connection: close}, counted ({@value IngressMetrics#SOCKETS_REFUSED}, reason {@code draining}), so a
+ *       load balancer that retries a 503 (or Retell's next attempt, on a new connection) reaches another
+ *       instance. Sockets already open are not touched.</li>
  * </ul>
  * Every socket gets the idle timeout {@code socket.idle-timeout-ms} and the message and frame limit
  * {@code socket.max-frame-bytes} (a larger text message closes it with 1009).
@@ -38,6 +42,8 @@ public final class LlmSocketHandler extends Handler.Abstract {
 
     /** The query parameter carrying the token (Retell sends no auth header). */
     public static final String TOKEN_PARAMETER = "token";
+    /** The reason of a socket refused because the instance drains. */
+    public static final String REASON_DRAINING = "draining";
 
     private static final Logger LOG = LoggerFactory.getLogger(LlmSocketHandler.class);
     private static final Pattern CALL_ID = Pattern.compile("[A-Za-z0-9._:-]{1,256}");
@@ -45,12 +51,15 @@ public final class LlmSocketHandler extends Handler.Abstract {
             "Token query=\"" + TOKEN_PARAMETER + "\"");
     private static final Map<String, String> UPGRADE = Map.of(HttpHeader.UPGRADE.asString(), "websocket",
             HttpHeader.CONNECTION.asString(), "Upgrade");
+    /** A new connection for the next attempt, which a balancer may send to another instance. */
+    private static final Map<String, String> DRAINING = Map.of(HttpHeader.CONNECTION.asString(), "close");
 
     private final String pathPrefix;
     private final byte[] token;
     private final SocketFrameHandler protocol;
     private final MeterRegistry meters;
     private final ServerWebSocketContainer container;
+    private volatile boolean refusing;
 
     /**
      * @param server     the server this handler runs in (WebSocket components are shared through it)
@@ -89,6 +98,13 @@ public final class LlmSocketHandler extends Handler.Abstract {
                     "the call id must have 1 to 256 of A-Z a-z 0-9 . _ : -"), Map.of());
             return true;
         }
+        if (refusing) {
+            meters.counter(IngressMetrics.SOCKETS_REFUSED, IngressMetrics.TAG_REASON, REASON_DRAINING).increment();
+            LOG.debug("LLM socket of call {} refused with 503: this instance is draining", callId);
+            Replies.write(response, callback, Replies.error(503, REASON_DRAINING, "this instance is shutting "
+                    + "down; connect again (another instance takes the call)"), DRAINING);
+            return true;
+        }
         boolean upgraded = container.upgrade((upgradeRequest, upgradeResponse, upgradeCallback) ->
                 new LlmSocketEndpoint(protocol, callId, meters), request, response, callback);
         if (!upgraded) {
@@ -96,6 +112,11 @@ public final class LlmSocketHandler extends Handler.Abstract {
                     "this endpoint speaks WebSocket only"), UPGRADE);
         }
         return true;
+    }
+
+    /** From now on every new socket is refused with 503 (see the class comment); open ones are left alone. */
+    public void refuseNewSockets() {
+        refusing = true;
     }
 
     private String authenticate(String given) {

@@ -90,6 +90,10 @@ public final class ResponderRole implements Role {
     private static final Duration POLL_TIMEOUT = Duration.ofMillis(100);
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration CACHE_LOAD_TIMEOUT = Duration.ofSeconds(15);
+    /** Heartbeats of the responder's group member: how soon it takes partitions another member left or gave up. */
+    static final int HEARTBEAT_INTERVAL_MS = 500;
+    /** How often a draining responder looks whether its last turns are answered. */
+    private static final long DRAIN_CHECK_MS = 10;
     /** How long the broker parks an empty fetch; a record that arrives completes it at once (min bytes 1). */
     static final int FETCH_MAX_WAIT_MS = 100;
     static final int CACHE_WRITE_LINGER_MS = 100;
@@ -279,6 +283,10 @@ public final class ResponderRole implements Role {
         // topics (same partition counts, both subscribed by every member). The classic protocol, because the
         // broker-side assignors of the consumer protocol do not promise it.
         c.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, GroupProtocol.CLASSIC.name().toLowerCase(java.util.Locale.ROOT));
+        // The others notice a member leaving (a drain) or joining (a restart) at their next heartbeat, and the turns
+        // of the partitions that move wait that long: 3 s by default, past the budget; a rolling restart measured
+        // 2 s with no member reading half the partitions after each drain.
+        c.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, HEARTBEAT_INTERVAL_MS);
         c.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, List.of(RangeAssignor.class.getName()));
         return c;
     }
@@ -358,6 +366,11 @@ public final class ResponderRole implements Role {
             lifecycle.failed();
         }
         RoleState state = lifecycle.state();
+        if (state == RoleState.DRAINING) {
+            TurnResponder current = turns;
+            return new RoleHealth(name(), state, false, "draining: partitions handed over, "
+                    + (current == null ? 0 : current.openTurns()) + " turn(s) still being answered");
+        }
         boolean joined = state == RoleState.RUNNING && hasJoinedGroup();
         return new RoleHealth(name(), state, joined, joined ? "polling, partitions assigned"
                 : polling ? "polling, not yet assigned its partitions"
@@ -441,7 +454,9 @@ public final class ResponderRole implements Role {
             running = false;
             commitHandedOff();
             try {
-                consumer.close(CloseOptions.timeout(CLOSE_TIMEOUT));
+                // Leaving at once lets another member take the partitions now, not after the session timeout.
+                consumer.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+                        .withTimeout(CLOSE_TIMEOUT));
             } catch (RuntimeException e) {
                 LOG.warn("responder consumer did not close cleanly: {}", e.toString());
             }
@@ -619,6 +634,42 @@ public final class ResponderRole implements Role {
         LOG.warn("responder could not write the answer to call {} response {} chunk {}: {}", response.callId(),
                 response.responseId(), response.chunkIndex(), error.toString());
         meters.counter(ResponderMetrics.SEND_ERRORS).increment();
+    }
+
+    /**
+     * Hands this instance's partitions over and finishes the turns it holds, so a stop cuts no answer: the poll loop
+     * stops reading, commits what it handed off and leaves the group (another member takes the partitions at once
+     * and reads on from the committed offsets: no turn is read twice or lost), while the turns already read go on
+     * generating and their answers keep going out, for sockets on any edge node. Returns once none is left open, or
+     * at {@code timeout}; {@link #close()} then cancels what is left (the edge's watchdog answers those). Does
+     * nothing unless RUNNING. While draining, health is {@link RoleState#DRAINING}, not ready and not failed.
+     *
+     * @return the turns still open when it returned
+     */
+    public int drain(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Thread thread;
+        synchronized (this) {
+            if (!lifecycle.draining()) {
+                return 0;
+            }
+            running = false;
+            consumer.wakeup();
+            thread = pollThread;
+        }
+        // Not under the lock: health() takes it, and /readyz must answer while this waits.
+        thread.join(CLOSE_TIMEOUT.toMillis() * 2);
+        int open = turns.openTurns();
+        LOG.info("responder draining: partitions handed over, {} turn(s) still being answered", open);
+        while (open > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(DRAIN_CHECK_MS);
+            open = turns.openTurns();
+        }
+        if (open > 0) {
+            LOG.warn("responder drain timed out after {} ms with {} turn(s) open; the edge's watchdog answers them",
+                    timeout.toMillis(), open);
+        }
+        return open;
     }
 
     /**

@@ -59,8 +59,12 @@ class ResponderRoleTest {
     }
 
     private ResponderRole role() {
-        ScriptBackend backend = new ScriptBackend(config, timer, new SplittableRandom(1));
-        return new ResponderRole(config, common, topics, meters, Clock.systemUTC(), backend, timer, consumer, producer,
+        return role(config);
+    }
+
+    private ResponderRole role(ResponderConfig with) {
+        ScriptBackend backend = new ScriptBackend(with, timer, new SplittableRandom(1));
+        return new ResponderRole(with, common, topics, meters, Clock.systemUTC(), backend, timer, consumer, producer,
                 List.of());
     }
 
@@ -133,6 +137,48 @@ class ResponderRoleTest {
         assertThat(role.isRunning()).isFalse();
         assertThat(consumer.closed()).isTrue();
         assertThat(producer.closed()).isTrue();
+    }
+
+    @Test
+    void shouldLeaveTheGroupAtOnceOnDrainAndStillAnswerTheTurnInFlight() throws Exception {
+        // Given a responder whose backend takes a second, with a turn of an active call in flight
+        consumer.updateBeginningOffsets(Map.of(partition, 0L, statePartition, 0L));
+        consumer.updateEndOffsets(Map.of(statePartition, 1L));
+        consumer.schedulePollTask(() -> {
+            consumer.rebalance(List.of(partition, statePartition));
+            consumer.addRecord(new ConsumerRecord<>(statePartition.topic(), 0, 0L, "call-1", activeStateBytes("call-1")));
+            consumer.addRecord(new ConsumerRecord<>(partition.topic(), 0, 0L, "call-1", turnBytes("call-1", 1)));
+        });
+        ResponderRole role = role(new ResponderConfig(Map.of("agent.script.delay-ms", "1000")));
+        role.start();
+        await().atMost(WAIT).until(() -> role.turns().inFlight() == 1);
+
+        // When it drains
+        java.util.concurrent.CompletableFuture<Integer> drained = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> {
+                    try {
+                        return role.drain(Duration.ofSeconds(10));
+                    } catch (InterruptedException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+
+        // Then it stops reading and leaves the group (another member takes the partitions now) while the answer is
+        // still being generated; draining, it is neither ready nor failed
+        await().atMost(WAIT).until(consumer::closed);
+        assertThat(producer.history()).noneMatch(r -> r.value().contentComplete());
+        assertThat(role.health().state()).isEqualTo(RoleState.DRAINING);
+        assertThat(role.health().ready()).isFalse();
+        assertThat(role.health().live()).isTrue();
+
+        // And the drain returns once the whole answer went out (after the filler the budget asked for), no turn left
+        assertThat(drained.get(10, TimeUnit.SECONDS)).isZero();
+        assertThat(producer.history()).extracting(r -> r.value().content()).containsExactly("One moment. ",
+                "You said: ping");
+        assertThat(producer.history().get(1).value().contentComplete()).isTrue();
+        role.close();
+        assertThat(role.health().state()).isEqualTo(RoleState.STOPPED);
+        assertThat(pollThreadAlive()).isFalse();
     }
 
     @Test

@@ -22,6 +22,13 @@ public interface CallSocket {
     /** Closes the socket with a WebSocket close code (1000 means a deliberate hang-up to Retell). */
     void close(int code, String reason);
 
+    /**
+     * Drops the connection without a close handshake, once every frame queued before was written: the peer sees an
+     * abnormal close (1006), which Retell answers by reconnecting (retell-protocol.md, "Keep-alive and
+     * reconnect"). How a draining instance hands a call to another one between two turns.
+     */
+    void abort();
+
     /** True until the socket is closed by either side. */
     boolean isOpen();
 

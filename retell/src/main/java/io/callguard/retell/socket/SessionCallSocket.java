@@ -21,6 +21,11 @@ public final class SessionCallSocket implements CallSocket {
     private final boolean dialledOut;
     private final Runnable sendFailed;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Frames handed to Jetty, and those Jetty reported written (or failed); guarded by this. */
+    private long queued;
+    private long written;
+    /** {@link #abort()} was called: the connection is dropped when the last queued frame is written. */
+    private boolean aborting;
 
     /**
      * @param dialledOut true when callguard opened the socket (dial-out mode)
@@ -50,24 +55,57 @@ public final class SessionCallSocket implements CallSocket {
         return dialledOut;
     }
 
-    /** Queues the frame with Jetty's non-blocking send; a write failure shows up as the session closing. */
+    /**
+     * Queues the frame with Jetty's non-blocking send; a write failure shows up as the session closing. Jetty writes
+     * a session's frames in the order they were queued, which {@link #abort()} relies on.
+     */
     @Override
     public boolean send(String json) {
-        if (!isOpen()) {
-            return false;
+        synchronized (this) {
+            if (!isOpen()) {
+                return false;
+            }
+            queued++;
+            session.sendText(json, Callback.from(this::written, failure -> {
+                sendFailed.run();
+                LOG.debug("frame to call {} ({}) not sent: {}", callId, connectionId, failure.toString());
+                written();
+            }));
         }
-        session.sendText(json, Callback.from(() -> {
-        }, failure -> {
-            sendFailed.run();
-            LOG.debug("frame to call {} ({}) not sent: {}", callId, connectionId, failure.toString());
-        }));
         return true;
+    }
+
+    private void written() {
+        boolean drop;
+        synchronized (this) {
+            written++;
+            drop = aborting && written == queued;
+        }
+        if (drop) {
+            session.disconnect();
+        }
     }
 
     @Override
     public void close(int code, String reason) {
         if (closed.compareAndSet(false, true)) {
             session.close(code, reason, Callback.NOOP);
+        }
+    }
+
+    /** Refuses further frames at once; the connection is dropped (no close frame) when the last one is written. */
+    @Override
+    public void abort() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        boolean drop;
+        synchronized (this) {
+            aborting = true;
+            drop = written == queued;
+        }
+        if (drop) {
+            session.disconnect();
         }
     }
 

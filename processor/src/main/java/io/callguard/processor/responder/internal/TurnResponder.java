@@ -1019,6 +1019,16 @@ public final class TurnResponder implements AutoCloseable {
         }
     }
 
+    /**
+     * Turns (and owed begin messages) this responder still has to answer: generating, or waiting for the call's
+     * admission. What a draining responder waits for before it closes.
+     */
+    public int openTurns() {
+        synchronized (calls) {
+            return (int) calls.values().stream().filter(t -> t.inFlight != null || t.waiting != null).count();
+        }
+    }
+
     public CircuitBreaker circuitBreaker() {
         return resilience.circuitBreaker();
     }
