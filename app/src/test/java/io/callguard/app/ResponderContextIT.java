@@ -88,7 +88,8 @@ class ResponderContextIT {
         broker = new EmbeddedKafka(dir, 0);
         broker.start();
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", broker.bootstrapServers()))) {
-            TopicBootstrap.ensure(admin, topics, PARTITIONS, (short) 1, 300_000, 30_000);
+            TopicBootstrap.ensure(admin, topics, PARTITIONS, (short) 1, 300_000,
+                    new KafkaClients(broker.bootstrapServers(), "").maxRecordBytes(), 30_000);
         }
         producer = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(),
                 new org.apache.kafka.common.serialization.ByteArraySerializer());

@@ -1,11 +1,14 @@
 package io.callguard.ingress;
 
+import io.callguard.ingress.internal.HeaderDeadline;
 import io.callguard.ingress.internal.LlmSocketHandler;
 import io.callguard.ingress.internal.RouteHandler;
 import io.callguard.ingress.internal.Router;
 import io.callguard.ingress.internal.WebhookHandler;
 import io.callguard.retell.socket.EdgeListener;
 import io.callguard.schemas.Topics;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -21,6 +24,7 @@ import org.apache.kafka.clients.producer.Producer;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
@@ -219,6 +223,7 @@ public final class IngressServer implements AutoCloseable {
         connector.setHost(config.httpHost());
         connector.setPort(config.httpPort());
         server.addConnector(connector);
+        limitPublicConnector();
         server.setHandler(handlers());
         // Graceful: requests waiting for Kafka get their answer (the ack timeout bounds the wait).
         server.setStopTimeout(config.ackTimeoutMs() + 1_000);
@@ -277,6 +282,26 @@ public final class IngressServer implements AutoCloseable {
     /** How webhooks are authenticated, so startup (and {@code /readyz}) can tell why they would be refused. */
     public SignatureMode signatureMode() {
         return config.signatureMode();
+    }
+
+    /**
+     * The public listener's bounds under abuse: Jetty's connection limit ({@code http.max-connections}; at the limit
+     * it stops accepting, and the idle timeout of connections already open is left as it is, since lowering it would
+     * apply to the WebSockets too), its idle timeout ({@code http.idle-timeout-ms}, HTTP only: a WebSocket takes
+     * {@code socket.idle-timeout-ms} at its upgrade) and the header deadline ({@code http.header-timeout-ms},
+     * {@link HeaderDeadline}). Webhook bodies have their own size, rate and budget limits (the webhook handler).
+     */
+    private void limitPublicConnector() {
+        connector.setIdleTimeout(config.httpIdleTimeoutMs());
+        NetworkConnectionLimit limit = new NetworkConnectionLimit(config.httpMaxConnections(), connector);
+        server.addBean(limit);
+        HeaderDeadline headers = new HeaderDeadline(connector.getScheduler(), config.httpHeaderTimeoutMs());
+        connector.getConnectionFactory(HttpConnectionFactory.class).addEventListener(headers);
+        Gauge.builder(IngressMetrics.HTTP_CONNECTIONS, limit, NetworkConnectionLimit::getNetworkConnectionCount)
+                .description("Network connections the public listener holds (http.max-connections)").register(meters);
+        FunctionCounter.builder(IngressMetrics.HTTP_HEADER_TIMEOUTS, headers, HeaderDeadline::closedCount)
+                .description("Connections closed because a request's headers did not complete in "
+                        + IngressConfig.HTTP_HEADER_TIMEOUT_MS_CONFIG).register(meters);
     }
 
     // The one place the handler tree is built.

@@ -124,7 +124,7 @@ class WebhookHandlerTest {
     }
 
     @Test
-    void shouldAcceptUnknownEventTypeAndTagItUnknown() throws Exception {
+    void shouldAcceptUnknownEventTypeAndTagItOther() throws Exception {
         // Given
         start(Map.of());
         byte[] body = webhook("call_pondered", "call_2");
@@ -140,7 +140,7 @@ class WebhookHandlerTest {
                 .deserialize(TOPICS.callEvents().name(), producer.history().get(0).value());
         assertThat(event.type()).isEqualTo("call_pondered");
         assertThat(event.idempotencyKey()).isEqualTo("webhook|call_pondered|call_2");
-        assertThat(timer(IngressMetrics.EVENT_UNKNOWN, IngressMetrics.OUTCOME_ACCEPTED).count()).isEqualTo(1);
+        assertThat(timer(IngressMetrics.EVENT_OTHER, IngressMetrics.OUTCOME_ACCEPTED).count()).isEqualTo(1);
     }
 
     @Test

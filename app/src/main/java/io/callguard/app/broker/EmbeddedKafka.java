@@ -1,5 +1,6 @@
 package io.callguard.app.broker;
 
+import io.callguard.common.RecordLimits;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -35,19 +36,34 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     private final Path dataDir;
     private final int requestedPort;
+    private final int maxMessageBytes;
     private KafkaRaftServer server;
     private int port;
 
     /**
+     * A broker that takes records up to the size the default webhook body limit makes.
+     *
      * @param dataDir       directory holding the broker's log under {@code kafka/}; created if missing
      * @param requestedPort the client port on 127.0.0.1; 0 picks a free one
      */
     public EmbeddedKafka(Path dataDir, int requestedPort) {
+        this(dataDir, requestedPort, RecordLimits.maxRecordBytes(RecordLimits.DEFAULT_MAX_BODY_BYTES));
+    }
+
+    /**
+     * @param maxMessageBytes the broker's {@code message.max.bytes}: the record size of topics created without an
+     *                        override of their own (Kafka Streams' changelogs); callguard's topics set theirs
+     */
+    public EmbeddedKafka(Path dataDir, int requestedPort, int maxMessageBytes) {
         if (requestedPort < 0 || requestedPort > 65_535) {
             throw new IllegalArgumentException("broker port must be 0..65535, was " + requestedPort);
         }
+        if (maxMessageBytes <= 0) {
+            throw new IllegalArgumentException("maxMessageBytes must be positive, was " + maxMessageBytes);
+        }
         this.dataDir = dataDir.toAbsolutePath();
         this.requestedPort = requestedPort;
+        this.maxMessageBytes = maxMessageBytes;
     }
 
     /**
@@ -63,7 +79,7 @@ public final class EmbeddedKafka implements AutoCloseable {
         try {
             Files.createDirectories(logDir);
             port = requestedPort == 0 ? freePort() : requestedPort;
-            Properties props = brokerProperties(logDir, port, freePort());
+            Properties props = brokerProperties(logDir, port, freePort(), maxMessageBytes);
             formatIfNeeded(logDir, props);
             KafkaRaftServer candidate = new KafkaRaftServer(new KafkaConfig(props, false), Time.SYSTEM);
             try {
@@ -120,7 +136,7 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
     }
 
-    private static Properties brokerProperties(Path logDir, int port, int controllerPort) {
+    private static Properties brokerProperties(Path logDir, int port, int controllerPort, int maxMessageBytes) {
         Properties p = new Properties();
         p.put("process.roles", "broker,controller");
         p.put("node.id", "1");
@@ -148,6 +164,8 @@ public final class EmbeddedKafka implements AutoCloseable {
         p.put("log.cleaner.dedupe.buffer.size", String.valueOf(4 * 1024 * 1024));
         p.put("log.cleaner.io.buffer.size", String.valueOf(512 * 1024));
         p.put("log.segment.bytes", String.valueOf(64 * 1024 * 1024));
+        p.put("message.max.bytes", String.valueOf(maxMessageBytes));
+        p.put("replica.fetch.max.bytes", String.valueOf(maxMessageBytes));
         return p;
     }
 
