@@ -111,6 +111,11 @@ final class BoundedBody implements Runnable {
         }
     }
 
+    /** Bytes of buffer allocated now: what this body costs the heap, grown only with the bytes received. */
+    int bufferCapacity() {
+        return buffer.length;
+    }
+
     @Override
     public void run() {
         while (!finished.get()) {
