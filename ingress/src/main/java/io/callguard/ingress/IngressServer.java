@@ -57,6 +57,7 @@ public final class IngressServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(IngressServer.class);
     private static final String THREAD_PREFIX = "callguard-ingress";
+    private static final int ACCEPT_QUEUE_SIZE = 1_024;
 
     private final IngressConfig config;
     private final Topics topics;
@@ -293,6 +294,10 @@ public final class IngressServer implements AutoCloseable {
      */
     private void limitPublicConnector() {
         connector.setIdleTimeout(config.httpIdleTimeoutMs());
+        // A burst of connections (Retell reconnecting every call's socket after a restart) waits in the kernel's
+        // queue for the acceptor instead of having its SYNs dropped and retried a second later (the JDK's default
+        // backlog is 50); the kernel caps it at net.core.somaxconn.
+        connector.setAcceptQueueSize(ACCEPT_QUEUE_SIZE);
         NetworkConnectionLimit limit = new NetworkConnectionLimit(config.httpMaxConnections(), connector);
         server.addBean(limit);
         HeaderDeadline headers = new HeaderDeadline(connector.getScheduler(), config.httpHeaderTimeoutMs());
