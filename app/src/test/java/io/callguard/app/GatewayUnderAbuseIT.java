@@ -3,8 +3,10 @@ package io.callguard.app;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.callguard.app.config.GatewayConfig;
+import io.callguard.common.RecordLimits;
 import io.callguard.ingress.IngressMetrics;
 import io.callguard.processor.ProcessorMetrics;
 import io.callguard.schemas.ArchiveReason;
@@ -24,7 +26,6 @@ import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
 import java.net.InetSocketAddress;
-import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -41,6 +42,10 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
 import org.eclipse.jetty.websocket.client.WebSocketClient;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -143,6 +148,33 @@ class GatewayUnderAbuseIT {
             assertThat(archive.valuesFor(callId)).extracting(CallArchive::reason).containsExactly(ArchiveReason.ENDED);
         }
         assertThat(meters().find(ProcessorMetrics.PRODUCTION_ERRORS_SKIPPED).counters()).isEmpty();
+    }
+
+    @Test
+    void shouldCreateTopicsForTheLargestRecordAndNameAnExistingOneThatIsTooSmall() throws Exception {
+        int maxRecord = RecordLimits.maxRecordBytes(RecordLimits.DEFAULT_MAX_BODY_BYTES);
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        logged.start();
+        ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(TopicBootstrap.class)).addAppender(logged);
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", gateway.bootstrapServers()))) {
+            // Given the gateway's own topics, and another deployment's call-events made with Kafka's 1 MB limit
+            ConfigResource ours = new ConfigResource(ConfigResource.Type.TOPIC, topics.callEvents().name());
+            Topics small = Topics.withPrefix("small.");
+            admin.createTopics(List.of(new NewTopic(small.callEvents().name(), 1, (short) 1)
+                    .configs(Map.of(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, "1048588")))).all().get(30, TimeUnit.SECONDS);
+
+            // When that deployment's topics are ensured
+            TopicBootstrap.ensure(admin, small, 1, (short) 1, 60_000, maxRecord, 30_000);
+
+            // Then ours take the largest record, and the small one is named with the setting to raise
+            assertThat(admin.describeConfigs(List.of(ours)).all().get(30, TimeUnit.SECONDS).get(ours)
+                    .get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG).value()).isEqualTo(String.valueOf(maxRecord));
+            assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage)
+                    .anyMatch(m -> m.contains(small.callEvents().name()) && m.contains("max.message.bytes=1048588")
+                            && m.contains(String.valueOf(maxRecord)));
+        } finally {
+            ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(TopicBootstrap.class)).detachAppender(logged);
+        }
     }
 
     @Test
