@@ -5,6 +5,7 @@ import io.callguard.app.config.AppConfig;
 import io.callguard.app.config.GatewayConfig;
 import io.callguard.app.dashboard.Dashboard;
 import io.callguard.common.KafkaClients;
+import io.callguard.common.RecordLimits;
 import io.callguard.common.Role;
 import io.callguard.common.RoleHealth;
 import io.callguard.egress.DialOutRole;
@@ -153,18 +154,22 @@ public final class Gateway implements AutoCloseable {
         RecordSchemas.warmUp();
 
         bootstrapServers = config.common().bootstrapServers();
+        // One record size for producers, topics and the embedded broker, from the largest webhook body accepted.
+        int maxRecordBytes = RecordLimits.maxRecordBytes(config.ingress().maxBodyBytes());
         if (bootstrapServers.isEmpty()) {
-            broker = new EmbeddedKafka(dataDir, app.brokerPort());
+            broker = new EmbeddedKafka(dataDir, app.brokerPort(), maxRecordBytes);
             broker.start();
             started.push(broker);
             bootstrapServers = broker.bootstrapServers();
         }
-        KafkaClients clients = new KafkaClients(bootstrapServers, config.nodeId(), config.common().topicReplication());
+        KafkaClients clients = new KafkaClients(bootstrapServers, config.nodeId(), maxRecordBytes,
+                config.common().topicReplication());
 
         admin = Admin.create(clients.admin("callguard-admin"));
         started.push(() -> admin.close(Duration.ofSeconds(2)));
         TopicBootstrap.ensure(admin, topics, config.common().partitions(), clients.replication(),
-                config.responder().cacheTtlMs(), List.of(config.processor().applicationId() + "-"), ADMIN_TIMEOUT_MS);
+                config.responder().cacheTtlMs(), clients.maxRecordBytes(),
+                List.of(config.processor().applicationId() + "-"), ADMIN_TIMEOUT_MS);
 
         boolean runsIngress = app.runs(AppConfig.ROLE_INGRESS);
         if (runsIngress && !app.runs(AppConfig.ROLE_EGRESS)) {

@@ -27,14 +27,13 @@ import org.slf4j.LoggerFactory;
 /**
  * Creates the topics of DESIGN.md when they are missing, replicated as configured; leaves existing ones as they
  * are, but says (a warning) where they disagree with the configuration: partitions, replication factor,
- * {@code min.insync.replicas}, Kafka Streams' internal topics included.
+ * {@code min.insync.replicas}, Kafka Streams' internal topics included. A topic whose
+ * {@code max.message.bytes} is below the largest record callguard writes is named too (a large webhook would then be
+ * refused by Kafka and answered 503 until its retries run out).
  */
 public final class TopicBootstrap {
 
     private static final Logger LOG = LoggerFactory.getLogger(TopicBootstrap.class);
-
-    /** Largest record on a callguard topic: a 1 MiB webhook body in its envelope, or base64 in a dead letter. */
-    public static final int MAX_MESSAGE_BYTES = io.callguard.common.KafkaClients.MAX_RECORD_BYTES;
 
     private TopicBootstrap() {
     }
@@ -45,13 +44,16 @@ public final class TopicBootstrap {
      * @param partitions               partitions of a topic created here
      * @param replication              replicas and min in-sync replicas of a topic created here
      * @param responseCacheRetentionMs how long the response cache's topic keeps a record ({@code cache.ttl-ms})
+     * @param maxMessageBytes          the {@code max.message.bytes} of a topic created here: the largest record
+     *                                 callguard writes ({@code KafkaClients.maxRecordBytes()})
      * @param internalPrefixes         name prefixes of Kafka Streams' internal topics (application ids followed by
      *                                 {@code -}) whose replication is checked too
      * @return the names of the topics created
      * @throws IllegalStateException when the cluster cannot be reached or refuses, within the timeout
      */
     public static List<String> ensure(Admin admin, Topics topics, int partitions, TopicReplication replication,
-                                      long responseCacheRetentionMs, List<String> internalPrefixes, long timeoutMs) {
+                                      long responseCacheRetentionMs, int maxMessageBytes, List<String> internalPrefixes,
+                                      long timeoutMs) {
         short replicationFactor = replication.factor();
         try {
             Set<String> existing = admin.listTopics().names().get(timeoutMs, TimeUnit.MILLISECONDS);
@@ -60,7 +62,7 @@ public final class TopicBootstrap {
                 if (!existing.contains(topic.name())) {
                     NewTopic newTopic = new NewTopic(topic.name(), Optional.of(partitions),
                             replicationFactor < 0 ? Optional.empty() : Optional.of(replicationFactor));
-                    Map<String, String> configs = new HashMap<>(configs(topics, topic, responseCacheRetentionMs));
+                    Map<String, String> configs = new HashMap<>(configs(topics, topic, responseCacheRetentionMs, maxMessageBytes));
                     if (replication.minInsyncReplicas() > 0) {
                         configs.put(TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG,
                                 String.valueOf(replication.minInsyncReplicas()));
@@ -85,6 +87,7 @@ public final class TopicBootstrap {
                 LOG.info("created topics {} with {} partitions", created, partitions);
             }
             warnOnPartitionMismatch(admin, topics, partitions, timeoutMs);
+            warnOnSmallRecordLimit(admin, topics, existing, maxMessageBytes, timeoutMs);
             List<String> checked = new ArrayList<>(topics.all().stream().map(Topic::name).toList());
             for (String name : existing) {
                 if (internalPrefixes.stream().anyMatch(name::startsWith) && !checked.contains(name)) {
@@ -109,9 +112,10 @@ public final class TopicBootstrap {
      * The configs of a topic created here: compacted ones keep the latest value per key; the response cache is
      * also deleted by time, since an entry past its TTL is never served.
      */
-    static Map<String, String> configs(Topics topics, Topic<String, ?> topic, long responseCacheRetentionMs) {
+    static Map<String, String> configs(Topics topics, Topic<String, ?> topic, long responseCacheRetentionMs,
+                                       int maxMessageBytes) {
         Map<String, String> configs = new HashMap<>();
-        configs.put(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(MAX_MESSAGE_BYTES));
+        configs.put(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(maxMessageBytes));
         if (topic.name().equals(topics.responseCache().name())) {
             configs.put(TopicConfig.CLEANUP_POLICY_CONFIG,
                     TopicConfig.CLEANUP_POLICY_COMPACT + "," + TopicConfig.CLEANUP_POLICY_DELETE);
@@ -163,6 +167,29 @@ public final class TopicBootstrap {
             }
         }
         return out;
+    }
+
+    /** Existing topics keep their settings; one that would refuse callguard's largest records is named. */
+    private static void warnOnSmallRecordLimit(Admin admin, Topics topics, Set<String> existing, int maxMessageBytes,
+                                               long timeoutMs)
+            throws ExecutionException, TimeoutException, InterruptedException {
+        List<ConfigResource> resources = topics.all().stream().map(Topic::name).filter(existing::contains)
+                .map(name -> new ConfigResource(ConfigResource.Type.TOPIC, name)).toList();
+        if (resources.isEmpty()) {
+            return;
+        }
+        Map<ConfigResource, Config> described = admin.describeConfigs(resources).all()
+                .get(timeoutMs, TimeUnit.MILLISECONDS);
+        described.forEach((resource, config) -> {
+            ConfigEntry entry = config.get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG);
+            if (entry != null && entry.value() != null && Long.parseLong(entry.value()) < maxMessageBytes) {
+                LOG.warn("topic {} has {}={}, below the {} bytes of callguard's largest record (a webhook body at "
+                        + "webhook.max-body-bytes, base64 in a dead letter): such a record is refused. Raise it, e.g. "
+                        + "kafka-configs --alter --entity-type topics --entity-name {} --add-config {}={}",
+                        resource.name(), TopicConfig.MAX_MESSAGE_BYTES_CONFIG, entry.value(), maxMessageBytes,
+                        resource.name(), TopicConfig.MAX_MESSAGE_BYTES_CONFIG, maxMessageBytes);
+            }
+        });
     }
 
     private static void warnOnPartitionMismatch(Admin admin, Topics topics, int partitions, long timeoutMs)

@@ -89,7 +89,8 @@ class ResponderContextIT {
         broker.start();
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", broker.bootstrapServers()))) {
             TopicBootstrap.ensure(admin, topics, PARTITIONS, new io.callguard.common.TopicReplication((short) 1, -1),
-                    300_000, java.util.List.of(), 30_000);
+                    300_000, new KafkaClients(broker.bootstrapServers(), "").maxRecordBytes(), java.util.List.of(),
+                    30_000);
         }
         producer = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(),
                 new org.apache.kafka.common.serialization.ByteArraySerializer());

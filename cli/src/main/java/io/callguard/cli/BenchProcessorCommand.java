@@ -108,9 +108,11 @@ public final class BenchProcessorCommand implements Callable<Integer> {
             settings.put(ProcessorConfig.CAPACITY_MAX_ACTIVE_CALLS_CONFIG, String.valueOf(Math.max(1, calls) * 2));
             settings.put(ProcessorConfig.CAPACITY_QUEUE_SIZE_CONFIG, "0");
             ProcessorConfig config = new ProcessorConfig(settings);
-            try (Admin admin = Admin.create(new KafkaClients(servers, "").admin("callguard-bench-processor"))) {
+            KafkaClients clients = new KafkaClients(servers, "");
+            try (Admin admin = Admin.create(clients.admin("callguard-bench-processor"))) {
                 TopicBootstrap.ensure(admin, topics, partitions, io.callguard.common.TopicReplication.BROKER_DEFAULT,
-                        new ResponderConfig(Map.of()).cacheTtlMs(), java.util.List.of(), 30_000);
+                        new ResponderConfig(Map.of()).cacheTtlMs(), clients.maxRecordBytes(), java.util.List.of(),
+                        30_000);
                 try {
                     return measure(out, servers, topics, config, work);
                 } finally {

@@ -6,46 +6,69 @@ import java.util.Objects;
 import java.util.Properties;
 import java.util.UUID;
 import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.producer.ProducerConfig;
 
 /**
- * The one factory of Kafka client properties: bootstrap servers and a client id named after the role and the
- * node. Each caller adds its client's own settings (acks, fetch waits, group) to the mutable map it gets.
+ * The one factory of Kafka client properties: bootstrap servers, a client id named after the role and the node,
+ * and the largest record callguard writes ({@link #maxRecordBytes()}, see {@link RecordLimits}), which every
+ * producer may send. Each caller adds its client's own settings (acks, fetch waits, group) to the mutable map it
+ * gets.
  */
 public final class KafkaClients {
 
-    /**
-     * The largest record callguard writes, and the {@code max.message.bytes} of its topics: a webhook body at its
-     * size limit, wrapped in its envelope (or base64 in a dead letter), must fit.
-     */
-    public static final int MAX_RECORD_BYTES = 4 * 1024 * 1024;
+    /** The producers' default {@code buffer.memory}, kept when it holds a few of the largest records. */
+    private static final long DEFAULT_BUFFER_MEMORY = 32L * 1024 * 1024;
+    /** How many of the largest records a producer's buffer holds at least. */
+    private static final int RECORDS_BUFFERED = 3;
 
     private final String bootstrapServers;
     private final String nodeId;
+    private final int maxRecordBytes;
     private final TopicReplication replication;
 
     /**
-     * Clients whose topics (Streams' internal ones included) take the broker's default replication.
+     * Clients for records of bodies up to {@link RecordLimits#DEFAULT_MAX_BODY_BYTES}, whose topics (Streams'
+     * internal ones included) take the broker's default replication.
      *
      * @param bootstrapServers the cluster actually in use (the embedded broker's when there is one)
      * @param nodeId           this instance's node id; empty or null: client ids carry no node
      */
     public KafkaClients(String bootstrapServers, String nodeId) {
-        this(bootstrapServers, nodeId, TopicReplication.BROKER_DEFAULT);
+        this(bootstrapServers, nodeId, RecordLimits.maxRecordBytes(RecordLimits.DEFAULT_MAX_BODY_BYTES));
     }
 
     /**
-     * @param replication how the topics these clients create are replicated (Streams' changelogs and repartition
-     *                    topics included)
+     * @param maxRecordBytes the largest record written ({@link RecordLimits#maxRecordBytes}); every producer's
+     *                       {@code max.request.size}
      */
-    public KafkaClients(String bootstrapServers, String nodeId, TopicReplication replication) {
+    public KafkaClients(String bootstrapServers, String nodeId, int maxRecordBytes) {
+        this(bootstrapServers, nodeId, maxRecordBytes, TopicReplication.BROKER_DEFAULT);
+    }
+
+    /**
+     * @param maxRecordBytes the largest record written ({@link RecordLimits#maxRecordBytes}); every producer's
+     *                       {@code max.request.size}
+     * @param replication    how the topics these clients create are replicated (Streams' changelogs and
+     *                       repartition topics included)
+     */
+    public KafkaClients(String bootstrapServers, String nodeId, int maxRecordBytes, TopicReplication replication) {
         this.bootstrapServers = Objects.requireNonNull(bootstrapServers, "bootstrapServers");
         this.nodeId = nodeId == null ? "" : nodeId.trim();
+        if (maxRecordBytes <= 0) {
+            throw new IllegalArgumentException("maxRecordBytes must be positive, was " + maxRecordBytes);
+        }
+        this.maxRecordBytes = maxRecordBytes;
         this.replication = Objects.requireNonNull(replication, "replication");
     }
 
     /** How callguard's topics are replicated. */
     public TopicReplication replication() {
         return replication;
+    }
+
+    /** The largest record a callguard producer sends; the topics' {@code max.message.bytes} must allow it. */
+    public int maxRecordBytes() {
+        return maxRecordBytes;
     }
 
     public String bootstrapServers() {
@@ -57,9 +80,20 @@ public final class KafkaClients {
         return nodeId.isEmpty() ? base : base + "-" + nodeId;
     }
 
-    /** Producer base properties: servers and client id. */
+    /**
+     * Producer base properties: servers, client id, and {@code max.request.size} (with a {@code buffer.memory} that
+     * holds a few such records), so the largest body accepted reaches Kafka whole.
+     */
     public Map<String, Object> producer(String clientIdBase) {
-        return base(clientIdBase);
+        Map<String, Object> p = base(clientIdBase);
+        p.putAll(producerRecordSize());
+        return p;
+    }
+
+    /** The producer settings that let the largest record through: {@code max.request.size}, {@code buffer.memory}. */
+    public Map<String, Object> producerRecordSize() {
+        return Map.of(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, maxRecordBytes,
+                ProducerConfig.BUFFER_MEMORY_CONFIG, Math.max(DEFAULT_BUFFER_MEMORY, (long) RECORDS_BUFFERED * maxRecordBytes));
     }
 
     /** Consumer base properties: servers and client id; no group unless the caller adds one. */

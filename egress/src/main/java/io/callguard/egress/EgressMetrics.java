@@ -1,5 +1,11 @@
 package io.callguard.egress;
 
+import io.callguard.common.MetricTags;
+import io.callguard.schemas.AgentResponse;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
 /**
  * Names of every metric the egress records, Micrometer style (exported to Prometheus as
  * {@code callguard_turn_latency_seconds} and so on), with their tag keys and values.
@@ -46,8 +52,8 @@ public final class EgressMetrics {
     public static final String TURN_FIRST_WORDS_LATENCY = "callguard.turn.first-words.latency";
     /**
      * Counter, tags {@link #TAG_OUTCOME} ({@link #OUTCOME_WHOLE}, {@link #OUTCOME_BRIDGED}, {@link #OUTCOME_CLOSED})
-     * and {@link #TAG_REASON} (the closing line's reason; {@link #REASON_NONE} otherwise): turns completed on the
-     * socket.
+     * and {@link #TAG_REASON} (the closing line's reason, {@link #closingReasonTag}; {@link #REASON_NONE} otherwise):
+     * turns completed on the socket.
      */
     public static final String TURN_OUTCOMES = "callguard.turn.outcomes";
     /** {@link #TURN_OUTCOMES} outcome: the answer with no filler before it. */
@@ -130,6 +136,24 @@ public final class EgressMetrics {
     public static final String OUTCOME_CONNECTED = "connected";
     public static final String OUTCOME_FAILED = "failed";
 
+    /** {@link #TAG_REASON} of a closing line whose record gave no reason. */
+    public static final String REASON_UNKNOWN = "unknown";
+    /**
+     * The closing-line reasons that get their own {@link #TAG_REASON} on {@link #TURN_OUTCOMES}: the responder's
+     * ({@link AgentResponse#REASONS}) and the edge's own ({@link #REASON_EDGE_TIMEOUT}, {@link #REASON_BUSY}).
+     */
+    public static final Set<String> CLOSING_REASONS = Stream.concat(AgentResponse.REASONS.stream(),
+            Stream.of(REASON_EDGE_TIMEOUT, REASON_BUSY)).collect(Collectors.toUnmodifiableSet());
+
     private EgressMetrics() {
+    }
+
+    /**
+     * The {@link #TAG_REASON} of a closing line: its reason when one of {@link #CLOSING_REASONS},
+     * {@link #REASON_UNKNOWN} when it has none, else {@link MetricTags#OTHER} (the reason is read off a topic, so
+     * anyone who can write there would otherwise choose the series).
+     */
+    public static String closingReasonTag(String reason) {
+        return reason == null || reason.isEmpty() ? REASON_UNKNOWN : MetricTags.oneOf(reason, CLOSING_REASONS);
     }
 }

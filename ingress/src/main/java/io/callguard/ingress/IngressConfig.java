@@ -1,5 +1,6 @@
 package io.callguard.ingress;
 
+import io.callguard.common.RecordLimits;
 import io.callguard.retell.RetellSignature;
 import java.util.HashMap;
 import java.util.Map;
@@ -42,6 +43,24 @@ public final class IngressConfig extends AbstractConfig {
             + "send it, so every instance of a deployment needs the same one. Empty: no authentication; keep "
             + "admin.host private then.";
 
+    public static final String HTTP_MAX_CONNECTIONS_CONFIG = "http.max-connections";
+    private static final String HTTP_MAX_CONNECTIONS_DOC = "Most network connections the public listener holds at "
+            + "once (HTTP and LLM WebSockets together; Jetty's NetworkConnectionLimit): at the limit it stops "
+            + "accepting until one closes, so a flood of connections costs a bounded amount of memory and file "
+            + "descriptors. Keep it above the calls this node carries (one socket each, plus webhooks) and below the "
+            + "process's file limit (ulimit -n).";
+
+    public static final String HTTP_IDLE_TIMEOUT_MS_CONFIG = "http.idle-timeout-ms";
+    private static final String HTTP_IDLE_TIMEOUT_MS_DOC = "An HTTP connection of the public listener with no bytes "
+            + "either way for this long is closed (a body read that stalls, a kept-alive connection left open). "
+            + "LLM WebSockets have their own, socket.idle-timeout-ms, from their upgrade on.";
+
+    public static final String HTTP_HEADER_TIMEOUT_MS_CONFIG = "http.header-timeout-ms";
+    private static final String HTTP_HEADER_TIMEOUT_MS_DOC = "A request's headers must be complete this long after "
+            + "the connection opened; a connection still sending them (or sending nothing) then is closed. On a "
+            + "kept-alive connection, one that receives bytes for this long without completing a request's headers "
+            + "is closed (within twice this). Applies to WebSocket upgrades, not to the sockets after them.";
+
     public static final String RETELL_API_KEY_CONFIG = "retell.api-key";
     private static final String RETELL_API_KEY_DOC = "Retell API key (the one marked for webhooks), used to verify "
             + "the x-retell-signature of every webhook. Without it every webhook is refused with 401, unless "
@@ -53,7 +72,29 @@ public final class IngressConfig extends AbstractConfig {
 
     public static final String WEBHOOK_MAX_BODY_BYTES_CONFIG = "webhook.max-body-bytes";
     private static final String WEBHOOK_MAX_BODY_BYTES_DOC = "Largest webhook body accepted; a larger one is "
-            + "refused with 413 without being read to its end.";
+            + "refused with 413 without being read to its end (at once when its Content-Length says so). The default, "
+            + "8 MiB, takes Retell's call_ended or call_analyzed of a 4-hour call (3.5 MB: the transcript three times, "
+            + "twice with word timings; an hour is about 0.9 MB) with more than twice its size to spare. Kafka's "
+            + "record limits (producers' max.request.size, the topics' max.message.bytes, the embedded broker's "
+            + "message.max.bytes) follow it: 4/3 of it (a dead letter's base64) plus 256 KiB.";
+
+    public static final String WEBHOOK_BODY_BUDGET_BYTES_CONFIG = "webhook.body-budget-bytes";
+    private static final String WEBHOOK_BODY_BUDGET_BYTES_DOC = "Webhook body bytes all requests together may hold "
+            + "at once, counted as they arrive and given back when the request is answered (after Kafka's ack). A body "
+            + "whose next bytes do not fit is refused with 503 and Retry-After (Retell retries), and counted. With "
+            + "its serialized record, the heap holds up to about twice this for webhooks. At least "
+            + "webhook.max-body-bytes.";
+
+    public static final String WEBHOOK_MIN_BODY_RATE_CONFIG = "webhook.min-body-bytes-per-second";
+    private static final String WEBHOOK_MIN_BODY_RATE_DOC = "Average rate a webhook body must arrive at, after "
+            + "webhook.body-rate-grace-ms from the end of its headers; a slower one is refused with 408 and its "
+            + "connection closed (a client that trickles a byte now and then holds no connection for long). Retell "
+            + "sends from data centres, megabytes a second; 0 disables the check (the idle timeout still applies).";
+
+    public static final String WEBHOOK_BODY_RATE_GRACE_MS_CONFIG = "webhook.body-rate-grace-ms";
+    private static final String WEBHOOK_BODY_RATE_GRACE_MS_DOC = "How long after its headers a webhook body is "
+            + "first held to webhook.min-body-bytes-per-second, so a slow start (TCP slow start, a pause of either "
+            + "side) is not judged.";
 
     public static final String WEBHOOK_ACK_TIMEOUT_MS_CONFIG = "webhook.ack-timeout-ms";
     private static final String WEBHOOK_ACK_TIMEOUT_MS_DOC = "How long a webhook waits for Kafka to acknowledge "
@@ -118,6 +159,9 @@ public final class IngressConfig extends AbstractConfig {
     private static final String SOCKET_AUTO_RECONNECT_DOC = "Whether the config message asks Retell for "
             + "auto_reconnect (pings every 2 s, and a new socket when 5 s pass without an answer).";
 
+    /** Upper bound of {@code webhook.max-body-bytes}: 256 MiB, whose records still fit Kafka's int sizes. */
+    private static final int MAX_BODY_BYTES_LIMIT = 256 * 1024 * 1024;
+
     private static final ConfigDef DEFINITION = new ConfigDef()
             .define(HTTP_HOST_CONFIG, Type.STRING, "127.0.0.1", new ConfigDef.NonEmptyString(), Importance.HIGH,
                     HTTP_HOST_DOC)
@@ -126,11 +170,23 @@ public final class IngressConfig extends AbstractConfig {
                     ADMIN_HOST_DOC)
             .define(ADMIN_PORT_CONFIG, Type.INT, 8081, Range.between(0, 65535), Importance.HIGH, ADMIN_PORT_DOC)
             .define(ADMIN_TOKEN_CONFIG, Type.PASSWORD, null, Importance.HIGH, ADMIN_TOKEN_DOC)
+            .define(HTTP_MAX_CONNECTIONS_CONFIG, Type.INT, 5_000, Range.between(1, 1_000_000), Importance.MEDIUM,
+                    HTTP_MAX_CONNECTIONS_DOC)
+            .define(HTTP_IDLE_TIMEOUT_MS_CONFIG, Type.LONG, 30_000L, Range.between(1_000L, 3_600_000L),
+                    Importance.LOW, HTTP_IDLE_TIMEOUT_MS_DOC)
+            .define(HTTP_HEADER_TIMEOUT_MS_CONFIG, Type.LONG, 5_000L, Range.between(100L, 600_000L), Importance.LOW,
+                    HTTP_HEADER_TIMEOUT_MS_DOC)
             .define(RETELL_API_KEY_CONFIG, Type.PASSWORD, null, Importance.HIGH, RETELL_API_KEY_DOC)
             .define(WEBHOOK_INSECURE_SKIP_SIGNATURE_CONFIG, Type.BOOLEAN, false, Importance.MEDIUM,
                     WEBHOOK_INSECURE_SKIP_SIGNATURE_DOC)
-            .define(WEBHOOK_MAX_BODY_BYTES_CONFIG, Type.INT, 1_048_576, Range.atLeast(1), Importance.MEDIUM,
-                    WEBHOOK_MAX_BODY_BYTES_DOC)
+            .define(WEBHOOK_MAX_BODY_BYTES_CONFIG, Type.INT, RecordLimits.DEFAULT_MAX_BODY_BYTES,
+                    Range.between(1, MAX_BODY_BYTES_LIMIT), Importance.MEDIUM, WEBHOOK_MAX_BODY_BYTES_DOC)
+            .define(WEBHOOK_BODY_BUDGET_BYTES_CONFIG, Type.LONG, 64L * 1024 * 1024, Range.atLeast(1L),
+                    Importance.MEDIUM, WEBHOOK_BODY_BUDGET_BYTES_DOC)
+            .define(WEBHOOK_MIN_BODY_RATE_CONFIG, Type.LONG, 16_384L, Range.atLeast(0L), Importance.LOW,
+                    WEBHOOK_MIN_BODY_RATE_DOC)
+            .define(WEBHOOK_BODY_RATE_GRACE_MS_CONFIG, Type.LONG, 2_000L, Range.between(0L, 600_000L),
+                    Importance.LOW, WEBHOOK_BODY_RATE_GRACE_MS_DOC)
             .define(WEBHOOK_ACK_TIMEOUT_MS_CONFIG, Type.LONG, 5_000L, Range.between(1L, 9_000L), Importance.MEDIUM,
                     WEBHOOK_ACK_TIMEOUT_MS_DOC)
             .define(WEBHOOK_SIGNATURE_TOLERANCE_MS_CONFIG, Type.LONG, RetellSignature.DEFAULT_TOLERANCE_MS,
@@ -161,6 +217,10 @@ public final class IngressConfig extends AbstractConfig {
         if (adminPort() != 0 && adminPort() == httpPort()) {
             throw new ConfigException(ADMIN_PORT_CONFIG, adminPort(), "must differ from " + HTTP_PORT_CONFIG
                     + ": the admin routes are kept off the public listener");
+        }
+        if (bodyBudgetBytes() < maxBodyBytes()) {
+            throw new ConfigException(WEBHOOK_BODY_BUDGET_BYTES_CONFIG, bodyBudgetBytes(), "must be at least "
+                    + WEBHOOK_MAX_BODY_BYTES_CONFIG + " (" + maxBodyBytes() + "), or the largest body is never taken");
         }
     }
 
@@ -201,6 +261,32 @@ public final class IngressConfig extends AbstractConfig {
 
     public int maxBodyBytes() {
         return getInt(WEBHOOK_MAX_BODY_BYTES_CONFIG);
+    }
+
+    /** The webhook body bytes all requests may hold at once. */
+    public long bodyBudgetBytes() {
+        return getLong(WEBHOOK_BODY_BUDGET_BYTES_CONFIG);
+    }
+
+    /** The average rate, bytes a second, a webhook body must keep after the grace; 0 for no check. */
+    public long minBodyBytesPerSecond() {
+        return getLong(WEBHOOK_MIN_BODY_RATE_CONFIG);
+    }
+
+    public long bodyRateGraceMs() {
+        return getLong(WEBHOOK_BODY_RATE_GRACE_MS_CONFIG);
+    }
+
+    public int httpMaxConnections() {
+        return getInt(HTTP_MAX_CONNECTIONS_CONFIG);
+    }
+
+    public long httpIdleTimeoutMs() {
+        return getLong(HTTP_IDLE_TIMEOUT_MS_CONFIG);
+    }
+
+    public long httpHeaderTimeoutMs() {
+        return getLong(HTTP_HEADER_TIMEOUT_MS_CONFIG);
     }
 
     public long ackTimeoutMs() {

@@ -1,5 +1,6 @@
 package io.callguard.ingress;
 
+import io.callguard.common.MetricTags;
 import io.callguard.retell.frames.InteractionType;
 import io.callguard.retell.webhook.WebhookEvent;
 import java.util.Set;
@@ -11,6 +12,15 @@ public final class IngressMetrics {
     public static final String WEBHOOK_LATENCY = "callguard.webhook.latency";
     /** Counter, webhooks answered later than {@code webhook.slow-threshold-ms}. Tags: event, outcome. */
     public static final String WEBHOOK_SLOW = "callguard.webhook.slow";
+    /**
+     * Gauge, bytes: webhook bodies held by requests not answered yet, against {@code webhook.body-budget-bytes}
+     * (Prometheus {@code callguard_webhook_body_in_flight_bytes}).
+     */
+    public static final String WEBHOOK_BODY_IN_FLIGHT = "callguard.webhook.body.in-flight";
+    /** Gauge: network connections the public listener holds, HTTP and WebSockets ({@code http.max-connections}). */
+    public static final String HTTP_CONNECTIONS = "callguard.http.connections";
+    /** Counter: connections closed because a request's headers did not complete in {@code http.header-timeout-ms}. */
+    public static final String HTTP_HEADER_TIMEOUTS = "callguard.http.header-timeouts";
     /**
      * Counter, webhooks refused (4xx and 5xx). Tag: reason. The reason is kept off the latency timer (one
      * histogram per reason would multiply its buckets); duplicates are known only to the processor
@@ -65,11 +75,13 @@ public final class IngressMetrics {
     public static final String OUTCOME_ACCEPTED = "accepted";
     public static final String OUTCOME_REJECTED = "rejected";
 
-    /** The {@code event} tag of a webhook whose type is not one of {@link #KNOWN_EVENTS}, or not known yet. */
+    /** The {@code event} tag of a webhook whose type is not known yet (refused before its body was parsed). */
     public static final String EVENT_UNKNOWN = "unknown";
+    /** The {@code event} tag of a webhook whose type is not one of {@link #KNOWN_EVENTS}. */
+    public static final String EVENT_OTHER = MetricTags.OTHER;
 
     /** The {@code type} tag of a frame with an interaction type not in {@link #KNOWN_INTERACTIONS}. */
-    public static final String FRAME_UNKNOWN = "unknown";
+    public static final String FRAME_OTHER = MetricTags.OTHER;
     /** The {@code type} tag of a text frame refused as bad input (dead-lettered). */
     public static final String FRAME_INVALID = "invalid";
     /** The {@code type} tag of a binary frame. */
@@ -77,23 +89,25 @@ public final class IngressMetrics {
     /** The {@code type} tag of a frame over {@code socket.max-frame-bytes}. */
     public static final String FRAME_TOO_LARGE = "too_large";
 
-    /** Retell's interaction types, each its own {@code type} tag; any other is tagged {@link #FRAME_UNKNOWN}. */
+    /** Retell's interaction types, each its own {@code type} tag; any other is tagged {@link #FRAME_OTHER}. */
     public static final Set<String> KNOWN_INTERACTIONS = InteractionType.ALL;
 
-    /** Webhook types that get their own {@code event} tag; any other is tagged {@link #EVENT_UNKNOWN}. */
+    /** Webhook types that get their own {@code event} tag; any other is tagged {@link #EVENT_OTHER}. */
     public static final Set<String> KNOWN_EVENTS = WebhookEvent.ALL;
 
     private IngressMetrics() {
     }
 
-    /** The {@code event} tag of a webhook type: itself when known, else {@link #EVENT_UNKNOWN}, keeping tags bounded. */
+    /**
+     * The {@code event} tag of a webhook type: itself when known, {@link #EVENT_OTHER} when not, {@link #EVENT_UNKNOWN}
+     * when there is none yet (null), keeping tags bounded.
+     */
     public static String eventTag(String event) {
-        return event != null && KNOWN_EVENTS.contains(event) ? event : EVENT_UNKNOWN;
+        return event == null ? EVENT_UNKNOWN : MetricTags.oneOf(event, KNOWN_EVENTS);
     }
 
-    /** The {@code type} tag of an interaction type: itself when known, else {@link #FRAME_UNKNOWN}. */
+    /** The {@code type} tag of an interaction type: itself when known, else {@link #FRAME_OTHER}. */
     public static String frameTag(String interactionType) {
-        return interactionType != null && KNOWN_INTERACTIONS.contains(interactionType) ? interactionType
-                : FRAME_UNKNOWN;
+        return MetricTags.oneOf(interactionType, KNOWN_INTERACTIONS);
     }
 }

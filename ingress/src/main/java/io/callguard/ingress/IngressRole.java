@@ -94,8 +94,7 @@ public final class IngressRole implements Role {
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 2_000);
         p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
         p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
-        // A webhook body at its size limit, wrapped in its envelope (or base64 in a dead letter), must fit.
-        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, KafkaClients.MAX_RECORD_BYTES);
+        // max.request.size comes with the base: a webhook body at its size limit (or base64 in a dead letter) fits.
         return p;
     }
 

@@ -2,12 +2,15 @@ package io.callguard.ingress;
 
 import io.callguard.ingress.internal.AdminAuth;
 import io.callguard.ingress.internal.ByConnector;
+import io.callguard.ingress.internal.HeaderDeadline;
 import io.callguard.ingress.internal.LlmSocketHandler;
 import io.callguard.ingress.internal.RouteHandler;
 import io.callguard.ingress.internal.Router;
 import io.callguard.ingress.internal.WebhookHandler;
 import io.callguard.retell.socket.EdgeListener;
 import io.callguard.schemas.Topics;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -28,6 +31,7 @@ import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.GracefulHandler;
@@ -65,6 +69,7 @@ public final class IngressServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(IngressServer.class);
     private static final String THREAD_PREFIX = "callguard-ingress";
+    private static final int ACCEPT_QUEUE_SIZE = 1_024;
 
     private final IngressConfig config;
     private final Topics topics;
@@ -253,9 +258,9 @@ public final class IngressServer implements AutoCloseable {
         // parsed as JSON; on direct buffers each byte read is a bounds-checked native access, which showed in
         // profiles of the turn path (Retell frames carry the whole transcript, so they grow with the call).
         http.setUseInputDirectByteBuffers(false);
-        connector = listener("public", config.httpHost(), config.httpPort(), http);
+        connector = listener("public", config.httpHost(), config.httpPort(), http, this::limitPublicConnector);
         if (!adminRoutes.isEmpty()) {
-            adminConnector = listener("admin", config.adminHost(), config.adminPort(), http);
+            adminConnector = listener("admin", config.adminHost(), config.adminPort(), http, c -> { });
         }
         server.setHandler(handlers());
         // Graceful: requests waiting for Kafka get their answer (the ack timeout bounds the wait).
@@ -270,11 +275,14 @@ public final class IngressServer implements AutoCloseable {
     }
 
     /** A listener of the server, bound at once so that a taken address is reported with the listener's name. */
-    private ServerConnector listener(String name, String host, int port, HttpConfiguration http) {
+    /** @param limits what is set on the connector before it binds (the accept queue must be) */
+    private ServerConnector listener(String name, String host, int port, HttpConfiguration http,
+                                     java.util.function.Consumer<ServerConnector> limits) {
         ServerConnector listener = new ServerConnector(server, new HttpConnectionFactory(http));
         listener.setName(name);
         listener.setHost(host);
         listener.setPort(port);
+        limits.accept(listener);
         server.addConnector(listener);
         try {
             listener.open();
@@ -387,6 +395,30 @@ public final class IngressServer implements AutoCloseable {
     /** How webhooks are authenticated, so startup (and {@code /readyz}) can tell why they would be refused. */
     public SignatureMode signatureMode() {
         return config.signatureMode();
+    }
+
+    /**
+     * The public listener's bounds under abuse: Jetty's connection limit ({@code http.max-connections}; at the limit
+     * it stops accepting, and the idle timeout of connections already open is left as it is, since lowering it would
+     * apply to the WebSockets too), its idle timeout ({@code http.idle-timeout-ms}, HTTP only: a WebSocket takes
+     * {@code socket.idle-timeout-ms} at its upgrade) and the header deadline ({@code http.header-timeout-ms},
+     * {@link HeaderDeadline}). Webhook bodies have their own size, rate and budget limits (the webhook handler).
+     */
+    private void limitPublicConnector(ServerConnector connector) {
+        connector.setIdleTimeout(config.httpIdleTimeoutMs());
+        // A burst of connections (Retell reconnecting every call's socket after a restart) waits in the kernel's
+        // queue for the acceptor instead of having its SYNs dropped and retried a second later (the JDK's default
+        // backlog is 50); the kernel caps it at net.core.somaxconn.
+        connector.setAcceptQueueSize(ACCEPT_QUEUE_SIZE);
+        NetworkConnectionLimit limit = new NetworkConnectionLimit(config.httpMaxConnections(), connector);
+        server.addBean(limit);
+        HeaderDeadline headers = new HeaderDeadline(connector.getScheduler(), config.httpHeaderTimeoutMs());
+        connector.getConnectionFactory(HttpConnectionFactory.class).addEventListener(headers);
+        Gauge.builder(IngressMetrics.HTTP_CONNECTIONS, limit, NetworkConnectionLimit::getNetworkConnectionCount)
+                .description("Network connections the public listener holds (http.max-connections)").register(meters);
+        FunctionCounter.builder(IngressMetrics.HTTP_HEADER_TIMEOUTS, headers, HeaderDeadline::closedCount)
+                .description("Connections closed because a request's headers did not complete in "
+                        + IngressConfig.HTTP_HEADER_TIMEOUT_MS_CONFIG).register(meters);
     }
 
     // The one place the handler tree is built.

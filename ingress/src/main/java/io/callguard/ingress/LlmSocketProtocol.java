@@ -2,6 +2,7 @@ package io.callguard.ingress;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.callguard.common.RecordLimits;
 import io.callguard.retell.IdempotencyKeys;
 import io.callguard.retell.frames.FrameParser;
 import io.callguard.retell.frames.FrameWriter;
@@ -26,6 +27,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -63,11 +65,14 @@ import org.slf4j.LoggerFactory;
  *       thread, keyed by call id), so the processor can free a slot whose socket never came back.</li>
  * </ul>
  *
- * <p>Records are handed to one producing thread through a bounded queue, so a {@code send} that blocks (metadata
- * missing, buffer full) never holds a socket thread and its pings. A record that cannot be queued or that Kafka
- * refuses is logged and counted ({@value IngressMetrics#SOCKET_PRODUCE_FAILURES}); the caller still gets an answer
- * from the edge watchdog, which started at {@link EdgeListener#turnRequested}. {@link #close()} drains the queue for
- * a bounded time; close it after the sockets and before the producer.
+ * <p>Records are handed to one producing thread through a queue bounded in records ({@value #PRODUCE_QUEUE_CAPACITY})
+ * and in bytes ({@value #PRODUCE_QUEUE_BYTES}, or two of the largest records when {@code socket.max-frame-bytes} makes
+ * them larger), so a {@code send} that blocks (metadata missing, buffer full) never holds a socket thread and its
+ * pings, and a stalled broker cannot fill the heap: Retell's frames carry the whole transcript, so a long call's
+ * records are hundreds of kilobytes each. A record that cannot be queued or that Kafka refuses is logged and counted
+ * ({@value IngressMetrics#SOCKET_PRODUCE_FAILURES}); the caller still gets an answer from the edge watchdog, which
+ * started at {@link EdgeListener#turnRequested}. {@link #close()} drains the queue for a bounded time; close it after
+ * the sockets and before the producer.
  */
 public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseable {
 
@@ -83,6 +88,12 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
 
     /** Records waiting for the producing thread; beyond this they are counted as lost ({@code queue_full}). */
     static final int PRODUCE_QUEUE_CAPACITY = 10_000;
+    /**
+     * Bytes of records waiting for the producing thread; beyond this they are counted as lost ({@code queue_full}).
+     * 64 MiB: a few seconds of a busy node's frames (500 calls, a frame each a second, a 100 KB transcript each) while
+     * the broker does not take them, a small part of the heap.
+     */
+    static final long PRODUCE_QUEUE_BYTES = 64L * 1024 * 1024;
     private static final long CLOSE_DRAIN_MS = 2_000;
     private static final String THREAD_NAME = "callguard-ingress-socket-produce";
 
@@ -101,6 +112,9 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
     private final Function<String, GreetingPolicy.Begin> begins;
     private final boolean beginOwed;
     private final ThreadPoolExecutor sender;
+    private final long maxQueuedBytes;
+    /** Bytes of the records queued for the producing thread and not yet handed to the producer. */
+    private final AtomicLong queuedBytes = new AtomicLong();
 
     /** A protocol that takes every socket for a call's first (no busy line, no reconnect seen). */
     public LlmSocketProtocol(IngressConfig config, Topics topics, Producer<String, byte[]> producer,
@@ -123,6 +137,15 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
     public LlmSocketProtocol(IngressConfig config, Topics topics, Producer<String, byte[]> producer,
                              MeterRegistry meters, Clock clock, String nodeId, EdgeListener listener,
                              Function<String, GreetingPolicy.Begin> begins) {
+        this(config, topics, producer, meters, clock, nodeId, listener, begins, PRODUCE_QUEUE_CAPACITY,
+                Math.max(PRODUCE_QUEUE_BYTES, 2L * RecordLimits.maxRecordBytes(config.socketMaxFrameBytes())));
+    }
+
+    /** A protocol with its produce queue bounded as given (tests fill it without filling the heap). */
+    LlmSocketProtocol(IngressConfig config, Topics topics, Producer<String, byte[]> producer, MeterRegistry meters,
+                      Clock clock, String nodeId, EdgeListener listener, Function<String, GreetingPolicy.Begin> begins,
+                      int maxQueuedRecords, long maxQueuedBytes) {
+        this.maxQueuedBytes = maxQueuedBytes;
         this.beginOwed = config.socketBeginOwed();
         this.maxFrameBytes = config.socketMaxFrameBytes();
         this.greeting = config.socketGreeting();
@@ -137,7 +160,7 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
         this.begins = begins;
         // One thread keeps the records of a call in the order their frames arrived.
         this.sender = new ThreadPoolExecutor(1, 1, 0L, TimeUnit.MILLISECONDS,
-                new ArrayBlockingQueue<>(PRODUCE_QUEUE_CAPACITY), r -> {
+                new ArrayBlockingQueue<>(maxQueuedRecords), r -> {
                     Thread t = new Thread(r, THREAD_NAME);
                     t.setDaemon(true);
                     return t;
@@ -306,9 +329,23 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
     }
 
     private void produce(ProducerRecord<String, byte[]> record, String what, String callId) {
+        long bytes = record.value().length + (record.key() == null ? 0 : record.key().length());
+        if (queuedBytes.addAndGet(bytes) > maxQueuedBytes) {
+            queuedBytes.addAndGet(-bytes);
+            produceFailed("queue_full", what, callId, "the produce queue holds more than " + maxQueuedBytes + " bytes");
+            return;
+        }
         try {
-            sender.execute(() -> send(record, what, callId));
+            sender.execute(() -> {
+                try {
+                    send(record, what, callId);
+                } finally {
+                    // The producer copied the record into its own buffer (bounded by buffer.memory), or refused it.
+                    queuedBytes.addAndGet(-bytes);
+                }
+            });
         } catch (RejectedExecutionException e) {
+            queuedBytes.addAndGet(-bytes);
             String reason = sender.isShutdown() ? "closed" : "queue_full";
             produceFailed(reason, what, callId, reason);
         }

@@ -22,7 +22,13 @@ class IngressConfigTest {
         assertThat(config.adminToken()).isNull();
         assertThat(config.retellApiKey()).isNull();
         assertThat(config.insecureSkipSignature()).isFalse();
-        assertThat(config.maxBodyBytes()).isEqualTo(1_048_576);
+        assertThat(config.maxBodyBytes()).isEqualTo(8 * 1_048_576);
+        assertThat(config.bodyBudgetBytes()).isEqualTo(64L * 1_048_576);
+        assertThat(config.minBodyBytesPerSecond()).isEqualTo(16_384L);
+        assertThat(config.bodyRateGraceMs()).isEqualTo(2_000L);
+        assertThat(config.httpMaxConnections()).isEqualTo(5_000);
+        assertThat(config.httpIdleTimeoutMs()).isEqualTo(30_000L);
+        assertThat(config.httpHeaderTimeoutMs()).isEqualTo(5_000L);
         assertThat(config.ackTimeoutMs()).isEqualTo(5_000L);
         assertThat(config.signatureToleranceMs()).isEqualTo(300_000L);
         assertThat(config.slowThresholdMs()).isEqualTo(500L);
@@ -84,6 +90,16 @@ class IngressConfigTest {
     }
 
     @Test
+    void shouldRefuseABodyBudgetSmallerThanOneBodyNamingBothKeys() {
+        assertThatThrownBy(() -> new IngressConfig(Map.of("webhook.max-body-bytes", "2048",
+                "webhook.body-budget-bytes", "2047")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("webhook.body-budget-bytes").hasMessageContaining("webhook.max-body-bytes");
+        assertThat(new IngressConfig(Map.of("webhook.max-body-bytes", "2048", "webhook.body-budget-bytes", "2048"))
+                .bodyBudgetBytes()).isEqualTo(2_048L);
+    }
+
+    @Test
     void shouldTreatEmptyApiKeyAsNone() {
         assertThat(new IngressConfig(Map.of("retell.api-key", "")).signatureMode()).isEqualTo(SignatureMode.NO_API_KEY);
     }
@@ -110,6 +126,11 @@ class IngressConfigTest {
         "webhook.ack-timeout-ms, 0",
         "webhook.ack-timeout-ms, 9001",
         "webhook.max-body-bytes, 0",
+        "webhook.max-body-bytes, 268435457",
+        "webhook.min-body-bytes-per-second, -1",
+        "http.max-connections, 0",
+        "http.idle-timeout-ms, 999",
+        "http.header-timeout-ms, 99",
         "webhook.signature-tolerance-ms, -1",
         "webhook.slow-threshold-ms, -1",
         "http.host, ''",
@@ -132,9 +153,11 @@ class IngressConfigTest {
     @Test
     void shouldDeclareEveryKeyOnceWithItsDoc() {
         assertThat(IngressConfig.definition().names()).containsExactlyInAnyOrder(
-                "http.host", "http.port", "admin.host", "admin.port", "admin.token", "retell.api-key",
-                "webhook.insecure-skip-signature",
-                "webhook.max-body-bytes", "webhook.ack-timeout-ms", "webhook.signature-tolerance-ms",
+                "http.host", "http.port", "http.max-connections", "http.idle-timeout-ms", "http.header-timeout-ms",
+                "admin.host", "admin.port", "admin.token",
+                "retell.api-key", "webhook.insecure-skip-signature", "webhook.max-body-bytes",
+                "webhook.body-budget-bytes", "webhook.min-body-bytes-per-second", "webhook.body-rate-grace-ms",
+                "webhook.ack-timeout-ms", "webhook.signature-tolerance-ms",
                 "webhook.slow-threshold-ms", "capacity.inbound-busy-agent-id", "socket.token",
                 "socket.max-frame-bytes", "socket.idle-timeout-ms",
                 "socket.greeting", "socket.begin-message", "socket.auto-reconnect");

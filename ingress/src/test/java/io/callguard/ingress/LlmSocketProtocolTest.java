@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.clients.producer.MockProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -157,6 +158,75 @@ class LlmSocketProtocolTest {
         assertThat(meters.counter(IngressMetrics.SOCKET_PRODUCE_FAILURES, IngressMetrics.TAG_REASON, "closed").count())
                 .isEqualTo(1.0);
         assertThat(ProducedEvents.withoutOpens(producer.history())).isEmpty();
+    }
+
+    @Test
+    void shouldBoundTheProduceQueueInBytesAndStillTellTheWatchdogOfALostTurn() throws Exception {
+        // Given a producer stuck in send (a broker that does not take records; outside MockProducer's lock, which its
+        // history takes too) and a queue of at most 8,000 bytes
+        CountDownLatch stuck = new CountDownLatch(1);
+        MockProducer<String, byte[]> blocking = new MockProducer<>(true, null, new StringSerializer(),
+                new ByteArraySerializer()) {
+            @Override
+            public java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata> send(
+                    ProducerRecord<String, byte[]> record, org.apache.kafka.clients.producer.Callback callback) {
+                try {
+                    stuck.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return super.send(record, callback);
+            }
+        };
+        RecordingEdgeListener edge = new RecordingEdgeListener(() -> blocking.history().size());
+        protocol.close();
+        protocol = new LlmSocketProtocol(new IngressConfig(Map.of(IngressConfig.SOCKET_MAX_FRAME_BYTES_CONFIG, 1_024)),
+                TOPICS, blocking, meters, Clock.fixed(Instant.ofEpochMilli(NOW), ZoneOffset.UTC), "node-test", edge,
+                null, 10_000, 8_000);
+        String frame = "{\"interaction_type\":\"update_only\",\"transcript\":[{\"role\":\"user\",\"content\":\""
+                + "x".repeat(900) + "\"}]}";
+
+        // When frames of about a kilobyte keep coming, far fewer than the queue's 10,000 records
+        for (int i = 0; i < 20; i++) {
+            protocol.text(socket, frame);
+        }
+        protocol.text(socket, "{\"interaction_type\":\"response_required\",\"response_id\":5,\"transcript\":[]}");
+
+        // Then the records past 8,000 bytes are lost and counted as queue_full, the turn among them, whose budget the
+        // edge watchdog still started
+        double lost = meters.counter(IngressMetrics.SOCKET_PRODUCE_FAILURES, IngressMetrics.TAG_REASON, "queue_full")
+                .count();
+        assertThat(lost).isBetween(13.0, 19.0);
+        assertThat(edge.turns).extracting(RecordingEdgeListener.Turn::responseId).containsExactly(5L);
+
+        // When the broker takes records again
+        stuck.countDown();
+        await().atMost(WAIT).until(() -> blocking.history().size() == 21 - (int) lost);
+
+        // Then the queue has room again
+        protocol.text(socket, frame);
+        await().atMost(WAIT).until(() -> blocking.history().size() == 22 - (int) lost);
+    }
+
+    @Test
+    void shouldKeepTheNumberOfSeriesFixedWhateverInteractionTypesComeIn() {
+        // Given frames of 100 interaction types nobody knows, counted
+        unknownFrames(0, 100);
+        int series = meters.getMeters().size();
+
+        // When 100 more come, each of a type not seen before
+        unknownFrames(100, 200);
+
+        // Then no series was added: they count under "other"
+        assertThat(meters.getMeters()).hasSize(series);
+        assertThat(meters.counter(IngressMetrics.SOCKET_FRAMES, IngressMetrics.TAG_TYPE, IngressMetrics.FRAME_OTHER)
+                .count()).isEqualTo(200.0);
+    }
+
+    private void unknownFrames(int from, int to) {
+        for (int i = from; i < to; i++) {
+            protocol.text(socket, "{\"interaction_type\":\"made_up_" + i + "\",\"surprise_" + i + "\":1}");
+        }
     }
 
     @Test

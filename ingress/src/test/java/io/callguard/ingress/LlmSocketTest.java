@@ -333,7 +333,7 @@ class LlmSocketTest {
         assertThat(events).extracting(CallEvent::responseId).containsExactly(null, null, 3L, null);
         events.forEach(SchemaAssertions::assertMatchesSchema);
         assertThat(listener.turns).extracting(RecordingEdgeListener.Turn::responseId).containsExactly(3L);
-        assertThat(meters.counter(IngressMetrics.SOCKET_FRAMES, IngressMetrics.TAG_TYPE, "unknown").count())
+        assertThat(meters.counter(IngressMetrics.SOCKET_FRAMES, IngressMetrics.TAG_TYPE, "other").count())
                 .isEqualTo(1.0);
         assertThat(meters.counter(IngressMetrics.SOCKET_FRAMES, IngressMetrics.TAG_TYPE, "update_only").count())
                 .isEqualTo(1.0);

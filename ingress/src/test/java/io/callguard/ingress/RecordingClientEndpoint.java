@@ -69,6 +69,11 @@ public class RecordingClientEndpoint implements Session.Listener.AutoDemanding {
         return closed.get(5, TimeUnit.SECONDS);
     }
 
+    /** True once the socket closed, by either side. */
+    public boolean isClosed() {
+        return closed.isDone();
+    }
+
     public void send(String text) {
         session.sendText(text, Callback.NOOP);
     }

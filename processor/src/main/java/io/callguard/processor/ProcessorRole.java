@@ -23,6 +23,7 @@ import java.util.Properties;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
@@ -183,6 +184,10 @@ public final class ProcessorRole implements Role {
         // (measured: p50 107 ms instead of ~10 ms, README "Processing guarantee"); under
         // exactly_once_v2 the commit flushes anyway.
         p.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), LINGER_MS);
+        // A dead letter of the largest call event carries it in base64; the changelogs Streams creates take records
+        // as large as callguard's own topics do (the broker's 1 MB default would refuse a state with big metadata).
+        clients.producerRecordSize().forEach((key, value) -> p.put(StreamsConfig.producerPrefix(key), value));
+        p.put(StreamsConfig.topicPrefix(TopicConfig.MAX_MESSAGE_BYTES_CONFIG), String.valueOf(clients.maxRecordBytes()));
         // Output Kafka refuses: retry what is retriable, skip what can never be written, fail on the rest
         // (see the class for why).
         p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, SkipUnwritableOutputHandler.class);

@@ -4,9 +4,11 @@ import static io.callguard.processor.TestEvents.callAnalyzed;
 import static io.callguard.processor.TestEvents.callEnded;
 import static io.callguard.processor.TestEvents.callStarted;
 import static io.callguard.processor.TestEvents.redelivery;
+import static io.callguard.processor.TestEvents.webhook;
 import static io.callguard.processor.TopologyFixture.T0;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.callguard.common.MetricTags;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.CallState;
 import io.callguard.schemas.CallStatus;
@@ -161,6 +163,34 @@ class CallStateTopologyTest {
         assertThat(state.disconnectionReason()).isEqualTo("user_hangup");
         assertThat(state.retellStatus()).isEqualTo("analyzed_status");
         assertThat(state.agentVersion()).isEqualTo(3);
+    }
+
+    @Test
+    void shouldCountEventTypesNobodyKnowsUnderOneSeries() {
+        // Given a live call, and 100 events of 100 types nobody knows, each delivered twice
+        fixture.send(callStarted("c1", T0));
+        unknownTypes(0, 100);
+        int series = fixture.meters.getMeters().size();
+
+        // When 100 more come, each of a type not seen before
+        unknownTypes(100, 200);
+
+        // Then no series was added: applied and duplicates count them under "other"
+        assertThat(fixture.meters.getMeters()).hasSize(series);
+        assertThat(fixture.count(ProcessorMetrics.EVENTS_APPLIED, ProcessorMetrics.TAG_KIND, MetricTags.OTHER))
+                .isEqualTo(200);
+        assertThat(fixture.count(ProcessorMetrics.DUPLICATES_DROPPED, ProcessorMetrics.TAG_KIND, MetricTags.OTHER))
+                .isEqualTo(200);
+        assertThat(fixture.count(ProcessorMetrics.EVENTS_APPLIED, ProcessorMetrics.TAG_KIND, "call_started"))
+                .isEqualTo(1);
+    }
+
+    private void unknownTypes(int from, int to) {
+        for (int i = from; i < to; i++) {
+            CallEvent made = webhook("c1", "made_up_" + i, T0 + i, call -> { });
+            fixture.send(made);
+            fixture.send(redelivery(made));
+        }
     }
 
     @Test

@@ -1,6 +1,7 @@
 package io.callguard.schemas;
 
 import java.util.List;
+import java.util.Set;
 import java.util.Objects;
 
 /**
@@ -58,6 +59,17 @@ public record AgentResponse(
 
     /** Version 2 adds the actions other than end_call, agent interrupts, frames and quiet periods. */
     public static final int SCHEMA_VERSION = 2;
+
+    /** The {@code reason} of a busy answer to a refused call whose rejection reason is not known. */
+    public static final String REASON_CAPACITY = "capacity";
+    /**
+     * Every {@code reason} the responder writes: why a closing line was said (the responder's fallback reasons) and
+     * why a busy line was (the call's rejection reason, or {@value #REASON_CAPACITY}). Readers that count by reason
+     * (metric tags, dashboards) count any other value as one "other", so a record on the topic cannot grow them.
+     */
+    public static final Set<String> REASONS = Set.of("timeout", "circuit_open", "bulkhead_full", "error", "stall",
+            "max_answer", "admission_unknown", REASON_CAPACITY, CallState.REJECTED_QUEUE_FULL,
+            CallState.REJECTED_QUEUE_TIMEOUT);
 
     /** A record of a turn's answer ({@code response} frames), the default. */
     public static final String SCOPE_TURN = "turn";

@@ -84,6 +84,11 @@ public record CallState(
     /** Version 2 added the socket fields ({@code connection_id}, {@code socket_opened_at_ms}, {@code socket_lost_at_ms}). */
     public static final int SCHEMA_VERSION = 2;
 
+    /** {@code rejection_reason} of a call refused because its partition's slots and queue were full. */
+    public static final String REJECTED_QUEUE_FULL = "queue_full";
+    /** {@code rejection_reason} of a call that waited in the queue past {@code capacity.queue-timeout-ms}. */
+    public static final String REJECTED_QUEUE_TIMEOUT = "queue_timeout";
+
     public CallState {
         Objects.requireNonNull(callId, "callId");
         Objects.requireNonNull(status, "status");

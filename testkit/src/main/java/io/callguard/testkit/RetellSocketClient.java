@@ -98,6 +98,20 @@ public final class RetellSocketClient implements Session.Listener.AutoDemanding 
         }
     }
 
+    /**
+     * The {@code content_complete:true} response for {@code responseId}, skipping every other frame (pings, fillers,
+     * chunks, other ids), or fails after the timeout.
+     */
+    public Frame nextComplete(long responseId, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            Frame f = next(ResponseType.RESPONSE, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+            if (f.json().path("response_id").asLong() == responseId && f.json().path("content_complete").asBoolean()) {
+                return f;
+            }
+        }
+    }
+
     /** Every frame received so far. */
     public List<Frame> received() {
         synchronized (all) {

@@ -1,5 +1,6 @@
 package io.callguard.app.broker;
 
+import io.callguard.common.RecordLimits;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -38,6 +39,7 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     private final Path dataDir;
     private final int requestedPort;
+    private final int maxMessageBytes;
     /** The cluster this broker is a node of, or null for the single embedded node. */
     private final ClusterLayout layout;
     private final int nodeId;
@@ -45,23 +47,36 @@ public final class EmbeddedKafka implements AutoCloseable {
     private int port;
 
     /**
-     * The single embedded node.
+     * A broker that takes records up to the size the default webhook body limit makes.
      *
      * @param dataDir       directory holding the broker's log under {@code kafka/}; created if missing
      * @param requestedPort the client port on 127.0.0.1; 0 picks a free one
      */
     public EmbeddedKafka(Path dataDir, int requestedPort) {
+        this(dataDir, requestedPort, RecordLimits.maxRecordBytes(RecordLimits.DEFAULT_MAX_BODY_BYTES));
+    }
+
+    /**
+     * @param maxMessageBytes the broker's {@code message.max.bytes}: the record size of topics created without an
+     *                        override of their own (Kafka Streams' changelogs); callguard's topics set theirs
+     */
+    public EmbeddedKafka(Path dataDir, int requestedPort, int maxMessageBytes) {
         if (requestedPort < 0 || requestedPort > 65_535) {
             throw new IllegalArgumentException("broker port must be 0..65535, was " + requestedPort);
         }
+        if (maxMessageBytes <= 0) {
+            throw new IllegalArgumentException("maxMessageBytes must be positive, was " + maxMessageBytes);
+        }
         this.dataDir = dataDir.toAbsolutePath();
         this.requestedPort = requestedPort;
+        this.maxMessageBytes = maxMessageBytes;
         this.layout = null;
         this.nodeId = 1;
     }
 
     /**
-     * One node of a cluster, on the layout's ports, with its log under the layout's directory for it.
+     * One node of a cluster, on the layout's ports, with its log under the layout's directory for it; it takes
+     * records up to the size the default webhook body limit makes.
      *
      * @throws IllegalArgumentException when the layout has no such node
      */
@@ -70,6 +85,7 @@ public final class EmbeddedKafka implements AutoCloseable {
         this.nodeId = nodeId;
         this.dataDir = layout.nodeDir(nodeId);
         this.requestedPort = layout.clientPort(nodeId);
+        this.maxMessageBytes = RecordLimits.maxRecordBytes(RecordLimits.DEFAULT_MAX_BODY_BYTES);
     }
 
     /**
@@ -89,12 +105,13 @@ public final class EmbeddedKafka implements AutoCloseable {
             if (layout == null) {
                 port = requestedPort == 0 ? freePort() : requestedPort;
                 int controllerPort = freePort();
-                props = brokerProperties(logDir, 1, port, controllerPort, "1@127.0.0.1:" + controllerPort, 1);
+                props = brokerProperties(logDir, 1, port, controllerPort, "1@127.0.0.1:" + controllerPort, 1,
+                        maxMessageBytes);
                 clusterId = Uuid.randomUuid().toString();
             } else {
                 port = requestedPort;
                 props = brokerProperties(logDir, nodeId, port, layout.controllerPort(nodeId), layout.voters(),
-                        layout.replicas());
+                        layout.replicas(), maxMessageBytes);
                 clusterId = layout.clusterId();
             }
             formatIfNeeded(logDir, props, clusterId);
@@ -164,7 +181,7 @@ public final class EmbeddedKafka implements AutoCloseable {
      *                 minimum in-sync replicas is one less (at least 1), so one node of three may be down
      */
     static Properties brokerProperties(Path logDir, int nodeId, int port, int controllerPort, String voters,
-                                       int replicas) {
+                                       int replicas, int maxMessageBytes) {
         String rf = String.valueOf(replicas);
         String minIsr = String.valueOf(Math.max(1, replicas - 1));
         Properties p = new Properties();
@@ -195,6 +212,8 @@ public final class EmbeddedKafka implements AutoCloseable {
         p.put("log.cleaner.dedupe.buffer.size", String.valueOf(4 * 1024 * 1024));
         p.put("log.cleaner.io.buffer.size", String.valueOf(512 * 1024));
         p.put("log.segment.bytes", String.valueOf(64 * 1024 * 1024));
+        p.put("message.max.bytes", String.valueOf(maxMessageBytes));
+        p.put("replica.fetch.max.bytes", String.valueOf(maxMessageBytes));
         return p;
     }
 

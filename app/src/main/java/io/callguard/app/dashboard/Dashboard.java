@@ -329,7 +329,7 @@ public final class Dashboard implements AutoCloseable {
         responsesByKind.merge(response.kind().wireName(), 1L, Long::sum);
         appLatency.recordValue(Math.max(1, (response.createdAtMs() - response.requestReceivedAtMs()) * 1000));
         if (response.kind() == ResponseKind.FALLBACK || response.kind() == ResponseKind.BUSY) {
-            String reason = response.reason() == null ? "unknown" : response.reason();
+            String reason = EgressMetrics.closingReasonTag(response.reason());
             fallbacksByReason.merge(reason, 1L, Long::sum);
             Map<String, Object> f = new LinkedHashMap<>();
             f.put("call_id", response.callId());

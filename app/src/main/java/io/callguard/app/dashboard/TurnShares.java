@@ -1,5 +1,6 @@
 package io.callguard.app.dashboard;
 
+import io.callguard.egress.EgressMetrics;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.ResponseKind;
 import java.util.LinkedHashMap;
@@ -57,7 +58,7 @@ final class TurnShares {
                     whole++;
                 }
             }
-            case FALLBACK -> closedByReason.merge(r.reason() == null ? "unknown" : r.reason(), 1L, Long::sum);
+            case FALLBACK -> closedByReason.merge(EgressMetrics.closingReasonTag(r.reason()), 1L, Long::sum);
             default -> {
             }
         }

@@ -102,8 +102,8 @@ public final class EgressMeters {
             return;
         }
         if (kind == ResponseKind.FALLBACK || kind == ResponseKind.BUSY) {
-            registry.counter(TURN_OUTCOMES, TAG_OUTCOME, OUTCOME_CLOSED, TAG_REASON,
-                    reason == null || reason.isEmpty() ? "unknown" : reason).increment();
+            registry.counter(TURN_OUTCOMES, TAG_OUTCOME, OUTCOME_CLOSED, TAG_REASON, closingReasonTag(reason))
+                    .increment();
         } else {
             registry.counter(TURN_OUTCOMES, TAG_OUTCOME, fillerSaid ? OUTCOME_BRIDGED : OUTCOME_WHOLE,
                     TAG_REASON, REASON_NONE).increment();

@@ -3,6 +3,7 @@ package io.callguard.egress.internal;
 import static io.callguard.egress.internal.EdgeFixture.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.callguard.common.MetricTags;
 import io.callguard.egress.EgressMetrics;
 import io.callguard.schemas.AgentResponse;
 import io.callguard.schemas.ResponseKind;
@@ -102,5 +103,28 @@ class TurnOutcomeMetersTest {
         assertThat(firstWordsMs("fallback")).isEqualTo(50.0);
         assertThat(firstWordsMs("filler")).isEqualTo((double) BUDGET_MS);
         assertThat(completes(socket)).isEqualTo(2);
+    }
+
+    @Test
+    void shouldCountClosingLinesOfReasonsNobodyKnowsUnderOneSeries() {
+        // Given 100 turns closed with 100 reasons no responder writes (a record anyone could put on the topic)
+        RecordingSocket socket = fx.open("c1");
+        closeTurns(socket, 1, 100);
+        int series = fx.meters.getMeters().size();
+
+        // When 100 more come, each with a reason not seen before
+        closeTurns(socket, 101, 200);
+
+        // Then no series was added: they count under "other"
+        assertThat(fx.meters.getMeters()).hasSize(series);
+        assertThat(outcome(EgressMetrics.OUTCOME_CLOSED, MetricTags.OTHER)).isEqualTo(200.0);
+    }
+
+    private void closeTurns(RecordingSocket socket, long from, long to) {
+        for (long id = from; id <= to; id++) {
+            fx.request(socket, id);
+            fx.deliver(new AgentResponse(AgentResponse.SCHEMA_VERSION, CALL, id, ResponseKind.FALLBACK,
+                    "made_up_" + id, "Sorry.", true, null, 0, 0, T0, "node-a"));
+        }
     }
 }

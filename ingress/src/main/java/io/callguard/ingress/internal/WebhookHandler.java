@@ -17,8 +17,10 @@ import io.callguard.schemas.EventSource;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.Topic;
 import io.callguard.schemas.Topics;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.BaseUnits;
 import java.io.IOException;
 import java.time.Clock;
 import java.util.Map;
@@ -45,7 +47,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Decisions, in the order they are taken:
  * <ul>
- *   <li>body over {@code webhook.max-body-bytes} (declared or read): 413, counted, not dead-lettered;</li>
+ *   <li>body over {@code webhook.max-body-bytes} (declared, at once, or read): 413, counted, not dead-lettered;</li>
+ *   <li>body slower than {@code webhook.min-body-bytes-per-second} after {@code webhook.body-rate-grace-ms}: 408 and
+ *       the connection closed, counted ({@code body_too_slow});</li>
+ *   <li>no room in {@code webhook.body-budget-bytes} for the body's next bytes (all requests' bodies together): 503
+ *       with {@code Retry-After: 1} and the connection closed, counted ({@code body_budget_exhausted}); the bytes
+ *       read so far are dropped at once. Bodies are buffered as they arrive, never sized from
+ *       {@code Content-Length} (see {@link BoundedBody});</li>
  *   <li>signature missing, malformed, stale or wrong, or no API key configured: 401, counted, not
  *       dead-lettered (such a request need not come from Retell; dead-lettering it would let anyone flood the
  *       topic);</li>
@@ -83,6 +91,8 @@ public final class WebhookHandler extends Handler.Abstract {
     private static final int MAX_CALL_ID_LENGTH = 256;
     private static final Map<String, String> RETRY_AFTER = Map.of(HttpHeader.RETRY_AFTER.asString(), "1");
     private static final Map<String, String> CLOSE = Map.of(HttpHeader.CONNECTION.asString(), "close");
+    private static final Map<String, String> RETRY_AFTER_CLOSE = Map.of(HttpHeader.RETRY_AFTER.asString(), "1",
+            HttpHeader.CONNECTION.asString(), "close");
     // HTTP requires a challenge on every 401; this one names the scheme and header a client must use.
     private static final Map<String, String> CHALLENGE = Map.of(HttpHeader.WWW_AUTHENTICATE.asString(),
             "Retell-Signature header=\"" + RetellSignature.HEADER + "\"");
@@ -90,6 +100,8 @@ public final class WebhookHandler extends Handler.Abstract {
     private final SignatureMode mode;
     private final RetellSignature signature;
     private final int maxBodyBytes;
+    private final BoundedBody.Limits bodyLimits;
+    private final BodyBudget bodyBudget;
     private final long ackTimeoutMs;
     private final long slowThresholdNanos;
     private final Topic<String, CallEvent> callEvents;
@@ -115,6 +127,8 @@ public final class WebhookHandler extends Handler.Abstract {
                 ? new RetellSignature(config.retellApiKey().value(), clock, config.signatureToleranceMs())
                 : null;
         this.maxBodyBytes = config.maxBodyBytes();
+        this.bodyLimits = new BoundedBody.Limits(maxBodyBytes, config.minBodyBytesPerSecond(), config.bodyRateGraceMs());
+        this.bodyBudget = new BodyBudget(config.bodyBudgetBytes());
         this.ackTimeoutMs = config.ackTimeoutMs();
         this.slowThresholdNanos = TimeUnit.MILLISECONDS.toNanos(config.slowThresholdMs());
         this.callEvents = topics.callEvents();
@@ -125,6 +139,9 @@ public final class WebhookHandler extends Handler.Abstract {
         this.nodeId = nodeId;
         this.inboundCapacity = Objects.requireNonNull(inboundCapacity, "inboundCapacity");
         this.inboundBusyAgentId = config.inboundBusyAgentId();
+        Gauge.builder(IngressMetrics.WEBHOOK_BODY_IN_FLIGHT, bodyBudget, BodyBudget::held)
+                .description("Webhook body bytes held by requests not answered yet (webhook.body-budget-bytes)")
+                .baseUnit(BaseUnits.BYTES).register(meters);
     }
 
     @Override
@@ -136,7 +153,8 @@ public final class WebhookHandler extends Handler.Abstract {
                     "body of " + declared + " bytes is over the limit of " + maxBodyBytes, CLOSE);
             return true;
         }
-        BoundedBody.read(request, maxBodyBytes, new BoundedBody.Listener() {
+        BoundedBody body = new BoundedBody(request, bodyLimits, bodyBudget, clock,
+                request.getComponents().getScheduler(), new BoundedBody.Listener() {
             @Override
             public void onBody(byte[] body) {
                 onReceived(exchange, body);
@@ -149,11 +167,29 @@ public final class WebhookHandler extends Handler.Abstract {
             }
 
             @Override
+            public void onTooSlow(long bytesSeen, long elapsedMs) {
+                LOG.debug("webhook body too slow: {} bytes in {} ms", bytesSeen, elapsedMs);
+                exchange.refuse(408, "body_too_slow", "the body came slower than "
+                        + bodyLimits.minBytesPerSecond() + " bytes a second", CLOSE);
+            }
+
+            @Override
+            public void onOverBudget(long bytesSeen) {
+                LOG.warn("webhook refused with 503: bodies in flight hold {} of {} bytes, no room for this one's next "
+                        + "bytes ({} so far)", bodyBudget.held(), bodyBudget.limit(), bytesSeen);
+                exchange.refuse(503, "body_budget_exhausted", "too many webhook bodies in flight; retry",
+                        RETRY_AFTER_CLOSE);
+            }
+
+            @Override
             public void onFailure(Throwable failure) {
                 LOG.debug("webhook body could not be read", failure);
                 exchange.refuse(400, "body_read_failed", "the body could not be read", CLOSE);
             }
         });
+        // Known to the exchange before any answer, which gives its bytes back.
+        exchange.body = body;
+        body.start();
         return true;
     }
 
@@ -270,21 +306,25 @@ public final class WebhookHandler extends Handler.Abstract {
                 () -> exchange.refuse(503, "ack_timeout",
                         "Kafka did not acknowledge within " + ackTimeoutMs + " ms", RETRY_AFTER),
                 ackTimeoutMs, TimeUnit.MILLISECONDS);
+        // The callback keeps the names only: the event's payload tree (a long call's transcript) is garbage now.
+        String type = event.type();
+        String callId = event.callId();
+        String eventId = event.eventId();
         try {
-            producer.send(new ProducerRecord<>(callEvents.name(), event.callId(), value), (metadata, error) -> {
+            producer.send(new ProducerRecord<>(callEvents.name(), callId, value), (metadata, error) -> {
                 boolean answered = error == null
-                        ? exchange.accept(HttpReply.json(200, new Accepted("accepted", event.eventId())))
+                        ? exchange.accept(HttpReply.json(200, new Accepted("accepted", eventId)))
                         : exchange.refuse(503, "kafka_error", "Kafka refused the event", RETRY_AFTER);
                 if (error != null) {
-                    LOG.warn("webhook {} of call {} not produced: {}", event.type(), event.callId(), error.toString());
+                    LOG.warn("webhook {} of call {} not produced: {}", type, callId, error.toString());
                 }
                 if (!answered) {
-                    LOG.debug("webhook {} of call {} ({}) completed after its 503: {}", event.type(), event.callId(),
-                            event.eventId(), error == null ? "acknowledged" : error.toString());
+                    LOG.debug("webhook {} of call {} ({}) completed after its 503: {}", type, callId, eventId,
+                            error == null ? "acknowledged" : error.toString());
                 }
             });
         } catch (RuntimeException e) {
-            LOG.warn("webhook {} of call {} not produced: {}", event.type(), event.callId(), e.toString());
+            LOG.warn("webhook {} of call {} not produced: {}", type, callId, e.toString());
             exchange.refuse(503, "kafka_error", "Kafka refused the event", RETRY_AFTER);
         }
     }
@@ -340,6 +380,8 @@ public final class WebhookHandler extends Handler.Abstract {
         final AtomicBoolean answered = new AtomicBoolean();
         volatile String event;
         volatile Scheduler.Task timeout;
+        /** The body being read, or read; its bytes go back to the budget when this exchange is answered. */
+        volatile BoundedBody body;
 
         Exchange(Request request, Response response, Callback callback) {
             this.request = request;
@@ -370,6 +412,10 @@ public final class WebhookHandler extends Handler.Abstract {
             Scheduler.Task armed = timeout;
             if (armed != null) {
                 armed.cancel();
+            }
+            BoundedBody read = body;
+            if (read != null) {
+                read.release();
             }
             String eventTag = IngressMetrics.eventTag(event);
             long nanos = sample.stop(Timer.builder(IngressMetrics.WEBHOOK_LATENCY)

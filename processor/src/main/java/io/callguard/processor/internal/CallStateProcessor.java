@@ -160,7 +160,8 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
             next = folded;
         }
         save(next, nowMs);
-        meters.counter(ProcessorMetrics.EVENTS_APPLIED, ProcessorMetrics.TAG_KIND, event.type()).increment();
+        meters.counter(ProcessorMetrics.EVENTS_APPLIED, ProcessorMetrics.TAG_KIND, ProcessorMetrics.kindTag(event.type()))
+                .increment();
         CallStatus before = prior == null ? null : prior.status();
         boolean wasLive = prior != null && isLive(before);
         // The TTL timer's due time is rounded up to a granularity (ttlDueAtMs): most events of a live call
@@ -244,7 +245,7 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
                     capacity.queuedCount().get(), capacity.capacity());
             return call.toBuilder().status(CallStatus.QUEUED).queuedAtMs(nowMs).build();
         }
-        String reason = "queue_full";
+        String reason = CallState.REJECTED_QUEUE_FULL;
         rejected(call.callId(), reason);
         return call.toBuilder().status(CallStatus.REJECTED).rejectionReason(reason).build();
     }
@@ -341,7 +342,7 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
             timers.schedule(CallTimers.Kind.QUEUE_TIMEOUT, callId, dueAtMs);
             return;
         }
-        String reason = "queue_timeout";
+        String reason = CallState.REJECTED_QUEUE_TIMEOUT;
         capacity.leaveQueue(callId);
         rejected(callId, reason);
         CallState rejected = call.toBuilder().status(CallStatus.REJECTED).rejectionReason(reason).updatedAtMs(nowMs)
@@ -432,7 +433,8 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
             // Counted on the state for the archive, but not forwarded: a duplicate is not a change of the call.
             states.put(state.callId(), state.toBuilder().duplicatesDropped(state.duplicatesDropped() + 1).build());
         }
-        meters.counter(ProcessorMetrics.DUPLICATES_DROPPED, ProcessorMetrics.TAG_KIND, event.type()).increment();
+        meters.counter(ProcessorMetrics.DUPLICATES_DROPPED, ProcessorMetrics.TAG_KIND,
+                ProcessorMetrics.kindTag(event.type())).increment();
     }
 
     private void deadLetter(Record<String, byte[]> record, String reason, String detail, long nowMs) {

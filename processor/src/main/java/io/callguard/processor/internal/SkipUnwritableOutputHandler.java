@@ -36,7 +36,7 @@ public final class SkipUnwritableOutputHandler implements ProductionExceptionHan
             return Response.retry();
         }
         if (exception instanceof RecordTooLargeException) {
-            return skip(context, record.topic(), exception);
+            return skip(context, record.topic(), exception, ProcessorMetrics.SKIPPED_TOO_LARGE);
         }
         LOG.error("cannot write to {} (input {}-{}@{}); failing the stream thread", record.topic(), context.topic(),
                 context.partition(), context.offset(), exception);
@@ -47,14 +47,13 @@ public final class SkipUnwritableOutputHandler implements ProductionExceptionHan
     @SuppressWarnings("rawtypes")
     public Response handleSerializationError(ErrorHandlerContext context, ProducerRecord record, Exception exception,
                                              SerializationExceptionOrigin origin) {
-        return skip(context, record.topic(), exception);
+        return skip(context, record.topic(), exception, ProcessorMetrics.SKIPPED_SERIALIZATION);
     }
 
-    private Response skip(ErrorHandlerContext context, String topic, Exception exception) {
+    private Response skip(ErrorHandlerContext context, String topic, Exception exception, String reason) {
         LOG.error("skipping an output record to {} (input {}-{}@{}): {}", topic, context.topic(), context.partition(),
                 context.offset(), exception.toString());
-        meters.counter(ProcessorMetrics.PRODUCTION_ERRORS_SKIPPED, ProcessorMetrics.TAG_REASON,
-                exception.getClass().getSimpleName()).increment();
+        meters.counter(ProcessorMetrics.PRODUCTION_ERRORS_SKIPPED, ProcessorMetrics.TAG_REASON, reason).increment();
         return Response.resume();
     }
 }

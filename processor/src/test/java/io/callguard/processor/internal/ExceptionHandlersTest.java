@@ -77,7 +77,7 @@ class ExceptionHandlersTest {
                 .isEqualTo(ProductionExceptionHandler.Result.RESUME);
         assertThat(meters.find(ProcessorMetrics.PRODUCTION_ERRORS_SKIPPED).counters())
                 .extracting(counter -> counter.getId().getTag(ProcessorMetrics.TAG_REASON))
-                .containsExactlyInAnyOrder("RecordTooLargeException", "SerializationException");
+                .containsExactlyInAnyOrder(ProcessorMetrics.SKIPPED_TOO_LARGE, ProcessorMetrics.SKIPPED_SERIALIZATION);
     }
 
     private static ErrorHandlerContext context() {

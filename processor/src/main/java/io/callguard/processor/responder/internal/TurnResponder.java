@@ -747,7 +747,7 @@ public final class TurnResponder implements AutoCloseable {
     }
 
     private static String busyReason(CallTrack track) {
-        return track.rejectionReason == null ? "capacity" : track.rejectionReason;
+        return track.rejectionReason == null ? AgentResponse.REASON_CAPACITY : track.rejectionReason;
     }
 
     /** One complete record that answers a begin or turn with a line, not from the backend. */
