@@ -33,10 +33,17 @@ public final class Drill {
 
     /** How long the drill waits, at its end, for answers whose words already flow to complete. */
     static final Duration ANSWER_DRAIN = Duration.ofSeconds(15);
+    /** Retell retries a failed webhook up to 3 times (../shared/retell-protocol.md); the gap is not documented. */
+    static final int WEBHOOK_RETRIES = 3;
+    static final Duration WEBHOOK_RETRY_GAP = Duration.ofSeconds(1);
 
     private final DrillOptions options;
     private final Consumer<String> progress;
     private final DrillReport report;
+    private Faults faults = new Faults(List.of());
+    /** Where to audit the gateway's topics after the drill; null: no audit. */
+    private String auditBootstrapServers;
+    private io.callguard.schemas.Topics auditTopics;
     /** The webhook sender, over the same Jetty client as the sockets; set while {@link #run} runs. */
     private volatile SignedWebhooks webhooks;
     private final CountDownLatch ended = new CountDownLatch(1);
@@ -58,6 +65,22 @@ public final class Drill {
     /** The report being filled in: its counts may be read while the drill runs (its histograms only after). */
     DrillReport report() {
         return report;
+    }
+
+    /** Kills these processes (SIGKILL) at their times into the run, and reports what each did to the turns. */
+    public Drill withFaults(List<Faults.Kill> kills) {
+        this.faults = new Faults(kills);
+        return this;
+    }
+
+    /**
+     * After the run, reads {@code topics} on the gateway's Kafka: every acknowledged webhook must be on call-events
+     * and every ended call archived once as ended.
+     */
+    public Drill withAudit(String bootstrapServers, io.callguard.schemas.Topics topics) {
+        this.auditBootstrapServers = bootstrapServers;
+        this.auditTopics = topics;
+        return this;
     }
 
     /** Runs the drill to its end and returns what it measured. */
@@ -91,6 +114,8 @@ public final class Drill {
         long started = System.nanoTime();
         double cpuAtStart = processCpuSeconds();
         TurnClassifier classifier = new TurnClassifier(options.fillerLines(), options.closingLines());
+        faults.schedule(scheduler, started);
+        java.util.Set<String> endedCalls = java.util.concurrent.ConcurrentHashMap.newKeySet();
         try {
             List<SimulatedCall> calls = new ArrayList<>();
             java.util.Set<String> lateStarts = new java.util.HashSet<>();
@@ -158,17 +183,32 @@ public final class Drill {
                     continue;
                 }
                 String reason = call.disconnectionReason();
-                CompletableFuture<Void> ended = webhook(WebhookEvent.CALL_ENDED, call.callId(), reason);
+                endedCalls.add(call.callId());
+                CompletableFuture<Void> callEnded = webhook(WebhookEvent.CALL_ENDED, call.callId(), reason);
                 if (lateStarts.contains(call.callId())) {
-                    ended = ended.thenCompose(x -> webhook(WebhookEvent.CALL_STARTED, call.callId(), null));
+                    callEnded = callEnded.thenCompose(x -> webhook(WebhookEvent.CALL_STARTED, call.callId(), null));
                 }
-                endings.add(ended.thenCompose(x -> webhook(WebhookEvent.CALL_ANALYZED, call.callId(), reason)));
+                endings.add(callEnded.thenCompose(x -> webhook(WebhookEvent.CALL_ANALYZED, call.callId(), reason)));
             }
             CompletableFuture.allOf(endings.toArray(CompletableFuture[]::new)).get(120, TimeUnit.SECONDS);
         } finally {
             double ownCpu = processCpuSeconds() - cpuAtStart;
             Optional<PrometheusText> gatewayAtEnd = gatewayAtStart.isPresent() ? gateway.scrape() : Optional.empty();
             // The gateway's counters say why it fell back; the drill hears only what was said.
+            if (!faults.isEmpty()) {
+                report.faults(faults.outcomes(report.turnMarks(), started));
+            }
+            if (auditBootstrapServers != null) {
+                // Only calls whose call_ended was acknowledged must be archived as ended.
+                java.util.Set<String> endedAcked = new java.util.HashSet<>();
+                for (EventAudit.Acked a : report.acked()) {
+                    if (WebhookEvent.CALL_ENDED.equals(a.event()) && endedCalls.contains(a.callId())) {
+                        endedAcked.add(a.callId());
+                    }
+                }
+                report.audit(EventAudit.audit(auditBootstrapServers, auditTopics, report.acked(), endedAcked,
+                        Duration.ofSeconds(60)));
+            }
             report.finish((System.nanoTime() - started) / 1e9, ownCpu,
                     GatewayMetrics.cpuSecondsBetween(gatewayAtStart, gatewayAtEnd),
                     GatewayMetrics.fallbacksBetween(gatewayAtStart, gatewayAtEnd));
@@ -200,13 +240,33 @@ public final class Drill {
                 : ",\"end_timestamp\":1700000060000,\"disconnection_reason\":\"" + disconnectionReason + "\"") + "}}";
         List<CompletableFuture<?>> sends = new ArrayList<>();
         for (int i = 0; i < options.duplicateWebhooks(); i++) {
-            sends.add(post(body.getBytes(StandardCharsets.UTF_8), true).thenAccept(status -> {
+            sends.add(deliver(body.getBytes(StandardCharsets.UTF_8), 0).thenAccept(status -> {
                 if (status / 100 != 2) {
                     report.count(DrillReport.WEBHOOK_FAILURES);
+                } else {
+                    report.recordAcked(callId, event);
                 }
             }));
         }
         return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
+    }
+
+    /**
+     * Posts a webhook as Retell delivers one: a failed delivery (no answer, 5xx, 429) is retried up to
+     * {@value #WEBHOOK_RETRIES} times, {@link #WEBHOOK_RETRY_GAP} apart (a gateway killed or draining behind a load
+     * balancer is skipped by the retry); a 4xx other than 429 is final.
+     */
+    private CompletableFuture<Integer> deliver(byte[] body, int retry) {
+        return post(body, true).thenCompose(status -> {
+            boolean retryable = status < 0 || status >= 500 || status == 429;
+            if (!retryable || retry >= WEBHOOK_RETRIES) {
+                return CompletableFuture.completedFuture(status);
+            }
+            report.count("webhook_retries");
+            return CompletableFuture.supplyAsync(() -> null,
+                    CompletableFuture.delayedExecutor(WEBHOOK_RETRY_GAP.toMillis(), TimeUnit.MILLISECONDS))
+                    .thenCompose(x -> deliver(body, retry + 1));
+        });
     }
 
     private CompletableFuture<Integer> post(byte[] body, boolean measure) {

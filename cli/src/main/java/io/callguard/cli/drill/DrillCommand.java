@@ -139,6 +139,22 @@ public final class DrillCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "Seed of the random choices (default ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--kill", paramLabel = "PID@TIME", description = {"Chaos: kill -9 the process PID (a broker of "
+            + "`cluster`, a gateway) TIME into the measured run, e.g. 4242@10s (repeatable). Each kill is reported with "
+            + "the turns asked after it that were not answered whole and its time to heal: from the kill to the "
+            + "request of the last such turn before the next kill. The drill does not restart what it killed "
+            + "(`cluster --restart-after` restarts brokers)."})
+    java.util.List<String> kills = new java.util.ArrayList<>();
+
+    @Option(names = "--audit-bootstrap-servers", paramLabel = "HOST:PORT,...", description = {"After the run, read "
+            + "the gateway's topics on this Kafka: every webhook it acknowledged must be on call-events and every call "
+            + "whose call_ended it acknowledged archived once as ended, else the drill fails (default: no audit)."})
+    String auditBootstrapServers;
+
+    @Option(names = "--audit-topic-prefix", defaultValue = "callguard.", paramLabel = "PREFIX",
+            description = "The gateway's topics.prefix, for --audit-bootstrap-servers (default ${DEFAULT-VALUE}).")
+    String auditTopicPrefix;
+
     @Option(names = "--json", description = "Print the report as JSON.")
     boolean json;
 
@@ -170,7 +186,23 @@ public final class DrillCommand implements Callable<Integer> {
             new Drill(warmUp, line -> spec.commandLine().getErr().println("warm-up " + line)).run();
             TimeUnit.SECONDS.sleep(WARMUP_SETTLE_SECONDS);
         }
-        DrillReport report = new Drill(options, line -> spec.commandLine().getErr().println(line)).run();
+        java.util.List<Faults.Kill> faults = new java.util.ArrayList<>();
+        io.callguard.schemas.Topics auditTopics = null;
+        try {
+            for (String kill : kills) {
+                faults.add(Faults.Kill.parse(kill));
+            }
+            if (auditBootstrapServers != null) {
+                auditTopics = io.callguard.schemas.Topics.withPrefix(auditTopicPrefix);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        Drill drill = new Drill(options, line -> spec.commandLine().getErr().println(line)).withFaults(faults);
+        if (auditTopics != null) {
+            drill.withAudit(auditBootstrapServers, auditTopics);
+        }
+        DrillReport report = drill.run();
         spec.commandLine().getOut().print(json ? report.json() + "\n" : report.text());
         spec.commandLine().getOut().flush();
         if (html != null) {

@@ -64,6 +64,12 @@ public final class DrillReport {
     private final Map<String, LongAdder> agentFrames = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> transferNumbers = new ConcurrentHashMap<>();
     private final double minWholeAnswers;
+    /** Every judged turn's request time and whether it was heard whole, for the faults' time to heal. */
+    private final java.util.Queue<Faults.TurnMark> turnMarks = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Webhooks the gateway acknowledged (2xx), for the audit of call-events. */
+    private final java.util.Set<EventAudit.Acked> acked = ConcurrentHashMap.newKeySet();
+    private List<Faults.Outcome> faults = List.of();
+    private EventAudit.Result audit;
     private Histogram turns;
     private Histogram firstWords;
     private Histogram webhooks;
@@ -92,6 +98,40 @@ public final class DrillReport {
     }
 
     /** Counts a turn by what the caller heard; a silent one is also a {@link #SILENT_TURNS}. */
+    void recordTurnMark(long sentAtNanos, Heard what) {
+        turnMarks.add(new Faults.TurnMark(sentAtNanos, what == Heard.WHOLE));
+    }
+
+    void recordAcked(String callId, String event) {
+        acked.add(new EventAudit.Acked(callId, event));
+    }
+
+    java.util.Set<EventAudit.Acked> acked() {
+        return java.util.Set.copyOf(acked);
+    }
+
+    List<Faults.TurnMark> turnMarks() {
+        return List.copyOf(turnMarks);
+    }
+
+    /** What the injected faults did; set once, when the drill is over. */
+    void faults(List<Faults.Outcome> outcomes) {
+        this.faults = List.copyOf(outcomes);
+    }
+
+    /** What the gateway's topics held after the drill; set once, when the drill is over. */
+    void audit(EventAudit.Result result) {
+        this.audit = result;
+    }
+
+    public List<Faults.Outcome> faultOutcomes() {
+        return faults;
+    }
+
+    public java.util.Optional<EventAudit.Result> auditResult() {
+        return java.util.Optional.ofNullable(audit);
+    }
+
     void recordHeard(Heard what) {
         heard.get(what).increment();
         if (what == Heard.SILENT) {
@@ -207,6 +247,21 @@ public final class DrillReport {
                 out.add(kind + ": " + count(kind, 0));
             }
         }
+        if (audit != null) {
+            if (audit.missing() > 0) {
+                out.add("acknowledged webhooks missing from call-events: " + audit.missing() + " of "
+                        + audit.acknowledged());
+            }
+            if (audit.notArchived() + audit.archivedTwice() + audit.archivedOther() > 0) {
+                out.add("calls' final state wrong: " + audit.notArchived() + " not archived, " + audit.archivedTwice()
+                        + " archived twice, " + audit.archivedOther() + " archived as not ended");
+            }
+        }
+        for (Faults.Outcome f : faults) {
+            if (!f.killed()) {
+                out.add("fault not injected: process " + f.pid() + " did not exist");
+            }
+        }
         if (minWholeAnswers > 0 && wholeShare() < minWholeAnswers) {
             out.add(String.format(Locale.ROOT, "whole answers %.1f%% of %d turns, below --min-whole-answers %.1f%%",
                     wholeShare() * 100, judgedTurns(), minWholeAnswers * 100));
@@ -266,6 +321,17 @@ public final class DrillReport {
         s.append(String.format("  %-24s %s%n", "endings", listed(endings())
                 + (transferNumbers.isEmpty() ? "" : ", transferred to " + listed(transferNumbers()))));
         s.append(String.format("  %-24s %s%n", "agent frames", listed(agentFrames())));
+        for (Faults.Outcome f : faults) {
+            s.append(String.format(Locale.ROOT, "  %-24s pid %d at %.1f s: %d of %d turns after it not whole, "
+                    + "healed in %.1f s%n", "fault kill -9", f.pid(), f.atSeconds(), f.hurtTurns(), f.turnsAfter(),
+                    f.healSeconds()));
+        }
+        if (audit != null) {
+            s.append(String.format("  %-24s %d acknowledged webhooks, %d missing from call-events; %d calls ended, "
+                    + "%d archived as ended%n", "audit", audit.acknowledged(), audit.missing(), audit.callsEnded(),
+                    audit.archivedEnded()));
+            audit.examples().forEach(e -> s.append("    ").append(e).append(String.format("%n")));
+        }
         counts().forEach((k, v) -> s.append(String.format("  %-24s %d%n", k, v)));
         return s.toString();
     }
@@ -304,6 +370,22 @@ public final class DrillReport {
         endings().forEach(endingsNode::put);
         endingsNode.set("transfer_numbers", Json.mapper().valueToTree(transferNumbers()));
         root.set("agent_frames", Json.mapper().valueToTree(agentFrames()));
+        if (!faults.isEmpty()) {
+            var list = root.putArray("faults");
+            for (Faults.Outcome f : faults) {
+                list.addObject().put("kill_pid", f.pid()).put("killed", f.killed())
+                        .put("at_seconds", Math.round(f.atSeconds() * 10) / 10.0)
+                        .put("heal_seconds", Math.round(f.healSeconds() * 10) / 10.0)
+                        .put("turns_after", f.turnsAfter()).put("turns_not_whole", f.hurtTurns());
+            }
+        }
+        if (audit != null) {
+            root.putObject("audit").put("webhooks_acknowledged", audit.acknowledged())
+                    .put("missing_from_call_events", audit.missing()).put("calls_ended", audit.callsEnded())
+                    .put("archived_ended", audit.archivedEnded()).put("not_archived", audit.notArchived())
+                    .put("archived_twice", audit.archivedTwice()).put("archived_not_ended", audit.archivedOther())
+                    .set("examples", Json.mapper().valueToTree(audit.examples()));
+        }
         root.set("counts", Json.mapper().valueToTree(counts()));
         return root.toPrettyString();
     }

@@ -321,8 +321,10 @@ final class SimulatedCall {
         }
         boolean inBudget = turn.firstWordsAtNanos != 0
                 && turn.firstWordsAtNanos - turn.sentAtNanos <= options.budget().toNanos();
-        report.recordHeard(classifier.classify(turn.heard.toString(), complete, inBudget,
-                options.expectEcho() ? turn.echo : null));
+        Heard heard = classifier.classify(turn.heard.toString(), complete, inBudget,
+                options.expectEcho() ? turn.echo : null);
+        report.recordHeard(heard);
+        report.recordTurnMark(turn.sentAtNanos, heard);
     }
 
     /**

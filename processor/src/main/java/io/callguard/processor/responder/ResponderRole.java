@@ -265,11 +265,11 @@ public final class ResponderRole implements Role {
         Map<String, Object> c = clients.consumer("callguard-responder");
         c.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        // A partition with no committed offset (a new group, a group whose offsets expired) starts a first-words
-        // deadline back: the turns still waiting then are answered, the topic's history is not. "latest" lost the
-        // turns written between the group's creation and its first fetch.
-        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
-                "by_duration:" + java.time.Duration.ofMillis(common.turnFirstWordsDeadlineMs()));
+        // A turn is worth answering for a second: a new group does not start with the topic's history. (Tried:
+        // by_duration of a first-words deadline, so a new group also answers the turns still waiting; with it the
+        // responder answered no turn at all in GatewayTurnIT and the drill, every one closed by the edge watchdog.
+        // Not understood yet; left at latest.)
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
         // A member that died (kill -9, a partitioned host) holds its partitions, and their turns, this long.
         c.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, config.sessionTimeoutMs());
         c.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, Math.max(500, config.sessionTimeoutMs() / 4));
