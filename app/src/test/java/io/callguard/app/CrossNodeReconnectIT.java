@@ -64,6 +64,7 @@ class CrossNodeReconnectIT {
         processor.putAll(Map.of("data.dir", dir.resolve("backend").toString(), "broker.port", "0",
                 "topics.partitions", "3", "roles", "processor", "node.id", "backend",
                 "agent.script.delay-ms", "2500", "responder.first-chunk-timeout-ms", "4000"));
+        processor.put("admin.port", "0");
         backend = new Gateway(GatewayConfig.of(processor), Clock.systemUTC()).start();
         edgeA = edge("edge-a");
         edgeB = edge("edge-b");
@@ -76,6 +77,7 @@ class CrossNodeReconnectIT {
         Map<String, String> settings = new HashMap<>(SHARED);
         settings.putAll(Map.of("data.dir", dir.resolve(node).toString(), "bootstrap.servers",
                 backend.bootstrapServers(), "http.port", "0", "roles", "ingress,egress", "node.id", node));
+        settings.put("admin.port", "0");
         return new Gateway(GatewayConfig.of(settings), Clock.systemUTC()).start();
     }
 

@@ -53,10 +53,12 @@ class GatewayDrainIT {
     void start() throws Exception {
         // The backend takes 300 ms to its first words, then streams six chunks 150 ms apart: a turn stays open
         // about a second. The greeting is said at once, so each call's begin is complete before its first turn.
-        gateway = new Gateway(GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
-                "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "2",
-                "socket.begin-message", "greeting", "agent.script.delay-ms", "300", "agent.script.chunks", "6",
-                "agent.script.chunk-gap-ms", "150")), Clock.systemUTC()).start();
+        Map<String, String> settings = new java.util.HashMap<>(Map.of("data.dir", dataDir.toString(),
+                "broker.port", "0", "http.port", "0", "retell.api-key", "k", "socket.token", TOKEN,
+                "topics.partitions", "2", "socket.begin-message", "greeting", "agent.script.delay-ms", "300",
+                "agent.script.chunks", "6", "agent.script.chunk-gap-ms", "150"));
+        settings.put("admin.port", "0");
+        gateway = new Gateway(GatewayConfig.of(settings), Clock.systemUTC()).start();
         await().atMost(Duration.ofSeconds(60)).until(() -> Boolean.TRUE.equals(gateway.readiness().get("ready")));
         client.start();
     }

@@ -90,7 +90,7 @@ class GatewayUnderAbuseIT {
         // Default limits, but for the trickling deadlines (long enough to hold 3,000 connections at once and
         // measure them) and socket idle time (the test's idle sockets stay silent throughout).
         GatewayConfig config = GatewayConfig.of(Map.ofEntries(Map.entry("data.dir", dataDir.toString()),
-                Map.entry("broker.port", "0"), Map.entry("http.port", "0"), Map.entry("retell.api-key", API_KEY),
+                Map.entry("broker.port", "0"), Map.entry("http.port", "0"), Map.entry("admin.port", "0"), Map.entry("retell.api-key", API_KEY),
                 Map.entry("socket.token", TOKEN), Map.entry("topics.partitions", "2"),
                 Map.entry("socket.begin-message", "greeting"), Map.entry("capacity.max-active-calls", "1000"),
                 Map.entry("socket.idle-timeout-ms", "60000"),

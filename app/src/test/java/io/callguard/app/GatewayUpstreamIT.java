@@ -173,12 +173,17 @@ class GatewayUpstreamIT {
                 .redirectErrorStream(true).start();
         assertThat(listeningPort(upstream)).isEqualTo(upstreamPort);
 
-        // Then the next turns are answered by the restarted upstream, whole, on the same Retell socket
+        // Then the next turns are answered by the restarted upstream, whole, on the same Retell socket (the first
+        // may be bridged by a filler while callguard dials the upstream again: on a loaded host the reconnect's
+        // randomized backoff can pass the budget; the whole answer still follows)
         for (long id = 2; id <= 3; id++) {
             retell.sendResponseRequired(id, "question " + id);
             long turn = id;
             await().atMost(WAIT).until(() -> completes(retell.responses(turn)) == 1);
-            assertThat(content(retell.responses(id))).isEqualTo("You said: question " + id);
+            String answer = content(retell.responses(id));
+            String filler = new io.callguard.common.CommonConfig(Map.of()).turnFillerMessages().stream()
+                    .filter(f -> answer.startsWith(f + " ")).findFirst().map(f -> f + " ").orElse("");
+            assertThat(answer).isEqualTo(filler + "You said: question " + id);
         }
         assertThat(retell.isOpen()).isTrue();
         retell.close();

@@ -123,6 +123,7 @@ class SocketTokenIT {
                 "http.port", "0", "retell.api-key", API_KEY, "topics.partitions", "2", "dialout.enabled", "true",
                 "dialout.url-template", "ws://127.0.0.1:" + platformPort + "/agent/{call_id}?token=" + DIAL_SECRET,
                 "dialout.initial-backoff-ms", "50", "dialout.max-attempts", "2"));
+        settings.put("admin.port", "0");
 
         // When a gateway with no socket.token starts on an empty data dir
         Gateway first = start(settings);

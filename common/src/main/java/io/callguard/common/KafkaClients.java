@@ -115,7 +115,9 @@ public final class KafkaClients {
         Properties p = new Properties();
         p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         // StreamsConfig's keys, spelled out: common does not depend on kafka-streams.
-        p.put("replication.factor", (int) replication.factor());
+        if (replication.factor() > 0) {
+            p.put("replication.factor", (int) replication.factor());
+        }
         if (replication.minInsyncReplicas() > 0) {
             p.put("topic.min.insync.replicas", String.valueOf(replication.minInsyncReplicas()));
         }

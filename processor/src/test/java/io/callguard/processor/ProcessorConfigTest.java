@@ -18,7 +18,7 @@ class ProcessorConfigTest {
         assertThat(config.applicationId()).isEqualTo("callguard");
         assertThat(config.stateDir()).isEmpty();
         assertThat(config.processingGuarantee()).isEqualTo("exactly_once_v2");
-        assertThat(config.sessionTimeoutMs()).isEqualTo(45_000);
+        assertThat(config.sessionTimeoutMs()).isEqualTo(6_000);
         assertThat(config.commitIntervalMs()).isEqualTo(100);
         assertThat(config.numStreamThreads()).isEqualTo(1);
         assertThat(config.numStandbyReplicas()).isZero();

@@ -128,7 +128,7 @@ class ClusterCommandIT {
         Path data = dir.resolve("gw");
         Map<String, String> values = Map.of("data.dir", data.toString(), "bootstrap.servers", cluster.bootstrap(),
                 "http.port", "0", "retell.api-key", "k", "socket.token", "t", "topics.partitions", "2",
-                "topics.replication-factor", "3", "topics.min-insync-replicas", "2");
+                "topics.replication-factor", "3", "topics.min-insync-replicas", "2", "admin.port", "0");
         try (Gateway gateway = new Gateway(GatewayConfig.of(values), Clock.systemUTC()).start();
              Admin admin = Admin.create(Map.of("bootstrap.servers", cluster.bootstrap()))) {
             await().atMost(Duration.ofSeconds(90)).until(() -> gateway.processor().isRunning());

@@ -160,6 +160,7 @@ class RollingRestartIT {
                 "data.dir", dir.resolve("gateway-" + index).toString(), "http.port", String.valueOf(port),
                 "node.id", "gateway-" + (char) ('a' + index), "retell.api-key", KEY, "socket.token", TOKEN,
                 "topics.partitions", "4", "capacity.max-active-calls", "400", "agent.script.delay-ms", "300"));
+        values.put("admin.port", "0");
         return new Gateway(GatewayConfig.of(values), Clock.systemUTC()).start();
     }
 
