@@ -60,7 +60,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Order: broker, topics, egress (delivery and the edge watchdog), ingress (the HTTP server with the webhook and
  * socket endpoints, and its producer), the processor (Kafka Streams, which advertises the HTTP address for
- * interactive queries) and the responder, then dial-out (which dials only calls the processor admitted).
+ * interactive queries) and the responder, then dial-out (which dials only calls the processor admitted), then the
+ * JIT {@link Warmup}, which holds readiness back until it is over.
  */
 public final class Gateway implements AutoCloseable {
 
@@ -82,6 +83,7 @@ public final class Gateway implements AutoCloseable {
     private ResponderRole responder;
     private DialOutRole dialOut;
     private Dashboard dashboard;
+    private Warmup warmup;
     private volatile boolean running;
 
     /** A health check of {@code /readyz} and {@code /healthz}: its name there and the role it reports. */
@@ -134,6 +136,7 @@ public final class Gateway implements AutoCloseable {
         }
         bindJvmMetrics();
         RecordSchemas.warmUp();
+        warmup = new Warmup(config, clock, meters);
 
         bootstrapServers = config.common().bootstrapServers();
         if (bootstrapServers.isEmpty()) {
@@ -208,6 +211,8 @@ public final class Gateway implements AutoCloseable {
         dashboard = new Dashboard(meters, clock, clients, topics, queries::capacityTotal);
         started.push(dashboard);
         dashboard.start();
+        // Last, with everything up but not yet ready: the JIT warm-up (never throws; a failure starts cold).
+        warmup.run(bootstrapServers);
     }
 
     private void routes(CallQueries queries) {
@@ -301,6 +306,7 @@ public final class Gateway implements AutoCloseable {
             boolean httpUp = ingress.health().ready();
             ready &= check(checks, "socket", httpUp, "llm-websocket " + (httpUp ? "accepting" : "down"));
         }
+        ready &= check(checks, "warmup", warmup.finished(), warmup.detail());
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("ready", ready);
         out.put("node", config.nodeId());
@@ -393,6 +399,11 @@ public final class Gateway implements AutoCloseable {
 
     public ResponderRole responder() {
         return responder;
+    }
+
+    /** The JIT warm-up run before this gateway reports ready ({@link Warmup}). */
+    public Warmup warmup() {
+        return warmup;
     }
 
     public GatewayConfig config() {
