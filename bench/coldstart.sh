@@ -18,7 +18,8 @@
 #   wait, 8 chunks, no gap), SIM_WARM_REQUESTS (3000: sim-llm is started once per invocation and warmed with that
 #   many requests, so its own JIT is not measured as the gateway's), GATEWAY_JAVA_OPTS (the gateway's JVM options,
 #   as CALLGUARD_JAVA_OPTS; default: the launcher's), JFR=1 (record the gateway with JFR's profile settings into
-#   OUT_DIR/LABEL-N/gateway.jfr), DRILL_JAVA_OPTS (-XX:+UseZGC -Xmx4g).
+#   OUT_DIR/LABEL-N/gateway.jfr), DRILL_JAVA_OPTS (-XX:+UseZGC -Xmx4g), GATEWAY_ROOT (the gateway of another
+#   checkout, built there first, measured by this checkout's drill: a paired before/after).
 # Needs: curl, jq. Build first (mvn -B -q install -DskipTests): bin/callguard rebuilds a stale jar itself.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
