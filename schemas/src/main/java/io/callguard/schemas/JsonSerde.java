@@ -5,8 +5,9 @@ import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.introspect.BeanPropertyDefinition;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
 import java.lang.reflect.Constructor;
-import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.RecordComponent;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -32,7 +33,8 @@ public final class JsonSerde<T> implements Serde<T> {
     /** A record's {@link JsonNode} components by JSON name, with their position; empty for other types. */
     private final Map<String, Integer> nodeComponents;
     private final RecordComponent[] components;
-    private final Constructor<T> canonical;
+    private final MethodHandle[] accessors;
+    private final MethodHandle canonical;
 
     private JsonSerde(Class<T> type, boolean validate) {
         this.type = type;
@@ -41,6 +43,19 @@ public final class JsonSerde<T> implements Serde<T> {
         this.components = type.isRecord() ? type.getRecordComponents() : new RecordComponent[0];
         this.nodeComponents = nodeComponents(type, components);
         this.canonical = nodeComponents.isEmpty() ? null : canonical(type, components);
+        this.accessors = nodeComponents.isEmpty() ? new MethodHandle[0] : accessors(components);
+    }
+
+    private static MethodHandle[] accessors(RecordComponent[] components) {
+        MethodHandle[] out = new MethodHandle[components.length];
+        try {
+            for (int i = 0; i < components.length; i++) {
+                out[i] = MethodHandles.publicLookup().unreflect(components[i].getAccessor());
+            }
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException("record accessors must be public: " + e.getMessage(), e);
+        }
+        return out;
     }
 
     private static Map<String, Integer> nodeComponents(Class<?> type, RecordComponent[] components) {
@@ -56,14 +71,13 @@ public final class JsonSerde<T> implements Serde<T> {
         return Map.copyOf(out);
     }
 
-    private static <T> Constructor<T> canonical(Class<T> type, RecordComponent[] components) {
+    private static MethodHandle canonical(Class<?> type, RecordComponent[] components) {
         try {
-            Constructor<T> constructor = type.getDeclaredConstructor(
+            Constructor<?> constructor = type.getDeclaredConstructor(
                     Arrays.stream(components).map(RecordComponent::getType).toArray(Class<?>[]::new));
-            constructor.setAccessible(true);
-            return constructor;
-        } catch (NoSuchMethodException e) {
-            throw new IllegalStateException("record " + type.getName() + " has no canonical constructor", e);
+            return MethodHandles.publicLookup().unreflectConstructor(constructor);
+        } catch (NoSuchMethodException | IllegalAccessException e) {
+            throw new IllegalStateException("record " + type.getName() + " has no public canonical constructor", e);
         }
     }
 
@@ -126,9 +140,10 @@ public final class JsonSerde<T> implements Serde<T> {
      * {@code treeToValue} would: the rest is bound with an empty placeholder in their place, then the record is
      * made again with the tree's own nodes.
      */
+    @SuppressWarnings("unchecked")
     private T bind(ObjectNode tree) throws IOException {
         if (nodeComponents.isEmpty()) {
-            return Json.mapper().treeToValue(tree, type);
+            return reader.readValue(tree);
         }
         ObjectNode envelope = Json.mapper().createObjectNode();
         Object[] taken = new Object[components.length];
@@ -145,21 +160,20 @@ public final class JsonSerde<T> implements Serde<T> {
                 envelope.set(field.getKey(), value);
             }
         }
-        T bound = Json.mapper().treeToValue(envelope, type);
+        T bound = reader.readValue(envelope);
         if (!any) {
             return bound;
         }
         Object[] args = new Object[components.length];
         try {
             for (int i = 0; i < components.length; i++) {
-                args[i] = taken[i] != null ? taken[i] : components[i].getAccessor().invoke(bound);
+                args[i] = taken[i] != null ? taken[i] : accessors[i].invoke(bound);
             }
-            return canonical.newInstance(args);
-        } catch (IllegalAccessException | InstantiationException e) {
-            throw new IllegalStateException("cannot make a " + type.getSimpleName(), e);
-        } catch (InvocationTargetException e) {
-            throw new IllegalArgumentException(e.getCause() == null ? e.toString() : e.getCause().getMessage(),
-                    e.getCause());
+            return (T) canonical.invokeWithArguments(args);
+        } catch (IllegalArgumentException | NullPointerException e) {
+            throw e;
+        } catch (Throwable e) {
+            throw new IllegalStateException("cannot make a " + type.getSimpleName() + ": " + e, e);
         }
     }
 
