@@ -3,11 +3,12 @@
 # its ready line.
 # Usage: bench/gateway.sh DIR [run flags...]   -> prints "URL TOKEN PID ADMIN_URL"; stop it with: kill PID
 # URL is the public listener (webhook, sockets); ADMIN_URL the admin one (metrics, dashboard), with no admin token.
+# GATEWAY_ROOT runs the launcher of another checkout (an older commit, for a paired before/after).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="$1"; shift
 rm -rf "$dir"; mkdir -p "$dir"
-"$root/bin/callguard" run --data-dir "$dir/data" --http-port 0 --admin-port 0 --set broker.port=0 "$@" \
+"${GATEWAY_ROOT:-$root}/bin/callguard" run --data-dir "$dir/data" --http-port 0 --admin-port 0 --set broker.port=0 "$@" \
   > "$dir/stdout.log" 2> "$dir/stderr.log" &
 pid=$!
 for _ in $(seq 600); do

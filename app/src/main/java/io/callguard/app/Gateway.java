@@ -67,7 +67,8 @@ import org.slf4j.LoggerFactory;
  * <p>Order: broker, topics, on an edge-only node the view of call-state its begin messages are decided from, egress
  * (delivery and the edge watchdog), ingress (the HTTP server with the webhook and
  * socket endpoints, and its producer), the processor (Kafka Streams, which advertises the admin listener's address
- * for interactive queries) and the responder, then dial-out (which dials only calls the processor admitted).
+ * for interactive queries) and the responder, then dial-out (which dials only calls the processor admitted), then the
+ * JIT {@link Warmup}, which holds readiness back until it is over.
  *
  * <p>Routes: the public listener, which Retell reaches, has the webhook, the LLM WebSocket, {@code /healthz} and
  * {@code /readyz}; everything that shows call data or numbers ({@code /metrics}, {@code /dashboard}, the page at
@@ -97,6 +98,7 @@ public final class Gateway implements AutoCloseable {
     private Dashboard dashboard;
     /** The socket token in force: configured, or kept in the data dir; null before start or when none is used. */
     private volatile String socketToken;
+    private Warmup warmup;
     private volatile boolean running;
     /** When {@link #drain()} began (epoch ms); -1 before. */
     private volatile long drainingSinceMs = -1;
@@ -152,6 +154,7 @@ public final class Gateway implements AutoCloseable {
         }
         bindJvmMetrics();
         RecordSchemas.warmUp();
+        warmup = new Warmup(config, clock, meters);
 
         bootstrapServers = config.common().bootstrapServers();
         // One record size for producers, topics and the embedded broker, from the largest webhook body accepted.
@@ -240,6 +243,8 @@ public final class Gateway implements AutoCloseable {
         dashboard = new Dashboard(meters, clock, clients, topics, queries::capacityTotal);
         started.push(dashboard);
         dashboard.start();
+        // Last, with everything up but not yet ready: the JIT warm-up (never throws; a failure starts cold).
+        warmup.run(bootstrapServers);
     }
 
     /**
@@ -359,6 +364,7 @@ public final class Gateway implements AutoCloseable {
             boolean httpUp = ingress.health().ready();
             ready &= check(checks, "socket", httpUp, "llm-websocket " + (httpUp ? "accepting" : "down"));
         }
+        ready &= check(checks, "warmup", warmup.finished(), warmup.detail());
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("ready", ready);
         out.put("node", config.nodeId());
@@ -463,6 +469,11 @@ public final class Gateway implements AutoCloseable {
 
     public ResponderRole responder() {
         return responder;
+    }
+
+    /** The JIT warm-up run before this gateway reports ready ({@link Warmup}). */
+    public Warmup warmup() {
+        return warmup;
     }
 
     public GatewayConfig config() {

@@ -15,8 +15,26 @@ public final class Main {
     /** Exit code for bad usage or configuration. */
     public static final int EXIT_USAGE = 2;
 
+    /** The system property that sizes the JDK's common fork-join pool. */
+    static final String COMMON_POOL_PARALLELISM = "java.util.concurrent.ForkJoinPool.common.parallelism";
+
     public static void main(String[] args) {
+        commonPoolOfAtLeastTwo();
         System.exit(commandLine().execute(args));
+    }
+
+    /**
+     * On two cores the JDK sizes its common pool at one thread, and {@code CompletableFuture}'s default async
+     * executor is then a new thread for every task. The JDK HTTP client's {@code sendAsync} hands each finished
+     * exchange to that executor: with the {@code openai} backend, a new thread per LLM request (6,281 in a cold
+     * gateway's first minute, BENCHMARKS.md "Cost per turn"). Two threads make it a pool again. Runs before
+     * anything touches the pool; a {@code -D} given on the command line wins.
+     */
+    static void commonPoolOfAtLeastTwo() {
+        if (System.getProperty(COMMON_POOL_PARALLELISM) == null
+                && Runtime.getRuntime().availableProcessors() - 1 < 2) {
+            System.setProperty(COMMON_POOL_PARALLELISM, "2");
+        }
     }
 
     /** The command line with its error handling, for tests as well as {@link #main}. */

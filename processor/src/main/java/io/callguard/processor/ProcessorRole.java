@@ -55,6 +55,7 @@ public final class ProcessorRole implements Role {
     /** How long the streams producer waits to fill a batch: short, since its output is on the call path. */
     static final int LINGER_MS = 5;
     static final int FETCH_MIN_BYTES = 16 * 1024;
+    static final int RETRY_BACKOFF_MS = 20;
     static final int FETCH_MAX_WAIT_MS = 20;
 
     private static final Logger LOG = LoggerFactory.getLogger(ProcessorRole.class);
@@ -188,6 +189,12 @@ public final class ProcessorRole implements Role {
         // as large as callguard's own topics do (the broker's 1 MB default would refuse a state with big metadata).
         clients.producerRecordSize().forEach((key, value) -> p.put(StreamsConfig.producerPrefix(key), value));
         p.put(StreamsConfig.topicPrefix(TopicConfig.MAX_MESSAGE_BYTES_CONFIG), String.valueOf(clients.maxRecordBytes()));
+        // A transaction's first batch to a partition is refused with CONCURRENT_TRANSACTIONS while the broker still
+        // writes the previous commit's markers, which a cold or loaded broker does slowly (a fresh gateway under
+        // load: 439 such retries in its first 20 s). Each waited the producer's 100 ms default backoff, with the
+        // call's admission in that batch and its first turn waiting for the admission. Retry sooner; the backoff
+        // still grows (to retry.backoff.max.ms, 1 s) when the broker is really away.
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.RETRY_BACKOFF_MS_CONFIG), RETRY_BACKOFF_MS);
         // Output Kafka refuses: retry what is retriable, skip what can never be written, fail on the rest
         // (see the class for why).
         p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, SkipUnwritableOutputHandler.class);

@@ -111,6 +111,25 @@ class JsonSerdeTest {
     }
 
     @Test
+    void shouldBindAPayloadAsParsedWhatEverItHolds() throws Exception {
+        // Given a call event whose payload holds a transcript, nested arrays, nulls, floats and big integers
+        String json = "{\"schema_version\":1,\"event_id\":\"e\",\"call_id\":\"c\",\"source\":\"socket\","
+                + "\"type\":\"response_required\",\"received_at_ms\":7,\"response_id\":3,\"extra\":[1],"
+                + "\"payload\":{\"transcript\":[{\"role\":\"user\",\"content\":\"Grüße \\u00e9\",\"words\":[]}],"
+                + "\"n\":null,\"f\":1.25,\"big\":123456789012345678901234567890,\"deep\":[[{\"a\":[]}]]}}";
+        byte[] bytes = json.getBytes(StandardCharsets.UTF_8);
+
+        // When the validating reader reads it
+        CallEvent event = JsonSerde.of(CallEvent.class).fromBytes(bytes);
+
+        // Then it is the event Jackson binds, with the payload exactly as parsed
+        assertThat(event).isEqualTo(Json.mapper().readValue(bytes, CallEvent.class));
+        assertThat(event.payload()).isEqualTo(Json.mapper().readTree(bytes).get("payload"));
+        assertThat(event.responseId()).isEqualTo(3L);
+        assertThat(event.receivedAtMs()).isEqualTo(7L);
+    }
+
+    @Test
     void shouldIgnoreUnknownFieldsSoNewerWritersDoNotBreakOlderReaders() {
         CallState state = SampleRecords.minimalState("c-9");
         String json = new String(JsonSerde.of(CallState.class).toBytes(state), StandardCharsets.UTF_8);

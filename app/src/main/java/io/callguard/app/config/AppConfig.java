@@ -56,6 +56,24 @@ public final class AppConfig extends AbstractConfig {
             + "wildcard address. With several instances on several machines, admin.host must then be an address "
             + "the others reach, not 127.0.0.1.";
 
+    public static final String WARMUP_ENABLED_CONFIG = "warmup.enabled";
+    private static final String WARMUP_ENABLED_DOC = "Warm the JVM up before reporting ready: the whole pipeline "
+            + "(webhooks, sockets, Kafka Streams, the responder's backend code, egress) runs synthetic calls on private "
+            + "topics (__callguard-warmup.<node.id>.*, deleted afterwards) against a loopback LLM, never the real "
+            + "backend or the public topics, until the JIT has compiled the hot paths. A failed warm-up is logged and "
+            + "the gateway starts cold.";
+
+    public static final String WARMUP_TURNS_CONFIG = "warmup.turns";
+    private static final String WARMUP_TURNS_DOC = "Turns the warm-up plays before it stops (or warmup.timeout-ms).";
+
+    public static final String WARMUP_CALLS_CONFIG = "warmup.calls";
+    private static final String WARMUP_CALLS_DOC = "Calls the warm-up plays at once, each turn asked as soon as the "
+            + "previous one completed.";
+
+    public static final String WARMUP_TIMEOUT_MS_CONFIG = "warmup.timeout-ms";
+    private static final String WARMUP_TIMEOUT_MS_DOC = "Upper bound on the whole warm-up, its pipeline's start and "
+            + "stop included; when it passes the warm-up stops where it is and the gateway becomes ready.";
+
     private static final ConfigDef DEFINITION = new ConfigDef()
             .define(DATA_DIR_CONFIG, Type.STRING, "./data", new ConfigDef.NonEmptyString(), Importance.HIGH,
                     DATA_DIR_DOC)
@@ -69,7 +87,13 @@ public final class AppConfig extends AbstractConfig {
                     SHUTDOWN_DRAIN_TIMEOUT_MS_DOC)
             .define(ADVERTISED_HOST_CONFIG, Type.STRING, "", Importance.LOW, ADVERTISED_HOST_DOC)
             .define(LOG_FORMAT_CONFIG, Type.STRING, "text", ConfigDef.ValidString.in("text", "json"),
-                    Importance.LOW, LOG_FORMAT_DOC);
+                    Importance.LOW, LOG_FORMAT_DOC)
+            .define(WARMUP_ENABLED_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, WARMUP_ENABLED_DOC)
+            .define(WARMUP_TURNS_CONFIG, Type.INT, 6000, Range.between(1, 1_000_000), Importance.LOW,
+                    WARMUP_TURNS_DOC)
+            .define(WARMUP_CALLS_CONFIG, Type.INT, 32, Range.between(1, 1000), Importance.LOW, WARMUP_CALLS_DOC)
+            .define(WARMUP_TIMEOUT_MS_CONFIG, Type.LONG, 90_000L, Range.between(1, 600_000), Importance.LOW,
+                    WARMUP_TIMEOUT_MS_DOC);
 
     /** @throws ConfigException for a bad value, or a drain timeout not under the shutdown timeout */
     public AppConfig(Map<?, ?> values) {
@@ -116,5 +140,21 @@ public final class AppConfig extends AbstractConfig {
 
     public String logFormat() {
         return getString(LOG_FORMAT_CONFIG);
+    }
+
+    public boolean warmupEnabled() {
+        return getBoolean(WARMUP_ENABLED_CONFIG);
+    }
+
+    public int warmupTurns() {
+        return getInt(WARMUP_TURNS_CONFIG);
+    }
+
+    public int warmupCalls() {
+        return getInt(WARMUP_CALLS_CONFIG);
+    }
+
+    public long warmupTimeoutMs() {
+        return getLong(WARMUP_TIMEOUT_MS_CONFIG);
     }
 }

@@ -34,7 +34,8 @@ public record ConfigSources(Path file, Map<String, String> env, Map<String, Stri
     public static final String ENV_PREFIX = "CALLGUARD_";
 
     /** Environment variables with the prefix that are not keys: they configure the launcher script. */
-    public static final Set<String> RESERVED_ENV = Set.of("CALLGUARD_JAVA_OPTS", "CALLGUARD_HOME");
+    public static final Set<String> RESERVED_ENV = Set.of("CALLGUARD_JAVA_OPTS", "CALLGUARD_HOME", "CALLGUARD_JAVA",
+            "CALLGUARD_CDS");
 
     /** Retell's own name for the API key, accepted as well as {@code CALLGUARD_RETELL_API_KEY}. */
     public static final String RETELL_API_KEY_ENV = "RETELL_API_KEY";

@@ -76,8 +76,22 @@ public final class GatewayConfig {
         return new GatewayConfig(raw);
     }
 
-    /** The configuration with nothing but the defaults and these values. */
+    /**
+     * The configuration of a gateway embedded in a test or a tool: the defaults and these values, except that the
+     * JIT warm-up ({@code warmup.enabled}) is off unless these values turn it on. A gateway started for a few test
+     * calls has no traffic to be warm for, and warming every one of them would cost the suite minutes;
+     * {@code bin/callguard run} loads through {@link #load(ConfigSources)}, where the declared default (on) holds.
+     */
     public static GatewayConfig of(Map<String, String> values) {
+        Map<String, String> embedded = new java.util.LinkedHashMap<>(values);
+        embedded.putIfAbsent(AppConfig.WARMUP_ENABLED_CONFIG, "false");
+        return load(new ConfigSources(null, Map.of(), embedded, Map.of()));
+    }
+
+    /** This configuration with some values replaced (validated like any other). */
+    public GatewayConfig with(Map<String, String> overrides) {
+        Map<String, String> values = new java.util.LinkedHashMap<>(raw);
+        values.putAll(overrides);
         return load(new ConfigSources(null, Map.of(), values, Map.of()));
     }
 

@@ -163,6 +163,11 @@ public record DrillOptions(URI target, String apiKey, String socketToken, int ca
     }
 
     /** The filler lines a gateway says with its defaults ({@code turn.filler-messages}). */
+    /** The gateway's default {@code turn.budget-ms}: first words later than this were over its budget. */
+    public static long gatewayBudgetMs() {
+        return new CommonConfig(Map.of()).turnBudgetMs();
+    }
+
     public static List<String> gatewayFillerLines() {
         return new CommonConfig(Map.of()).turnFillerMessages();
     }

@@ -70,6 +70,7 @@ public final class DrillReport {
     private final java.util.Set<EventAudit.Acked> acked = ConcurrentHashMap.newKeySet();
     private List<Faults.Outcome> faults = List.of();
     private EventAudit.Result audit;
+    private final long overBudgetMs = DrillOptions.gatewayBudgetMs();
     private Histogram turns;
     private Histogram firstWords;
     private Histogram webhooks;
@@ -223,6 +224,15 @@ public final class DrillReport {
         return firstWords;
     }
 
+    /**
+     * Turns whose first words came later than the gateway's default {@code turn.budget-ms}: the pipeline missed the
+     * budget (a filler at the budget, sent a little late, counts too). Turns with no first words at all are silent.
+     */
+    public long firstWordsOverBudget() {
+        return firstWords.getTotalCount()
+                - firstWords.getCountBetweenValues(0, firstWords.highestEquivalentValue(overBudgetMs * 1_000_000L));
+    }
+
     /** Turns the caller heard as {@code what}. */
     public long heard(Heard what) {
         return heard.get(what).sum();
@@ -301,6 +311,7 @@ public final class DrillReport {
         s.append(line("whole answer", turns));
         s.append(line("webhook ack", webhooks));
         s.append(line("reconnect", reconnects));
+        s.append(String.format("  %-24s %d%n", "first words over " + overBudgetMs + " ms", firstWordsOverBudget()));
         if (!Double.isNaN(cpuCores)) {
             s.append(String.format("  %-24s %.2f cores%n", "drill process cpu", cpuCores));
         }
@@ -343,6 +354,7 @@ public final class DrillReport {
         root.set("failures", Json.mapper().valueToTree(failures()));
         root.set("first_words_latency_ms", Json.mapper().valueToTree(percentiles(firstWords)));
         root.set("whole_answer_latency_ms", Json.mapper().valueToTree(percentiles(turns)));
+        root.putObject("first_words_over_budget").put("budget_ms", overBudgetMs).put("turns", firstWordsOverBudget());
         ObjectNode heardNode = root.putObject("heard");
         long judged = judgedTurns();
         heardNode.put("turns", judged);

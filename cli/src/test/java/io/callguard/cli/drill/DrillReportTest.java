@@ -41,6 +41,27 @@ class DrillReportTest {
     }
 
     @Test
+    void shouldCountTurnsWhoseFirstWordsMissedTheGatewaysBudget() throws Exception {
+        // Given first words at 5 ms, exactly at the gateway's default budget, and 30 ms and 1.2 s after it
+        long budgetNanos = DrillOptions.gatewayBudgetMs() * 1_000_000L;
+        DrillReport report = new DrillReport(0);
+        for (long nanos : new long[] {5_000_000, budgetNanos, budgetNanos + 30_000_000, budgetNanos + 1_200_000_000}) {
+            report.recordFirstWords(nanos);
+        }
+
+        // When the drill ends
+        report.finish(1, 0, Double.NaN, null);
+
+        // Then the two later than the budget are over it, in text and JSON
+        assertThat(report.firstWordsOverBudget()).isEqualTo(2);
+        assertThat(report.text()).contains("first words over " + DrillOptions.gatewayBudgetMs() + " ms  2");
+        JsonNode json = Json.mapper().readTree(report.json());
+        assertThat(json.path("first_words_over_budget").path("turns").asLong()).isEqualTo(2);
+        assertThat(json.path("first_words_over_budget").path("budget_ms").asLong())
+                .isEqualTo(DrillOptions.gatewayBudgetMs());
+    }
+
+    @Test
     void shouldPassWithTheGateOffAndCountSilentTurnsAsSilence() {
         DrillReport report = new DrillReport(0);
         report.recordHeard(Heard.CLOSING_ONLY);

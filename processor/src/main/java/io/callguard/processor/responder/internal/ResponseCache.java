@@ -14,7 +14,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.regex.Pattern;
 
 /**
  * Complete generated answers by everything the backend saw: a bounded LRU with a time to live on an injected
@@ -51,7 +50,6 @@ public final class ResponseCache {
     public static final String TAIL = "tail";
 
     private static final String KEY_PREFIX = KEY_VERSION + "/";
-    private static final Pattern WHITESPACE = Pattern.compile("\\s+");
 
     private final long ttlMs;
     private final Clock clock;
@@ -148,7 +146,52 @@ public final class ResponseCache {
     }
 
     static String normalize(String text) {
-        return WHITESPACE.matcher(text.toLowerCase(Locale.ROOT)).replaceAll(" ").trim();
+        // Exactly text.toLowerCase(ROOT).replaceAll("\\s+", " ").trim() (keys written through must not change), in
+        // one pass and without a regex: every turn's key normalizes every utterance of the transcript.
+        String lower = text.toLowerCase(Locale.ROOT);
+        int n = lower.length();
+        if (n > 0 && lower.charAt(0) > ' ' && lower.charAt(n - 1) > ' ' && !collapsible(lower)) {
+            return lower;
+        }
+        StringBuilder out = new StringBuilder(n);
+        boolean inRun = false;
+        for (int i = 0; i < n; i++) {
+            char c = lower.charAt(i);
+            if (isRegexSpace(c)) {
+                if (!inRun) {
+                    out.append(' ');
+                    inRun = true;
+                }
+            } else {
+                out.append(c);
+                inRun = false;
+            }
+        }
+        return out.toString().trim();
+    }
+
+    /** Whether the text has a whitespace run the regex would change: any but a lone space. */
+    private static boolean collapsible(String text) {
+        boolean previousSpace = false;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == ' ') {
+                if (previousSpace) {
+                    return true;
+                }
+                previousSpace = true;
+            } else if (isRegexSpace(c)) {
+                return true;
+            } else {
+                previousSpace = false;
+            }
+        }
+        return false;
+    }
+
+    /** {@code \s} of {@link java.util.regex.Pattern} without UNICODE_CHARACTER_CLASS: {@code [ \t\n\x0B\f\r]}. */
+    private static boolean isRegexSpace(char c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == 0x0B || c == '\f' || c == '\r';
     }
 
     /** SHA-256 over fields, each length-prefixed (null distinct from empty), so no two inputs run together. */
