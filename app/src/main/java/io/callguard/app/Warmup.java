@@ -46,8 +46,9 @@ import org.slf4j.LoggerFactory;
  * directory are deleted.
  *
  * <p>Decisions: a failure of the warm-up never stops the gateway (it is logged at WARN, counted, shown under
- * {@code warmup} in {@code /readyz}, and the gateway starts cold); {@code warmup.timeout-ms} bounds it, start and
- * stop included. The warm-up runs all roles whatever {@code roles} says: an edge-only node warms the processor's
+ * {@code warmup} in {@code /readyz}, and the gateway starts cold); {@code warmup.timeout-ms} bounds its wait for its
+ * pipeline and its traffic (checked between steps; the cleanup after it is not counted). The warm-up runs all roles
+ * whatever {@code roles} says: an edge-only node warms the processor's
  * code for nothing, at the price of a few seconds of start.
  */
 public final class Warmup {

@@ -132,7 +132,8 @@ class LauncherIT {
     private Running start() throws Exception {
         Process process = new ProcessBuilder(java(), "-jar", JAR.toString(), "run", "--data-dir", dataDir.toString(),
                 "--http-port", "0", "--admin-port", "0", "--set", "broker.port=0", "--set", "topics.partitions=2",
-                "--retell-api-key", API_KEY)
+                // run warms the JIT up before its ready line (on by default): a short one, still the real path
+                "--set", "warmup.turns=300", "--retell-api-key", API_KEY)
                 .redirectError(ProcessBuilder.Redirect.appendTo(dataDir.resolve("stderr.log").toFile()))
                 .start();
         BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));

@@ -66,7 +66,9 @@ class ProcessorFailoverIT {
             "call_analyzed");
     /** The settings both processors share; a short session lets the group notice the killed one quickly. */
     private static final Map<String, String> PROCESSOR_SETTINGS = Map.of("topics.partitions", "3",
-            "processor.session-timeout-ms", "6000", "capacity.max-active-calls", "300");
+            "processor.session-timeout-ms", "6000", "capacity.max-active-calls", "300",
+            // A failover is this test's subject; `run` would first warm the JIT up for tens of seconds.
+            "warmup.enabled", "false");
 
     @TempDir
     Path dir;

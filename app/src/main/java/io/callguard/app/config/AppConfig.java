@@ -71,8 +71,9 @@ public final class AppConfig extends AbstractConfig {
             + "previous one completed.";
 
     public static final String WARMUP_TIMEOUT_MS_CONFIG = "warmup.timeout-ms";
-    private static final String WARMUP_TIMEOUT_MS_DOC = "Upper bound on the whole warm-up, its pipeline's start and "
-            + "stop included; when it passes the warm-up stops where it is and the gateway becomes ready.";
+    private static final String WARMUP_TIMEOUT_MS_DOC = "Upper bound on the warm-up, counted from its start: its "
+            + "pipeline must be ready and its turns played by then (a step under way, such as a Kafka client's own "
+            + "bounded wait, finishes first); then it stops where it is, cleans up and the gateway becomes ready.";
 
     private static final ConfigDef DEFINITION = new ConfigDef()
             .define(DATA_DIR_CONFIG, Type.STRING, "./data", new ConfigDef.NonEmptyString(), Importance.HIGH,
