@@ -86,6 +86,12 @@ class GatewayConfigTest {
                 .isInstanceOf(ConfigException.class)
                 .hasMessageContaining("dialout.url-template").hasMessageContaining("{call_id}")
                 .hasMessageContaining("dialout.enabled");
+        assertThatThrownBy(() -> GatewayConfig.of(Map.of("shutdown.drain-timeout-ms", "15000")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("shutdown.drain-timeout-ms").hasMessageContaining("15000")
+                .hasMessageContaining("shutdown.timeout-ms");
+        assertThat(GatewayConfig.of(Map.of("shutdown.drain-timeout-ms", "20000", "shutdown.timeout-ms", "25000"))
+                .app().shutdownDrainTimeoutMs()).isEqualTo(20_000);
     }
 
     @Test
