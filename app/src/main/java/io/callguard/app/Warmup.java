@@ -220,6 +220,10 @@ public final class Warmup {
         o.put(AppConfig.WARMUP_ENABLED_CONFIG, "false");
         o.put(IngressConfig.HTTP_HOST_CONFIG, "127.0.0.1");
         o.put(IngressConfig.HTTP_PORT_CONFIG, "0");
+        // Its own admin listener too: the real one holds admin.port (8081 by default) while this runs.
+        o.put(IngressConfig.ADMIN_HOST_CONFIG, "127.0.0.1");
+        o.put(IngressConfig.ADMIN_PORT_CONFIG, "0");
+        o.put(IngressConfig.ADMIN_TOKEN_CONFIG, UUID.randomUUID().toString());
         o.put(IngressConfig.RETELL_API_KEY_CONFIG, UUID.randomUUID().toString());
         o.put(IngressConfig.WEBHOOK_INSECURE_SKIP_SIGNATURE_CONFIG, "false");
         o.put(IngressConfig.SOCKET_TOKEN_CONFIG, UUID.randomUUID().toString());

@@ -36,6 +36,9 @@ class WarmupTest {
         assertThat(warm.common().bootstrapServers()).isEqualTo("broker:9092");
         assertThat(warm.common().partitions()).isEqualTo(2);
         assertThat(warm.ingress().httpPort()).isZero();
+        // (the real admin listener holds its port, 8081 by default, while the warm-up runs)
+        assertThat(warm.ingress().adminPort()).isZero();
+        assertThat(warm.ingress().adminHost()).isEqualTo("127.0.0.1");
         assertThat(warm.socketToken()).isNotEqualTo("real-token");
         assertThat(warm.raw().get("retell.api-key")).isNotEqualTo("real-key");
         assertThat(warm.app().dataDir()).isEqualTo(DIR);
