@@ -66,13 +66,13 @@ for i in $(seq "$runs"); do
   load_before=$(cut -d' ' -f1 /proc/loadavg)
   start=$(date +%s%N)
   # shellcheck disable=SC2086
-  read -r url token pid < <(CALLGUARD_JAVA_OPTS="${jvm:-${CALLGUARD_JAVA_OPTS:-}}" \
+  read -r url token pid admin < <(CALLGUARD_JAVA_OPTS="${jvm:-${CALLGUARD_JAVA_OPTS:-}}" \
       "$root/bench/gateway.sh" "$dir" --retell-api-key drillkey \
       --set capacity.max-active-calls=5000 --set capacity.queue-size=1000 --set agent.backend=openai \
       --set "agent.openai.url=$sim_url" --set cache.enabled=false "$@")
   ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
   cpu_ready=$(cpu_seconds "$pid")
-  CALLGUARD_JAVA_OPTS="$drill_jvm" "$root/bin/callguard" drill --target "$url" --calls "$calls" --warmup 0s \
+  CALLGUARD_JAVA_OPTS="$drill_jvm" "$root/bin/callguard" drill --target "$url" --admin-url "$admin" --calls "$calls" --warmup 0s \
       --duration "$duration" --ramp-up "${RAMP_UP:-1s}" --turn-interval 1s --retell-api-key drillkey \
       --socket-token "$token" --json > "$dir/drill.json" 2> "$dir/drill-stderr.log" || true
   cpu_after=$(cpu_seconds "$pid")

@@ -31,11 +31,11 @@ for i in $(seq "$runs"); do
     jvm="${jvm:--XX:+UseZGC -Xmx2g} -XX:StartFlightRecording=filename=$dir/gateway.jfr,settings=profile,dumponexit=true"
   fi
   # shellcheck disable=SC2086
-  read -r url token pid < <(CALLGUARD_JAVA_OPTS="${jvm:-${CALLGUARD_JAVA_OPTS:-}}" "$root/bench/gateway.sh" "$dir" \
+  read -r url token pid admin < <(CALLGUARD_JAVA_OPTS="${jvm:-${CALLGUARD_JAVA_OPTS:-}}" "$root/bench/gateway.sh" "$dir" \
       --retell-api-key drillkey --set capacity.max-active-calls=5000 --set capacity.queue-size=1000 \
       ${no_warmup[@]+"${no_warmup[@]}"} "$@")
   load_before=$(cut -d' ' -f1 /proc/loadavg)
-  CALLGUARD_JAVA_OPTS="$drill_jvm" "$root/bin/callguard" drill --target "$url" --calls "${CALLS:-500}" \
+  CALLGUARD_JAVA_OPTS="$drill_jvm" "$root/bin/callguard" drill --target "$url" --admin-url "$admin" --calls "${CALLS:-500}" \
       --warmup "${WARMUP:-60s}" --duration "${DURATION:-30s}" --ramp-up 5s --turn-interval 1s \
       --retell-api-key drillkey --socket-token "$token" --json > "$dir/drill.json" 2> "$dir/drill-stderr.log" || true
   load_after=$(cut -d' ' -f1 /proc/loadavg)
