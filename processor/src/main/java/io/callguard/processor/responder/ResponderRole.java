@@ -168,7 +168,7 @@ public final class ResponderRole implements Role {
             MeterRegistry meters, Clock clock) {
         this(config, common, topics, meters, clock, clients, () -> {
             Owned owned = new Owned(config, meters, clock);
-            return new Parts(consumer(config, common, clients), producer(clients, topics), owned.backend, owned.fallback,
+            return new Parts(consumer(config, clients), producer(clients, topics), owned.backend, owned.fallback,
                     owned.scheduler, owned.closeables());
         });
     }
@@ -181,7 +181,7 @@ public final class ResponderRole implements Role {
      */
     public ResponderRole(ResponderConfig config, CommonConfig common, KafkaClients clients, Topics topics,
             MeterRegistry meters, Clock clock, AgentBackend backend, ScheduledExecutorService scheduler) {
-        this(config, common, topics, meters, clock, clients, () -> new Parts(consumer(config, common, clients),
+        this(config, common, topics, meters, clock, clients, () -> new Parts(consumer(config, clients),
                 producer(clients, topics), backend, null, scheduler, List.of()));
     }
 
@@ -210,9 +210,8 @@ public final class ResponderRole implements Role {
         this.stateDeserializer = JsonSerde.of(CallState.class).trustingDeserializer();
     }
 
-    private static Consumer<String, byte[]> consumer(ResponderConfig config, CommonConfig common,
-                                                     KafkaClients clients) {
-        return new KafkaConsumer<>(consumerConfig(config, common, clients), new StringDeserializer(),
+    private static Consumer<String, byte[]> consumer(ResponderConfig config, KafkaClients clients) {
+        return new KafkaConsumer<>(consumerConfig(config, clients), new StringDeserializer(),
                 new ByteArrayDeserializer());
     }
 
@@ -261,7 +260,7 @@ public final class ResponderRole implements Role {
         }
     }
 
-    static Map<String, Object> consumerConfig(ResponderConfig config, CommonConfig common, KafkaClients clients) {
+    static Map<String, Object> consumerConfig(ResponderConfig config, KafkaClients clients) {
         Map<String, Object> c = clients.consumer("callguard-responder");
         c.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
@@ -272,7 +271,6 @@ public final class ResponderRole implements Role {
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
         // A member that died (kill -9, a partitioned host) holds its partitions, and their turns, this long.
         c.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, config.sessionTimeoutMs());
-        c.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, Math.max(500, config.sessionTimeoutMs() / 4));
         // fetch.min.bytes stays 1: the broker answers a parked fetch as soon as a turn request is appended, so
         // fetch.max.wait only bounds how long an EMPTY fetch is parked. At 5 ms an idle consumer made ~200
         // fetch round trips a second (consumer, broker network, handler and purgatory threads), CPU the turn

@@ -184,7 +184,7 @@ class ResponderRoleTest {
     @Test
     void shouldAskForCoPartitionedAssignmentsOfCallEventsAndCallState() {
         // Given / When
-        Map<String, Object> c = ResponderRole.consumerConfig(config, new CommonConfig(Map.of()),
+        Map<String, Object> c = ResponderRole.consumerConfig(config,
                 new io.callguard.common.KafkaClients("127.0.0.1:9092", "n1"));
 
         // Then the range assignor on the classic protocol: partition n of both topics to one member
@@ -201,10 +201,9 @@ class ResponderRoleTest {
 
     @Test
     void shouldGiveUpADeadMemberSoon() {
-        // Given a first-words deadline of 3 s and a responder session of 7 s
+        // Given a responder session of 7 s
         Map<String, Object> c = ResponderRole.consumerConfig(
                 new ResponderConfig(Map.of(ResponderConfig.SESSION_TIMEOUT_MS_CONFIG, "7000")),
-                new CommonConfig(Map.of(CommonConfig.TURN_FIRST_WORDS_DEADLINE_MS_CONFIG, "3000")),
                 new io.callguard.common.KafkaClients("127.0.0.1:9092", "n1"));
 
         // Then a member that stops heartbeating loses its partitions after 7 s
