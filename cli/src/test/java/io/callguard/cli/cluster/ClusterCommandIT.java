@@ -85,8 +85,9 @@ class ClusterCommandIT {
             admin.createTopics(List.of(new NewTopic("t", Optional.of(1), Optional.empty()))).all()
                     .get(30, TimeUnit.SECONDS);
             // The brokers' defaults are the ones a three-node cluster should have: three replicas, two in sync
-            TopicDescription t = describe(admin, "t");
-            assertThat(t.partitions().get(0).replicas()).hasSize(3);
+            // (a topic just created reaches every broker's metadata a moment later: asked until it is there)
+            await().atMost(Duration.ofSeconds(30)).ignoreExceptions().untilAsserted(() ->
+                    assertThat(describe(admin, "t").partitions().get(0).replicas()).hasSize(3));
             assertThat(topicConfig(admin, "t", "min.insync.replicas")).isEqualTo("2");
             produce(cluster.bootstrap(), "before");
 
