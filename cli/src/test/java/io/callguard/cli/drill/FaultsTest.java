@@ -36,6 +36,9 @@ class FaultsTest {
             // Then the process dies of it
             assertThat(sleeper.waitFor(30, TimeUnit.SECONDS)).isTrue();
             assertThat(sleeper.exitValue()).isEqualTo(137);
+            // (the kill task records itself after the signal: let it finish before reading the outcomes)
+            scheduler.shutdown();
+            assertThat(scheduler.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
         } finally {
             scheduler.shutdownNow();
         }
