@@ -142,8 +142,9 @@ public final class DrillCommand implements Callable<Integer> {
     @Option(names = "--kill", paramLabel = "PID@TIME", description = {"Chaos: kill -9 the process PID (a broker of "
             + "`cluster`, a gateway) TIME into the measured run, e.g. 4242@10s (repeatable). Each kill is reported with "
             + "the turns asked after it that were not answered whole and its time to heal: from the kill to the "
-            + "request of the last such turn before the next kill. The drill does not restart what it killed "
-            + "(`cluster --restart-after` restarts brokers)."})
+            + "request of the last such turn before 5 s in which every turn was answered whole (turns hurt after "
+            + "that, before the next kill, are counted apart; a fault with no such 5 s fails the run). The drill "
+            + "does not restart what it killed (`cluster --restart-after` restarts brokers)."})
     java.util.List<String> kills = new java.util.ArrayList<>();
 
     @Option(names = "--audit-bootstrap-servers", paramLabel = "HOST:PORT,...", description = {"After the run, read "

@@ -64,7 +64,7 @@ public final class DrillReport {
     private final Map<String, LongAdder> agentFrames = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> transferNumbers = new ConcurrentHashMap<>();
     private final double minWholeAnswers;
-    /** Every judged turn's request time and whether it was heard whole, for the faults' time to heal. */
+    /** Every judged turn's request time and what was heard, for the faults' time to heal. */
     private final java.util.Queue<Faults.TurnMark> turnMarks = new java.util.concurrent.ConcurrentLinkedQueue<>();
     /** Webhooks the gateway acknowledged (2xx), for the audit of call-events. */
     private final java.util.Set<EventAudit.Acked> acked = ConcurrentHashMap.newKeySet();
@@ -100,7 +100,7 @@ public final class DrillReport {
 
     /** Counts a turn by what the caller heard; a silent one is also a {@link #SILENT_TURNS}. */
     void recordTurnMark(long sentAtNanos, Heard what) {
-        turnMarks.add(new Faults.TurnMark(sentAtNanos, what == Heard.WHOLE));
+        turnMarks.add(new Faults.TurnMark(sentAtNanos, what));
     }
 
     void recordAcked(String callId, String event) {
@@ -270,6 +270,9 @@ public final class DrillReport {
         for (Faults.Outcome f : faults) {
             if (!f.killed()) {
                 out.add("fault not injected: process " + f.pid() + " did not exist");
+            } else if (!f.healed()) {
+                out.add(String.format(Locale.ROOT, "fault at %.1f s (kill -9 of %d) did not heal: no %d s of whole "
+                        + "answers came after it", f.atSeconds(), f.pid(), Faults.STABLE.toSeconds()));
             }
         }
         if (minWholeAnswers > 0 && wholeShare() < minWholeAnswers) {
@@ -334,8 +337,9 @@ public final class DrillReport {
         s.append(String.format("  %-24s %s%n", "agent frames", listed(agentFrames())));
         for (Faults.Outcome f : faults) {
             s.append(String.format(Locale.ROOT, "  %-24s pid %d at %.1f s: %d of %d turns after it not whole, "
-                    + "healed in %.1f s%n", "fault kill -9", f.pid(), f.atSeconds(), f.hurtTurns(), f.turnsAfter(),
-                    f.healSeconds()));
+                    + "%s %.1f s%s%n", "fault kill -9", f.pid(), f.atSeconds(), f.hurtTurns(), f.turnsAfter(),
+                    f.healed() ? "healed in" : "NOT healed, last hurt turn at", f.healSeconds(),
+                    f.hurtLater() == 0 ? "" : "; " + f.hurtLater() + " of them later, after it had healed"));
         }
         if (audit != null) {
             s.append(String.format("  %-24s %d acknowledged webhooks, %d missing from call-events; %d calls ended, "
@@ -387,8 +391,9 @@ public final class DrillReport {
             for (Faults.Outcome f : faults) {
                 list.addObject().put("kill_pid", f.pid()).put("killed", f.killed())
                         .put("at_seconds", Math.round(f.atSeconds() * 10) / 10.0)
-                        .put("heal_seconds", Math.round(f.healSeconds() * 10) / 10.0)
-                        .put("turns_after", f.turnsAfter()).put("turns_not_whole", f.hurtTurns());
+                        .put("heal_seconds", Math.round(f.healSeconds() * 10) / 10.0).put("healed", f.healed())
+                        .put("turns_after", f.turnsAfter()).put("turns_not_whole", f.hurtTurns())
+                        .put("turns_not_whole_later", f.hurtLater());
             }
         }
         if (audit != null) {

@@ -13,10 +13,17 @@ import java.util.concurrent.TimeUnit;
  * at given times into the measured run, and what each did to the turns: how long until the calls were answered by
  * the backend again (whole, not bridged), measured from the turns the caller asked after it.
  *
- * <p>A fault's <em>time to heal</em> is the time from the kill to the request of the last turn, asked before the
- * next fault (or the end), that was not answered whole: after that every turn was. Zero when no turn was hurt.
+ * <p>A fault's <em>time to heal</em> is the time from the kill to the request of the last turn not answered whole
+ * before the first {@link #STABLE} in which every turn asked was answered whole: the backend answers again, in time,
+ * and keeps doing so. Zero when no turn was hurt in the first {@link #STABLE} after the kill. Turns hurt after that
+ * (in the window up to the next fault or the end: a restart of what was killed, a rebalance it causes) are counted
+ * apart, so a later disturbance is reported rather than folded into, or hidden by, the heal time. A fault after which
+ * no such stretch came before the window closed did not heal.
  */
 final class Faults {
+
+    /** How long every turn must be answered whole for a fault to count as healed. */
+    static final Duration STABLE = Duration.ofSeconds(5);
 
     /** One {@code kill -9}: the process and when, from the drill's start. */
     record Kill(long pid, Duration at) {
@@ -48,20 +55,29 @@ final class Faults {
         }
     }
 
-    /** A turn as the faults judge it: when it was asked and whether the caller heard the agent's whole answer. */
-    record TurnMark(long sentAtNanos, boolean whole) {
+    /** A turn as the faults judge it: when it was asked and what the caller heard. */
+    record TurnMark(long sentAtNanos, Heard heard) {
+
+        /** The agent's own whole answer, not bridged: the backend answered in time. */
+        boolean whole() {
+            return heard == Heard.WHOLE;
+        }
     }
 
     /**
      * What one fault did.
      *
-     * @param killed     whether the process existed and got the signal
-     * @param atSeconds  when it was killed, from the drill's start
-     * @param healSeconds time from the kill to the last hurt turn's request; 0 when none was hurt
-     * @param turnsAfter turns asked from the kill to the next fault (or the end)
-     * @param hurtTurns  those of them not answered whole (bridged, truncated, closing only, silent)
+     * @param killed      whether the process existed and got the signal
+     * @param atSeconds   when it was killed, from the drill's start
+     * @param healSeconds time from the kill to the request of the last hurt turn before the first {@link #STABLE} of
+     *                    whole answers; 0 when none was hurt right after it
+     * @param healed      whether such a stretch came before the next fault (or the end)
+     * @param turnsAfter  turns asked from the kill to the next fault (or the end)
+     * @param hurtTurns   those of them not answered whole (bridged, truncated, closing only, silent)
+     * @param hurtLater   of those, the ones asked after it had healed
      */
-    record Outcome(long pid, boolean killed, double atSeconds, double healSeconds, long turnsAfter, long hurtTurns) {
+    record Outcome(long pid, boolean killed, double atSeconds, double healSeconds, boolean healed, long turnsAfter,
+                   long hurtTurns, long hurtLater) {
     }
 
     private final List<Kill> kills;
@@ -88,33 +104,46 @@ final class Faults {
         Optional<ProcessHandle> process = ProcessHandle.of(kill.pid());
         // destroyForcibly is SIGKILL on Linux and macOS: no shutdown hook, no clean close, like a crash.
         boolean sent = process.map(ProcessHandle::destroyForcibly).orElse(false);
-        synchronized (this) {
-            killedAtNanos.add(System.nanoTime());
-            delivered.add(sent);
-        }
+        recordKill(System.nanoTime(), sent);
+    }
+
+    /** Records that the next kill happened at {@code atNanos} (System.nanoTime), delivered or not. */
+    synchronized void recordKill(long atNanos, boolean sent) {
+        killedAtNanos.add(atNanos);
+        delivered.add(sent);
     }
 
     /** What each kill that happened did to the turns, in time order. */
     synchronized List<Outcome> outcomes(List<TurnMark> turns, long startedNanos) {
+        List<TurnMark> sorted = turns.stream().sorted(Comparator.comparingLong(TurnMark::sentAtNanos)).toList();
+        long stable = STABLE.toNanos();
         List<Outcome> out = new ArrayList<>();
         for (int i = 0; i < killedAtNanos.size(); i++) {
             long from = killedAtNanos.get(i);
             long to = i + 1 < killedAtNanos.size() ? killedAtNanos.get(i + 1) : Long.MAX_VALUE;
-            long asked = 0;
-            long hurt = 0;
-            long lastHurt = from;
-            for (TurnMark t : turns) {
-                if (t.sentAtNanos() < from || t.sentAtNanos() >= to) {
-                    continue;
-                }
-                asked++;
-                if (!t.whole()) {
-                    hurt++;
-                    lastHurt = Math.max(lastHurt, t.sentAtNanos());
+            List<TurnMark> window = sorted.stream().filter(t -> t.sentAtNanos() >= from && t.sentAtNanos() < to)
+                    .toList();
+            List<Long> hurt = window.stream().filter(t -> !t.whole()).map(TurnMark::sentAtNanos).toList();
+            long lastAsked = window.isEmpty() ? from : window.get(window.size() - 1).sentAtNanos();
+            // The heal point: the kill itself when the first STABLE was clean, else the first hurt turn followed by
+            // STABLE without another (the next hurt turn, or the last turn asked, that far away).
+            long healAt = -1;
+            if (hurt.isEmpty() || hurt.get(0) - from >= stable) {
+                healAt = from;
+            } else {
+                for (int h = 0; h < hurt.size(); h++) {
+                    long next = h + 1 < hurt.size() ? hurt.get(h + 1) : Long.MAX_VALUE;
+                    if (next - hurt.get(h) >= stable && Math.min(next, lastAsked) - hurt.get(h) >= stable) {
+                        healAt = hurt.get(h);
+                        break;
+                    }
                 }
             }
+            boolean healed = healAt >= 0 && lastAsked - healAt >= stable;
+            long healPoint = healAt >= 0 ? healAt : hurt.isEmpty() ? from : hurt.get(hurt.size() - 1);
+            long later = hurt.stream().filter(t -> t > healPoint).count();
             out.add(new Outcome(kills.get(i).pid(), delivered.get(i), (from - startedNanos) / 1e9,
-                    (lastHurt - from) / 1e9, asked, hurt));
+                    (healPoint - from) / 1e9, healed, window.size(), hurt.size(), later));
         }
         return out;
     }

@@ -7,23 +7,15 @@ import io.callguard.app.Gateway;
 import io.callguard.app.TopicBootstrap;
 import io.callguard.app.config.GatewayConfig;
 import io.callguard.common.TopicReplication;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -51,31 +43,23 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class ClusterCommandIT {
 
-    private static final Path JAR = Path.of("target", "callguard.jar").toAbsolutePath();
-    private static final Pattern READY = Pattern.compile("cluster ready: bootstrap=(\\S+) pids=(\\S+)");
 
     @TempDir
     Path dir;
 
-    private final List<Process> clusters = new ArrayList<>();
-
-    /** A running cluster command: its process, what it printed, its bootstrap servers and its nodes' pids. */
-    private record Running(Process process, List<String> lines, String bootstrap, List<Long> pids) {
-    }
+    private final List<RehearsalCluster> clusters = new ArrayList<>();
 
     @AfterEach
     void stopAll() throws Exception {
-        for (Process p : clusters) {
-            p.descendants().forEach(ProcessHandle::destroyForcibly);
-            p.destroyForcibly();
-            p.waitFor(30, TimeUnit.SECONDS);
+        for (RehearsalCluster c : clusters) {
+            c.close();
         }
     }
 
     @Test
     void shouldRunThreeBrokersThatSurviveAKilledNodeAndARestartOfTheWhole() throws Exception {
         // Given a cluster of three, started by the launcher, that starts a killed node again after a second
-        Running cluster = start();
+        RehearsalCluster cluster = start();
         assertThat(cluster.pids()).hasSize(3).doesNotContain(cluster.process().pid()).doesNotHaveDuplicates();
         for (long pid : cluster.pids()) {
             assertThat(ProcessHandle.of(pid)).hasValueSatisfying(h -> assertThat(h.isAlive()).isTrue());
@@ -113,7 +97,7 @@ class ClusterCommandIT {
         await().atMost(Duration.ofSeconds(30)).until(() -> nodes.stream().noneMatch(ProcessHandle::isAlive));
 
         // When it starts again on the same data dir
-        Running again = start();
+        RehearsalCluster again = start();
 
         // Then it is the same cluster: same addresses, and every acknowledged record is still there
         assertThat(again.bootstrap()).isEqualTo(cluster.bootstrap());
@@ -123,7 +107,7 @@ class ClusterCommandIT {
     @Test
     void shouldReplicateEveryTopicTheGatewayCreatesAsConfiguredAndSayWhereExistingOnesDisagree() throws Exception {
         // Given a cluster of three
-        Running cluster = start();
+        RehearsalCluster cluster = start();
 
         // When a gateway starts on it with three replicas, two in sync
         Path data = dir.resolve("gw");
@@ -158,30 +142,10 @@ class ClusterCommandIT {
         }
     }
 
-    private Running start() throws Exception {
-        Process p = new ProcessBuilder(java(), "-jar", JAR.toString(), "cluster", "--brokers", "3", "--data-dir",
-                dir.resolve("cluster").toString(), "--restart-after", "1s", "--broker-java-opts", "-Xmx384m")
-                .redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve("cluster-stderr.log").toFile())).start();
-        clusters.add(p);
-        List<String> lines = new CopyOnWriteArrayList<>();
-        Thread reader = new Thread(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                for (String line = r.readLine(); line != null; line = r.readLine()) {
-                    lines.add(line);
-                }
-            } catch (IOException e) {
-                // The process ended.
-            }
-        }, "cluster-stdout");
-        reader.setDaemon(true);
-        reader.start();
-        await().atMost(Duration.ofSeconds(180)).until(() -> !p.isAlive()
-                || lines.stream().anyMatch(l -> READY.matcher(l).matches()));
-        Matcher m = lines.stream().map(READY::matcher).filter(Matcher::matches).findFirst()
-                .orElseThrow(() -> new AssertionError("no ready line; printed " + lines + "; stderr in "
-                        + dir.resolve("cluster-stderr.log")));
-        List<Long> pids = Arrays.stream(m.group(2).split(",")).map(Long::parseLong).toList();
-        return new Running(p, lines, m.group(1), pids);
+    private RehearsalCluster start() {
+        RehearsalCluster c = RehearsalCluster.start(dir.resolve("cluster"), dir.resolve("cluster-stderr.log"), "1s");
+        clusters.add(c);
+        return c;
     }
 
     private static TopicDescription describe(Admin admin, String topic) throws Exception {
@@ -214,9 +178,5 @@ class ClusterCommandIT {
             });
             return seen;
         }
-    }
-
-    private static String java() {
-        return ProcessHandle.current().info().command().orElse("java");
     }
 }

@@ -49,9 +49,10 @@ class ChaosDrillIT {
             cli.setOut(new PrintWriter(out));
             cli.setErr(new PrintWriter(new StringWriter()));
 
-            // When the drill plays 4 calls for 4 s, kills the process 1 s in, and audits the topics after
+            // When the drill plays 4 calls for 8 s (a fault is healed after 5 s of whole answers), kills the process
+            // 1 s in, and audits the topics after
             int exit = cli.execute("drill", "--target", gateway.httpUri().toString(), "--calls", "4",
-                    "--duration", "4s", "--turn-interval", "400ms", "--ramp-up", "0s", "--warmup", "2s",
+                    "--duration", "8s", "--turn-interval", "400ms", "--ramp-up", "0s", "--warmup", "2s",
                     "--retell-api-key", KEY, "--socket-token", TOKEN, "--admin-url", gateway.adminUri().toString(),
                     "--kill", victim.pid() + "@1s", "--audit-bootstrap-servers", gateway.bootstrapServers(), "--json");
 
@@ -68,6 +69,7 @@ class ChaosDrillIT {
             // (the killed process served nothing: every turn after it was whole, so it healed at once)
             assertThat(fault.path("turns_not_whole").asLong()).as(out.toString()).isZero();
             assertThat(fault.path("heal_seconds").asDouble()).isZero();
+            assertThat(fault.path("healed").asBoolean()).as(out.toString()).isTrue();
 
             // And every webhook the gateway acknowledged is on call-events, every ended call archived as ended
             JsonNode audit = report.path("audit");

@@ -48,15 +48,63 @@ class FaultsTest {
         Faults.Outcome none = outcomes.get(0);
         assertThat(none.killed()).isTrue();
         assertThat(none.healSeconds()).isZero();
+        // (no turn was asked after it, so nothing shows that it healed)
+        assertThat(none.healed()).isFalse();
 
         long killedAt = started + (long) (none.atSeconds() * 1e9);
         long s = 1_000_000_000L;
-        List<Faults.TurnMark> turns = List.of(new Faults.TurnMark(killedAt - s, false),
-                new Faults.TurnMark(killedAt + s, false), new Faults.TurnMark(killedAt + 3 * s, false),
-                new Faults.TurnMark(killedAt + 4 * s, true), new Faults.TurnMark(killedAt + 5 * s, true));
+        List<Faults.TurnMark> turns = List.of(new Faults.TurnMark(killedAt - s, Heard.BRIDGED),
+                new Faults.TurnMark(killedAt + s, Heard.BRIDGED), new Faults.TurnMark(killedAt + 3 * s, Heard.BRIDGED),
+                new Faults.TurnMark(killedAt + 4 * s, Heard.WHOLE), new Faults.TurnMark(killedAt + 5 * s, Heard.WHOLE));
         Faults.Outcome hurt = faults.outcomes(turns, started).get(0);
         assertThat(hurt.turnsAfter()).isEqualTo(4);
         assertThat(hurt.hurtTurns()).isEqualTo(2);
         assertThat(hurt.healSeconds()).isBetween(2.99, 3.01);
+        // (the last turn came 2 s after the last hurt one: not the 5 s of whole answers that make it healed)
+        assertThat(hurt.healed()).isFalse();
+    }
+
+    @Test
+    void shouldHealAtTheLastHurtTurnBeforeFiveSecondsOfWholeAnswersAndCountLaterHurtTurnsApart() {
+        // Given a fault whose turns, one every 500 ms for 30 s, were hurt at 0.5, 1 and 2 s, then whole, and hurt
+        // again once at 15 s (a restart of what was killed, say)
+        Faults faults = new Faults(List.of(new Faults.Kill(4242, Duration.ZERO)));
+        long started = System.nanoTime();
+        faults.recordKill(started, true);
+        long ms = 1_000_000L;
+        List<Faults.TurnMark> turns = new java.util.ArrayList<>();
+        for (long t = 500; t <= 30_000; t += 500) {
+            boolean hurt = t == 500 || t == 1_000 || t == 2_000 || t == 15_000;
+            turns.add(new Faults.TurnMark(started + t * ms, hurt ? (t == 15_000 ? Heard.CLOSING_ONLY : Heard.BRIDGED)
+                    : Heard.WHOLE));
+        }
+
+        // When its outcome is judged
+        Faults.Outcome outcome = faults.outcomes(turns, started).get(0);
+
+        // Then it healed at 2 s, and the hurt turn at 15 s is counted as later, not as part of the heal
+        assertThat(outcome.healed()).isTrue();
+        assertThat(outcome.healSeconds()).isBetween(1.99, 2.01);
+        assertThat(outcome.hurtTurns()).isEqualTo(4);
+        assertThat(outcome.hurtLater()).isEqualTo(1);
+        assertThat(outcome.turnsAfter()).isEqualTo(60);
+    }
+
+    @Test
+    void shouldHealAtOnceWhenTheFirstFiveSecondsAfterTheKillWereWhole() {
+        // Given turns whole for 6 s after a kill, then one hurt
+        Faults faults = new Faults(List.of(new Faults.Kill(4242, Duration.ZERO)));
+        long started = System.nanoTime();
+        faults.recordKill(started, true);
+        long s = 1_000_000_000L;
+        List<Faults.TurnMark> turns = List.of(new Faults.TurnMark(started + s, Heard.WHOLE),
+                new Faults.TurnMark(started + 3 * s, Heard.WHOLE), new Faults.TurnMark(started + 6 * s, Heard.WHOLE),
+                new Faults.TurnMark(started + 7 * s, Heard.SILENT));
+
+        // Then the fault healed at once, and the silent turn is a later one
+        Faults.Outcome outcome = faults.outcomes(turns, started).get(0);
+        assertThat(outcome.healed()).isTrue();
+        assertThat(outcome.healSeconds()).isZero();
+        assertThat(outcome.hurtLater()).isEqualTo(1);
     }
 }

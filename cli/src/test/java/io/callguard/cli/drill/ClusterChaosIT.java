@@ -1,0 +1,240 @@
+package io.callguard.cli.drill;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.callguard.schemas.Json;
+import io.callguard.schemas.Topics;
+import io.callguard.cli.cluster.RehearsalCluster;
+import io.callguard.testkit.LoopbackBalancer;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The chaos drill on a real cluster: three KRaft brokers started by {@code callguard cluster} (each its own process,
+ * topics with three replicas and two in sync), two gateways with every role, each its own process started by the
+ * packaged jar, behind a round-robin balancer, and the drill playing calls through the balancer, webhooks and turns.
+ * Into the run the drill kills one broker with SIGKILL (the cluster command starts it again), later one gateway (its
+ * calls reconnect through the balancer to the other; the test starts it again on its port and data dir, as a
+ * supervisor would). Afterwards: every webhook the gateways acknowledged is on call-events and every call archived
+ * once as ended, no turn was silent, no call dropped, both gateways ready, and each fault healed before the run was
+ * over, 5 s of whole answers after each; the time each took is printed (BENCHMARKS.md has the figures).
+ */
+@Tag("integration")
+@Timeout(value = 600, unit = TimeUnit.SECONDS)
+class ClusterChaosIT {
+
+    private static final Path JAR = Path.of("target", "callguard.jar").toAbsolutePath();
+    private static final Pattern GATEWAY_READY = Pattern.compile("^callguard ready: (http://\\S+) .* admin=(http://\\S+) .*");
+    private static final String KEY = "chaos-key";
+    private static final String TOKEN = "chaos-token";
+    private static final int CALLS = 16;
+    /** The calls' length: far past the faults; the test ends the drill once B is back and steady. */
+    private static final Duration MAX_RUN = Duration.ofSeconds(240);
+    private static final Duration BROKER_KILL_AT = Duration.ofSeconds(12);
+    private static final Duration GATEWAY_KILL_AT = Duration.ofSeconds(34);
+
+    // Kept when the test fails: the brokers' and gateways' logs are what tells why a fault took long to heal.
+    @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ON_SUCCESS)
+    Path dir;
+
+    private final List<Process> processes = new CopyOnWriteArrayList<>();
+    private final HttpClient http = HttpClient.newHttpClient();
+    private LoopbackBalancer balancer;
+    private volatile boolean stopping;
+
+    /** A gateway process and the addresses its ready line gave. */
+    private record Gw(Process process, URI http, URI admin) {
+    }
+
+    @AfterEach
+    void stopAll() throws Exception {
+        stopping = true;
+        if (balancer != null) {
+            balancer.close();
+        }
+        for (Process p : processes) {
+            RehearsalCluster.killTree(p);
+        }
+    }
+
+    @Test
+    void shouldLoseNoAcknowledgedWebhookAndLeaveNoTurnSilentWhenABrokerAndThenAGatewayAreKilled() throws Exception {
+        // Given three brokers (a killed one started again 2 s after it died) and two gateways on fixed ports
+        RehearsalCluster cluster = RehearsalCluster.start(dir.resolve("cluster"), dir.resolve("cluster-stderr.log"),
+                "2s");
+        processes.add(cluster.process());
+        List<String> clusterLines = cluster.lines();
+        String bootstrap = cluster.bootstrap();
+        List<Long> brokerPids = cluster.pids();
+        int[] ports = {freePort(), freePort()};
+        Gw[] gateways = new Gw[2];
+        CompletableFuture<Gw> a = CompletableFuture.supplyAsync(() -> launch(0, ports[0], bootstrap));
+        gateways[1] = launch(1, ports[1], bootstrap);
+        gateways[0] = a.get(240, TimeUnit.SECONDS);
+        balancer = new LoopbackBalancer(List.of(ports[0], ports[1])).start();
+
+        // And gateway B started again as soon as it dies (its calls meanwhile reconnect to A through the balancer)
+        AtomicLong restartedAfterMs = new AtomicLong(-1);
+        Gw killed = gateways[1];
+        CompletableFuture<Gw> restarted = killed.process().onExit().thenApplyAsync(p -> {
+            if (stopping) {
+                return null;
+            }
+            long died = System.nanoTime();
+            Gw again = launch(1, ports[1], bootstrap);
+            restartedAfterMs.set(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - died));
+            return again;
+        });
+
+        // When the drill plays its calls through the balancer, kills broker 2 at 12 s and gateway B at 34 s, and goes
+        // on until B is back and 10 s more of turns were played
+        DrillOptions options = new DrillOptions(balancer.uri(), KEY, TOKEN, CALLS, MAX_RUN, Duration.ofMillis(500),
+                Duration.ofMillis(1000), 1, 0, false, 0, 16, Duration.ofSeconds(2));
+        Drill drill = new Drill(options, System.out::println)
+                .withFaults(List.of(new Faults.Kill(brokerPids.get(1), BROKER_KILL_AT),
+                        new Faults.Kill(killed.process().pid(), GATEWAY_KILL_AT)))
+                .withAudit(bootstrap, Topics.withPrefix("callguard."));
+        CompletableFuture<DrillReport> run = CompletableFuture.supplyAsync(() -> {
+            try {
+                return drill.run();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        gateways[1] = restarted.get(240, TimeUnit.SECONDS);
+        long answeredWhenBack = drill.report().count("turns_answered", 0);
+        await().atMost(Duration.ofSeconds(120))
+                .until(() -> drill.report().count("turns_answered", 0) >= answeredWhenBack + CALLS * 10L);
+        boolean endedEarly = !run.isDone();
+        drill.endNow();
+        DrillReport report = run.get(180, TimeUnit.SECONDS);
+        System.out.printf("cluster chaos: gateway B ready again %d ms after it died; balancer connections %d/%d, "
+                + "refused %d%n%s%ncluster: %s%nturns by second of the run (not whole/asked, S silent):%n%s%n"
+                + "logs in %s%n", restartedAfterMs.get(), balancer.connections(0), balancer.connections(1),
+                balancer.refused(), report.text(), clusterLines, timeline(report), dir);
+
+        // Then both faults happened while the drill ran; the cluster command started the broker again, the test the
+        // gateway
+        assertThat(endedEarly).as("the drill was still running when B was back").isTrue();
+        List<Faults.Outcome> faults = report.faultOutcomes();
+        assertThat(faults).hasSize(2).allSatisfy(f -> assertThat(f.killed()).isTrue());
+        assertThat(clusterLines).anyMatch(l -> l.startsWith("broker 2 exited"))
+                .anyMatch(l -> l.startsWith("broker 2 restarted: pid="));
+
+        // And every webhook a gateway acknowledged is on call-events, and every call archived once, as ended
+        EventAudit.Result audit = report.auditResult().orElseThrow();
+        assertThat(audit.acknowledged()).as(report.text()).isEqualTo(CALLS * 3L);
+        assertThat(audit.missing()).as(report.text()).isZero();
+        assertThat(audit.archivedEnded()).as(report.text()).isEqualTo(CALLS);
+        assertThat(audit.notArchived() + audit.archivedTwice() + audit.archivedOther()).as(report.text()).isZero();
+
+        // And no turn was silent, no call dropped, every turn asked was answered
+        assertThat(report.count(DrillReport.SILENT_TURNS, 0)).as(report.text()).isZero();
+        assertThat(report.heard(Heard.SILENT)).as(report.text()).isZero();
+        assertThat(report.count(DrillReport.DROPPED_CALLS, 0)).as(report.text()).isZero();
+        assertThat(report.count("connect_failures", 0)).as(report.text()).isZero();
+        assertThat(report.count("turns_answered", 0)).as(report.text()).isEqualTo(report.judgedTurns());
+        // (the killed gateway's calls moved: at least one socket cut and taken over on A)
+        assertThat(report.count("reconnects", 0)).as(report.text()).isPositive();
+
+        // And each fault healed: the backend answered every turn whole again for 5 s and more, before the next fault
+        // (the heal time itself is a measurement, printed and in BENCHMARKS.md, not a timed assertion)
+        for (Faults.Outcome f : faults) {
+            assertThat(f.turnsAfter()).as(report.text()).isGreaterThan(CALLS * 10L);
+            assertThat(f.healed()).as(report.text()).isTrue();
+        }
+
+        // And both gateways are back to steady state: ready, the processor's and responder's groups running
+        for (Gw g : gateways) {
+            JsonNode readyz = Json.mapper().readTree(get(g.http().resolve("/readyz")).body());
+            assertThat(readyz.path("ready").asBoolean()).as(readyz.toString()).isTrue();
+        }
+    }
+
+    /** Per second of the run: turns asked in it that were not answered whole, of all asked, e.g. {@code 12:3/31}. */
+    private static String timeline(DrillReport report) {
+        List<Faults.TurnMark> marks = report.turnMarks();
+        long first = marks.stream().mapToLong(Faults.TurnMark::sentAtNanos).min().orElse(0);
+        java.util.TreeMap<Long, long[]> bySecond = new java.util.TreeMap<>();
+        for (Faults.TurnMark m : marks) {
+            long[] c = bySecond.computeIfAbsent((m.sentAtNanos() - first) / 1_000_000_000L, k -> new long[3]);
+            c[0] += m.whole() ? 0 : 1;
+            c[1]++;
+            c[2] += m.heard() == Heard.SILENT ? 1 : 0;
+        }
+        StringBuilder out = new StringBuilder();
+        bySecond.forEach((s, c) -> out.append(' ').append(s).append(':').append(c[0]).append('/').append(c[1])
+                .append(c[2] > 0 ? "S" + c[2] : ""));
+        return out.toString();
+    }
+
+    /** The packaged launcher's gateway, every role, on the cluster; returns once its ready line is printed. */
+    private Gw launch(int index, int port, String bootstrap) {
+        try {
+            Path data = dir.resolve("gateway-" + index);
+            Files.createDirectories(data);
+            List<String> command = new ArrayList<>(List.of(java(), "-Xmx512m", "-XX:+UseZGC", "-jar", JAR.toString(),
+                    "run", "--bootstrap-servers", bootstrap, "--data-dir", data.toString(), "--http-port",
+                    String.valueOf(port), "--admin-port", "0"));
+            for (String setting : List.of("node.id=gateway-" + (char) ('a' + index), "retell.api-key=" + KEY,
+                    "socket.token=" + TOKEN, "topics.partitions=4", "topics.replication-factor=3",
+                    "topics.min-insync-replicas=2", "capacity.max-active-calls=400", "agent.script.delay-ms=300",
+                    "agent.script.chunk-gap-ms=20", "warmup.turns=300")) {
+                command.addAll(List.of("--set", setting));
+            }
+            Process p = new ProcessBuilder(command)
+                    .redirectError(ProcessBuilder.Redirect.appendTo(data.resolve("stderr.log").toFile())).start();
+            processes.add(p);
+            List<String> out = RehearsalCluster.follow(p, "gateway-" + index + "-stdout");
+            await().atMost(Duration.ofSeconds(240)).until(() -> !p.isAlive()
+                    || out.stream().anyMatch(l -> GATEWAY_READY.matcher(l).matches()));
+            Matcher m = out.stream().map(GATEWAY_READY::matcher).filter(Matcher::matches).findFirst()
+                    .orElseThrow(() -> new AssertionError("gateway " + index + " printed no ready line; stderr in "
+                            + data.resolve("stderr.log")));
+            Gw gw = new Gw(p, URI.create(m.group(1)), URI.create(m.group(2)));
+            await().atMost(Duration.ofSeconds(120)).ignoreExceptions().until(() ->
+                    Json.mapper().readTree(get(gw.http().resolve("/readyz")).body()).path("ready").asBoolean());
+            return gw;
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private HttpResponse<String> get(URI url) throws Exception {
+        return http.send(HttpRequest.newBuilder(url).timeout(Duration.ofSeconds(10)).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
+    private static String java() {
+        return ProcessHandle.current().info().command().orElse("java");
+    }
+}
