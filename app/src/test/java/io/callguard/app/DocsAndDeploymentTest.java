@@ -12,9 +12,12 @@ import io.callguard.schemas.Topic;
 import io.callguard.schemas.Topics;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import org.junit.jupiter.api.Test;
 
 /** The README and docker-compose.yml must say what the code does: checked against the declarations. */
@@ -45,11 +48,7 @@ class DocsAndDeploymentTest {
     void shouldConfigureCallguardInComposeOnlyWithKeysTheCodeKnows() throws Exception {
         JsonNode compose = YAML.readTree(ROOT.resolve("docker-compose.yml").toFile());
         JsonNode callguard = compose.get("services").get("callguard");
-        Map<String, String> env = new HashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = callguard.get("environment").fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
-            env.put(e.getKey(), e.getValue().asText().startsWith("${") ? "compose-secret" : e.getValue().asText());
-        }
+        Map<String, String> env = environment(callguard);
 
         // Every CALLGUARD_ variable is a declared key (an unknown one would stop start-up)
         GatewayConfig config = GatewayConfig.load(new ConfigSources(null, env, Map.of(), Map.of()));
@@ -109,13 +108,94 @@ class DocsAndDeploymentTest {
         for (Iterator<Map.Entry<String, JsonNode>> it = services.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> service = it.next();
             for (JsonNode published : service.getValue().path("ports")) {
-                // Then only callguard's public listener is on every address; the rest on the host's loopback
-                if (!(service.getKey().equals("callguard") && containerPort(published) == publicPort)) {
+                // Then only callguard's public listener (either profile's) is on every address; the rest on the
+                // host's loopback
+                boolean callguard = service.getValue().has("build");
+                if (!(callguard && containerPort(published) == publicPort)) {
                     assertThat(published.asText()).as(service.getKey() + " publishes " + published.asText())
                             .startsWith("127.0.0.1:");
                 }
             }
         }
+    }
+
+    @Test
+    void shouldRunTheClusterProfileOnThreeBrokersSetAsTheRehearsalClusterAndCallguardAsInTheSingleOne()
+            throws Exception {
+        // Given docker-compose.yml's services and the .env compose reads
+        JsonNode services = YAML.readTree(ROOT.resolve("docker-compose.yml").toFile()).get("services");
+        assertThat(Files.readAllLines(ROOT.resolve(".env"))).contains("COMPOSE_PROFILES=single");
+        assertThat(services.get("kafka").get("profiles").toString()).isEqualTo("[\"single\"]");
+        assertThat(services.get("callguard").get("profiles").toString()).isEqualTo("[\"single\"]");
+
+        // Then the cluster profile has three KRaft nodes of one cluster and one quorum, each advertising its name
+        List<String> advertised = new ArrayList<>();
+        String clusterId = null;
+        String voters = null;
+        for (int n = 1; n <= 3; n++) {
+            JsonNode node = services.get("kafka-" + n);
+            assertThat(node).as("service kafka-" + n).isNotNull();
+            assertThat(node.get("profiles").toString()).isEqualTo("[\"cluster\"]");
+            JsonNode env = node.get("environment");
+            assertThat(env.get("KAFKA_NODE_ID").asText()).isEqualTo(String.valueOf(n));
+            assertThat(env.get("KAFKA_ADVERTISED_LISTENERS").asText()).isEqualTo("PLAINTEXT://kafka-" + n + ":9092");
+            advertised.add("kafka-" + n + ":9092");
+            clusterId = clusterId == null ? env.get("CLUSTER_ID").asText() : clusterId;
+            voters = voters == null ? env.get("KAFKA_CONTROLLER_QUORUM_VOTERS").asText() : voters;
+            assertThat(env.get("CLUSTER_ID").asText()).isEqualTo(clusterId);
+            assertThat(env.get("KAFKA_CONTROLLER_QUORUM_VOTERS").asText()).isEqualTo(voters)
+                    .isEqualTo("1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093");
+
+            // And each node is set as `callguard cluster --brokers 3` sets its nodes: internal topics replicated
+            // three times, two in sync, a dead node fenced as fast
+            Properties rehearsal = io.callguard.app.broker.EmbeddedKafka.brokerProperties(Path.of("/tmp"), n, 9092,
+                    9093, voters, 3, 1_048_576);
+            for (String key : List.of("process.roles", "offsets.topic.replication.factor",
+                    "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
+                    "share.coordinator.state.topic.replication.factor", "share.coordinator.state.topic.min.isr",
+                    "min.insync.replicas", "default.replication.factor", "broker.session.timeout.ms",
+                    "broker.heartbeat.interval.ms", "group.initial.rebalance.delay.ms", "auto.create.topics.enable")) {
+                String name = "KAFKA_" + key.toUpperCase(java.util.Locale.ROOT).replace('.', '_');
+                assertThat(env.path(name).asText(null)).as("kafka-%d %s", n, name)
+                        .isEqualTo(rehearsal.getProperty(key));
+            }
+        }
+
+        // And callguard-cluster is callguard of the single profile on those three, with three replicas, two in sync
+        Map<String, String> single = environment(services.get("callguard"));
+        Map<String, String> cluster = environment(services.get("callguard-cluster"));
+        GatewayConfig config = GatewayConfig.load(new ConfigSources(null, cluster, Map.of(), Map.of()));
+        assertThat(config.common().bootstrapServers()).isEqualTo(String.join(",", advertised));
+        assertThat(config.common().topicReplication().factor()).isEqualTo((short) 3);
+        assertThat(config.common().topicReplication().minInsyncReplicas()).isEqualTo(2);
+        Map<String, String> rest = new HashMap<>(cluster);
+        List.of("bootstrap.servers", "topics.replication-factor", "topics.min-insync-replicas")
+                .forEach(k -> rest.remove(ConfigSources.envName(k)));
+        single.remove(ConfigSources.envName("bootstrap.servers"));
+        single.remove(ConfigSources.envName("topics.replication-factor"));
+        assertThat(rest).isEqualTo(single);
+        JsonNode built = services.get("callguard-cluster");
+        for (String same : List.of("build", "ports", "healthcheck", "stop_grace_period")) {
+            assertThat(built.get(same)).as(same).isEqualTo(services.get("callguard").get(same));
+        }
+        assertThat(built.get("depends_on").fieldNames()).toIterable().containsExactlyInAnyOrder("kafka-1", "kafka-2",
+                "kafka-3");
+        // (Prometheus scrapes `callguard`: the cluster's callguard answers to that name too)
+        assertThat(built.get("networks").get("default").get("aliases").toString()).contains("\"callguard\"");
+        JsonNode prometheus = services.get("prometheus").get("depends_on");
+        for (String dependency : List.of("callguard", "callguard-cluster")) {
+            assertThat(prometheus.get(dependency).get("required").asBoolean(true)).as(dependency).isFalse();
+        }
+    }
+
+    /** A compose service's environment, secrets from the shell as {@code compose-secret}. */
+    private static Map<String, String> environment(JsonNode service) {
+        Map<String, String> env = new HashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = service.get("environment").fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            env.put(e.getKey(), e.getValue().asText().startsWith("${") ? "compose-secret" : e.getValue().asText());
+        }
+        return env;
     }
 
     /** The container side of a compose port mapping ({@code [host:]hostPort:containerPort}). */

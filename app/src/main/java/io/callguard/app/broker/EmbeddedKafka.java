@@ -176,11 +176,14 @@ public final class EmbeddedKafka implements AutoCloseable {
     }
 
     /**
+     * The settings of one node (broker and controller in one process), the embedded broker's and each node's of
+     * {@code callguard cluster}; docker-compose.yml's cluster profile is checked against them.
+     *
      * @param voters   the controller quorum, {@code id@host:port,...}
      * @param replicas replicas of the broker's own internal topics and of topics created without a factor; the
      *                 minimum in-sync replicas is one less (at least 1), so one node of three may be down
      */
-    static Properties brokerProperties(Path logDir, int nodeId, int port, int controllerPort, String voters,
+    public static Properties brokerProperties(Path logDir, int nodeId, int port, int controllerPort, String voters,
                                        int replicas, int maxMessageBytes) {
         String rf = String.valueOf(replicas);
         String minIsr = String.valueOf(Math.max(1, replicas - 1));
