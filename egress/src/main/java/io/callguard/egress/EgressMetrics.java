@@ -38,6 +38,11 @@ public final class EgressMetrics {
     public static final String RESPONSES_INVALID = "callguard.responses.invalid";
     /** Counter: owed answers re-sent on a new socket after a reconnect (whole answer or the part so far). */
     public static final String RESPONSES_RESENT = "callguard.responses.resent";
+    /**
+     * Counter: turns asked right as a call's socket opened on this node for the first time (the call moved here
+     * mid-turn), bridged at once rather than at the budget.
+     */
+    public static final String TURNS_TAKEN_OVER = "callguard.turns.taken-over";
 
     /** Counter, tag {@link #TAG_REASON}: fallbacks the edge itself sent. */
     public static final String FALLBACKS = "callguard.fallbacks";

@@ -69,6 +69,8 @@ public final class DrillReport {
     /** Webhooks the gateway acknowledged (2xx), for the audit of call-events. */
     private final java.util.Set<EventAudit.Acked> acked = ConcurrentHashMap.newKeySet();
     private List<Faults.Outcome> faults = List.of();
+    private static final int EXAMPLES = 5;
+    private final List<String> silentExamples = new java.util.ArrayList<>();
     private EventAudit.Result audit;
     private final long overBudgetMs = DrillOptions.gatewayBudgetMs();
     private Histogram turns;
@@ -131,6 +133,22 @@ public final class DrillReport {
 
     public java.util.Optional<EventAudit.Result> auditResult() {
         return java.util.Optional.ofNullable(audit);
+    }
+
+    /** Up to {@link #EXAMPLES} silent turns described, printed with the report. */
+    void silentExample(String description) {
+        synchronized (silentExamples) {
+            if (silentExamples.size() < EXAMPLES) {
+                silentExamples.add(description);
+            }
+        }
+    }
+
+    /** The silent turns described so far (at most {@link #EXAMPLES}). */
+    List<String> silentExamples() {
+        synchronized (silentExamples) {
+            return List.copyOf(silentExamples);
+        }
     }
 
     void recordHeard(Heard what) {
@@ -335,6 +353,9 @@ public final class DrillReport {
         s.append(String.format("  %-24s %s%n", "endings", listed(endings())
                 + (transferNumbers.isEmpty() ? "" : ", transferred to " + listed(transferNumbers()))));
         s.append(String.format("  %-24s %s%n", "agent frames", listed(agentFrames())));
+        for (String example : silentExamples()) {
+            s.append(String.format("  %-24s %s%n", "silent turn", example));
+        }
         for (Faults.Outcome f : faults) {
             s.append(String.format(Locale.ROOT, "  %-24s pid %d at %.1f s: %d of %d turns after it not whole, "
                     + "%s %.1f s%s%n", "fault kill -9", f.pid(), f.atSeconds(), f.hurtTurns(), f.turnsAfter(),

@@ -75,6 +75,8 @@ final class SimulatedCall {
     private volatile long startedAtNanos;
     /** When the current socket was cut (System.nanoTime), while it is being dialled again. */
     private volatile long cutAtNanos;
+    /** The drill's start (System.nanoTime), for the times in the report's descriptions. */
+    private volatile long runStartedAtNanos;
 
     /** One asked turn; guarded by the call's monitor. */
     private static final class Turn {
@@ -144,6 +146,7 @@ final class SimulatedCall {
      * @param phaseMs    this call's offset within the turn interval
      */
     CompletableFuture<Void> start(long epochNanos, long phaseMs) {
+        runStartedAtNanos = epochNanos;
         return connect().thenRun(() -> {
             startedAtNanos = System.nanoTime();
             long interval = options.turnInterval().toMillis();
@@ -325,6 +328,18 @@ final class SimulatedCall {
                 options.expectEcho() ? turn.echo : null);
         report.recordHeard(heard);
         report.recordTurnMark(turn.sentAtNanos, heard);
+        if (heard == Heard.SILENT) {
+            // What a silent turn was, to tell a gateway's silence from a slow socket or a turn lost in a move.
+            String words = turn.heard.length() > 60 ? turn.heard.substring(0, 60) + "..." : turn.heard.toString();
+            report.silentExample(String.format(java.util.Locale.ROOT,
+                    "%s turn asked at %.1f s: first words %s, %s, heard '%s'%s", callId,
+                    (turn.sentAtNanos - runStartedAtNanos) / 1e9,
+                    turn.firstWordsAtNanos == 0 ? "never"
+                            : "after " + (turn.firstWordsAtNanos - turn.sentAtNanos) / 1_000_000 + " ms",
+                    complete ? "complete" : "never complete", words,
+                    cutAtNanos > turn.sentAtNanos - 5_000_000_000L && cutAtNanos != 0 ? ", socket cut "
+                            + (turn.sentAtNanos - cutAtNanos) / 1_000_000 + " ms before it was asked" : ""));
+        }
     }
 
     /**

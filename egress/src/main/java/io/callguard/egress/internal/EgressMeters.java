@@ -25,6 +25,7 @@ public final class EgressMeters {
     private final Counter notHeld;
     private final Counter invalid;
     private final Counter resent;
+    private final Counter takenOver;
     private final Counter superseded;
     private final Counter edgeTimeoutFallbacks;
     private final Counter edgeFillers;
@@ -49,6 +50,7 @@ public final class EgressMeters {
         notHeld = registry.counter(RESPONSES_NOT_HELD);
         invalid = registry.counter(RESPONSES_INVALID);
         resent = registry.counter(RESPONSES_RESENT);
+        takenOver = registry.counter(TURNS_TAKEN_OVER);
         superseded = registry.counter(SOCKET_SUPERSEDED);
         edgeTimeoutFallbacks = registry.counter(FALLBACKS, TAG_REASON, REASON_EDGE_TIMEOUT);
         edgeFillers = registry.counter(EDGE_FILLERS);
@@ -163,6 +165,10 @@ public final class EgressMeters {
 
     void resent() {
         resent.increment();
+    }
+
+    void takenOver() {
+        takenOver.increment();
     }
 
     void superseded() {

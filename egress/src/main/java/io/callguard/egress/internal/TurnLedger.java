@@ -122,6 +122,18 @@ public final class TurnLedger {
     private record Drain(Consumer<CallSocket> closer, long settleMs, CompletableFuture<Void> done) {
     }
 
+    /**
+     * A request this soon after the socket of a call new to this node opened, for a response id above 1, is a turn
+     * the caller asked before the call moved here (its node died or dropped it mid-turn; the caller has waited for
+     * an unknown time already, often most of the budget): it is bridged at once ({@link #TAKEOVER_BRIDGE_MS}) unless
+     * its answer is here, not at the budget. In the cluster chaos drill, a gateway killed mid-turn left turns with no
+     * first words within a second without it: asked 650-900 ms before the kill, bridged 200 ms after the takeover,
+     * their first words came 1.04-1.18 s after they were asked.
+     */
+    static final long TAKEOVER_WINDOW_MS = 250;
+    /** When a taken-over turn (see {@link #TAKEOVER_WINDOW_MS}) is bridged, from its arrival here. */
+    static final long TAKEOVER_BRIDGE_MS = 0;
+
     private final ConcurrentHashMap<String, CallLine> lines = new ConcurrentHashMap<>();
     /** Null until {@link #drain}; volatile so every turn-completing operation sees it without a lock. */
     private volatile Drain drain;
@@ -150,6 +162,7 @@ public final class TurnLedger {
             if (line == null) {
                 line = new CallLine(newTurn(0, 0, null));
                 line.socket = socket;
+                line.newHereAtMs = nowMs;
                 result[0] = new Attached(null, false, false);
                 return line;
             }
@@ -179,7 +192,7 @@ public final class TurnLedger {
                 completed(line, turn, turn.kind, turn.startMs, nowMs, true);
             }
         } else if ((turn.responseId > 0 || turn.begin) && turn.startMs > 0 && turn.content.length() == 0
-                && nowMs >= turn.startMs + budgetMs) {
+                && nowMs >= turn.bridgeAtMs) {
             // Nothing was said yet and the budget is spent: bridge now; the watchdog's next check closes if needed.
             if (nowMs >= turn.startMs + deadlines.firstWordsDeadlineMs() && turn.begin) {
                 sendBeginEnd(line, turn, nowMs);
@@ -254,7 +267,14 @@ public final class TurnLedger {
                 return line;
             }
             line.turn = newTurn(responseId, receivedAtMs, connection);
-            ticket[0] = new TurnTicket(callId, line.turn.seq, responseId, receivedAtMs + budgetMs);
+            boolean takenOver = line.newHereAtMs > 0 && responseId > 1
+                    && receivedAtMs - line.newHereAtMs <= TAKEOVER_WINDOW_MS;
+            line.newHereAtMs = 0;
+            if (takenOver) {
+                line.turn.bridgeAtMs = receivedAtMs + Math.min(budgetMs, TAKEOVER_BRIDGE_MS);
+                meters.takenOver();
+            }
+            ticket[0] = new TurnTicket(callId, line.turn.seq, responseId, line.turn.bridgeAtMs);
             return line;
         });
         handOverIfDraining(socket.callId(), nowMs);
@@ -550,11 +570,11 @@ public final class TurnLedger {
                     } else {
                         sendClosing(line, turn, nowMs);
                     }
-                } else if (turn.content.length() == 0 && nowMs >= start + budgetMs) {
+                } else if (turn.content.length() == 0 && nowMs >= turn.bridgeAtMs) {
                     sendFiller(line, turn, nowMs);
                     next[0] = giveUp;
                 } else {
-                    next[0] = turn.content.length() == 0 ? start + budgetMs : giveUp;
+                    next[0] = turn.content.length() == 0 ? turn.bridgeAtMs : giveUp;
                 }
                 return line;
             }
@@ -637,7 +657,9 @@ public final class TurnLedger {
     }
 
     private Turn newTurn(long responseId, long startMs, String requestConnection) {
-        return new Turn(turnSeq.incrementAndGet(), responseId, startMs, requestConnection);
+        Turn turn = new Turn(turnSeq.incrementAndGet(), responseId, startMs, requestConnection);
+        turn.bridgeAtMs = startMs + budgetMs;
+        return turn;
     }
 
     /**
@@ -780,6 +802,11 @@ public final class TurnLedger {
         String begunOn;
         /** The next edge filler's index, rotated per call. */
         int nextFiller;
+        /**
+         * When this node first saw the call, by its socket's attach (epoch ms), until the first request on it; 0
+         * after that, and for a call this node held before (see {@link #TAKEOVER_WINDOW_MS}).
+         */
+        long newHereAtMs;
         /** The connection the drain handed over (closed); null before. */
         String handedOver;
         Turn turn;
@@ -797,6 +824,8 @@ public final class TurnLedger {
         final long responseId;
         /** Budget start in epoch ms; 0 when unknown (the begin message). */
         final long startMs;
+        /** When the edge bridges it if nothing was said: the budget's end, sooner for a taken-over turn. */
+        long bridgeAtMs;
         /** The socket that requested it; null for the begin message or a turn owed from before a reconnect. */
         String requestConnection;
         final StringBuilder content = new StringBuilder();

@@ -211,4 +211,73 @@ class ReconnectTest {
         assertThat(fx.edge.ledger().size()).isZero();
         assertThat(fx.deliver(answer(1, "nobody to hear it"))).isEqualTo(TurnLedger.Outcome.NOT_HELD);
     }
+
+    @Test
+    void shouldBridgeATurnAskedAsTheSocketOfACallNewHereOpensSoonerThanTheBudget() {
+        // Given a call this node never held (its node died mid-turn), whose new socket asks for turn 7 at once
+        RecordingSocket moved = fx.open("moved");
+        fx.clock.advance(20);
+        fx.request(moved, 7);
+
+        // When nothing is there for it (its answer may be on a partition whose responder died too)
+        fx.scheduler.advance(TurnLedger.TAKEOVER_BRIDGE_MS);
+
+        // Then the filler is said at once (the caller had waited on the dead node), the turn still open
+        assertThat(parsed(moved)).singleElement().satisfies(frame -> {
+            assertThat(frame.get("response_id").asLong()).isEqualTo(7);
+            assertThat(frame.get("content").asText()).isEqualTo(FILLER);
+            assertThat(frame.get("content_complete").booleanValue()).isFalse();
+        });
+        assertThat(fx.counter(EgressMetrics.TURNS_TAKEN_OVER)).isEqualTo(1.0);
+
+        // And the answer follows it whole
+        fx.deliver(answer(7, "Here you go."));
+        assertThat(parsed(moved)).extracting(f -> f.get("content").asText() + "|" + f.get("content_complete").asBoolean())
+                .containsExactly(FILLER + "|false", "Here you go.|true");
+    }
+
+    @Test
+    void shouldBridgeAtTheBudgetAFirstTurnOrOneAskedWellAfterTheSocketOpened() {
+        // Given a new call's first turn at once, and a moved call's turn asked 300 ms after its socket opened
+        RecordingSocket fresh = fx.open("call-fresh", "f");
+        fx.request(fresh, 1);
+        RecordingSocket later = fx.open("call-later", "l");
+        fx.clock.advance(TurnLedger.TAKEOVER_WINDOW_MS + 50);
+        fx.scheduler.advance(0);
+        fx.request(later, 9);
+
+        // When 100 ms more than the takeover bridge time pass
+        fx.scheduler.advance(TurnLedger.TAKEOVER_BRIDGE_MS + 100);
+
+        // Then neither is bridged yet: their budget is the usual one
+        assertThat(parsed(fresh)).isEmpty();
+        assertThat(parsed(later)).isEmpty();
+        assertThat(fx.counter(EgressMetrics.TURNS_TAKEN_OVER)).isZero();
+        fx.scheduler.advance(BUDGET_MS - 100);
+        assertThat(parsed(fresh)).singleElement().satisfies(f -> assertThat(f.get("content").asText()).isEqualTo(FILLER));
+        assertThat(parsed(later)).singleElement().satisfies(f -> assertThat(f.get("content").asText()).isEqualTo(FILLER));
+    }
+
+    @Test
+    void shouldNotTreatAReconnectToTheNodeThatHeldTheCallAsATakeover() {
+        // Given a call held here from its first turn, its socket dropped between turns and opened again, asking
+        // turn 4 at once
+        RecordingSocket a = fx.open("A");
+        fx.request(a, 1);
+        fx.deliver(answer(1, "Done."));
+        fx.clock.advance(1_000);
+        fx.request(a, 3);
+        fx.deliver(answer(3, "Done again."));
+        a.drop();
+        fx.edge.registry().socketClosed(a, 1006, "");
+        RecordingSocket b = fx.open("B");
+        fx.request(b, 4);
+
+        // When 100 ms more than the takeover bridge time pass
+        fx.scheduler.advance(TurnLedger.TAKEOVER_BRIDGE_MS + 100);
+
+        // Then nothing is said yet: the budget is the usual one
+        assertThat(parsed(b)).isEmpty();
+        assertThat(fx.counter(EgressMetrics.TURNS_TAKEN_OVER)).isZero();
+    }
 }
