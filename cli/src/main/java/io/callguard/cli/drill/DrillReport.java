@@ -135,8 +135,8 @@ public final class DrillReport {
         return java.util.Optional.ofNullable(audit);
     }
 
-    /** Up to {@link #EXAMPLES} silent turns described, printed with the report. */
-    void silentExample(String description) {
+    /** Up to {@link #EXAMPLES} failed turns (silent, misrouted) described, printed with the report. */
+    void turnExample(String description) {
         synchronized (silentExamples) {
             if (silentExamples.size() < EXAMPLES) {
                 silentExamples.add(description);
@@ -144,8 +144,8 @@ public final class DrillReport {
         }
     }
 
-    /** The silent turns described so far (at most {@link #EXAMPLES}). */
-    List<String> silentExamples() {
+    /** The failed turns described so far (at most {@link #EXAMPLES}). */
+    List<String> turnExamples() {
         synchronized (silentExamples) {
             return List.copyOf(silentExamples);
         }
@@ -353,8 +353,8 @@ public final class DrillReport {
         s.append(String.format("  %-24s %s%n", "endings", listed(endings())
                 + (transferNumbers.isEmpty() ? "" : ", transferred to " + listed(transferNumbers()))));
         s.append(String.format("  %-24s %s%n", "agent frames", listed(agentFrames())));
-        for (String example : silentExamples()) {
-            s.append(String.format("  %-24s %s%n", "silent turn", example));
+        for (String example : turnExamples()) {
+            s.append(String.format("  %-24s %s%n", "failed turn", example));
         }
         for (Faults.Outcome f : faults) {
             s.append(String.format(Locale.ROOT, "  %-24s pid %d at %.1f s: %d of %d turns after it not whole, "

@@ -331,8 +331,8 @@ final class SimulatedCall {
         if (heard == Heard.SILENT) {
             // What a silent turn was, to tell a gateway's silence from a slow socket or a turn lost in a move.
             String words = turn.heard.length() > 60 ? turn.heard.substring(0, 60) + "..." : turn.heard.toString();
-            report.silentExample(String.format(java.util.Locale.ROOT,
-                    "%s turn asked at %.1f s: first words %s, %s, heard '%s'%s", callId,
+            report.turnExample(String.format(java.util.Locale.ROOT,
+                    "silent: %s turn asked at %.1f s: first words %s, %s, heard '%s'%s", callId,
                     (turn.sentAtNanos - runStartedAtNanos) / 1e9,
                     turn.firstWordsAtNanos == 0 ? "never"
                             : "after " + (turn.firstWordsAtNanos - turn.sentAtNanos) / 1_000_000 + " ms",
@@ -463,6 +463,9 @@ final class SimulatedCall {
         }
         String heard = turn.heard.toString();
         if (misrouted(heard, id)) {
+            report.turnExample(String.format(java.util.Locale.ROOT, "misrouted: %s turn %d asked at %.1f s heard '%s'",
+                    callId, id, (turn.sentAtNanos - runStartedAtNanos) / 1e9,
+                    heard.length() > 120 ? heard.substring(0, 120) + "..." : heard));
             turn.done = true;
             turn.giveUp.cancel(false);
             report.count(DrillReport.MISROUTED_ANSWERS);
