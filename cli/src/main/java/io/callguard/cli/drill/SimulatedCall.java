@@ -462,7 +462,7 @@ final class SimulatedCall {
             return;
         }
         String heard = turn.heard.toString();
-        if (misrouted(heard, id)) {
+        if (misrouted(heard, callId, id)) {
             report.turnExample(String.format(java.util.Locale.ROOT, "misrouted: %s turn %d asked at %.1f s heard '%s'",
                     callId, id, (turn.sentAtNanos - runStartedAtNanos) / 1e9,
                     heard.length() > 120 ? heard.substring(0, 120) + "..." : heard));
@@ -522,19 +522,23 @@ final class SimulatedCall {
         return true;
     }
 
+    /** An echo of the script backend: {@code call <id> turn <n>}, both whole. */
+    private static final java.util.regex.Pattern ECHO = java.util.regex.Pattern.compile("call (\\S+) turn (\\d+)");
+
     /**
-     * The script backend echoes the caller's last utterance, {@code call <id> turn <n>}: an echo naming another
-     * call, or another turn of this call, is an answer delivered to the wrong place.
+     * The script backend echoes the caller's last utterance, {@code call <id> turn <n>}: a whole echo naming another
+     * call, or another turn of this call, is an answer delivered to the wrong place. An echo cut short (the answer's
+     * node died mid-stream: {@code call <id> turn } and then a filler or closing line) is not: it is what the caller
+     * heard of this turn's answer, judged truncated.
      */
-    private boolean misrouted(String content, long id) {
-        int at = content.indexOf("call ");
-        int turnAt = content.indexOf(" turn ", Math.max(0, at));
-        if (at < 0 || turnAt < 0) {
-            return false;
+    static boolean misrouted(String content, String callId, long id) {
+        java.util.regex.Matcher m = ECHO.matcher(content);
+        while (m.find()) {
+            if (!m.group(1).equals(callId) || !m.group(2).equals(Long.toString(id))) {
+                return true;
+            }
         }
-        String expected = "call " + callId + " turn " + id;
-        return !(content.contains(expected) && (content.length() == content.indexOf(expected) + expected.length()
-                || !Character.isDigit(content.charAt(content.indexOf(expected) + expected.length()))));
+        return false;
     }
 
     /** The socket's events; a cut socket is dialled again as Retell does (it keeps the same URL). */

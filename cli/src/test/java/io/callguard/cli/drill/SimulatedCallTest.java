@@ -25,4 +25,19 @@ class SimulatedCallTest {
         }
         assertThat(offsets).containsExactly(0, 100, 200, 300, 400, 500, 600, 700, 800, 900);
     }
+
+    @Test
+    void shouldTellAnAnswerForAnotherTurnOrCallFromOneCutShort() {
+        // An answer naming this call and turn, with or without the ending's words, is this turn's
+        assertThat(SimulatedCall.misrouted("You said: call c-1 turn 25", "c-1", 25)).isFalse();
+        assertThat(SimulatedCall.misrouted("One moment. You said: call c-1 turn 25 goodbye", "c-1", 25)).isFalse();
+        // Another turn's, another call's: misrouted
+        assertThat(SimulatedCall.misrouted("You said: call c-1 turn 24", "c-1", 25)).isTrue();
+        assertThat(SimulatedCall.misrouted("You said: call c-12 turn 25", "c-1", 25)).isTrue();
+        assertThat(SimulatedCall.misrouted("You said: call c-1 turn 25You said: call c-1 turn 26", "c-1", 25)).isTrue();
+        // Cut short when its node died mid-stream, then the new node's filler and closing line: truncated, not
+        // misrouted (what ClusterChaosIT first counted as misrouted)
+        assertThat(SimulatedCall.misrouted("You said: call c-1 turn One moment. Sorry, one moment please.", "c-1", 25))
+                .isFalse();
+    }
 }
