@@ -69,8 +69,8 @@ public final class DrillReport {
     /** Webhooks the gateway acknowledged (2xx), for the audit of call-events. */
     private final java.util.Set<EventAudit.Acked> acked = ConcurrentHashMap.newKeySet();
     private List<Faults.Outcome> faults = List.of();
-    private static final int EXAMPLES = 5;
-    private final List<String> silentExamples = new java.util.ArrayList<>();
+    /** Failed turns described for the report, the first {@link #EXAMPLES}; guarded by itself. */
+    private final List<String> turnExamples = new java.util.ArrayList<>();
     private EventAudit.Result audit;
     private final long overBudgetMs = DrillOptions.gatewayBudgetMs();
     private Histogram turns;
@@ -83,6 +83,9 @@ public final class DrillReport {
     private Map<String, Long> gatewayFallbacks;
 
     /** A report that fails below {@code minWholeAnswers} (0..1) whole answers; 0 = never for that reason. */
+    /** How many failed turns the report describes. */
+    private static final int EXAMPLES = 5;
+
     public DrillReport(double minWholeAnswers) {
         this.minWholeAnswers = minWholeAnswers;
         for (Heard h : Heard.values()) {
@@ -137,17 +140,17 @@ public final class DrillReport {
 
     /** Up to {@link #EXAMPLES} failed turns (silent, misrouted) described, printed with the report. */
     void turnExample(String description) {
-        synchronized (silentExamples) {
-            if (silentExamples.size() < EXAMPLES) {
-                silentExamples.add(description);
+        synchronized (turnExamples) {
+            if (turnExamples.size() < EXAMPLES) {
+                turnExamples.add(description);
             }
         }
     }
 
     /** The failed turns described so far (at most {@link #EXAMPLES}). */
     List<String> turnExamples() {
-        synchronized (silentExamples) {
-            return List.copyOf(silentExamples);
+        synchronized (turnExamples) {
+            return List.copyOf(turnExamples);
         }
     }
 

@@ -126,14 +126,14 @@ final class Faults {
             List<Long> hurt = window.stream().filter(t -> !t.whole()).map(TurnMark::sentAtNanos).toList();
             long lastAsked = window.isEmpty() ? from : window.get(window.size() - 1).sentAtNanos();
             // The heal point: the kill itself when the first STABLE was clean, else the first hurt turn followed by
-            // STABLE without another (the next hurt turn, or the last turn asked, that far away).
+            // STABLE without another (the next hurt turn, and the last turn asked, at least that far away).
             long healAt = -1;
             if (hurt.isEmpty() || hurt.get(0) - from >= stable) {
                 healAt = from;
             } else {
                 for (int h = 0; h < hurt.size(); h++) {
                     long next = h + 1 < hurt.size() ? hurt.get(h + 1) : Long.MAX_VALUE;
-                    if (next - hurt.get(h) >= stable && Math.min(next, lastAsked) - hurt.get(h) >= stable) {
+                    if (Math.min(next, lastAsked) - hurt.get(h) >= stable) {
                         healAt = hurt.get(h);
                         break;
                     }

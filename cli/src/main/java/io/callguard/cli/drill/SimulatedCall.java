@@ -330,13 +330,11 @@ final class SimulatedCall {
         report.recordTurnMark(turn.sentAtNanos, heard);
         if (heard == Heard.SILENT) {
             // What a silent turn was, to tell a gateway's silence from a slow socket or a turn lost in a move.
-            String words = turn.heard.length() > 60 ? turn.heard.substring(0, 60) + "..." : turn.heard.toString();
             report.turnExample(String.format(java.util.Locale.ROOT,
-                    "silent: %s turn asked at %.1f s: first words %s, %s, heard '%s'%s", callId,
-                    (turn.sentAtNanos - runStartedAtNanos) / 1e9,
+                    "silent: %s turn asked at %.1f s: first words %s, %s, heard '%s'%s", callId, askedAtSeconds(turn),
                     turn.firstWordsAtNanos == 0 ? "never"
                             : "after " + (turn.firstWordsAtNanos - turn.sentAtNanos) / 1_000_000 + " ms",
-                    complete ? "complete" : "never complete", words,
+                    complete ? "complete" : "never complete", clip(turn.heard, 60),
                     cutAtNanos > turn.sentAtNanos - 5_000_000_000L && cutAtNanos != 0 ? ", socket cut "
                             + (turn.sentAtNanos - cutAtNanos) / 1_000_000 + " ms before it was asked" : ""));
         }
@@ -464,8 +462,7 @@ final class SimulatedCall {
         String heard = turn.heard.toString();
         if (misrouted(heard, callId, id)) {
             report.turnExample(String.format(java.util.Locale.ROOT, "misrouted: %s turn %d asked at %.1f s heard '%s'",
-                    callId, id, (turn.sentAtNanos - runStartedAtNanos) / 1e9,
-                    heard.length() > 120 ? heard.substring(0, 120) + "..." : heard));
+                    callId, id, askedAtSeconds(turn), clip(heard, 120)));
             turn.done = true;
             turn.giveUp.cancel(false);
             report.count(DrillReport.MISROUTED_ANSWERS);
@@ -520,6 +517,16 @@ final class SimulatedCall {
             s.close(1000, turn.asks == Ending.TRANSFER ? "transferred" : "agent hangup", Callback.NOOP);
         }
         return true;
+    }
+
+    /** When the turn was asked, in seconds from the drill's start, for the report's descriptions. */
+    private double askedAtSeconds(Turn turn) {
+        return (turn.sentAtNanos - runStartedAtNanos) / 1e9;
+    }
+
+    /** At most {@code max} characters of what was heard, for a report line. */
+    private static String clip(CharSequence heard, int max) {
+        return heard.length() > max ? heard.subSequence(0, max) + "..." : heard.toString();
     }
 
     /** An echo of the script backend: {@code call <id> turn <n>}, both whole. */

@@ -109,7 +109,8 @@ public final class RehearsalCluster implements AutoCloseable {
         killTree(process);
     }
 
-    private static String java() {
+    /** The java binary this JVM runs on, for the processes a test starts. */
+    public static String java() {
         return ProcessHandle.current().info().command().orElse("java");
     }
 }

@@ -47,7 +47,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ClusterChaosIT {
 
     private static final Path JAR = Path.of("target", "callguard.jar").toAbsolutePath();
-    private static final Pattern GATEWAY_READY = Pattern.compile("^callguard ready: (http://\\S+) .* admin=(http://\\S+) .*");
+    private static final Pattern GATEWAY_READY = Pattern.compile("^callguard ready: (http://\\S+) .*");
     private static final String KEY = "chaos-key";
     private static final String TOKEN = "chaos-token";
     private static final int CALLS = 16;
@@ -67,8 +67,8 @@ class ClusterChaosIT {
     private LoopbackBalancer balancer;
     private volatile boolean stopping;
 
-    /** A gateway process and the addresses its ready line gave. */
-    private record Gw(Process process, URI http, URI admin) {
+    /** A gateway process and the public address its ready line gave. */
+    private record Gw(Process process, URI http) {
     }
 
     @AfterEach
@@ -212,9 +212,9 @@ class ClusterChaosIT {
         try {
             Path data = dir.resolve("gateway-" + index);
             Files.createDirectories(data);
-            List<String> command = new ArrayList<>(List.of(java(), "-Xmx512m", "-XX:+UseZGC", "-jar", JAR.toString(),
-                    "run", "--bootstrap-servers", bootstrap, "--data-dir", data.toString(), "--http-port",
-                    String.valueOf(port), "--admin-port", "0"));
+            List<String> command = new ArrayList<>(List.of(RehearsalCluster.java(), "-Xmx512m", "-XX:+UseZGC", "-jar",
+                    JAR.toString(), "run", "--bootstrap-servers", bootstrap, "--data-dir", data.toString(),
+                    "--http-port", String.valueOf(port), "--admin-port", "0"));
             for (String setting : List.of("node.id=gateway-" + (char) ('a' + index), "retell.api-key=" + KEY,
                     "socket.token=" + TOKEN, "topics.partitions=4", "topics.replication-factor=3",
                     "topics.min-insync-replicas=2", "capacity.max-active-calls=400", "agent.script.delay-ms=300",
@@ -230,7 +230,7 @@ class ClusterChaosIT {
             Matcher m = out.stream().map(GATEWAY_READY::matcher).filter(Matcher::matches).findFirst()
                     .orElseThrow(() -> new AssertionError("gateway " + index + " printed no ready line; stderr in "
                             + data.resolve("stderr.log")));
-            Gw gw = new Gw(p, URI.create(m.group(1)), URI.create(m.group(2)));
+            Gw gw = new Gw(p, URI.create(m.group(1)));
             await().atMost(Duration.ofSeconds(120)).ignoreExceptions().until(() ->
                     Json.mapper().readTree(get(gw.http().resolve("/readyz")).body()).path("ready").asBoolean());
             return gw;
@@ -248,9 +248,5 @@ class ClusterChaosIT {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return socket.getLocalPort();
         }
-    }
-
-    private static String java() {
-        return ProcessHandle.current().info().command().orElse("java");
     }
 }
