@@ -47,6 +47,8 @@ public final class LoopbackBalancer implements AutoCloseable {
     private final AtomicLong refused = new AtomicLong();
     private final AtomicLong resent = new AtomicLong();
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
+    /** When a backend's side of a relayed connection ended (System.nanoTime), whoever closed it. */
+    private final java.util.Queue<Long> backendEnds = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final ExecutorService threads = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "loopback-balancer");
         t.setDaemon(true);
@@ -107,6 +109,15 @@ public final class LoopbackBalancer implements AutoCloseable {
         return refused.get();
     }
 
+    /**
+     * When the backend side of each relayed connection ended (System.nanoTime): its end of stream or its error,
+     * as the balancer read it. After a backend process is killed, the times its connections' ends reached the
+     * balancer, before the close is passed on to the clients.
+     */
+    public List<Long> backendEnds() {
+        return List.copyOf(backendEnds);
+    }
+
     /** First requests sent to the next backend because one answered 503 or closed without an answer. */
     public long resent() {
         return resent.get();
@@ -157,6 +168,7 @@ public final class LoopbackBalancer implements AutoCloseable {
             Socket to = backend;
             threads.execute(() -> relay(fromClient, to));
             relay(backend.getInputStream(), client);
+            backendEnds.add(System.nanoTime());
         } catch (IOException e) {
             // Either side went away: both are closed below.
         } finally {

@@ -69,7 +69,12 @@ public final class Drill {
 
     /** Kills these processes (SIGKILL) at their times into the run, and reports what each did to the turns. */
     public Drill withFaults(List<Faults.Kill> kills) {
-        this.faults = new Faults(kills);
+        return withFaults(kills, Faults.HealOn.WHOLE);
+    }
+
+    /** As {@link #withFaults(List)}, judging each fault's time to heal by {@code healOn}. */
+    public Drill withFaults(List<Faults.Kill> kills, Faults.HealOn healOn) {
+        this.faults = new Faults(kills, healOn);
         return this;
     }
 
@@ -196,7 +201,7 @@ public final class Drill {
             Optional<PrometheusText> gatewayAtEnd = gatewayAtStart.isPresent() ? gateway.scrape() : Optional.empty();
             // The gateway's counters say why it fell back; the drill hears only what was said.
             if (!faults.isEmpty()) {
-                report.faults(faults.outcomes(report.turnMarks(), started));
+                report.faults(faults.outcomes(report.turnMarks(), report.cuts(), started));
             }
             if (auditBootstrapServers != null) {
                 // Only calls whose call_ended was acknowledged must be archived as ended.

@@ -147,6 +147,13 @@ public final class DrillCommand implements Callable<Integer> {
             + "does not restart what it killed (`cluster --restart-after` restarts brokers)."})
     java.util.List<String> kills = new java.util.ArrayList<>();
 
+    @Option(names = "--heal-on", defaultValue = "whole", paramLabel = "whole|answered", description = {"What a healed "
+            + "fault's turns must be for --kill: 'whole', the agent's answer unbridged (default; for a backend that "
+            + "starts within the budget); 'answered', the agent's whole answer, bridged by a filler or not (for a "
+            + "slow, heavy-tailed LLM that bridges some turns with no fault: a fault's turns are then those the "
+            + "backend did not answer)."})
+    String healOn;
+
     @Option(names = "--audit-bootstrap-servers", paramLabel = "HOST:PORT,...", description = {"After the run, read "
             + "the gateway's topics on this Kafka: every webhook it acknowledged must be on call-events and every call "
             + "whose call_ended it acknowledged archived once as ended, else the drill fails (default: no audit)."})
@@ -189,7 +196,9 @@ public final class DrillCommand implements Callable<Integer> {
         }
         java.util.List<Faults.Kill> faults = new java.util.ArrayList<>();
         io.callguard.schemas.Topics auditTopics = null;
+        Faults.HealOn heal;
         try {
+            heal = Faults.HealOn.parse(healOn);
             for (String kill : kills) {
                 faults.add(Faults.Kill.parse(kill));
             }
@@ -199,7 +208,7 @@ public final class DrillCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
-        Drill drill = new Drill(options, line -> spec.commandLine().getErr().println(line)).withFaults(faults);
+        Drill drill = new Drill(options, line -> spec.commandLine().getErr().println(line)).withFaults(faults, heal);
         if (auditTopics != null) {
             drill.withAudit(auditBootstrapServers, auditTopics);
         }

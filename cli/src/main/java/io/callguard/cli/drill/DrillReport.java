@@ -59,6 +59,9 @@ public final class DrillReport {
     private final Recorder firstWordsLatency = new Recorder(3);
     private final Recorder webhookLatency = new Recorder(3);
     private final Recorder reconnectLatency = new Recorder(3);
+    private final Recorder afterReconnectLatency = new Recorder(3);
+    /** When the drill saw each call socket cut (System.nanoTime), for the faults. */
+    private final java.util.Queue<Long> cuts = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final Map<String, LongAdder> counts = new ConcurrentHashMap<>();
     private final Map<Heard, LongAdder> heard = new EnumMap<>(Heard.class);
     private final Map<String, LongAdder> agentFrames = new ConcurrentHashMap<>();
@@ -77,6 +80,7 @@ public final class DrillReport {
     private Histogram firstWords;
     private Histogram webhooks;
     private Histogram reconnects;
+    private Histogram afterReconnect;
     private double seconds;
     private double cpuCores = Double.NaN;
     private double gatewayCpuCores = Double.NaN;
@@ -170,6 +174,23 @@ public final class DrillReport {
         reconnectLatency.recordValue(Math.max(1, nanos));
     }
 
+    /** Records that a call's socket was cut (closed abnormally) at {@code atNanos} (System.nanoTime). */
+    void recordCut(long atNanos) {
+        cuts.add(atNanos);
+    }
+
+    List<Long> cuts() {
+        return List.copyOf(cuts);
+    }
+
+    /**
+     * Records, for a turn asked again on a new socket after its socket was cut, the time from asking it there to
+     * its first words: the share of a moved turn's silence that is the gateway's, after the reconnect.
+     */
+    void recordFirstWordsAfterReconnect(long nanos) {
+        afterReconnectLatency.recordValue(Math.max(1, nanos));
+    }
+
     void count(String what) {
         counts.computeIfAbsent(what, k -> new LongAdder()).increment();
     }
@@ -224,6 +245,7 @@ public final class DrillReport {
         firstWords = firstWordsLatency.getIntervalHistogram();
         webhooks = webhookLatency.getIntervalHistogram();
         reconnects = reconnectLatency.getIntervalHistogram();
+        afterReconnect = afterReconnectLatency.getIntervalHistogram();
         seconds = elapsedSeconds;
         cpuCores = elapsedSeconds > 0 ? cpuSeconds / elapsedSeconds : Double.NaN;
         gatewayCpuCores = elapsedSeconds > 0 ? gatewayCpuSeconds / elapsedSeconds : Double.NaN;
@@ -312,6 +334,11 @@ public final class DrillReport {
         return reconnects;
     }
 
+    /** For turns asked again on a new socket after a cut: from asking there to their first words. */
+    public Histogram firstWordsAfterReconnect() {
+        return afterReconnect;
+    }
+
     /**
      * True when no turn was silent, no call dropped, no answer was stale, duplicated or misrouted, every ending asked for acted and
      * none unasked, every webhook was taken, and the whole-answer share reached the minimum.
@@ -335,6 +362,7 @@ public final class DrillReport {
         s.append(line("whole answer", turns));
         s.append(line("webhook ack", webhooks));
         s.append(line("reconnect", reconnects));
+        s.append(line("words after reconnect", afterReconnect));
         s.append(String.format("  %-24s %d%n", "first words over " + overBudgetMs + " ms", firstWordsOverBudget()));
         if (!Double.isNaN(cpuCores)) {
             s.append(String.format("  %-24s %.2f cores%n", "drill process cpu", cpuCores));
@@ -360,10 +388,15 @@ public final class DrillReport {
             s.append(String.format("  %-24s %s%n", "failed turn", example));
         }
         for (Faults.Outcome f : faults) {
-            s.append(String.format(Locale.ROOT, "  %-24s pid %d at %.1f s: %d of %d turns after it not whole, "
+            s.append(String.format(Locale.ROOT, "  %-24s pid %d at %.1f s: %d of %d turns after it %s, "
                     + "%s %.1f s%s%n", "fault kill -9", f.pid(), f.atSeconds(), f.hurtTurns(), f.turnsAfter(),
+                    f.healOn() == Faults.HealOn.WHOLE ? "not whole" : "not answered by the agent",
                     f.healed() ? "healed in" : "NOT healed, last hurt turn at", f.healSeconds(),
                     f.hurtLater() == 0 ? "" : "; " + f.hurtLater() + " of them later, after it had healed"));
+            if (f.socketsCut() > 0) {
+                s.append(String.format(Locale.ROOT, "  %-24s %d sockets cut after it, seen %.0f ms after the kill "
+                        + "(median), at most %.0f ms%n", "", f.socketsCut(), f.cutMedianMs(), f.cutMaxMs()));
+            }
         }
         if (audit != null) {
             s.append(String.format("  %-24s %d acknowledged webhooks, %d missing from call-events; %d calls ended, "
@@ -397,6 +430,7 @@ public final class DrillReport {
         }
         root.set("webhook_ack_latency_ms", Json.mapper().valueToTree(percentiles(webhooks)));
         root.set("reconnect_latency_ms", Json.mapper().valueToTree(percentiles(reconnects)));
+        root.set("first_words_after_reconnect_ms", Json.mapper().valueToTree(percentiles(afterReconnect)));
         if (!Double.isNaN(cpuCores)) {
             root.put("drill_process_cpu_cores", Math.round(cpuCores * 100) / 100.0);
         }
@@ -413,11 +447,16 @@ public final class DrillReport {
         if (!faults.isEmpty()) {
             var list = root.putArray("faults");
             for (Faults.Outcome f : faults) {
-                list.addObject().put("kill_pid", f.pid()).put("killed", f.killed())
+                ObjectNode fault = list.addObject().put("kill_pid", f.pid()).put("killed", f.killed())
                         .put("at_seconds", Math.round(f.atSeconds() * 10) / 10.0)
                         .put("heal_seconds", Math.round(f.healSeconds() * 10) / 10.0).put("healed", f.healed())
-                        .put("turns_after", f.turnsAfter()).put("turns_not_whole", f.hurtTurns())
-                        .put("turns_not_whole_later", f.hurtLater());
+                        .put("heal_on", f.healOn().name().toLowerCase(Locale.ROOT))
+                        .put("turns_after", f.turnsAfter()).put("turns_hurt", f.hurtTurns())
+                        .put("turns_hurt_later", f.hurtLater()).put("sockets_cut", f.socketsCut());
+                if (f.socketsCut() > 0) {
+                    fault.putObject("socket_cut_after_kill_ms").put("p50", Math.round(f.cutMedianMs()))
+                            .put("max", Math.round(f.cutMaxMs()));
+                }
             }
         }
         if (audit != null) {

@@ -25,6 +25,39 @@ final class Faults {
     /** How long every turn must be answered whole for a fault to count as healed. */
     static final Duration STABLE = Duration.ofSeconds(5);
 
+    /** Which turns count as healthy when a fault's time to heal is measured. */
+    enum HealOn {
+        /**
+         * The agent's own answer, in time and unbridged ({@link Heard#WHOLE}): for a backend that starts within
+         * the budget, so any filler is the fault's doing.
+         */
+        WHOLE,
+        /**
+         * The agent's whole answer, bridged by a filler or not ({@link Heard#whole()}): for a slow, heavy-tailed
+         * backend, which some turns wait out behind a filler with no fault at all. A fault's turns are then those
+         * the backend did not answer: a closing line only, an answer cut short, silence.
+         */
+        ANSWERED;
+
+        boolean healthy(Heard heard) {
+            return this == WHOLE ? heard == Heard.WHOLE : heard.whole();
+        }
+
+        /**
+         * Parses {@code whole} or {@code answered}.
+         *
+         * @throws IllegalArgumentException for anything else
+         */
+        static HealOn parse(String text) {
+            return switch (text) {
+                case "whole" -> WHOLE;
+                case "answered" -> ANSWERED;
+                default -> throw new IllegalArgumentException("--heal-on takes whole or answered, not '" + text
+                        + "'");
+            };
+        }
+    }
+
     /** One {@code kill -9}: the process and when, from the drill's start. */
     record Kill(long pid, Duration at) {
 
@@ -73,19 +106,36 @@ final class Faults {
      *                    whole answers; 0 when none was hurt right after it
      * @param healed      whether such a stretch came before the next fault (or the end)
      * @param turnsAfter  turns asked from the kill to the next fault (or the end)
-     * @param hurtTurns   those of them not answered whole (bridged, truncated, closing only, silent)
+     * @param healOn      which turns counted as healthy
+     * @param hurtTurns   those of them not healthy by {@code healOn} (for {@link HealOn#WHOLE}: bridged, truncated,
+     *                    closing only, silent)
      * @param hurtLater   of those, the ones asked after it had healed
+     * @param socketsCut  call sockets the drill saw cut in the first {@link #STABLE} after the kill (a killed
+     *                    gateway's calls; 0 for a broker)
+     * @param cutMedianMs median time from the kill to the drill seeing those sockets cut: the dead process's
+     *                    sockets closing and the close crossing the balancer, before any reconnect can start;
+     *                    NaN when none was cut
+     * @param cutMaxMs    the longest of those times; NaN when none was cut
+     * @param atNanos     when it was killed (System.nanoTime), for a caller in the same process to line up its
+     *                    own observations
      */
     record Outcome(long pid, boolean killed, double atSeconds, double healSeconds, boolean healed, long turnsAfter,
-                   long hurtTurns, long hurtLater) {
+                   HealOn healOn, long hurtTurns, long hurtLater, long socketsCut, double cutMedianMs, double cutMaxMs,
+                   long atNanos) {
     }
 
     private final List<Kill> kills;
+    private final HealOn healOn;
     private final List<Long> killedAtNanos = new ArrayList<>();
     private final List<Boolean> delivered = new ArrayList<>();
 
     Faults(List<Kill> kills) {
+        this(kills, HealOn.WHOLE);
+    }
+
+    Faults(List<Kill> kills, HealOn healOn) {
         this.kills = kills.stream().sorted(Comparator.comparing(Kill::at)).toList();
+        this.healOn = healOn;
     }
 
     boolean isEmpty() {
@@ -113,8 +163,14 @@ final class Faults {
         delivered.add(sent);
     }
 
-    /** What each kill that happened did to the turns, in time order. */
-    synchronized List<Outcome> outcomes(List<TurnMark> turns, long startedNanos) {
+    /**
+     * What each kill that happened did to the turns and the sockets, in time order.
+     *
+     * @param turns        every judged turn
+     * @param cutsAtNanos  when the drill saw each call socket cut (System.nanoTime)
+     * @param startedNanos the drill's start (System.nanoTime)
+     */
+    synchronized List<Outcome> outcomes(List<TurnMark> turns, List<Long> cutsAtNanos, long startedNanos) {
         List<TurnMark> sorted = turns.stream().sorted(Comparator.comparingLong(TurnMark::sentAtNanos)).toList();
         long stable = STABLE.toNanos();
         List<Outcome> out = new ArrayList<>();
@@ -123,7 +179,8 @@ final class Faults {
             long to = i + 1 < killedAtNanos.size() ? killedAtNanos.get(i + 1) : Long.MAX_VALUE;
             List<TurnMark> window = sorted.stream().filter(t -> t.sentAtNanos() >= from && t.sentAtNanos() < to)
                     .toList();
-            List<Long> hurt = window.stream().filter(t -> !t.whole()).map(TurnMark::sentAtNanos).toList();
+            List<Long> hurt = window.stream().filter(t -> !healOn.healthy(t.heard())).map(TurnMark::sentAtNanos)
+                    .toList();
             long lastAsked = window.isEmpty() ? from : window.get(window.size() - 1).sentAtNanos();
             // The heal point: the kill itself when the first STABLE was clean, else the first hurt turn followed by
             // STABLE without another (the next hurt turn, and the last turn asked, at least that far away).
@@ -142,9 +199,21 @@ final class Faults {
             boolean healed = healAt >= 0 && lastAsked - healAt >= stable;
             long healPoint = healAt >= 0 ? healAt : hurt.isEmpty() ? from : hurt.get(hurt.size() - 1);
             long later = hurt.stream().filter(t -> t > healPoint).count();
+            double[] cutMs = cutsAtNanos.stream().filter(c -> c >= from && c - from < stable && c < to)
+                    .mapToDouble(c -> (c - from) / 1e6).sorted().toArray();
             out.add(new Outcome(kills.get(i).pid(), delivered.get(i), (from - startedNanos) / 1e9,
-                    (healPoint - from) / 1e9, healed, window.size(), hurt.size(), later));
+                    (healPoint - from) / 1e9, healed, window.size(), healOn, hurt.size(), later, cutMs.length,
+                    median(cutMs), cutMs.length == 0 ? Double.NaN : cutMs[cutMs.length - 1], from));
         }
         return out;
+    }
+
+    /** The median of sorted values; NaN when there are none. */
+    private static double median(double[] sorted) {
+        if (sorted.length == 0) {
+            return Double.NaN;
+        }
+        int mid = sorted.length / 2;
+        return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 }

@@ -91,6 +91,8 @@ final class SimulatedCall {
         boolean endCall;
         String transferNumber;
         long firstWordsAtNanos;
+        /** When it was asked again on a new socket after a cut (System.nanoTime); 0 when it never was. */
+        long resentAtNanos;
         long completedAtNanos;
         /** Judged, interrupted or superseded: nothing more is expected of it. */
         boolean done;
@@ -349,6 +351,7 @@ final class SimulatedCall {
         Turn latest = turns.get(latestRequested);
         if (latest != null && !latest.done && !ending) {
             report.count("turns_resent_after_reconnect");
+            latest.resentAtNanos = System.nanoTime();
             s.sendText(latest.frame, Callback.NOOP);
         }
     }
@@ -447,6 +450,9 @@ final class SimulatedCall {
         if (turn.firstWordsAtNanos == 0 && !content.isEmpty()) {
             turn.firstWordsAtNanos = now;
             report.recordFirstWords(now - turn.sentAtNanos);
+            if (turn.resentAtNanos != 0) {
+                report.recordFirstWordsAfterReconnect(now - turn.resentAtNanos);
+            }
             if (turn.interrupt && !complete) {
                 // The caller speaks over the agent: Retell asks again with the next id and drops the rest.
                 turn.done = true;
@@ -591,6 +597,7 @@ final class SimulatedCall {
             }
             report.count("reconnects");
             cutAtNanos = System.nanoTime();
+            report.recordCut(cutAtNanos);
             reconnect(0);
         }
 

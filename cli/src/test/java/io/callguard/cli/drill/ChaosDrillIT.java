@@ -67,7 +67,7 @@ class ChaosDrillIT {
             assertThat(fault.path("at_seconds").asDouble()).isBetween(0.9, 3.0);
             assertThat(fault.path("turns_after").asLong()).as(out.toString()).isPositive();
             // (the killed process served nothing: every turn after it was whole, so it healed at once)
-            assertThat(fault.path("turns_not_whole").asLong()).as(out.toString()).isZero();
+            assertThat(fault.path("turns_hurt").asLong()).as(out.toString()).isZero();
             assertThat(fault.path("heal_seconds").asDouble()).isZero();
             assertThat(fault.path("healed").asBoolean()).as(out.toString()).isTrue();
 

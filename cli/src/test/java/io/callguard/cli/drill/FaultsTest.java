@@ -43,7 +43,7 @@ class FaultsTest {
             scheduler.shutdownNow();
         }
         // And of the turns asked after the kill, the last not answered whole sets the time to heal
-        List<Faults.Outcome> outcomes = faults.outcomes(List.of(), started);
+        List<Faults.Outcome> outcomes = faults.outcomes(List.of(), List.of(), started);
         assertThat(outcomes).hasSize(1);
         Faults.Outcome none = outcomes.get(0);
         assertThat(none.killed()).isTrue();
@@ -56,7 +56,7 @@ class FaultsTest {
         List<Faults.TurnMark> turns = List.of(new Faults.TurnMark(killedAt - s, Heard.BRIDGED),
                 new Faults.TurnMark(killedAt + s, Heard.BRIDGED), new Faults.TurnMark(killedAt + 3 * s, Heard.BRIDGED),
                 new Faults.TurnMark(killedAt + 4 * s, Heard.WHOLE), new Faults.TurnMark(killedAt + 5 * s, Heard.WHOLE));
-        Faults.Outcome hurt = faults.outcomes(turns, started).get(0);
+        Faults.Outcome hurt = faults.outcomes(turns, List.of(), started).get(0);
         assertThat(hurt.turnsAfter()).isEqualTo(4);
         assertThat(hurt.hurtTurns()).isEqualTo(2);
         assertThat(hurt.healSeconds()).isBetween(2.99, 3.01);
@@ -80,7 +80,7 @@ class FaultsTest {
         }
 
         // When its outcome is judged
-        Faults.Outcome outcome = faults.outcomes(turns, started).get(0);
+        Faults.Outcome outcome = faults.outcomes(turns, List.of(), started).get(0);
 
         // Then it healed at 2 s, and the hurt turn at 15 s is counted as later, not as part of the heal
         assertThat(outcome.healed()).isTrue();
@@ -102,9 +102,67 @@ class FaultsTest {
                 new Faults.TurnMark(started + 7 * s, Heard.SILENT));
 
         // Then the fault healed at once, and the silent turn is a later one
-        Faults.Outcome outcome = faults.outcomes(turns, started).get(0);
+        Faults.Outcome outcome = faults.outcomes(turns, List.of(), started).get(0);
         assertThat(outcome.healed()).isTrue();
         assertThat(outcome.healSeconds()).isZero();
         assertThat(outcome.hurtLater()).isEqualTo(1);
+    }
+
+    @Test
+    void shouldTimeTheSocketsCutInTheFirstFiveSecondsAfterAKill() {
+        // Given a kill at 0, sockets cut 300, 400 and 700 ms after it, one cut before it and one 6 s after it
+        Faults faults = new Faults(List.of(new Faults.Kill(4242, Duration.ZERO)));
+        long started = System.nanoTime();
+        faults.recordKill(started, true);
+        long ms = 1_000_000L;
+        List<Long> cuts = List.of(started - 100 * ms, started + 700 * ms, started + 300 * ms, started + 400 * ms,
+                started + 6_000 * ms);
+
+        // When its outcome is judged
+        Faults.Outcome outcome = faults.outcomes(List.of(), cuts, started).get(0);
+
+        // Then the three cuts in its first 5 s count, timed from the kill
+        assertThat(outcome.socketsCut()).isEqualTo(3);
+        assertThat(outcome.cutMedianMs()).isBetween(399.9, 400.1);
+        assertThat(outcome.cutMaxMs()).isBetween(699.9, 700.1);
+        // And a fault with no socket cut has no times
+        Faults.Outcome quiet = faults.outcomes(List.of(), List.of(), started).get(0);
+        assertThat(quiet.socketsCut()).isZero();
+        assertThat(quiet.cutMedianMs()).isNaN();
+    }
+
+    @Test
+    void shouldCountOnlyTurnsTheAgentDidNotAnswerAsHurtWhenHealingOnAnswered() {
+        // Given a kill, then turns every 500 ms for 12 s: closing lines only at 0.5 and 1 s (the fault), and a
+        // bridged turn every 2 s throughout (a slow backend's natural fillers)
+        long started = System.nanoTime();
+        long ms = 1_000_000L;
+        List<Faults.TurnMark> turns = new java.util.ArrayList<>();
+        for (long t = 500; t <= 12_000; t += 500) {
+            Heard heard = t <= 1_000 ? Heard.CLOSING_ONLY : t % 2_000 == 0 ? Heard.BRIDGED : Heard.WHOLE;
+            turns.add(new Faults.TurnMark(started + t * ms, heard));
+        }
+        Faults answered = new Faults(List.of(new Faults.Kill(4242, Duration.ZERO)), Faults.HealOn.ANSWERED);
+        answered.recordKill(started, true);
+        Faults whole = new Faults(List.of(new Faults.Kill(4242, Duration.ZERO)), Faults.HealOn.WHOLE);
+        whole.recordKill(started, true);
+
+        // When both judge it
+        Faults.Outcome byAnswers = answered.outcomes(turns, List.of(), started).get(0);
+        Faults.Outcome byWhole = whole.outcomes(turns, List.of(), started).get(0);
+
+        // Then healing on answered turns, it healed at 1 s with the two closing lines hurt
+        assertThat(byAnswers.healed()).isTrue();
+        assertThat(byAnswers.healSeconds()).isBetween(0.99, 1.01);
+        assertThat(byAnswers.hurtTurns()).isEqualTo(2);
+        assertThat(byAnswers.healOn()).isEqualTo(Faults.HealOn.ANSWERED);
+        // And healing on whole turns, the natural fillers keep it from ever healing
+        assertThat(byWhole.healed()).isFalse();
+        assertThat(byWhole.hurtTurns()).isEqualTo(8);
+        // And the option parses both names and refuses others
+        assertThat(Faults.HealOn.parse("answered")).isEqualTo(Faults.HealOn.ANSWERED);
+        assertThat(Faults.HealOn.parse("whole")).isEqualTo(Faults.HealOn.WHOLE);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Faults.HealOn.parse("bridged"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--heal-on");
     }
 }
