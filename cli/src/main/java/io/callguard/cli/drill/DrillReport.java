@@ -107,9 +107,9 @@ public final class DrillReport {
         firstWordsLatency.recordValue(Math.max(1, nanos));
     }
 
-    /** Counts a turn by what the caller heard; a silent one is also a {@link #SILENT_TURNS}. */
-    void recordTurnMark(long sentAtNanos, Heard what) {
-        turnMarks.add(new Faults.TurnMark(sentAtNanos, what));
+    /** Notes a judged turn for the faults: when it was asked, what was heard, its whole-answer time (0: none). */
+    void recordTurnMark(long sentAtNanos, Heard what, long answerNanos) {
+        turnMarks.add(new Faults.TurnMark(sentAtNanos, what, answerNanos));
     }
 
     void recordAcked(String callId, String event) {
@@ -397,6 +397,13 @@ public final class DrillReport {
                 s.append(String.format(Locale.ROOT, "  %-24s %d sockets cut after it, seen %.0f ms after the kill "
                         + "(median), at most %.0f ms%n", "", f.socketsCut(), f.cutMedianMs(), f.cutMaxMs()));
             }
+            StringBuilder around = new StringBuilder();
+            for (Faults.Window w : f.around()) {
+                around.append(String.format(Locale.ROOT, "%s%s: %d/%d not whole, answer p90 %s", around.isEmpty()
+                        ? "" : "; ", w.label(), w.hurt(), w.asked(), Double.isNaN(w.answerP90Ms()) ? "-"
+                        : String.format(Locale.ROOT, "%.0f ms", w.answerP90Ms())));
+            }
+            s.append(String.format("  %-24s %s%n", "", around));
         }
         if (audit != null) {
             s.append(String.format("  %-24s %d acknowledged webhooks, %d missing from call-events; %d calls ended, "
@@ -453,6 +460,14 @@ public final class DrillReport {
                         .put("heal_on", f.healOn().name().toLowerCase(Locale.ROOT))
                         .put("turns_after", f.turnsAfter()).put("turns_hurt", f.hurtTurns())
                         .put("turns_hurt_later", f.hurtLater()).put("sockets_cut", f.socketsCut());
+                var windows = fault.putArray("around");
+                for (Faults.Window w : f.around()) {
+                    ObjectNode node = windows.addObject().put("from_seconds", w.fromSeconds())
+                            .put("to_seconds", w.toSeconds()).put("turns", w.asked()).put("not_whole", w.hurt());
+                    if (!Double.isNaN(w.answerP90Ms())) {
+                        node.put("whole_answer_p90_ms", Math.round(w.answerP90Ms()));
+                    }
+                }
                 if (f.socketsCut() > 0) {
                     fault.putObject("socket_cut_after_kill_ms").put("p50", Math.round(f.cutMedianMs()))
                             .put("max", Math.round(f.cutMaxMs()));

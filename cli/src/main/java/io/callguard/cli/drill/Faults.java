@@ -88,8 +88,16 @@ final class Faults {
         }
     }
 
-    /** A turn as the faults judge it: when it was asked and what the caller heard. */
-    record TurnMark(long sentAtNanos, Heard heard) {
+    /**
+     * A turn as the faults judge it: when it was asked, what the caller heard, and how long its whole answer took.
+     *
+     * @param answerNanos from the request to its content_complete; 0 when it never completed
+     */
+    record TurnMark(long sentAtNanos, Heard heard, long answerNanos) {
+
+        TurnMark(long sentAtNanos, Heard heard) {
+            this(sentAtNanos, heard, 0);
+        }
 
         /** The agent's own whole answer, not bridged: the backend answered in time. */
         boolean whole() {
@@ -118,11 +126,39 @@ final class Faults {
      * @param cutMaxMs    the longest of those times; NaN when none was cut
      * @param atNanos     when it was killed (System.nanoTime), for a caller in the same process to line up its
      *                    own observations
+     * @param around      the turns in the 10 s before it and in each 5 s after it (see {@link #AROUND})
      */
     record Outcome(long pid, boolean killed, double atSeconds, double healSeconds, boolean healed, long turnsAfter,
                    HealOn healOn, long hurtTurns, long hurtLater, long socketsCut, double cutMedianMs, double cutMaxMs,
-                   long atNanos) {
+                   long atNanos, List<Window> around) {
     }
+
+    /**
+     * The turns asked in one stretch around a fault, from {@code fromSeconds} to {@code toSeconds} of the kill:
+     * against a backend that bridges or delays some turns with no fault at all, a fault shows as the rise of these
+     * above the stretch before it, where a time to heal cannot tell it from the backend's own tail.
+     *
+     * @param asked       turns asked in it
+     * @param hurt        of those, not answered whole (bridged, truncated, closing only, silent)
+     * @param answerP90Ms the 90th percentile of their whole-answer times (request to content_complete), of those
+     *                    that completed; NaN when none did
+     */
+    record Window(double fromSeconds, double toSeconds, long asked, long hurt, double answerP90Ms) {
+
+        /** {@code 10 s before}, {@code 0-5 s after}. */
+        String label() {
+            return fromSeconds < 0 ? String.format(java.util.Locale.ROOT, "%.0f s before", -fromSeconds)
+                    : String.format(java.util.Locale.ROOT, "%.0f-%.0f s after", fromSeconds, toSeconds);
+        }
+    }
+
+    /** The stretches of {@link Window}: the 10 s before a fault, then four of 5 s after it. */
+    static final List<Duration[]> AROUND = List.of(
+            new Duration[] {Duration.ofSeconds(-10), Duration.ZERO},
+            new Duration[] {Duration.ZERO, Duration.ofSeconds(5)},
+            new Duration[] {Duration.ofSeconds(5), Duration.ofSeconds(10)},
+            new Duration[] {Duration.ofSeconds(10), Duration.ofSeconds(15)},
+            new Duration[] {Duration.ofSeconds(15), Duration.ofSeconds(20)});
 
     private final List<Kill> kills;
     private final HealOn healOn;
@@ -203,9 +239,26 @@ final class Faults {
                     .mapToDouble(c -> (c - from) / 1e6).sorted().toArray();
             out.add(new Outcome(kills.get(i).pid(), delivered.get(i), (from - startedNanos) / 1e9,
                     (healPoint - from) / 1e9, healed, window.size(), healOn, hurt.size(), later, cutMs.length,
-                    median(cutMs), cutMs.length == 0 ? Double.NaN : cutMs[cutMs.length - 1], from));
+                    median(cutMs), cutMs.length == 0 ? Double.NaN : cutMs[cutMs.length - 1], from,
+                    around(sorted, from)));
         }
         return out;
+    }
+
+    private static List<Window> around(List<TurnMark> sorted, long killedAt) {
+        List<Window> out = new ArrayList<>();
+        for (Duration[] stretch : AROUND) {
+            long start = killedAt + stretch[0].toNanos();
+            long end = killedAt + stretch[1].toNanos();
+            List<TurnMark> in = sorted.stream().filter(t -> t.sentAtNanos() >= start && t.sentAtNanos() < end)
+                    .toList();
+            double[] answers = in.stream().filter(t -> t.answerNanos() > 0).mapToDouble(t -> t.answerNanos() / 1e6)
+                    .sorted().toArray();
+            out.add(new Window(stretch[0].toSeconds(), stretch[1].toSeconds(), in.size(),
+                    in.stream().filter(t -> !t.whole()).count(),
+                    answers.length == 0 ? Double.NaN : answers[(int) Math.ceil(answers.length * 0.9) - 1]));
+        }
+        return List.copyOf(out);
     }
 
     /** The median of sorted values; NaN when there are none. */

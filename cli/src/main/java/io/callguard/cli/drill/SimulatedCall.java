@@ -329,7 +329,8 @@ final class SimulatedCall {
         Heard heard = classifier.classify(turn.heard.toString(), complete, inBudget,
                 options.expectEcho() ? turn.echo : null);
         report.recordHeard(heard);
-        report.recordTurnMark(turn.sentAtNanos, heard);
+        report.recordTurnMark(turn.sentAtNanos, heard,
+                turn.completedAtNanos == 0 ? 0 : turn.completedAtNanos - turn.sentAtNanos);
         if (heard == Heard.SILENT) {
             // What a silent turn was, to tell a gateway's silence from a slow socket or a turn lost in a move.
             report.turnExample(String.format(java.util.Locale.ROOT,

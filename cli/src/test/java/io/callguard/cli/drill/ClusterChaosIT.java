@@ -201,7 +201,8 @@ class ClusterChaosIT {
         // And each fault healed: the backend answered every turn whole again for 5 s and more, before the next fault
         // (the heal time itself is a measurement, printed and in BENCHMARKS.md, not a timed assertion)
         for (Faults.Outcome f : faults) {
-            assertThat(f.turnsAfter()).as(report.text()).isGreaterThan(CALLS * 10L);
+            // (enough turns after it to judge: five per call, a slow backend's calls ask less often)
+            assertThat(f.turnsAfter()).as(report.text()).isGreaterThan(CALLS * 5L);
             assertThat(f.healed()).as(report.text()).isTrue();
         }
 

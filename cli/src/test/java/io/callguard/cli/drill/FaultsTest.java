@@ -165,4 +165,31 @@ class FaultsTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> Faults.HealOn.parse("bridged"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--heal-on");
     }
+
+    @Test
+    void shouldDescribeTheTurnsInTheTenSecondsBeforeAKillAndEachFiveSecondsAfterIt() {
+        // Given a turn a second from 10 s before a kill to 19 s after it, answered in 500 ms; after it, the turns of
+        // its first 5 s bridged and answered in 3 s
+        Faults faults = new Faults(List.of(new Faults.Kill(4242, Duration.ZERO)), Faults.HealOn.ANSWERED);
+        long killedAt = System.nanoTime();
+        faults.recordKill(killedAt, true);
+        long s = 1_000_000_000L;
+        List<Faults.TurnMark> turns = new java.util.ArrayList<>();
+        for (long t = -10; t < 20; t++) {
+            boolean hurt = t >= 0 && t < 5;
+            turns.add(new Faults.TurnMark(killedAt + t * s, hurt ? Heard.BRIDGED : Heard.WHOLE,
+                    hurt ? 3 * s : s / 2));
+        }
+
+        // When its outcome is judged
+        List<Faults.Window> around = faults.outcomes(turns, List.of(), killedAt - 20 * s).get(0).around();
+
+        // Then the stretches before and after it show the fault's rise and its end
+        assertThat(around).extracting(Faults.Window::label).containsExactly("10 s before", "0-5 s after",
+                "5-10 s after", "10-15 s after", "15-20 s after");
+        assertThat(around).extracting(Faults.Window::asked).containsExactly(10L, 5L, 5L, 5L, 5L);
+        assertThat(around).extracting(Faults.Window::hurt).containsExactly(0L, 5L, 0L, 0L, 0L);
+        assertThat(around.get(0).answerP90Ms()).isBetween(499.9, 500.1);
+        assertThat(around.get(1).answerP90Ms()).isBetween(2_999.9, 3_000.1);
+    }
 }
