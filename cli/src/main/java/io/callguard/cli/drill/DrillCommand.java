@@ -189,11 +189,6 @@ public final class DrillCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
-        if (warmUp != null) {
-            spec.commandLine().getErr().printf("drill: warm-up, %d calls for %s, not reported%n", calls, warmup);
-            new Drill(warmUp, line -> spec.commandLine().getErr().println("warm-up " + line)).run();
-            TimeUnit.SECONDS.sleep(WARMUP_SETTLE_SECONDS);
-        }
         java.util.List<Faults.Kill> faults = new java.util.ArrayList<>();
         io.callguard.schemas.Topics auditTopics = null;
         Faults.HealOn heal;
@@ -207,6 +202,11 @@ public final class DrillCommand implements Callable<Integer> {
             }
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        if (warmUp != null) {
+            spec.commandLine().getErr().printf("drill: warm-up, %d calls for %s, not reported%n", calls, warmup);
+            new Drill(warmUp, line -> spec.commandLine().getErr().println("warm-up " + line)).run();
+            TimeUnit.SECONDS.sleep(WARMUP_SETTLE_SECONDS);
         }
         Drill drill = new Drill(options, line -> spec.commandLine().getErr().println(line)).withFaults(faults, heal);
         if (auditTopics != null) {

@@ -54,7 +54,8 @@ class ChaosDrillIT {
             int exit = cli.execute("drill", "--target", gateway.httpUri().toString(), "--calls", "4",
                     "--duration", "8s", "--turn-interval", "400ms", "--ramp-up", "0s", "--warmup", "2s",
                     "--retell-api-key", KEY, "--socket-token", TOKEN, "--admin-url", gateway.adminUri().toString(),
-                    "--kill", victim.pid() + "@1s", "--audit-bootstrap-servers", gateway.bootstrapServers(), "--json");
+                    "--kill", victim.pid() + "@1s", "--heal-on", "answered", "--audit-bootstrap-servers",
+                    gateway.bootstrapServers(), "--json");
 
             // Then the process died of SIGKILL at its time, and the fault is reported with the turns after it
             assertThat(victim.waitFor(30, TimeUnit.SECONDS)).isTrue();
@@ -70,6 +71,12 @@ class ChaosDrillIT {
             assertThat(fault.path("turns_hurt").asLong()).as(out.toString()).isZero();
             assertThat(fault.path("heal_seconds").asDouble()).isZero();
             assertThat(fault.path("healed").asBoolean()).as(out.toString()).isTrue();
+            assertThat(fault.path("heal_on").asText()).isEqualTo("answered");
+            // (with the turns in the stretches around it: 1 s of turns before it, and those after it in 0-5 s)
+            assertThat(fault.path("around")).hasSize(5);
+            assertThat(fault.path("around").get(1).path("turns").asLong()).as(out.toString()).isPositive();
+            assertThat(fault.path("around").get(1).path("whole_answer_p90_ms").asLong()).as(out.toString())
+                    .isPositive();
 
             // And every webhook the gateway acknowledged is on call-events, every ended call archived as ended
             JsonNode audit = report.path("audit");

@@ -30,6 +30,15 @@ class DrillCommandTest {
     }
 
     @Test
+    void shouldRefuseAnUnknownHealMeasureBeforeTheWarmup() {
+        int exit = execute("drill", "--target", "http://127.0.0.1:9/", "--retell-api-key", "k", "--socket-token", "t",
+                "--warmup", "1s", "--kill", "4242@1s", "--heal-on", "bridged");
+
+        assertThat(exit).isEqualTo(2);
+        assertThat(err.toString()).contains("--heal-on takes whole or answered").doesNotContain("warm-up, ");
+    }
+
+    @Test
     void shouldRefuseANegativeWarmup() {
         int exit = execute("drill", "--target", "http://127.0.0.1:9/", "--retell-api-key", "k", "--socket-token", "t",
                 "--warmup", "-5s");
