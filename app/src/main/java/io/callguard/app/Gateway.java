@@ -66,10 +66,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Order: broker, topics, on an edge-only node the view of call-state its begin messages are decided from, egress
  * (delivery and the edge watchdog), ingress (the HTTP server with the webhook and socket endpoints, and its
- * producer), the dashboard, the JIT {@link Warmup}, which holds readiness back until it is over, and only then the
- * roles that join consumer groups and so take their share of the partitions: the processor (Kafka Streams, which
- * advertises the admin listener's address for interactive queries) and the responder, then dial-out (which dials
- * only calls the processor admitted). A restarted or added gateway thus takes turns only once it is warm.
+ * producer), the dashboard, then the roles that join consumer groups, the processor (Kafka Streams, which advertises
+ * the admin listener's address for interactive queries) and the responder, then dial-out (which dials only calls the
+ * processor admitted), and the JIT {@link Warmup}, which holds readiness back until it is over. When other members
+ * already serve the groups, the group roles start after the warm-up instead, so a restarted or added gateway takes
+ * partitions, and turns, only once it is warm.
  *
  * <p>Routes: the public listener, which Retell reaches, has the webhook, the LLM WebSocket, {@code /healthz} and
  * {@code /readyz}; everything that shows call data or numbers ({@code /metrics}, {@code /dashboard}, the page at
@@ -79,6 +80,8 @@ public final class Gateway implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
     private static final long ADMIN_TIMEOUT_MS = 30_000;
+    /** How long the start waits to learn whether other members serve the groups (see joinsAfterWarmup). */
+    private static final long GROUPS_TIMEOUT_MS = 2_000;
     private static final long READY_CHECK_TIMEOUT_MS = 2_000;
 
     private final GatewayConfig config;
@@ -231,16 +234,52 @@ public final class Gateway implements AutoCloseable {
         routes(queries);
 
         // Start in order: the edge first (its listener up, not ready), then the JIT warm-up (never throws; a failure
-        // starts cold), and only then the roles that join consumer groups. A processor or responder joins its group
-        // when it starts and takes its share of the partitions, readiness or not: started before the warm-up, a
-        // restarted or added gateway served its share of the turns with a cold JIT while its warm-up took the host's
-        // CPU (ClusterChaosIT: 40-80 turns not answered whole after a gateway's restart, against 10-20 for its kill).
+        // starts cold), the roles that join consumer groups before or after it (joinsAfterWarmup).
         startRoles(callStateView, egress, ingress);
         dashboard = new Dashboard(meters, clock, clients, topics, queries::capacityTotal);
         started.push(dashboard);
         dashboard.start();
+        boolean joinLater = joinsAfterWarmup();
+        if (!joinLater) {
+            startRoles(processor, responder, dialOut);
+        }
         warmup.run(bootstrapServers);
-        startRoles(processor, responder, dialOut);
+        if (joinLater) {
+            startRoles(processor, responder, dialOut);
+        }
+    }
+
+    /**
+     * Whether the processor and responder join their consumer groups only after the JIT warm-up: when the warm-up
+     * runs and other members serve the groups' partitions meanwhile. A member takes its share of the partitions when
+     * it joins, readiness or not; a restarted or added gateway that joined before its warm-up served its share of
+     * the turns with a cold JIT while the warm-up took the host's CPU (ClusterChaosIT: 20-78 turns not answered
+     * whole after the killed gateway's restart, against 16 and 1 with the join after it). With no other member,
+     * nobody else would serve those partitions: the roles start alongside the warm-up, so Kafka Streams' start
+     * overlaps it (a lone gateway is ready sooner; about 7 s on this box). A group that cannot be described in time
+     * counts as having no members.
+     */
+    private boolean joinsAfterWarmup() {
+        if (processor == null || !config.app().warmupEnabled()) {
+            return false;
+        }
+        List<String> groups = List.of(config.processor().applicationId(), config.responder().groupId());
+        Map<String, Integer> members = new java.util.LinkedHashMap<>();
+        admin.describeConsumerGroups(groups).describedGroups().forEach((group, future) -> {
+            try {
+                members.put(group, future.get(GROUPS_TIMEOUT_MS, TimeUnit.MILLISECONDS).members().size());
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                members.put(group, 0);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                members.put(group, 0);
+            }
+        });
+        boolean others = members.values().stream().anyMatch(n -> n > 0);
+        LOG.info(others ? "other members serve the partitions ({}): the processor and responder join after the "
+                + "warm-up" : "no other member ({}): the processor and responder start alongside the warm-up",
+                members);
+        return others;
     }
 
     /** Starts these roles in order, each pushed to be stopped in reverse; absent roles (null) are skipped. */

@@ -87,6 +87,8 @@ class GatewayWarmupIT {
         assertThat(gateway.warmup().state()).isEqualTo(Warmup.State.RUNNING);
         assertThat(during.get("ready")).isEqualTo(false);
         assertThat(check(during, "warmup")).containsEntry("ok", false).containsEntry("detail", "running");
+        // (alone on its broker, no other member could serve the partitions: its responder started alongside)
+        assertThat(gateway.responder().isRunning()).isTrue();
         started.get(WAIT.toSeconds(), TimeUnit.SECONDS);
 
         // and once start returned, it played its turns and becomes ready, saying what the warm-up did
@@ -109,6 +111,52 @@ class GatewayWarmupIT {
                     .noneMatch(g -> g.startsWith(Warmup.NAME_PREFIX));
         }
         assertThat(dataDir.resolve("warmup")).doesNotExist();
+    }
+
+    @Test
+    void shouldJoinTheGroupsOnlyAfterTheWarmupWhenAnotherGatewayServesThem() throws Exception {
+        // Given a gateway serving the processor's and responder's partitions (its warm-up off)
+        gateway = new Gateway(config(Map.of("warmup.enabled", "false", "node.id", "first", "admin.port", "0")),
+                Clock.systemUTC())
+                .start();
+        await().atMost(WAIT).until(() -> Boolean.TRUE.equals(gateway.readiness().get("ready")));
+
+        // When a second gateway with a warm-up starts on the same broker and topics
+        Gateway second = new Gateway(config(Map.of("bootstrap.servers", gateway.bootstrapServers(), "node.id",
+                "second", "data.dir", dataDir.resolve("second").toString(), "admin.port", "0", "warmup.turns", "300",
+                "warmup.calls", "8")), Clock.systemUTC());
+        try {
+            CompletableFuture<Gateway> started = CompletableFuture.supplyAsync(second::start, starter);
+
+            // Then while its warm-up runs it has joined neither group: the first keeps every partition
+            await().atMost(WAIT).pollInterval(Duration.ofMillis(20)).until(() -> started.isDone()
+                    || second.warmup() != null && second.warmup().state() != Warmup.State.PENDING);
+            assertThat(started).as("still starting").isNotDone();
+            assertThat(second.warmup().state()).isEqualTo(Warmup.State.RUNNING);
+            assertThat(second.responder().isRunning()).isFalse();
+            try (Admin admin = admin()) {
+                assertThat(members(admin, "callguard-responder")).isEqualTo(1);
+                assertThat(members(admin, "callguard")).isEqualTo(1);
+            }
+
+            // And once warm, it joins both, and is ready
+            started.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            await().atMost(WAIT).until(() -> Boolean.TRUE.equals(second.readiness().get("ready")));
+            assertThat(second.warmup().state()).isEqualTo(Warmup.State.DONE);
+            try (Admin admin = admin()) {
+                await().atMost(WAIT).untilAsserted(() -> {
+                    assertThat(members(admin, "callguard-responder")).isEqualTo(2);
+                    assertThat(members(admin, "callguard")).isEqualTo(2);
+                });
+            }
+        } finally {
+            second.close();
+        }
+    }
+
+    private static int members(Admin admin, String group) throws Exception {
+        return admin.describeConsumerGroups(List.of(group)).describedGroups().get(group).get(30, TimeUnit.SECONDS)
+                .members().size();
     }
 
     @Test

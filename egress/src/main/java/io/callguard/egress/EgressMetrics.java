@@ -36,7 +36,10 @@ public final class EgressMetrics {
     public static final String RESPONSES_DROPPED = "callguard.responses.dropped";
     /** Counter: records on the responses topic that could not be read. */
     public static final String RESPONSES_INVALID = "callguard.responses.invalid";
-    /** Counter: owed answers re-sent on a new socket after a reconnect (whole answer or the part so far). */
+    /**
+     * Counter: owed answers re-sent on a new socket after a reconnect (whole answer or the part so far), including
+     * those of a call that moved here from another node, kept from the records this node saw for it there.
+     */
     public static final String RESPONSES_RESENT = "callguard.responses.resent";
     /**
      * Counter: turns asked right as a call's socket opened on this node for the first time (the call moved here

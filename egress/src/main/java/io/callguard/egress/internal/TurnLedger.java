@@ -135,6 +135,8 @@ public final class TurnLedger {
     static final long TAKEOVER_BRIDGE_MS = 0;
 
     private final ConcurrentHashMap<String, CallLine> lines = new ConcurrentHashMap<>();
+    /** Answers of calls another node holds, for a call that moves here mid-turn ({@link HeldElsewhere}). */
+    private final HeldElsewhere heldElsewhere = new HeldElsewhere();
     /** Null until {@link #drain}; volatile so every turn-completing operation sees it without a lock. */
     private volatile Drain drain;
     private final AtomicLong turnSeq = new AtomicLong();
@@ -267,12 +269,16 @@ public final class TurnLedger {
                 return line;
             }
             line.turn = newTurn(responseId, receivedAtMs, connection);
-            boolean takenOver = line.newHereAtMs > 0 && responseId > 1
-                    && receivedAtMs - line.newHereAtMs <= TAKEOVER_WINDOW_MS;
+            boolean newHere = line.newHereAtMs > 0;
+            boolean takenOver = newHere && responseId > 1 && receivedAtMs - line.newHereAtMs <= TAKEOVER_WINDOW_MS;
             line.newHereAtMs = 0;
             if (takenOver) {
                 line.turn.bridgeAtMs = receivedAtMs + Math.min(budgetMs, TAKEOVER_BRIDGE_MS);
                 meters.takenOver();
+            }
+            if (newHere) {
+                // Asked again after the call moved here: its answer may have gone to the node it left.
+                sayHeldElsewhere(callId, line, line.turn, nowMs);
             }
             ticket[0] = new TurnTicket(callId, line.turn.seq, responseId, line.turn.bridgeAtMs);
             return line;
@@ -397,12 +403,20 @@ public final class TurnLedger {
                 turn = newTurn(response.responseId(), start, null);
                 line.turn = turn;
                 opened = new TurnTicket(callId, turn.seq, turn.responseId, start + budgetMs);
+                if (line.newHereAtMs > 0) {
+                    // A call that moved here mid-answer: the answer's first records went to the node it left.
+                    line.newHereAtMs = 0;
+                    sayHeldElsewhere(callId, line, turn, nowMs);
+                }
             }
             result[0] = new Delivered(apply(line, turn, response, nowMs), opened);
             return line;
         });
         switch (result[0].outcome()) {
-            case NOT_HELD -> meters.notHeld();
+            case NOT_HELD -> {
+                meters.notHeld();
+                heldElsewhere.keep(response, nowMs);
+            }
             case STALE -> meters.stale();
             case UNREQUESTED -> meters.dropped(EgressMetrics.REASON_UNREQUESTED);
             case AFTER_COMPLETE -> meters.dropped(EgressMetrics.REASON_AFTER_COMPLETE);
@@ -415,6 +429,24 @@ public final class TurnLedger {
         }
         handOverIfDraining(response.callId(), nowMs);
         return result[0];
+    }
+
+    /**
+     * Says what {@link HeldElsewhere} kept of {@code turn}'s answer, a call that moved here having left it behind,
+     * through the usual rules, as if it had arrived now; counted as re-sent. Nothing when nothing was kept.
+     */
+    private void sayHeldElsewhere(String callId, CallLine line, Turn turn, long nowMs) {
+        List<AgentResponse> kept = heldElsewhere.take(callId, turn.responseId, nowMs);
+        if (kept.isEmpty()) {
+            return;
+        }
+        kept.forEach(response -> apply(line, turn, response, nowMs));
+        meters.resent();
+    }
+
+    /** Calls another node holds whose latest answer is kept here, for {@link HeldElsewhere}'s bounds. */
+    int heldElsewhereCount() {
+        return heldElsewhere.size();
     }
 
     private Outcome apply(CallLine line, Turn turn, AgentResponse response, long nowMs) {

@@ -280,4 +280,63 @@ class ReconnectTest {
         assertThat(parsed(b)).isEmpty();
         assertThat(fx.counter(EgressMetrics.TURNS_TAKEN_OVER)).isZero();
     }
+
+    @Test
+    void shouldSayTheAnswerThatWentToTheNodeTheCallLeftWhenItsTurnIsAskedAgainHere() {
+        // Given the answer to turn 6 of a call held by another node, streamed whole while that node held the socket
+        // (it died before, or while, saying it)
+        TurnLedger.Outcome elsewhere = fx.deliver(chunk(6, 0, "Your order ", false, ResponseKind.GENERATED));
+        fx.deliver(chunk(6, 1, "ships today.", true, ResponseKind.GENERATED));
+
+        // When the call moves here and Retell asks for turn 6 again
+        fx.clock.advance(300);
+        RecordingSocket moved = fx.open("moved");
+        fx.clock.advance(20);
+        fx.request(moved, 6);
+        fx.scheduler.advance(FIRST_WORDS_MS + 1_000);
+
+        // Then the answer is said at once, whole, with no filler and no closing line after it
+        assertThat(elsewhere).isEqualTo(TurnLedger.Outcome.NOT_HELD);
+        assertThat(parsed(moved)).extracting(f -> f.get("response_id").asLong() + "|" + f.get("content").asText() + "|"
+                + f.get("content_complete").asBoolean()).containsExactly("6|Your order |false", "6|ships today.|true");
+        assertThat(fx.counter(EgressMetrics.RESPONSES_RESENT)).isEqualTo(1.0);
+        assertThat(fx.counter(EgressMetrics.FALLBACKS, EgressMetrics.TAG_REASON, "edge_timeout")).isZero();
+        assertThat(fx.edge.ledger().heldElsewhereCount()).isZero();
+    }
+
+    @Test
+    void shouldSayTheKeptStartOfAnAnswerThenStreamTheRestWhenTheCallMovedMidAnswer() {
+        // Given the first chunk of turn 3's answer went to the node that held the call
+        fx.deliver(chunk(3, 0, "Let me ", false, ResponseKind.GENERATED));
+
+        // When the call's socket opens here and, before Retell asks again, the answer's next chunk arrives
+        RecordingSocket moved = fx.open("moved");
+        fx.deliver(chunk(3, 1, "check.", true, ResponseKind.GENERATED));
+
+        // Then the caller hears the whole answer, its start first
+        assertThat(parsed(moved)).extracting(f -> f.get("content").asText() + "|" + f.get("content_complete").asBoolean())
+                .containsExactly("Let me |false", "check.|true");
+    }
+
+    @Test
+    void shouldNotSayAnAnswerKeptForAnotherTurnOrKeptTooLong() {
+        // Given answers of two calls held elsewhere: call-old's turn 4 long ago, call-other's turn 2
+        fx.deliver(new AgentResponse(AgentResponse.SCHEMA_VERSION, "call-old", 4, ResponseKind.GENERATED, null,
+                "Stale.", true, null, 0, fx.clock.millis(), T0, "node-a"));
+        fx.deliver(new AgentResponse(AgentResponse.SCHEMA_VERSION, "call-other", 2, ResponseKind.GENERATED, null,
+                "Turn two.", true, null, 0, fx.clock.millis(), T0, "node-a"));
+        fx.clock.advance(HeldElsewhere.TTL_MS + 1);
+
+        // When both move here, call-old asking turn 4 again, call-other asking turn 3
+        RecordingSocket old = fx.open("call-old", "o");
+        fx.request(old, 4);
+        RecordingSocket other = fx.open("call-other", "p");
+        fx.request(other, 3);
+        fx.scheduler.advance(BUDGET_MS);
+
+        // Then neither kept answer is said: each turn is bridged as any other would be
+        assertThat(parsed(old)).extracting(f -> f.get("content").asText()).containsExactly(FILLER);
+        assertThat(parsed(other)).extracting(f -> f.get("content").asText()).containsExactly(FILLER);
+        assertThat(fx.counter(EgressMetrics.RESPONSES_RESENT)).isZero();
+    }
 }
