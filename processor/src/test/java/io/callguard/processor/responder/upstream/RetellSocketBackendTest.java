@@ -65,7 +65,9 @@ class RetellSocketBackendTest {
         // Then the begin message streams to begin's sink, after the server got the call object as Retell sends it
         begun.get(10, TimeUnit.SECONDS);
         assertThat(events).containsExactly(new AgentEvent.Text("Hello +15550001, how can I help?", false));
-        assertThat(upstream.received("call_details")).containsExactly(callDetails());
+        // (the server's log of what it received is read from its output by another thread: wait for it)
+        await().atMost(WAIT).untilAsserted(() ->
+                assertThat(upstream.received("call_details")).containsExactly(callDetails()));
         assertThat(upstream.events("connected").get(0).path("path").asText()).isEqualTo("/llm-websocket/" + CALL);
         assertThat(backend.saysBeginMessage()).isTrue();
     }
@@ -83,9 +85,10 @@ class RetellSocketBackendTest {
         // Then the answer arrives in its chunks, no_interruption_allowed kept; the empty last chunk says nothing
         assertThat(events).containsExactly(new AgentEvent.Text("You said: What ", false),
                 new AgentEvent.Text("time is it", true));
-        assertThat(upstream.received("response_required")).containsExactly(JSON.readTree(
-                "{\"interaction_type\":\"response_required\",\"response_id\":1,\"transcript\":["
-                        + "{\"role\":\"agent\",\"content\":\"Hello\"},{\"role\":\"user\",\"content\":\"What time is it\"}]}"));
+        JsonNode asked = JSON.readTree("{\"interaction_type\":\"response_required\",\"response_id\":1,\"transcript\":["
+                + "{\"role\":\"agent\",\"content\":\"Hello\"},{\"role\":\"user\",\"content\":\"What time is it\"}]}");
+        await().atMost(WAIT).untilAsserted(() ->
+                assertThat(upstream.received("response_required")).containsExactly(asked));
         // The server's unknown field on every response is tolerated and counted.
         assertThat(backend.counters().unknownFrames()).isGreaterThanOrEqualTo(3);
     }
@@ -100,7 +103,7 @@ class RetellSocketBackendTest {
                 Map.of()), events::add).get(10, TimeUnit.SECONDS);
 
         // Then
-        assertThat(upstream.received("reminder_required")).hasSize(1);
+        await().atMost(WAIT).untilAsserted(() -> assertThat(upstream.received("reminder_required")).hasSize(1));
         assertThat(upstream.received("reminder_required").get(0).path("response_id").asLong()).isEqualTo(4);
         assertThat(events).containsExactly(new AgentEvent.Text("You said: ", false), new AgentEvent.Text("hi", true));
     }
@@ -214,7 +217,8 @@ class RetellSocketBackendTest {
         answered.get(15, TimeUnit.SECONDS);
         assertThat(events).containsExactly(new AgentEvent.Text("You said: please ", false),
                 new AgentEvent.Text("hang on", true));
-        assertThat(upstream.received("response_required")).containsExactly(request);
+        await().atMost(WAIT).untilAsserted(() ->
+                assertThat(upstream.received("response_required")).containsExactly(request));
         List<String> order = upstream.received(null).stream().map(f -> f.path("interaction_type").asText())
                 .filter(t -> !t.equals("ping_pong")).toList();
         assertThat(order).containsExactly("call_details", "response_required");
