@@ -169,7 +169,8 @@ class ClusterChaosIT {
         report.faultOutcomes().stream().filter(f -> f.socketsCut() > 0).forEach(f -> System.out.println(
                 deadAir(f, balancer.backendEnds(), report)));
         // (gateway A took the killed gateway's calls: what its edge did with their turns)
-        String metrics = get(gateways[0].admin().resolve("/metrics")).body();
+        io.callguard.cli.tools.PrometheusText metrics =
+                new io.callguard.cli.tools.PrometheusText(get(gateways[0].admin().resolve("/metrics")).body());
         System.out.printf("cluster chaos: gateway A's edge: %s turns taken over, %s answers re-sent on a new socket, "
                 + "%s answers of calls held elsewhere seen%n", metric(metrics, "callguard_turns_taken_over_total"),
                 metric(metrics, "callguard_responses_resent_total"), metric(metrics, "callguard_responses_not_held_total"));
@@ -240,17 +241,9 @@ class ClusterChaosIT {
                 report.firstWordsAfterReconnect().getMaxValue() / 1e6);
     }
 
-    /** A counter's value in a Prometheus scrape (the sum of its series), or "?" when it is not there. */
-    private static String metric(String scrape, String name) {
-        double sum = 0;
-        boolean found = false;
-        for (String line : scrape.split("\n")) {
-            if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
-                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
-                found = true;
-            }
-        }
-        return found ? String.valueOf((long) sum) : "?";
+    /** A counter's value in a scrape (the sum of its series), or "?" when it is not there. */
+    private static String metric(io.callguard.cli.tools.PrometheusText scrape, String name) {
+        return scrape.has(name) ? String.valueOf((long) scrape.sum(name)) : "?";
     }
 
     /** Per second of the run: turns asked in it that were not answered whole, of all asked, e.g. {@code 12:3/31}. */

@@ -68,9 +68,8 @@ class FaultsTest {
     void shouldHealAtTheLastHurtTurnBeforeFiveSecondsOfWholeAnswersAndCountLaterHurtTurnsApart() {
         // Given a fault whose turns, one every 500 ms for 30 s, were hurt at 0.5, 1 and 2 s, then whole, and hurt
         // again once at 15 s (a restart of what was killed, say)
-        Faults faults = new Faults(List.of(new Faults.Kill(4242, Duration.ZERO)));
         long started = System.nanoTime();
-        faults.recordKill(started, true);
+        Faults faults = oneKillAt(started, Faults.HealOn.WHOLE);
         long ms = 1_000_000L;
         List<Faults.TurnMark> turns = new java.util.ArrayList<>();
         for (long t = 500; t <= 30_000; t += 500) {
@@ -93,9 +92,8 @@ class FaultsTest {
     @Test
     void shouldHealAtOnceWhenTheFirstFiveSecondsAfterTheKillWereWhole() {
         // Given turns whole for 6 s after a kill, then one hurt
-        Faults faults = new Faults(List.of(new Faults.Kill(4242, Duration.ZERO)));
         long started = System.nanoTime();
-        faults.recordKill(started, true);
+        Faults faults = oneKillAt(started, Faults.HealOn.WHOLE);
         long s = 1_000_000_000L;
         List<Faults.TurnMark> turns = List.of(new Faults.TurnMark(started + s, Heard.WHOLE),
                 new Faults.TurnMark(started + 3 * s, Heard.WHOLE), new Faults.TurnMark(started + 6 * s, Heard.WHOLE),
@@ -111,9 +109,8 @@ class FaultsTest {
     @Test
     void shouldTimeTheSocketsCutInTheFirstFiveSecondsAfterAKill() {
         // Given a kill at 0, sockets cut 300, 400 and 700 ms after it, one cut before it and one 6 s after it
-        Faults faults = new Faults(List.of(new Faults.Kill(4242, Duration.ZERO)));
         long started = System.nanoTime();
-        faults.recordKill(started, true);
+        Faults faults = oneKillAt(started, Faults.HealOn.WHOLE);
         long ms = 1_000_000L;
         List<Long> cuts = List.of(started - 100 * ms, started + 700 * ms, started + 300 * ms, started + 400 * ms,
                 started + 6_000 * ms);
@@ -142,10 +139,8 @@ class FaultsTest {
             Heard heard = t <= 1_000 ? Heard.CLOSING_ONLY : t % 2_000 == 0 ? Heard.BRIDGED : Heard.WHOLE;
             turns.add(new Faults.TurnMark(started + t * ms, heard));
         }
-        Faults answered = new Faults(List.of(new Faults.Kill(4242, Duration.ZERO)), Faults.HealOn.ANSWERED);
-        answered.recordKill(started, true);
-        Faults whole = new Faults(List.of(new Faults.Kill(4242, Duration.ZERO)), Faults.HealOn.WHOLE);
-        whole.recordKill(started, true);
+        Faults answered = oneKillAt(started, Faults.HealOn.ANSWERED);
+        Faults whole = oneKillAt(started, Faults.HealOn.WHOLE);
 
         // When both judge it
         Faults.Outcome byAnswers = answered.outcomes(turns, List.of(), started).get(0);
@@ -170,9 +165,8 @@ class FaultsTest {
     void shouldDescribeTheTurnsInTheTenSecondsBeforeAKillAndEachFiveSecondsAfterIt() {
         // Given a turn a second from 10 s before a kill to 19 s after it, answered in 500 ms; after it, the turns of
         // its first 5 s bridged and answered in 3 s
-        Faults faults = new Faults(List.of(new Faults.Kill(4242, Duration.ZERO)), Faults.HealOn.ANSWERED);
         long killedAt = System.nanoTime();
-        faults.recordKill(killedAt, true);
+        Faults faults = oneKillAt(killedAt, Faults.HealOn.ANSWERED);
         long s = 1_000_000_000L;
         List<Faults.TurnMark> turns = new java.util.ArrayList<>();
         for (long t = -10; t < 20; t++) {
@@ -191,5 +185,12 @@ class FaultsTest {
         assertThat(around).extracting(Faults.Window::hurt).containsExactly(0L, 5L, 0L, 0L, 0L);
         assertThat(around.get(0).answerP90Ms()).isBetween(499.9, 500.1);
         assertThat(around.get(1).answerP90Ms()).isBetween(2_999.9, 3_000.1);
+    }
+
+    /** The faults of one kill of a made-up process at {@code atNanos}, judged by {@code healOn}. */
+    private static Faults oneKillAt(long atNanos, Faults.HealOn healOn) {
+        Faults faults = new Faults(List.of(new Faults.Kill(4242, Duration.ZERO)), healOn);
+        faults.recordKill(atNanos, true);
+        return faults;
     }
 }
