@@ -6,6 +6,7 @@ import io.callguard.schemas.Topic;
 import io.callguard.schemas.Topics;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -56,7 +57,7 @@ public final class TopicBootstrap {
                                       long timeoutMs) {
         short replicationFactor = replication.factor();
         try {
-            Set<String> existing = admin.listTopics().names().get(timeoutMs, TimeUnit.MILLISECONDS);
+            Set<String> existing = new HashSet<>(admin.listTopics().names().get(timeoutMs, TimeUnit.MILLISECONDS));
             List<NewTopic> missing = new ArrayList<>();
             for (Topic<String, ?> topic : topics.all()) {
                 if (!existing.contains(topic.name())) {
@@ -82,6 +83,9 @@ public final class TopicBootstrap {
                         if (!(e.getCause() instanceof TopicExistsException)) {
                             throw e;
                         }
+                        // Made by someone else after our listing (or not yet in the broker's metadata when we
+                        // listed): it is an existing topic, and its settings are checked like the others'.
+                        existing.add(t.name());
                     }
                 }
                 LOG.info("created topics {} with {} partitions", created, partitions);
