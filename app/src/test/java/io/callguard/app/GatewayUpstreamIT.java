@@ -7,15 +7,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.callguard.app.config.GatewayConfig;
 import io.callguard.schemas.Json;
 import io.callguard.testkit.RetellSocketClient;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.websocket.client.WebSocketClient;
 import org.junit.jupiter.api.AfterAll;
@@ -38,57 +34,24 @@ class GatewayUpstreamIT {
 
     private static final String TOKEN = "it-socket-token";
     private static final Duration WAIT = Duration.ofSeconds(20);
-    private static final Path SERVER = Path.of("..", "processor", "src", "test", "node", "upstream-server.js");
 
     @TempDir
     static Path dataDir;
 
-    private Process upstream;
-    private int upstreamPort;
+    private NodeUpstreamServer upstream;
     private Gateway gateway;
     private final WebSocketClient client = new WebSocketClient();
 
     @BeforeAll
     void start() throws Exception {
-        assertThat(SERVER).as("the Node upstream (run the processor build first)").exists();
-        assertThat(SERVER.resolveSibling("node_modules")).as("its npm packages").exists();
-        upstream = new ProcessBuilder("node", SERVER.toString(), "0").redirectErrorStream(true).start();
-        int port = listeningPort(upstream);
-        upstreamPort = port;
+        upstream = NodeUpstreamServer.start(0);
         GatewayConfig config = GatewayConfig.of(Map.of("data.dir", dataDir.toString(), "broker.port", "0",
                 "http.port", "0", "admin.port", "0",
                 "retell.api-key", "k", "socket.token", TOKEN, "topics.partitions", "2",
-                "agent.backend", "retell-socket",
-                "agent.upstream.url-template", "ws://127.0.0.1:" + port + "/llm-websocket/{call_id}"));
+                "agent.backend", "retell-socket", "agent.upstream.url-template", upstream.urlTemplate()));
         gateway = new Gateway(config, Clock.systemUTC()).start();
         await().atMost(Duration.ofSeconds(60)).until(() -> Boolean.TRUE.equals(gateway.readiness().get("ready")));
         client.start();
-    }
-
-    /** The port the server prints on its first line, {@code {"event":"listening","port":N}}; the rest is drained. */
-    private static int listeningPort(Process process) throws Exception {
-        BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(),
-                StandardCharsets.UTF_8));
-        JsonNode first = CompletableFuture.supplyAsync(() -> {
-            try {
-                return Json.mapper().readTree(out.readLine());
-            } catch (Exception e) {
-                throw new IllegalStateException("the upstream printed no listening line", e);
-            }
-        }).get(20, TimeUnit.SECONDS);
-        Thread drain = new Thread(() -> {
-            try {
-                while (out.readLine() != null) {
-                    // What it received is for its own tests; here only the Retell side is asserted.
-                }
-            } catch (Exception ignored) {
-                // The process ended.
-            }
-        }, "upstream-stdout");
-        drain.setDaemon(true);
-        drain.start();
-        assertThat(first.path("event").asText()).isEqualTo("listening");
-        return first.path("port").asInt();
     }
 
     @AfterAll
@@ -98,8 +61,7 @@ class GatewayUpstreamIT {
             gateway.close();
         }
         if (upstream != null) {
-            upstream.destroy();
-            upstream.waitFor(10, TimeUnit.SECONDS);
+            upstream.close();
         }
     }
 
@@ -168,10 +130,10 @@ class GatewayUpstreamIT {
         await().atMost(WAIT).until(() -> completes(retell.responses(1)) == 1);
 
         // When the upstream is killed (no close handshake) and started again on the same port
-        upstream.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-        upstream = new ProcessBuilder("node", SERVER.toString(), String.valueOf(upstreamPort))
-                .redirectErrorStream(true).start();
-        assertThat(listeningPort(upstream)).isEqualTo(upstreamPort);
+        int port = upstream.port();
+        upstream.kill();
+        upstream = NodeUpstreamServer.start(port);
+        assertThat(upstream.port()).isEqualTo(port);
 
         // Then the next turns are answered by the restarted upstream, whole, on the same Retell socket (the first
         // may be bridged by a filler while callguard dials the upstream again: on a loaded host the reconnect's
