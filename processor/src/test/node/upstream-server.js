@@ -1,9 +1,12 @@
 // A team's custom-LLM WebSocket server, written against Retell's protocol the way Retell's demo servers are, for
 // callguard's retell-socket backend tests. It knows nothing of callguard.
 //
-// Usage: node upstream-server.js [port] [--no-hang] [--no-pong]
+// Usage: node upstream-server.js [port] [--no-hang] [--no-pong] [--no-config] [--no-auto-reconnect]
+//                                [--tool-calls-transcript]
 //   port 0 (default) picks a free port. --no-hang answers "hang" like any other utterance. --no-pong never answers
-//   pings (a half-dead server: the socket stays open).
+//   pings (a half-dead server: the socket stays open). --no-config sends no config frame at all (Retell goes on
+//   with its defaults). --no-auto-reconnect sends a config without auto_reconnect (so no pings are owed).
+//   --tool-calls-transcript asks for transcript_with_tool_calls in its config.
 //
 // Stdout, one JSON object a line, for the test to read:
 //   {"event":"listening","port":N}
@@ -12,7 +15,7 @@
 //   {"event":"closed","conn":N,"code":N}
 //
 // Behaviour per connection:
-//   - sends config {auto_reconnect:true, call_details:true} at once;
+//   - sends config {auto_reconnect:true, call_details:true} at once (see the flags);
 //   - on call_details: sends the begin message (response_id 0), greeting the caller by from_number;
 //   - echoes ping_pong (except its own, timestamp 42, echoed back);
 //   - answers response_required / reminder_required by the last user utterance:
@@ -23,6 +26,13 @@
 //       "stale"     a response for an older response_id first, then the answer
 //       "ping me"   a ping_pong of its own (timestamp 42), then the answer
 //       "hang"      nothing at all (unless --no-hang)
+//       "settings"  "Changing my settings.", an update_agent (responsiveness 0.4, reminder_max_count 2) and a
+//                   metadata frame within the turn, then the complete
+//       "press 1"   "Pressing one." with digit_to_press "1"
+//       "call me later" "Noted." complete, then (outside any turn) an update_agent and a metadata frame
+//       "close the line" "Closing the line.", content not complete, then closes the socket with 1000 (a deliberate
+//                   hang-up); "close the line after": "Bye for now." complete, then the same close;
+//                   "bye and close": "Goodbye!" with end_call, then the same close
 //       otherwise   "You said: <utterance>" streamed in chunks, then an empty content_complete
 //   Every response carries an unknown field, as servers do.
 'use strict';
@@ -33,6 +43,9 @@ const args = process.argv.slice(2);
 const port = Number(args.find((a) => /^\d+$/.test(a)) || 0);
 const hang = !args.includes('--no-hang');
 const pong = !args.includes('--no-pong');
+const config = !args.includes('--no-config');
+const autoReconnect = !args.includes('--no-auto-reconnect');
+const toolCallsTranscript = args.includes('--tool-calls-transcript');
 
 function log(obj) {
   process.stdout.write(JSON.stringify(obj) + '\n');
@@ -51,7 +64,13 @@ wss.on('connection', (ws, req) => {
     send(Object.assign({ response_type: 'response', response_id: id, content, content_complete: complete,
       server_extra: 'ignored' }, extra || {}));
 
-  send({ response_type: 'config', config: { auto_reconnect: true, call_details: true } });
+  if (config) {
+    const asked = { auto_reconnect: autoReconnect, call_details: true };
+    if (toolCallsTranscript) {
+      asked.transcript_with_tool_calls = true;
+    }
+    send({ response_type: 'config', config: asked });
+  }
 
   ws.on('message', (data, isBinary) => {
     let frame;
@@ -77,7 +96,7 @@ wss.on('connection', (ws, req) => {
         break;
       case 'response_required':
       case 'reminder_required':
-        answer(frame, respond, send);
+        answer(frame, respond, send, ws);
         break;
       default:
         break;
@@ -87,7 +106,7 @@ wss.on('connection', (ws, req) => {
   ws.on('close', (code) => log({ event: 'closed', conn, code }));
 });
 
-function answer(frame, respond, send) {
+function answer(frame, respond, send, ws) {
   const id = frame.response_id;
   const transcript = frame.transcript || [];
   const users = transcript.filter((u) => u.role === 'user');
@@ -105,6 +124,40 @@ function answer(frame, respond, send) {
       respond(id, 'Your order has shipped.', false);
       respond(id, '', true);
     }, 50);
+    return;
+  }
+  if (lower.includes('settings')) {
+    respond(id, 'Changing my settings.', false);
+    send({ response_type: 'update_agent', agent_config: { responsiveness: 0.4, reminder_max_count: 2 } });
+    send({ response_type: 'metadata', metadata: { topic: 'settings', turn: id } });
+    respond(id, '', true);
+    return;
+  }
+  if (lower.includes('press 1')) {
+    respond(id, 'Pressing one.', true, { digit_to_press: '1' });
+    return;
+  }
+  if (lower.includes('call me later')) {
+    respond(id, 'Noted.', true);
+    setTimeout(() => {
+      send({ response_type: 'update_agent', agent_config: { interruption_sensitivity: 0.9 } });
+      send({ response_type: 'metadata', metadata: { topic: 'later' } });
+    }, 30);
+    return;
+  }
+  if (lower.includes('bye and close')) {
+    respond(id, 'Goodbye!', true, { end_call: true });
+    setTimeout(() => ws.close(1000, 'agent hangup'), 30);
+    return;
+  }
+  if (lower.includes('close the line after')) {
+    respond(id, 'Bye for now.', true);
+    setTimeout(() => ws.close(1000, 'agent hangup'), 30);
+    return;
+  }
+  if (lower.includes('close the line')) {
+    respond(id, 'Closing the line.', false);
+    ws.close(1000, 'agent hangup');
     return;
   }
   if (lower.includes('bye')) {

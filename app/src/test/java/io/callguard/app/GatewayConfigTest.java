@@ -31,6 +31,19 @@ class GatewayConfigTest {
     }
 
     @Test
+    void shouldAskRetellForTheToolCallsTranscriptForAnUpstreamAgentUnlessTold() {
+        GatewayConfig script = GatewayConfig.of(Map.of());
+        GatewayConfig upstream = script.with(Map.of("agent.backend", "retell-socket"));
+        GatewayConfig told = upstream.with(Map.of("socket.transcript-with-tool-calls", "false"));
+
+        assertThat(script.ingress().socketTranscriptWithToolCalls()).isFalse();
+        assertThat(upstream.ingress().socketTranscriptWithToolCalls()).isTrue();
+        assertThat(told.ingress().socketTranscriptWithToolCalls()).isFalse();
+        assertThat(told.with(Map.of("agent.backend", "openai", "socket.transcript-with-tool-calls", "true")).ingress()
+                .socketTranscriptWithToolCalls()).isTrue();
+    }
+
+    @Test
     void shouldLayerFileThenEnvironmentThenSetThenNamedFlags() throws Exception {
         Path file = dir.resolve("callguard.properties");
         Files.writeString(file, "http.port=1001\ntopics.partitions=2\ndata.dir=/from-file\nnode.id=file\n");

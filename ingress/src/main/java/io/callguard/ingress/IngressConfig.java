@@ -159,6 +159,13 @@ public final class IngressConfig extends AbstractConfig {
     private static final String SOCKET_AUTO_RECONNECT_DOC = "Whether the config message asks Retell for "
             + "auto_reconnect (pings every 2 s, and a new socket when 5 s pass without an answer).";
 
+    public static final String SOCKET_TRANSCRIPT_WITH_TOOL_CALLS_CONFIG = "socket.transcript-with-tool-calls";
+    private static final String SOCKET_TRANSCRIPT_WITH_TOOL_CALLS_DOC = "Whether the config message asks Retell "
+            + "for transcript_with_tool_calls (the transcript with the tool calls made, on every request and "
+            + "update_only; larger records). Not set: asked exactly when agent.backend is retell-socket, on behalf of "
+            + "upstreams that ask for it (an upstream whose own config does not ask gets the frames without it); the "
+            + "other backends do not read it.";
+
     /** Upper bound of {@code webhook.max-body-bytes}: 256 MiB, whose records still fit Kafka's int sizes. */
     private static final int MAX_BODY_BYTES_LIMIT = 256 * 1024 * 1024;
 
@@ -205,7 +212,9 @@ public final class IngressConfig extends AbstractConfig {
             .define(SOCKET_BEGIN_MESSAGE_CONFIG, Type.STRING, BEGIN_AUTO,
                     ConfigDef.ValidString.in(BEGIN_AUTO, BEGIN_GREETING, BEGIN_AGENT), Importance.LOW,
                     SOCKET_BEGIN_MESSAGE_DOC)
-            .define(SOCKET_AUTO_RECONNECT_CONFIG, Type.BOOLEAN, true, Importance.LOW, SOCKET_AUTO_RECONNECT_DOC);
+            .define(SOCKET_AUTO_RECONNECT_CONFIG, Type.BOOLEAN, true, Importance.LOW, SOCKET_AUTO_RECONNECT_DOC)
+            .define(SOCKET_TRANSCRIPT_WITH_TOOL_CALLS_CONFIG, Type.BOOLEAN, false, Importance.LOW,
+                    SOCKET_TRANSCRIPT_WITH_TOOL_CALLS_DOC);
 
     /**
      * Parses and validates the values; unknown keys are ignored (they belong to other roles).
@@ -359,5 +368,9 @@ public final class IngressConfig extends AbstractConfig {
 
     public boolean socketAutoReconnect() {
         return getBoolean(SOCKET_AUTO_RECONNECT_CONFIG);
+    }
+
+    public boolean socketTranscriptWithToolCalls() {
+        return getBoolean(SOCKET_TRANSCRIPT_WITH_TOOL_CALLS_CONFIG);
     }
 }

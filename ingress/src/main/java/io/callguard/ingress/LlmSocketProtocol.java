@@ -124,7 +124,7 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
 
     /**
      * @param config   supplies {@code socket.max-frame-bytes}, {@code socket.greeting}, {@code socket.begin-message},
-     *                 {@code socket.auto-reconnect}
+     *                 {@code socket.auto-reconnect}, {@code socket.transcript-with-tool-calls}
      * @param topics   where socket events and dead letters go
      * @param producer the producer of call events and dead letters; not closed here
      * @param meters   where metrics go (see {@link IngressMetrics})
@@ -149,7 +149,7 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
         this.beginOwed = config.socketBeginOwed();
         this.maxFrameBytes = config.socketMaxFrameBytes();
         this.greeting = config.socketGreeting();
-        this.configMessage = configMessage(config.socketAutoReconnect());
+        this.configMessage = configMessage(config.socketAutoReconnect(), config.socketTranscriptWithToolCalls());
         this.callEvents = topics.callEvents();
         this.deadLetters = topics.deadLetters();
         this.producer = Objects.requireNonNull(producer, "producer");
@@ -395,8 +395,12 @@ public final class LlmSocketProtocol implements SocketFrameHandler, AutoCloseabl
         }
     }
 
-    private static String configMessage(boolean autoReconnect) {
-        return FrameWriter.write(new ServerFrame.Config(autoReconnect, true));
+    /**
+     * callguard's own config for Retell: {@code call_details} always (the pipeline keeps the call's context), the
+     * edge's {@code auto_reconnect}, and {@code transcript_with_tool_calls} when configured (for upstream agents).
+     */
+    private static String configMessage(boolean autoReconnect, boolean transcriptWithToolCalls) {
+        return FrameWriter.write(new ServerFrame.Config(autoReconnect, true, transcriptWithToolCalls ? true : null));
     }
 
     private String pong(RetellFrame.PingPong ping) {

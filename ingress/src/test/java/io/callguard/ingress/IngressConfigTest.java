@@ -160,7 +160,8 @@ class IngressConfigTest {
                 "webhook.ack-timeout-ms", "webhook.signature-tolerance-ms",
                 "webhook.slow-threshold-ms", "capacity.inbound-busy-agent-id", "socket.token",
                 "socket.max-frame-bytes", "socket.idle-timeout-ms",
-                "socket.greeting", "socket.begin-message", "socket.auto-reconnect");
+                "socket.greeting", "socket.begin-message", "socket.auto-reconnect",
+                "socket.transcript-with-tool-calls");
         IngressConfig.definition().configKeys().values()
                 .forEach(key -> assertThat(key.documentation).as(key.name).isNotBlank());
     }

@@ -57,6 +57,25 @@ class LlmSocketProtocolTest {
     }
 
     @Test
+    void shouldAskRetellForTheTranscriptWithToolCallsOnlyWhenConfigured() {
+        // Given an edge configured to ask for it (on behalf of an upstream agent)
+        protocol.close();
+        protocol = protocol(listener, Map.of(IngressConfig.SOCKET_TRANSCRIPT_WITH_TOOL_CALLS_CONFIG, true));
+
+        // When a socket opens
+        protocol.opened(socket);
+
+        // Then the config asks for it; by default it is not asked at all
+        assertThat(socket.frames().get(0)).isEqualTo("{\"response_type\":\"config\",\"config\":{\"auto_reconnect\""
+                + ":true,\"call_details\":true,\"transcript_with_tool_calls\":true}}");
+        RecordingSocket other = new RecordingSocket("call_2");
+        protocol.close();
+        protocol = protocol(listener, Map.of());
+        protocol.opened(other);
+        assertThat(other.frames().get(0)).isEqualTo(CONFIG);
+    }
+
+    @Test
     void shouldSendConfigAndHaveTheBeginSaidEvenWhenTheListenerFails() throws Exception {
         // Given a delivering listener whose socketOpened throws, and the greeting said at once (empty)
         protocol.close();

@@ -40,13 +40,29 @@ public final class GatewayConfig {
         this.raw = Map.copyOf(raw);
         this.common = new CommonConfig(raw);
         this.app = new AppConfig(raw);
-        this.ingress = new IngressConfig(raw);
+        this.ingress = new IngressConfig(ingressValues(raw));
         this.processor = new ProcessorConfig(raw);
         this.responder = new ResponderConfig(raw);
         this.egress = new EgressConfig(raw);
         // Checks that relate one role's keys to another's, reported at load like any other bad value.
         responder.checkAgainst(common);
         common.topicReplication();
+    }
+
+    /**
+     * The edge's values: as given, except that {@code socket.transcript-with-tool-calls}, when not set, follows the
+     * backend. An upstream agent ({@code retell-socket}) may ask for transcript_with_tool_calls, which only Retell can
+     * send: the edge asks Retell for it on the upstreams' behalf. Derived here, not stored, so {@link #with} derives
+     * it again from the new backend.
+     */
+    private static Map<String, String> ingressValues(Map<String, String> raw) {
+        if (raw.containsKey(IngressConfig.SOCKET_TRANSCRIPT_WITH_TOOL_CALLS_CONFIG)) {
+            return raw;
+        }
+        Map<String, String> values = new java.util.LinkedHashMap<>(raw);
+        values.put(IngressConfig.SOCKET_TRANSCRIPT_WITH_TOOL_CALLS_CONFIG, Boolean.toString(
+                ResponderConfig.BACKEND_RETELL_SOCKET.equals(raw.get(ResponderConfig.AGENT_BACKEND_CONFIG))));
+        return values;
     }
 
     /** Every declared key, of every role, in one definition. Each key is declared exactly once. */

@@ -1,5 +1,6 @@
 package io.callguard.processor.responder;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -14,6 +15,9 @@ import java.util.Objects;
  * @param agentId          the call's agent, when the responder has seen it; null otherwise
  * @param dynamicVariables the call's Retell dynamic variables, when known; empty otherwise
  * @param agentVersion     the call's agent version, when known; null otherwise (part of the response cache's key)
+ * @param request          Retell's request frame as the edge received it (utterances with their {@code words[]},
+ *                         fields this version does not know), for a backend that passes it on whole; null when the
+ *                         turn was not made from one. Shared, not copied: never modified
  */
 public record Turn(
         String callId,
@@ -22,7 +26,8 @@ public record Turn(
         List<Utterance> transcript,
         String agentId,
         Map<String, String> dynamicVariables,
-        Integer agentVersion) {
+        Integer agentVersion,
+        JsonNode request) {
 
     public Turn {
         Objects.requireNonNull(callId, "callId");
@@ -31,10 +36,16 @@ public record Turn(
         dynamicVariables = Map.copyOf(dynamicVariables);
     }
 
+    /** A turn not made from a request frame. */
+    public Turn(String callId, long responseId, String interactionType, List<Utterance> transcript, String agentId,
+            Map<String, String> dynamicVariables, Integer agentVersion) {
+        this(callId, responseId, interactionType, transcript, agentId, dynamicVariables, agentVersion, null);
+    }
+
     /** A turn whose agent version is not known. */
     public Turn(String callId, long responseId, String interactionType, List<Utterance> transcript, String agentId,
             Map<String, String> dynamicVariables) {
-        this(callId, responseId, interactionType, transcript, agentId, dynamicVariables, null);
+        this(callId, responseId, interactionType, transcript, agentId, dynamicVariables, null, null);
     }
 
     /** The last thing the caller said, or empty when the caller has not spoken. */

@@ -53,8 +53,8 @@ public final class FrameParser {
             InteractionType.PING_PONG, Set.of("timestamp"),
             InteractionType.CALL_DETAILS, Set.of("call"),
             InteractionType.UPDATE_ONLY, Set.of("transcript", "transcript_with_tool_calls", "turntaking"),
-            InteractionType.RESPONSE_REQUIRED, Set.of("response_id", "transcript"),
-            InteractionType.REMINDER_REQUIRED, Set.of("response_id", "transcript"));
+            InteractionType.RESPONSE_REQUIRED, Set.of("response_id", "transcript", "transcript_with_tool_calls"),
+            InteractionType.REMINDER_REQUIRED, Set.of("response_id", "transcript", "transcript_with_tool_calls"));
     private static final Map<String, Set<String>> SERVER_FIELDS = Map.of(
             ResponseType.CONFIG, Set.of("config"),
             ResponseType.PING_PONG, Set.of("timestamp"),

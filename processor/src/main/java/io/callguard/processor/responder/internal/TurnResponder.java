@@ -986,7 +986,7 @@ public final class TurnResponder implements AutoCloseable {
     /** The run of an admitted call's turn, with the call's context as known now; the call's in-flight turn. */
     private TurnRun startingRun(CallEvent event, long responseId, CallTrack track) {
         Turn turn = new Turn(event.callId(), responseId, event.type(), transcriptOf(event.payload()),
-                track.agentId, track.dynamicVariables, track.agentVersion);
+                track.agentId, track.dynamicVariables, track.agentVersion, event.payload());
         TurnRun run = new TurnRun(event, turn);
         track.inFlight = run;
         return run;

@@ -58,7 +58,16 @@ import org.slf4j.LoggerFactory;
  *       at debug; the socket stays open, as with Retell.</li>
  * </ul>
  *
- * <p>When the upstream drops (close, error, dead pings) the call reconnects with randomized exponential backoff,
+ * <p>When the upstream closes its socket with 1000, a server's deliberate hang-up in Retell's protocol, the call
+ * ends: the open turn (or begin message) completes with {@link AgentEvent.EndCall} after what was said (none when it
+ * already carried an end_call or a transfer), between turns an {@link AgentEvent.Interrupt} with end_call goes to the
+ * unprompted channel, nothing reconnects, and a later turn of the call is answered with end_call alone.
+ *
+ * <p>Requests and {@code update_only} go to the upstream as Retell sent them (whole utterances with their
+ * {@code words[]}, unknown fields kept), but {@code transcript_with_tool_calls} only to an upstream whose config asked
+ * for it: the edge asks Retell for it on every upstream's behalf ({@code socket.transcript-with-tool-calls}).
+ *
+ * <p>When the upstream drops (any other close, error, dead pings) the call reconnects with randomized exponential backoff,
  * at most {@code agent.upstream.reconnect.max-attempts} times per turn, and re-sends {@code call_details} (when
  * the new socket's config asks for it) and the open request, same {@code response_id} and whole transcript, so
  * nothing is lost. When the attempts are spent the open turn fails with {@link AgentBackendException}, for the
@@ -302,6 +311,7 @@ public final class RetellSocketBackend implements AgentBackend {
         final LongAdder reconnects = new LongAdder();
         final LongAdder pingsSent = new LongAdder();
         final LongAdder evictedCalls = new LongAdder();
+        final LongAdder hangUps = new LongAdder();
 
         /** Responses for an id other than the open turn's (or the begin message's), dropped. */
         public long staleResponses() {
@@ -338,6 +348,11 @@ public final class RetellSocketBackend implements AgentBackend {
             return evictedCalls.sum();
         }
 
+        /** Calls the upstream hung up by closing its socket with 1000 (ended, not reconnected). */
+        public long hangUps() {
+            return hangUps.sum();
+        }
+
         /**
          * Registers the counts as {@value #METRIC} (tag {@code event}, a fixed set) and the tracked calls as
          * {@value #TRACKED}.
@@ -345,7 +360,7 @@ public final class RetellSocketBackend implements AgentBackend {
         void bindTo(MeterRegistry meters, RetellSocketBackend backend) {
             Map<String, LongAdder> events = Map.of("stale_response", staleResponses, "dropped_frame", droppedFrames,
                     "invalid_frame", invalidFrames, "unknown_frame", unknownFrames, "reconnect", reconnects,
-                    "ping_sent", pingsSent, "evicted_call", evictedCalls);
+                    "ping_sent", pingsSent, "evicted_call", evictedCalls, "upstream_hangup", hangUps);
             events.forEach((event, adder) -> FunctionCounter.builder(METRIC, adder, LongAdder::sum)
                     .tag("event", event).description("retell-socket upstream events").register(meters));
             Gauge.builder(TRACKED, backend, RetellSocketBackend::trackedCalls)

@@ -1,6 +1,7 @@
 package io.callguard.processor.responder.upstream;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.callguard.common.SecretText;
@@ -13,7 +14,6 @@ import io.callguard.retell.frames.InteractionType;
 import io.callguard.retell.frames.ParseResult;
 import io.callguard.retell.frames.RetellFrame;
 import io.callguard.retell.frames.ServerFrame;
-import io.callguard.retell.frames.Utterance;
 import java.net.URI;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
@@ -53,6 +53,7 @@ final class UpstreamCall {
     /** At most one echo of the upstream's own pings this often: two echoing peers must not loop. */
     private static final long MIN_ECHO_GAP_MS = 500;
     private static final int CLOSE_NORMAL = 1000;
+    private static final String TOOL_CALLS_TRANSCRIPT = "transcript_with_tool_calls";
     /** How long a closing handshake may take before the socket is aborted. */
     private static final long CLOSE_TIMEOUT_MS = 5_000;
 
@@ -85,10 +86,21 @@ final class UpstreamCall {
     private boolean pinging;
     private boolean callDetailsAsked;
     private boolean callDetailsSent;
+    /** Whether this socket's config asked for {@code transcript_with_tool_calls}; stripped from requests if not. */
+    private boolean toolCallsTranscriptAsked;
+    /** The upstream closed with 1000, a deliberate hang-up: the call is over for it (later turns: end_call). */
+    private boolean hungUp;
+    /**
+     * The latest turn (or begin message) relayed an end_call or a transfer: a hang-up after it adds no end_call of
+     * its own (Retell takes one action, and a transfer must not become a hang-up).
+     */
+    private boolean callEndingRelayed;
+    /** The highest {@code interrupt_id} the upstream used; a hang-up outside a turn is said with the next one. */
+    private long lastInterruptId = -1;
     /** The {@code call_details} frame to send when asked; null until the edge passed it on. */
     private String callDetails;
     /** The latest {@code update_only} newer than the open request, waiting for the socket to be ready. */
-    private String heldUpdate;
+    private ObjectNode heldUpdate;
     private OpenTurn turn;
     private final BeginMessage begin = new BeginMessage();
     private final Deque<Long> pingsSent = new ArrayDeque<>();
@@ -109,7 +121,7 @@ final class UpstreamCall {
     }
 
     /** A request with its sink: what is re-sent after a reconnect, and where its answer goes. */
-    private record OpenTurn(long responseId, String request, Consumer<AgentEvent> sink,
+    private record OpenTurn(long responseId, ObjectNode request, Consumer<AgentEvent> sink,
                             CompletableFuture<Void> future) {
         void deliver(List<AgentEvent> events) {
             for (AgentEvent event : events) {
@@ -140,7 +152,14 @@ final class UpstreamCall {
     synchronized CompletableFuture<Void> generate(Turn request, Consumer<AgentEvent> sink) {
         CompletableFuture<Void> future = new CompletableFuture<>();
         if (phase == Phase.ENDED) {
-            future.completeExceptionally(new AgentBackendException("call " + callId + " has ended"));
+            if (hungUp) {
+                // The agent hung up (its socket closed with 1000): a turn asked before Retell ended the call is
+                // answered with the hang-up, not sent to a fallback.
+                sink.accept(new AgentEvent.EndCall());
+                future.complete(null);
+            } else {
+                future.completeExceptionally(new AgentBackendException("call " + callId + " has ended"));
+            }
             return future;
         }
         if (request.responseId() > 0) {
@@ -148,10 +167,11 @@ final class UpstreamCall {
         }
         OpenTurn open = new OpenTurn(request.responseId(), requestFrame(request), sink, future);
         turn = open;
+        callEndingRelayed = false;
         heldUpdate = null;
         attempts = 0;
         if (phase == Phase.READY) {
-            send(open.request());
+            sendFrame(open.request());
         } else {
             connectIfIdle();
         }
@@ -187,15 +207,15 @@ final class UpstreamCall {
         if (phase == Phase.ENDED) {
             return;
         }
-        String frame = asRetellFrame(interactionType, payload);
+        ObjectNode frame = asRetellFrame(interactionType, payload);
         if (InteractionType.CALL_DETAILS.equals(interactionType)) {
-            callDetails = frame;
+            callDetails = frame.toString();
             callDetailsSent = false;
             if (callDetailsAsked && (phase == Phase.AWAITING_CONFIG || phase == Phase.READY)) {
                 sendCallDetails();
             }
         } else if (phase == Phase.READY) {
-            send(frame);
+            sendFrame(frame);
         } else {
             heldUpdate = frame;
         }
@@ -210,13 +230,7 @@ final class UpstreamCall {
         WebSocket open = socket;
         socket = null;
         if (open != null) {
-            CompletableFuture<?> closing = sendTail.handle((v, e) -> null)
-                    .thenCompose(v -> open.sendClose(CLOSE_NORMAL, why));
-            closing.orTimeout(CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS).whenComplete((v, e) -> {
-                if (e != null) {
-                    open.abort();
-                }
-            });
+            closeNormally(open, why);
         }
         AgentBackendException over = new AgentBackendException("call " + callId + ": " + why);
         if (turn != null) {
@@ -226,6 +240,17 @@ final class UpstreamCall {
         if (begin.future != null) {
             begin.future.completeExceptionally(over);
         }
+    }
+
+    /** Closes with 1000 after the sends queued before it; a handshake that does not finish in time aborts. */
+    private void closeNormally(WebSocket open, String why) {
+        CompletableFuture<?> closing = sendTail.handle((v, e) -> null)
+                .thenCompose(v -> open.sendClose(CLOSE_NORMAL, why));
+        closing.orTimeout(CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS).whenComplete((v, e) -> {
+            if (e != null) {
+                open.abort();
+            }
+        });
     }
 
     // The socket.
@@ -258,6 +283,7 @@ final class UpstreamCall {
         sendTail = CompletableFuture.completedFuture(null);
         callDetailsAsked = false;
         callDetailsSent = false;
+        toolCallsTranscriptAsked = false;
         pinging = false;
         pingsSent.clear();
         moveTo(Phase.AWAITING_CONFIG);
@@ -313,14 +339,54 @@ final class UpstreamCall {
         }
     }
 
+    /**
+     * The upstream closed its socket with 1000: per Retell's protocol a server's deliberate hang-up, not a drop. The
+     * call ends after what was said: the open turn (or begin message) completes with end_call, or, between turns, an
+     * agent interrupt carries it; nothing reconnects, and a later turn is answered with end_call alone.
+     */
+    private synchronized void hungUpByUpstream(long which, String reason) {
+        if (which != epoch || phase == Phase.ENDED || phase == Phase.BACKING_OFF || phase == Phase.IDLE) {
+            return;
+        }
+        WebSocket old = socket;
+        socket = null;
+        if (old != null) {
+            closeNormally(old, "");
+        }
+        hungUp = true;
+        moveTo(Phase.ENDED);
+        backend.counters().hangUps.increment();
+        LOG.info("call {}: the upstream closed its socket with 1000 ({}): a deliberate hang-up, the call ends",
+                callId, SecretText.redact(reason));
+        List<AgentEvent> endCall = callEndingRelayed ? List.of() : List.of(new AgentEvent.EndCall());
+        if (turn != null) {
+            OpenTurn open = turn;
+            turn = null;
+            open.deliver(endCall);
+            open.future().complete(null);
+        } else if (begin.accepting()) {
+            begin.over = true;
+            begin.complete = true;
+            if (begin.sink != null) {
+                endCall.forEach(begin.sink);
+                begin.future.complete(null);
+            } else {
+                begin.buffered.addAll(endCall);
+            }
+        } else if (!callEndingRelayed) {
+            backend.unprompted(callId, new AgentEvent.Interrupt(lastInterruptId + 1, "", true, true, null, null,
+                    null));
+        }
+    }
+
     /** Requests may go out: the open one first (whole transcript), then a newer update. */
     private void ready() {
         moveTo(Phase.READY);
         if (turn != null) {
-            send(turn.request());
+            sendFrame(turn.request());
         }
         if (heldUpdate != null) {
-            send(heldUpdate);
+            sendFrame(heldUpdate);
             heldUpdate = null;
         }
     }
@@ -355,6 +421,24 @@ final class UpstreamCall {
                         dropped(sending, "send failed: " + rootMessage(e));
                     }
                 });
+    }
+
+    /**
+     * A frame of Retell's as this upstream asked for it: {@code transcript_with_tool_calls} (which the edge asks
+     * Retell for on behalf of upstreams) only when the upstream's config asked for it too.
+     */
+    private void sendFrame(ObjectNode frame) {
+        if (toolCallsTranscriptAsked || !frame.has(TOOL_CALLS_TRANSCRIPT)) {
+            send(frame.toString());
+            return;
+        }
+        ObjectNode without = JsonNodeFactory.instance.objectNode();
+        frame.fields().forEachRemaining(field -> {
+            if (!TOOL_CALLS_TRANSCRIPT.equals(field.getKey())) {
+                without.set(field.getKey(), field.getValue());
+            }
+        });
+        send(without.toString());
     }
 
     private void sendCallDetails() {
@@ -441,6 +525,7 @@ final class UpstreamCall {
 
     private void configured(long opening, ServerFrame.Config config) {
         callDetailsAsked = config.callDetails();
+        toolCallsTranscriptAsked = Boolean.TRUE.equals(config.transcriptWithToolCalls());
         if (callDetailsAsked) {
             callDetailsSent = false;
             sendCallDetails();
@@ -459,6 +544,7 @@ final class UpstreamCall {
         } else if (frame instanceof ServerFrame.PingPong ping) {
             pinged(ping);
         } else if (frame instanceof ServerFrame.AgentInterrupt i) {
+            lastInterruptId = Math.max(lastInterruptId, i.interruptId());
             backend.unprompted(callId, new AgentEvent.Interrupt(i.interruptId(), i.content(), i.contentComplete(),
                     i.endCall(), i.transferNumber(), i.digitToPress(), i.noInterruptionAllowed()));
         } else if (frame instanceof ServerFrame.ToolCallInvocation t) {
@@ -479,7 +565,10 @@ final class UpstreamCall {
 
     private void respond(ServerFrame.Response r) {
         List<AgentEvent> events = events(r);
+        boolean ending = events.stream().anyMatch(e -> e instanceof AgentEvent.EndCall
+                || e instanceof AgentEvent.Transfer);
         if (turn != null && r.responseId() == turn.responseId()) {
+            callEndingRelayed |= ending;
             OpenTurn open = turn;
             open.deliver(events);
             if (r.contentComplete()) {
@@ -487,6 +576,7 @@ final class UpstreamCall {
                 open.future().complete(null);
             }
         } else if (r.responseId() == 0 && turn == null && begin.accepting()) {
+            callEndingRelayed |= ending;
             if (begin.sink != null) {
                 events.forEach(begin.sink);
             } else if (begin.buffered.size() + events.size() <= MAX_BUFFERED_BEGIN_EVENTS) {
@@ -569,21 +659,33 @@ final class UpstreamCall {
         }
     }
 
-    private static String requestFrame(Turn request) {
-        List<Utterance> transcript = new ArrayList<>(request.transcript().size());
-        for (Turn.Utterance u : request.transcript()) {
-            transcript.add(new Utterance(u.role(), u.content()));
+    /**
+     * The request as Retell sent it, when the turn carries Retell's frame for it: every utterance whole
+     * ({@code words[]} and all), fields this version does not know kept, as an upstream written against Retell
+     * expects. Otherwise (a turn not made from a frame) one built from the transcript's roles and contents.
+     */
+    static ObjectNode requestFrame(Turn request) {
+        String type = InteractionType.REMINDER_REQUIRED.equals(request.interactionType())
+                ? InteractionType.REMINDER_REQUIRED : InteractionType.RESPONSE_REQUIRED;
+        if (request.request() instanceof ObjectNode received && type.equals(received.path(InteractionType.FIELD)
+                .asText()) && received.path("response_id").isIntegralNumber()
+                && received.path("response_id").asLong() == request.responseId()
+                && received.path("transcript").isArray()) {
+            return received;
         }
-        RetellFrame frame = InteractionType.REMINDER_REQUIRED.equals(request.interactionType())
-                ? new RetellFrame.ReminderRequired(request.responseId(), transcript)
-                : new RetellFrame.ResponseRequired(request.responseId(), transcript);
-        return FrameWriter.write(frame);
+        ObjectNode frame = JsonNodeFactory.instance.objectNode().put(InteractionType.FIELD, type)
+                .put("response_id", request.responseId());
+        ArrayNode transcript = frame.putArray("transcript");
+        for (Turn.Utterance u : request.transcript()) {
+            transcript.addObject().put("role", u.role()).put("content", u.content());
+        }
+        return frame;
     }
 
     /** Retell's frame as the edge received it; a bare call object (not a frame) is wrapped as Retell would send it. */
-    private static String asRetellFrame(String interactionType, JsonNode payload) {
-        if (payload.isObject() && payload.has(InteractionType.FIELD)) {
-            return payload.toString();
+    private static ObjectNode asRetellFrame(String interactionType, JsonNode payload) {
+        if (payload instanceof ObjectNode frame && payload.has(InteractionType.FIELD)) {
+            return frame;
         }
         ObjectNode frame = JsonNodeFactory.instance.objectNode().put(InteractionType.FIELD, interactionType);
         if (InteractionType.CALL_DETAILS.equals(interactionType)) {
@@ -591,7 +693,7 @@ final class UpstreamCall {
         } else if (payload.isObject()) {
             frame.setAll((ObjectNode) payload);
         }
-        return frame.toString();
+        return frame;
     }
 
     private Future<?> schedule(Runnable task, long delayMs) {
@@ -672,7 +774,11 @@ final class UpstreamCall {
 
         @Override
         public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
-            dropped(opening, "closed by the upstream (" + statusCode + ")");
+            if (statusCode == CLOSE_NORMAL) {
+                hungUpByUpstream(opening, reason);
+            } else {
+                dropped(opening, "closed by the upstream (" + statusCode + ")");
+            }
             return null;
         }
 

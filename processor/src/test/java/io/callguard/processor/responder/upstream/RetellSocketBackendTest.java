@@ -332,9 +332,245 @@ class RetellSocketBackendTest {
         assertThat(upstream.received("update_only")).containsExactly(update);
     }
 
-    private void start(int maxReconnects) {
-        upstream = NodeUpstream.start(0);
+    @Test
+    void shouldForwardTheRequestAsRetellSentItWithoutTheToolCallsTranscriptTheUpstreamDidNotAskFor() throws Exception {
+        // Given an upstream whose config does not ask for transcript_with_tool_calls, and Retell's frames with it
+        start(5);
+        JsonNode received = JSON.readTree("{\"interaction_type\":\"response_required\",\"response_id\":1,"
+                + "\"transcript\":[{\"role\":\"agent\",\"content\":\"Hi\",\"words\":[{\"word\":\"Hi\",\"start\":0.1,"
+                + "\"end\":0.3}]},{\"role\":\"user\",\"content\":\"what is new\",\"words\":[]}],"
+                + "\"transcript_with_tool_calls\":[{\"role\":\"user\",\"content\":\"what is new\"}],\"retell_new\":1}");
+        JsonNode update = JSON.readTree("{\"interaction_type\":\"update_only\",\"transcript\":[],"
+                + "\"transcript_with_tool_calls\":[],\"turntaking\":\"user_turn\"}");
+
+        // When the turn (made from Retell's frame) and an update go to the upstream
+        backend.generate(fromFrame(received), events::add).get(10, TimeUnit.SECONDS);
+        backend.callEvent(CALL, "update_only", update);
+
+        // Then the upstream gets each utterance as Retell sent it (words[] and unknown fields too), but not the
+        // transcript with tool calls it did not ask for
+        JsonNode expected = received.deepCopy();
+        ((com.fasterxml.jackson.databind.node.ObjectNode) expected).remove("transcript_with_tool_calls");
+        await().atMost(WAIT).untilAsserted(() ->
+                assertThat(upstream.received("response_required")).containsExactly(expected));
+        JsonNode expectedUpdate = update.deepCopy();
+        ((com.fasterxml.jackson.databind.node.ObjectNode) expectedUpdate).remove("transcript_with_tool_calls");
+        await().atMost(WAIT).untilAsserted(() ->
+                assertThat(upstream.received("update_only")).containsExactly(expectedUpdate));
+        assertThat(events).containsExactly(new AgentEvent.Text("You said: what ", false),
+                new AgentEvent.Text("is new", true));
+        // The frame the backend was given is left as it was.
+        assertThat(received.has("transcript_with_tool_calls")).isTrue();
+    }
+
+    @Test
+    void shouldForwardTheToolCallsTranscriptToAnUpstreamThatAskedForIt() throws Exception {
+        // Given an upstream whose config asks for transcript_with_tool_calls
+        start(5, "--tool-calls-transcript");
+        JsonNode received = JSON.readTree("{\"interaction_type\":\"reminder_required\",\"response_id\":3,"
+                + "\"transcript\":[{\"role\":\"user\",\"content\":\"hello\",\"words\":[]}],"
+                + "\"transcript_with_tool_calls\":[{\"role\":\"user\",\"content\":\"hello\"},{\"role\":"
+                + "\"tool_call_invocation\",\"tool_call_id\":\"t1\",\"name\":\"lookup\",\"arguments\":\"{}\"}]}");
+
+        // When
+        backend.generate(fromFrame(received), events::add).get(10, TimeUnit.SECONDS);
+
+        // Then it gets the frame whole
+        await().atMost(WAIT).untilAsserted(() ->
+                assertThat(upstream.received("reminder_required")).containsExactly(received));
+    }
+
+    @Test
+    void shouldRelayUpdateAgentMetadataAndADigitWithinTheirTurns() throws Exception {
+        // Given
+        start(5);
+        List<AgentEvent> digit = new CopyOnWriteArrayList<>();
+        backend.unprompted((callId, event) -> unprompted.add(event));
+
+        // When the upstream changes its settings and records metadata in one turn, and presses a digit in the next
+        backend.generate(turn(1, said("update your settings")), events::add).get(10, TimeUnit.SECONDS);
+        backend.generate(turn(2, said("press 1 for me")), digit::add).get(10, TimeUnit.SECONDS);
+
+        // Then each is an event of its own turn, in the order sent, after the words before it
+        assertThat(events).containsExactly(new AgentEvent.Text("Changing my settings.", false),
+                new AgentEvent.UpdateAgent(JSON.readTree("{\"responsiveness\":0.4,\"reminder_max_count\":2}")),
+                new AgentEvent.Metadata(JSON.readTree("{\"topic\":\"settings\",\"turn\":1}")));
+        assertThat(digit).containsExactly(new AgentEvent.Text("Pressing one.", false),
+                new AgentEvent.PressDigit("1"));
+        assertThat(unprompted).isEmpty();
+    }
+
+    @Test
+    void shouldPassUpdateAgentAndMetadataSentOutsideATurnToTheUnpromptedChannel() throws Exception {
+        // Given
+        start(5);
+        backend.unprompted((callId, event) -> unprompted.add(event));
+
+        // When the upstream sends them after its answer completed
+        backend.generate(turn(1, said("call me later")), events::add).get(10, TimeUnit.SECONDS);
+
+        // Then they go to the unprompted channel, in order; the turn had only its words
+        await().atMost(WAIT).until(() -> unprompted.size() == 2);
+        assertThat(unprompted).containsExactly(
+                new AgentEvent.UpdateAgent(JSON.readTree("{\"interruption_sensitivity\":0.9}")),
+                new AgentEvent.Metadata(JSON.readTree("{\"topic\":\"later\"}")));
+        assertThat(events).containsExactly(new AgentEvent.Text("Noted.", false));
+    }
+
+    @Test
+    void shouldEndTheCallAfterWhatWasSaidWhenTheUpstreamClosesWith1000() throws Exception {
+        // Given
+        start(5);
+
+        // When the upstream says something and closes its socket with 1000 mid-answer
+        backend.generate(turn(1, said("close the line")), events::add).get(10, TimeUnit.SECONDS);
+
+        // Then the turn completes with end_call after the words, and nothing reconnects
+        assertThat(events).containsExactly(new AgentEvent.Text("Closing the line.", false), new AgentEvent.EndCall());
+        await().atMost(WAIT).until(() -> !upstream.events("closed").isEmpty());
+        assertThat(upstream.events("closed").get(0).path("code").asInt()).isEqualTo(1000);
+        assertThat(backend.counters().hangUps()).isEqualTo(1);
+        assertThat(backend.counters().reconnects()).isZero();
+
+        // And a later turn of the call is answered with end_call alone, without a new socket
+        List<AgentEvent> later = new CopyOnWriteArrayList<>();
+        backend.generate(turn(2, said("hello?")), later::add).get(10, TimeUnit.SECONDS);
+        assertThat(later).containsExactly(new AgentEvent.EndCall());
+        await().during(Duration.ofMillis(500)).atMost(WAIT).until(() -> upstream.events("connected").size() == 1);
+        assertThat(backend.counters().reconnects()).isZero();
+    }
+
+    @Test
+    void shouldEndTheCallWithAnInterruptWhenTheUpstreamClosesWith1000BetweenTurns() throws Exception {
+        // Given an upstream that used interrupt id 7 already
+        start(5);
+        backend.unprompted((callId, event) -> unprompted.add(event));
+        backend.generate(turn(1, said("interrupt me")), events::add).get(10, TimeUnit.SECONDS);
+        await().atMost(WAIT).until(() -> unprompted.size() == 1);
+
+        // When it completes an answer and then closes with 1000, no turn open
+        backend.generate(turn(2, said("close the line after this")), events::add).get(10, TimeUnit.SECONDS);
+
+        // Then the hang-up is an agent interrupt of its own (the next id) with end_call, and nothing reconnects
+        await().atMost(WAIT).until(() -> unprompted.size() == 2);
+        assertThat(unprompted.get(1)).isEqualTo(new AgentEvent.Interrupt(8, "", true, true, null, null, null));
+        assertThat(backend.counters().hangUps()).isEqualTo(1);
+        await().during(Duration.ofMillis(500)).atMost(WAIT).until(() -> upstream.events("connected").size() == 1);
+    }
+
+    @Test
+    void shouldAddNoEndCallWhenTheUpstreamHangsUpAfterItsOwnEndCall() throws Exception {
+        // Given
+        start(5);
+        backend.unprompted((callId, event) -> unprompted.add(event));
+
+        // When the upstream says goodbye with end_call, then closes its socket with 1000
+        backend.generate(turn(1, said("ok bye and close")), events::add).get(10, TimeUnit.SECONDS);
+        await().atMost(WAIT).until(() -> backend.counters().hangUps() == 1);
+
+        // Then the end_call was relayed once, by the turn; no interrupt adds another
+        assertThat(events).containsExactly(new AgentEvent.Text("Goodbye!", false), new AgentEvent.EndCall());
+        await().during(Duration.ofMillis(300)).atMost(WAIT).until(unprompted::isEmpty);
+        assertThat(backend.counters().reconnects()).isZero();
+    }
+
+    @Test
+    void shouldSendRequestsAfterTheConfigWaitAndNoPingsWhenTheUpstreamSendsNoConfig() throws Exception {
+        // Given a server that sends no config frame at all, on a manual timer
+        ManualScheduler timer = new ManualScheduler(new ManualClock(1_000_000));
+        upstream = NodeUpstream.start(0, "--no-config");
+        backend = new RetellSocketBackend(config(upstream, 5), timer, timer.clock(), null);
+        backend.callEvent(CALL, "call_details", callDetails());
+
+        // When a turn is asked
+        CompletableFuture<Void> answered = backend.generate(turn(1, said("anyone there")), events::add);
+        await().atMost(WAIT).until(() -> upstream.events("connected").size() == 1);
+        await().atMost(WAIT).until(() -> timer.pending().stream()
+                .anyMatch(t -> t.requestedDelayMs() == UpstreamCall.CONFIG_WAIT_MS));
+        assertThat(upstream.received("response_required")).isEmpty();
+
+        // Then the request goes out once the config wait is over, and is answered
+        timer.advance(UpstreamCall.CONFIG_WAIT_MS);
+        answered.get(10, TimeUnit.SECONDS);
+        assertThat(events).containsExactly(new AgentEvent.Text("You said: ", false),
+                new AgentEvent.Text("anyone there", true));
+
+        // And with Retell's defaults: no call_details (not asked), no pings, no dead-upstream timer
+        timer.advance(3 * UpstreamCall.DEAD_AFTER_MS);
+        assertThat(backend.counters().pingsSent()).isZero();
+        assertThat(timer.pending()).noneMatch(t -> t.requestedDelayMs() == UpstreamCall.PING_INTERVAL_MS
+                || t.requestedDelayMs() == UpstreamCall.DEAD_AFTER_MS);
+        assertThat(upstream.received("ping_pong")).isEmpty();
+        assertThat(upstream.received("call_details")).isEmpty();
+        assertThat(upstream.events("connected")).hasSize(1);
+        assertThat(backend.counters().reconnects()).isZero();
+    }
+
+    @Test
+    void shouldSendNoPingsWhenTheUpstreamsConfigDoesNotAskForAutoReconnect() throws Exception {
+        // Given a server whose config has auto_reconnect false, on a manual timer
+        ManualScheduler timer = new ManualScheduler(new ManualClock(1_000_000));
+        upstream = NodeUpstream.start(0, "--no-auto-reconnect");
+        backend = new RetellSocketBackend(config(upstream, 5), timer, timer.clock(), null);
+
+        // When a turn is asked: the config came, so the request goes out without waiting
+        backend.generate(turn(1, said("quiet please")), events::add).get(10, TimeUnit.SECONDS);
+
+        // Then no pings are sent however long the call goes on, and silence is not taken for a dead upstream
+        timer.advance(3 * UpstreamCall.DEAD_AFTER_MS);
+        assertThat(backend.counters().pingsSent()).isZero();
+        assertThat(timer.pending()).noneMatch(t -> t.requestedDelayMs() == UpstreamCall.PING_INTERVAL_MS
+                || t.requestedDelayMs() == UpstreamCall.DEAD_AFTER_MS);
+        assertThat(upstream.received("ping_pong")).isEmpty();
+        assertThat(upstream.events("connected")).hasSize(1);
+        assertThat(backend.counters().reconnects()).isZero();
+    }
+
+    @Test
+    void shouldRandomizeEachReconnectBackoffWithinItsBoundsAndUnderTheMax() {
+        // Given backoffs of 100 ms doubling, randomized by half, at most 1000 ms (no upstream needed to draw them)
+        Map<String, Object> values = new HashMap<>();
+        values.put(ResponderConfig.AGENT_BACKEND_CONFIG, ResponderConfig.BACKEND_RETELL_SOCKET);
+        values.put(ResponderConfig.UPSTREAM_URL_TEMPLATE_CONFIG, "ws://127.0.0.1:9/llm-websocket/{call_id}");
+        values.put(ResponderConfig.UPSTREAM_RECONNECT_INITIAL_BACKOFF_MS_CONFIG, "100");
+        values.put(ResponderConfig.UPSTREAM_RECONNECT_MAX_BACKOFF_MS_CONFIG, "1000");
+        backend = new RetellSocketBackend(new ResponderConfig(values), scheduler);
+        double r = RetellSocketBackend.BACKOFF_RANDOMIZATION;
+
+        for (int attempt = 1; attempt <= 5; attempt++) {
+            // When each attempt's wait is drawn many times
+            long nominal = 100L << (attempt - 1);
+            List<Long> draws = new java.util.ArrayList<>();
+            for (int i = 0; i < 400; i++) {
+                draws.add(backend.backoffMs(attempt));
+            }
+
+            // Then the draws vary, on both sides of the nominal wait, within its randomization and never over the max
+            long low = (long) (nominal * (1 - r));
+            long high = Math.min((long) Math.ceil(nominal * (1 + r)), 1000);
+            assertThat(draws).as("attempt %d", attempt).allSatisfy(d -> assertThat(d).isBetween(low, high));
+            assertThat(draws.stream().distinct().count()).as("attempt %d", attempt).isGreaterThan(20);
+            assertThat(draws).as("attempt %d", attempt).anyMatch(d -> d < nominal)
+                    .anyMatch(d -> d > Math.min(nominal, 999));
+        }
+        // A wait whose lowest draw is past the max is the max.
+        for (int attempt = 6; attempt <= 12; attempt++) {
+            assertThat(backend.backoffMs(attempt)).isEqualTo(1000);
+        }
+    }
+
+    private void start(int maxReconnects, String... flags) {
+        upstream = NodeUpstream.start(0, flags);
         backend = new RetellSocketBackend(config(upstream, maxReconnects), scheduler);
+    }
+
+    /** A turn as the responder makes it from Retell's request frame. */
+    private static Turn fromFrame(JsonNode frame) {
+        List<Turn.Utterance> transcript = new java.util.ArrayList<>();
+        frame.path("transcript").forEach(u -> transcript.add(new Turn.Utterance(u.path("role").asText(),
+                u.path("content").asText())));
+        return new Turn(CALL, frame.path("response_id").asLong(), frame.path("interaction_type").asText(), transcript,
+                null, Map.of(), null, frame);
     }
 
     private static ResponderConfig config(NodeUpstream upstream, int maxReconnects) {

@@ -86,7 +86,7 @@ class UpstreamConfigTest {
             assertThat(meters.find(RetellSocketBackend.Counters.METRIC).functionCounters())
                     .extracting(c -> c.getId().getTag("event"))
                     .containsExactlyInAnyOrder("stale_response", "dropped_frame", "invalid_frame", "unknown_frame",
-                            "reconnect", "ping_sent", "evicted_call");
+                            "reconnect", "ping_sent", "evicted_call", "upstream_hangup");
             assertThat(meters.get(RetellSocketBackend.Counters.TRACKED).gauge().value()).isZero();
         } finally {
             timer.shutdownNow();
