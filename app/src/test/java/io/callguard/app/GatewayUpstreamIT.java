@@ -151,6 +151,71 @@ class GatewayUpstreamIT {
         retell.close();
     }
 
+    @Test
+    void shouldCarryTheUpstreamsSettingsMetadataDigitAndHangUpToRetellAndRetellsWholeUtterancesToIt()
+            throws Exception {
+        // Given a call's socket: callguard asks Retell for the transcript with tool calls on its upstream's behalf
+        RetellSocketClient retell = RetellSocketClient.connect(client, gateway.httpUri(), "call-voice", TOKEN);
+        JsonNode config = retell.next("config", WAIT).json();
+        assertThat(config.path("config").path("transcript_with_tool_calls").asBoolean()).isTrue();
+        retell.sendText("{\"interaction_type\":\"call_details\",\"call\":{\"call_id\":\"call-voice\","
+                + "\"from_number\":\"+14155550126\"}}");
+        await().atMost(WAIT).until(() -> completes(retell.responses(0)) == 1);
+
+        // When Retell asks with words[] and the tool-call transcript, and the upstream changes its settings
+        retell.sendText("{\"interaction_type\":\"response_required\",\"response_id\":1,\"transcript\":[{\"role\":"
+                + "\"user\",\"content\":\"update your settings\",\"words\":[{\"word\":\"update\",\"start\":0.1,"
+                + "\"end\":0.4}]}],\"transcript_with_tool_calls\":[{\"role\":\"user\",\"content\":\"update your "
+                + "settings\"}]}");
+        await().atMost(WAIT).until(() -> completes(retell.responses(1)) == 1);
+
+        // Then the upstream got the utterance whole, without the transcript it did not ask for
+        await().atMost(WAIT).until(() -> asked(upstream, "update your settings") != null);
+        JsonNode asked = asked(upstream, "update your settings");
+        assertThat(asked.path("transcript").get(0).path("words").get(0).path("word").asText()).isEqualTo("update");
+        assertThat(asked.has("transcript_with_tool_calls")).isFalse();
+        // And Retell got its update_agent and metadata frames, and the answer's words
+        await().atMost(WAIT).until(() -> ofType(retell, "metadata").size() == 1);
+        assertThat(ofType(retell, "update_agent")).singleElement().satisfies(f ->
+                assertThat(f.path("agent_config").path("responsiveness").asDouble()).isEqualTo(0.4));
+        assertThat(ofType(retell, "metadata").get(0).path("metadata").path("topic").asText()).isEqualTo("settings");
+        assertThat(content(retell.responses(1))).isEqualTo("Changing my settings.");
+
+        // When the upstream presses a digit, the digit rides on the complete frame
+        retell.sendResponseRequired(2, "press 1 for me");
+        await().atMost(WAIT).until(() -> completes(retell.responses(2)) == 1);
+        JsonNode pressed = retell.responses(2).get(retell.responses(2).size() - 1);
+        assertThat(pressed.path("digit_to_press").asText()).isEqualTo("1");
+        assertThat(content(retell.responses(2))).isEqualTo("Pressing one.");
+
+        // When it changes its settings between turns, Retell gets that too
+        retell.sendResponseRequired(3, "call me later");
+        await().atMost(WAIT).until(() -> ofType(retell, "update_agent").size() == 2);
+        assertThat(ofType(retell, "update_agent").get(1).path("agent_config").path("interruption_sensitivity")
+                .asDouble()).isEqualTo(0.9);
+
+        // When the upstream closes its socket with 1000 mid-answer: a hang-up, end_call after its words
+        retell.sendResponseRequired(4, "close the line");
+        await().atMost(WAIT).until(() -> completes(retell.responses(4)) == 1);
+        List<JsonNode> last = retell.responses(4);
+        assertThat(content(last)).isEqualTo("Closing the line.");
+        assertThat(last.get(last.size() - 1).path("end_call").asBoolean()).isTrue();
+        assertThat(last).filteredOn(f -> f.has("end_call")).hasSize(1);
+        retell.close();
+    }
+
+    /** The request the upstream received whose first utterance is {@code said}; null when none. */
+    private static JsonNode asked(NodeUpstreamServer upstream, String said) {
+        return upstream.received("response_required").stream()
+                .filter(f -> said.equals(f.path("transcript").path(0).path("content").asText()))
+                .findFirst().orElse(null);
+    }
+
+    private static List<JsonNode> ofType(RetellSocketClient retell, String responseType) {
+        return retell.received().stream().map(RetellSocketClient.Frame::json)
+                .filter(f -> responseType.equals(f.path("response_type").asText())).toList();
+    }
+
     private static long completes(List<JsonNode> frames) {
         return frames.stream().filter(f -> f.path("content_complete").asBoolean()).count();
     }
