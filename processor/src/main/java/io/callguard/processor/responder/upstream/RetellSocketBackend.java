@@ -44,8 +44,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>What happens to each frame the upstream sends:
  * <ul>
- *   <li>{@code config}: decides whether {@code call_details} is sent (now, or when it arrives) and whether pings
- *       are sent every 2 s (no frame at all for 5 s then counts as a dead upstream);</li>
+ *   <li>{@code config}: decides whether {@code call_details} is sent (now, or when it arrives), whether pings
+ *       are sent every 2 s (no frame at all for 5 s then counts as a dead upstream) and whether requests keep their
+ *       {@code transcript_with_tool_calls}; none within {@code CONFIG_WAIT_MS}: Retell's defaults (all three off);</li>
  *   <li>{@code response} for the open turn's id: {@link AgentEvent.Text} (non-empty content), then
  *       {@link AgentEvent.EndCall}, {@link AgentEvent.Transfer}, {@link AgentEvent.PressDigit} for its flags;
  *       {@code content_complete:true} completes the turn. {@code response_id} 0 goes to {@link #begin}'s sink (kept
