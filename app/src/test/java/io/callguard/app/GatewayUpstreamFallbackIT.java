@@ -83,10 +83,10 @@ class GatewayUpstreamFallbackIT {
         retell.next("config", WAIT);
         retell.sendText("{\"interaction_type\":\"call_details\",\"call\":{\"call_id\":\"" + CALL + "\","
                 + "\"from_number\":\"+14155550125\"}}");
-        await().atMost(WAIT).until(() -> completes(retell.responses(0)) == 1);
+        await().atMost(WAIT).until(() -> GatewayUpstreamIT.completes(retell.responses(0)) == 1);
         retell.sendResponseRequired(1, "first question");
-        await().atMost(WAIT).until(() -> completes(retell.responses(1)) == 1);
-        assertThat(content(retell.responses(1))).isEqualTo("You said: first question");
+        await().atMost(WAIT).until(() -> GatewayUpstreamIT.completes(retell.responses(1)) == 1);
+        assertThat(GatewayUpstreamIT.content(retell.responses(1))).isEqualTo("You said: first question");
         await().atMost(WAIT).until(() -> upstream.received("response_required").size() == 1);
 
         // When the upstream dies and never comes back
@@ -97,8 +97,8 @@ class GatewayUpstreamFallbackIT {
         for (long id = 2; id <= 6; id++) {
             retell.sendResponseRequired(id, "question " + id);
             long turn = id;
-            await().atMost(WAIT).until(() -> completes(retell.responses(turn)) == 1);
-            answers.add(content(retell.responses(id)));
+            await().atMost(WAIT).until(() -> GatewayUpstreamIT.completes(retell.responses(turn)) == 1);
+            answers.add(GatewayUpstreamIT.content(retell.responses(id)));
         }
         List<String> expected = new ArrayList<>();
         for (long id = 2; id <= 6; id++) {
@@ -132,15 +132,5 @@ class GatewayUpstreamFallbackIT {
                 gateway.config().common().topics().responses().valueSerde().deserializer())) {
             return reader.valuesFor(callId);
         }
-    }
-
-    private static long completes(List<com.fasterxml.jackson.databind.JsonNode> frames) {
-        return frames.stream().filter(f -> f.path("content_complete").asBoolean()).count();
-    }
-
-    private static String content(List<com.fasterxml.jackson.databind.JsonNode> frames) {
-        StringBuilder all = new StringBuilder();
-        frames.forEach(f -> all.append(f.path("content").asText()));
-        return all.toString();
     }
 }

@@ -216,11 +216,13 @@ class GatewayUpstreamIT {
                 .filter(f -> responseType.equals(f.path("response_type").asText())).toList();
     }
 
-    private static long completes(List<JsonNode> frames) {
+    /** The complete frames among a turn's responses. */
+    static long completes(List<JsonNode> frames) {
         return frames.stream().filter(f -> f.path("content_complete").asBoolean()).count();
     }
 
-    private static String content(List<JsonNode> frames) {
+    /** A turn's words, its responses' contents joined. */
+    static String content(List<JsonNode> frames) {
         StringBuilder all = new StringBuilder();
         frames.forEach(f -> all.append(f.path("content").asText()));
         return all.toString();

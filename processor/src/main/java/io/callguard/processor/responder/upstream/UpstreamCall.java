@@ -297,15 +297,26 @@ final class UpstreamCall {
         }
     }
 
-    /** The upstream went away (closed, failed, dead, or could not be reached): reconnect or give up. */
-    private synchronized void dropped(long which, String why) {
+    /**
+     * Lets the current socket go (closed by {@code closer}, when there is one) if a callback of socket {@code which}
+     * may still change the call: false when it is an older socket's, or the call is ended, backing off or idle.
+     */
+    private boolean letGo(long which, Consumer<WebSocket> closer) {
         if (which != epoch || phase == Phase.ENDED || phase == Phase.BACKING_OFF || phase == Phase.IDLE) {
-            return;
+            return false;
         }
         WebSocket old = socket;
         socket = null;
         if (old != null) {
-            old.abort();
+            closer.accept(old);
+        }
+        return true;
+    }
+
+    /** The upstream went away (closed, failed, dead, or could not be reached): reconnect or give up. */
+    private synchronized void dropped(long which, String why) {
+        if (!letGo(which, WebSocket::abort)) {
+            return;
         }
         int max = backend.config().upstreamReconnectMaxAttempts();
         if (attempts >= max) {
@@ -345,13 +356,8 @@ final class UpstreamCall {
      * agent interrupt carries it; nothing reconnects, and a later turn is answered with end_call alone.
      */
     private synchronized void hungUpByUpstream(long which, String reason) {
-        if (which != epoch || phase == Phase.ENDED || phase == Phase.BACKING_OFF || phase == Phase.IDLE) {
+        if (!letGo(which, open -> closeNormally(open, ""))) {
             return;
-        }
-        WebSocket old = socket;
-        socket = null;
-        if (old != null) {
-            closeNormally(old, "");
         }
         hungUp = true;
         moveTo(Phase.ENDED);
