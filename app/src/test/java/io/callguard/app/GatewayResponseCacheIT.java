@@ -12,8 +12,6 @@ import io.callguard.testkit.RetellSocketClient;
 import io.callguard.testkit.RetellWebhooks;
 import io.callguard.testkit.TopicReader;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -89,12 +87,8 @@ class GatewayResponseCacheIT {
 
     /** A call of one agent (the cache never serves a turn whose agent is unknown) whose caller asks one thing. */
     private static void ask(WebSocketClient client, Gateway gateway, String callId, String text) throws Exception {
-        byte[] started = RetellWebhooks.body("call_started", callId).getBytes(StandardCharsets.UTF_8);
-        assertThat(HttpClient.newHttpClient().send(HttpRequest.newBuilder(gateway.httpUri().resolve("/webhook"))
-                .header("content-type", "application/json")
-                .header(RetellWebhooks.HEADER, RetellWebhooks.sign("k", started, System.currentTimeMillis()))
-                .POST(HttpRequest.BodyPublishers.ofByteArray(started)).build(),
-                HttpResponse.BodyHandlers.discarding()).statusCode()).isEqualTo(200);
+        assertThat(RetellWebhooks.post(HttpClient.newHttpClient(), gateway.httpUri(), "k",
+                RetellWebhooks.body("call_started", callId))).isEqualTo(200);
         RetellSocketClient retell = RetellSocketClient.connect(client, gateway.httpUri(), callId, TOKEN);
         retell.next("response", WAIT);
         retell.sendResponseRequired(1, text);
