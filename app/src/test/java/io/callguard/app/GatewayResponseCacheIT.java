@@ -9,7 +9,9 @@ import io.callguard.schemas.CachedAnswer;
 import io.callguard.schemas.ResponseKind;
 import io.callguard.schemas.Topic;
 import io.callguard.testkit.RetellSocketClient;
+import io.callguard.testkit.RetellWebhooks;
 import io.callguard.testkit.TopicReader;
+import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -83,7 +85,10 @@ class GatewayResponseCacheIT {
         return gateway;
     }
 
+    /** A call of one agent (the cache never serves a turn whose agent is unknown) whose caller asks one thing. */
     private static void ask(WebSocketClient client, Gateway gateway, String callId, String text) throws Exception {
+        assertThat(RetellWebhooks.post(HttpClient.newHttpClient(), gateway.httpUri(), "k",
+                RetellWebhooks.body("call_started", callId))).isEqualTo(200);
         RetellSocketClient retell = RetellSocketClient.connect(client, gateway.httpUri(), callId, TOKEN);
         retell.next("response", WAIT);
         retell.sendResponseRequired(1, text);

@@ -134,6 +134,17 @@ public final class EgressMetrics {
     public static final String REASON_DUPLICATE_CHUNK = "duplicate_chunk";
     /** {@link #RESPONSES_DROPPED} reason: a filler that came after the turn's first words or the edge's filler. */
     public static final String REASON_LATE_FILLER = "late_filler";
+    /**
+     * Counter, tag {@link #TAG_AT} ({@link #AT_BEGIN}, {@link #AT_RECONNECT}): busy lines (with {@code end_call}) the
+     * edge said itself as a socket's begin message, the call being known refused from the shared call state: on the
+     * call's first begin, or on a later socket's (a reconnect after id 0 completed). Not on the responses topic.
+     */
+    public static final String EDGE_BUSY = "callguard.edge.busy";
+    public static final String TAG_AT = "at";
+    /** {@link #EDGE_BUSY} at: the call's begin message (id 0 not completed before). */
+    public static final String AT_BEGIN = "begin";
+    /** {@link #EDGE_BUSY} at: a later socket of the call, after id 0 completed on an earlier one. */
+    public static final String AT_RECONNECT = "reconnect";
     /** Counter: fillers the edge watchdog said itself (the budget passed with nothing said). */
     public static final String EDGE_FILLERS = "callguard.edge.fillers";
     /** {@link #TAG_MODE} of a socket Retell dialled in. */

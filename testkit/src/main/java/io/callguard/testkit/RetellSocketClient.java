@@ -127,6 +127,24 @@ public final class RetellSocketClient implements Session.Listener.AutoDemanding 
                 .toList();
     }
 
+    /** How many {@code content_complete:true} responses for {@code responseId} came so far. */
+    public long completes(long responseId) {
+        return responses(responseId).stream().filter(j -> j.path("content_complete").asBoolean()).count();
+    }
+
+    /** The words of every response frame for {@code responseId} so far, joined. */
+    public String content(long responseId) {
+        StringBuilder all = new StringBuilder();
+        responses(responseId).forEach(j -> all.append(j.path("content").asText()));
+        return all.toString();
+    }
+
+    /** Frames of type agent_interrupt, so far. */
+    public List<JsonNode> interrupts() {
+        return received().stream().map(Frame::json)
+                .filter(j -> ResponseType.AGENT_INTERRUPT.equals(j.path(ResponseType.FIELD).asText())).toList();
+    }
+
     public long sendResponseRequired(long responseId, String userText) {
         String frame = FrameWriter.write(new RetellFrame.ResponseRequired(responseId,
                 List.of(new Utterance(Utterance.USER, userText))));

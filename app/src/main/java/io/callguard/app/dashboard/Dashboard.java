@@ -149,9 +149,13 @@ public final class Dashboard implements AutoCloseable {
         out.put("hedges_started", countsBy(ResponderMetrics.HEDGES_STARTED, ResponderMetrics.TAG_BACKEND));
         out.put("hedges_won", countsBy(ResponderMetrics.HEDGES_WON, ResponderMetrics.TAG_BACKEND));
         out.put("turn_shares", instanceShares());
-        // Capacity on the turn path, said by this instance's responder: by where (begin, turn, repeat/interrupt).
+        // Capacity on the turn path, said by this instance's responder: by where (begin, turn, repeat/interrupt), and
+        // by its edge (edge_begin, edge_reconnect).
         Map<String, Long> holds = countsBy(ResponderMetrics.HOLDS, ResponderMetrics.TAG_AT);
         Map<String, Long> busy = countsBy(ResponderMetrics.BUSY, ResponderMetrics.TAG_AT);
+        // And the edge's own busy begin of a call already known refused (not on the responses topic).
+        countsBy(EgressMetrics.EDGE_BUSY, EgressMetrics.TAG_AT).forEach((at, n) -> busy.merge("edge_" + at, n,
+                Long::sum));
         out.put("holds_said", holds.values().stream().mapToLong(Long::longValue).sum());
         out.put("holds_by_at", holds);
         out.put("busy_said", busy.values().stream().mapToLong(Long::longValue).sum());

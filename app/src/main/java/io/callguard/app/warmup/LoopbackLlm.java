@@ -14,6 +14,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 
 /**
  * An instant OpenAI-compatible chat-completions server on a loopback port, for the warm-up only: the warm-up's
@@ -31,14 +33,25 @@ public final class LoopbackLlm implements AutoCloseable {
 
     private final HttpServer server;
     private final ExecutorService threads;
+    private final Function<JsonNode, String> answerer;
+    private final AtomicInteger requests = new AtomicInteger();
 
-    private LoopbackLlm(HttpServer server, ExecutorService threads) {
+    private LoopbackLlm(HttpServer server, ExecutorService threads, Function<JsonNode, String> answerer) {
         this.server = server;
         this.threads = threads;
+        this.answerer = answerer;
     }
 
-    /** Starts it on a free loopback port. */
+    /** Starts it on a free loopback port, answering {@code You said: <last user message>}. */
     public static LoopbackLlm start() throws IOException {
+        return start(request -> "You said: " + lastUserMessage(request));
+    }
+
+    /**
+     * Starts it on a free loopback port, answering each request (the chat-completions JSON as received) with what
+     * {@code answerer} says, streamed the same way: a stand-in LLM for tests that must see what reached it.
+     */
+    public static LoopbackLlm start(Function<JsonNode, String> answerer) throws IOException {
         HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
         ExecutorService threads = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "callguard-warmup-llm");
@@ -46,9 +59,26 @@ public final class LoopbackLlm implements AutoCloseable {
             return t;
         });
         server.setExecutor(threads);
-        server.createContext(PATH, LoopbackLlm::answer);
+        LoopbackLlm llm = new LoopbackLlm(server, threads, answerer);
+        server.createContext(PATH, llm::answer);
         server.start();
-        return new LoopbackLlm(server, threads);
+        return llm;
+    }
+
+    /** Requests received so far. */
+    public int requests() {
+        return requests.get();
+    }
+
+    /** The content of the request's last {@code user} message; empty when there is none. */
+    public static String lastUserMessage(JsonNode request) {
+        String said = "";
+        for (JsonNode message : request.path("messages")) {
+            if ("user".equals(message.path("role").asText())) {
+                said = message.path("content").asText("");
+            }
+        }
+        return said;
     }
 
     /** The endpoint's URL, for {@code agent.openai.url}. */
@@ -57,20 +87,16 @@ public final class LoopbackLlm implements AutoCloseable {
                 + server.getAddress().getPort() + PATH);
     }
 
-    private static void answer(HttpExchange exchange) throws IOException {
+    private void answer(HttpExchange exchange) throws IOException {
         try (exchange) {
+            requests.incrementAndGet();
             JsonNode request = Json.mapper().readTree(exchange.getRequestBody());
-            String said = "";
-            for (JsonNode message : request.path("messages")) {
-                if ("user".equals(message.path("role").asText())) {
-                    said = message.path("content").asText("");
-                }
-            }
             String model = request.path("model").asText("warmup");
+            String answer = answerer.apply(request);
             exchange.getResponseHeaders().set("Content-Type", "text/event-stream");
             exchange.sendResponseHeaders(200, 0);
             OutputStream out = exchange.getResponseBody();
-            String[] words = ("You said: " + said).split(" ");
+            String[] words = answer.split(" ");
             int per = Math.max(1, (words.length + CHUNKS - 1) / CHUNKS);
             for (int i = 0; i < words.length; i += per) {
                 StringBuilder piece = new StringBuilder();

@@ -110,15 +110,19 @@ class DashboardSnapshotTest {
         meters.counter(ResponderMetrics.BUSY, ResponderMetrics.TAG_AT, ResponderMetrics.AT_BEGIN).increment(3);
         meters.counter(ResponderMetrics.BUSY, ResponderMetrics.TAG_AT, ResponderMetrics.AT_INTERRUPT).increment();
         meters.counter(ResponderMetrics.ADMISSION_WAITS, ResponderMetrics.TAG_RESULT, "unknown").increment();
+        // and whose edge said the busy line itself to sockets of calls already known refused
+        meters.counter(EgressMetrics.EDGE_BUSY, EgressMetrics.TAG_AT, EgressMetrics.AT_BEGIN).increment(2);
+        meters.counter(EgressMetrics.EDGE_BUSY, EgressMetrics.TAG_AT, EgressMetrics.AT_RECONNECT).increment();
 
         // When
         Map<String, Object> d = dashboard.snapshot();
 
-        // Then
+        // Then every busy line said here is counted, the edge's own included
         assertThat(d.get("holds_said")).isEqualTo(7L);
         assertThat(d.get("holds_by_at")).isEqualTo(Map.of("begin", 2L, "repeat", 5L));
-        assertThat(d.get("busy_said")).isEqualTo(4L);
-        assertThat(d.get("busy_by_at")).isEqualTo(Map.of("begin", 3L, "interrupt", 1L));
+        assertThat(d.get("busy_said")).isEqualTo(7L);
+        assertThat(d.get("busy_by_at")).isEqualTo(Map.of("begin", 3L, "interrupt", 1L, "edge_begin", 2L,
+                "edge_reconnect", 1L));
         assertThat(d.get("admission_waits")).isEqualTo(Map.of("unknown", 1L));
         assertThat((Map<String, Object>) d.get("application")).containsEntry("holds", 0L).containsEntry("busy", 0L);
     }

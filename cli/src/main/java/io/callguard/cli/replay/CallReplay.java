@@ -9,6 +9,7 @@ import io.callguard.processor.replay.OfflineReplay;
 import io.callguard.schemas.CallArchive;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.CallState;
+import io.callguard.schemas.CallStatus;
 import io.callguard.schemas.Json;
 import io.callguard.schemas.Topics;
 import java.time.Instant;
@@ -23,8 +24,10 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  * re-derived.
  *
  * <p>Capacity decisions are made for this call alone: the other calls that shared its partition live are not
- * re-run, so a call that was queued or refused live may be admitted here. The timeline says so when the live
- * state differs.
+ * re-run, so a call that was queued or refused live may be admitted here. {@link #annotateLive} reads the
+ * admission decisions the live processor made from the call's call-state history and, where they differ from the
+ * re-made ones, puts them next to them on the timeline, so the replay never passes off a re-made decision as what
+ * happened.
  */
 final class CallReplay {
 
@@ -84,6 +87,94 @@ final class CallReplay {
     private record Outcome(CallState lastState, String archiveReason) {
     }
 
+    /** Timeline decisions that are admission decisions (the rest: applied, duplicates, socket grace, archive). */
+    static boolean isAdmission(String decision) {
+        return decision.equals(ADMITTED) || decision.equals(QUEUED) || decision.equals(ADMITTED_FROM_QUEUE)
+                || decision.startsWith(REJECTED + " (");
+    }
+
+    static final String ADMITTED = "admitted";
+    static final String QUEUED = "queued";
+    static final String ADMITTED_FROM_QUEUE = "admitted from queue";
+    static final String REJECTED = "rejected";
+
+    /**
+     * The admission decisions the live processor made for the call, read from its call-state history (oldest first):
+     * {@code admitted}, {@code queued}, {@code admitted from queue}, {@code rejected (reason)}, each with its time,
+     * as status changes. A null element (a tombstone) ends a call's history; what follows is a new life of the id.
+     */
+    static ArrayNode liveAdmissions(List<CallState> history) {
+        ArrayNode out = Json.mapper().createArrayNode();
+        CallStatus previous = null;
+        for (CallState s : history) {
+            if (s == null) {
+                previous = null;
+                continue;
+            }
+            CallStatus now = s.status();
+            String decision = null;
+            Long at = null;
+            if (previous == null && now == CallStatus.ACTIVE) {
+                decision = ADMITTED;
+                at = s.admittedAtMs();
+            } else if (previous == null && now == CallStatus.QUEUED) {
+                decision = QUEUED;
+                at = s.queuedAtMs();
+            } else if (previous == CallStatus.QUEUED && now == CallStatus.ACTIVE) {
+                decision = ADMITTED_FROM_QUEUE;
+                at = s.admittedAtMs();
+            } else if (previous != CallStatus.REJECTED && now == CallStatus.REJECTED) {
+                decision = REJECTED + " (" + (s.rejectionReason() == null ? "unknown" : s.rejectionReason()) + ")";
+            }
+            if (decision != null) {
+                long atMs = at != null ? at : s.updatedAtMs();
+                out.addObject().put("decision", decision).put("time", Instant.ofEpochMilli(atMs).toString());
+            }
+            previous = now;
+        }
+        return out;
+    }
+
+    /**
+     * Puts the live admission decisions next to the re-made ones when the two differ: on the entry of the replay's
+     * first admission decision (else the first event), {@code live_admission} lists the live decisions with their
+     * times and {@code admission_remade} says what the replay, for the call alone, decided instead.
+     *
+     * @return whether they differ (false when no live decision is known)
+     */
+    static boolean annotateLive(ArrayNode entries, ArrayNode liveAdmissions) {
+        List<String> live = new ArrayList<>();
+        liveAdmissions.forEach(d -> live.add(d.path("decision").asText()));
+        List<String> remade = new ArrayList<>();
+        ObjectNode first = null;
+        for (JsonNode entry : entries) {
+            for (JsonNode d : entry.path("decisions")) {
+                if (isAdmission(d.asText())) {
+                    remade.add(d.asText());
+                    first = first == null ? (ObjectNode) entry : first;
+                }
+            }
+        }
+        if (live.isEmpty() || live.equals(remade)) {
+            return false;
+        }
+        if (first == null) {
+            for (JsonNode entry : entries) {
+                if ("event".equals(entry.path("kind").asText())) {
+                    first = (ObjectNode) entry;
+                    break;
+                }
+            }
+        }
+        if (first == null) {
+            return false;
+        }
+        first.set("live_admission", liveAdmissions.deepCopy());
+        ArrayNode shown = first.putArray("admission_remade");
+        remade.forEach(shown::add);
+        return true;
+    }
+
     private static Outcome describe(ObjectNode entry, OfflineReplay.Step step, long graceMs) {
         ArrayNode decisions = entry.withArray("decisions");
         CallState before = step.before();
@@ -101,11 +192,11 @@ final class CallReplay {
         String statusAfter = after != null ? after.status().wireName()
                 : lastState != null ? lastState.status().wireName() : null;
         if (statusBefore == null && "active".equals(statusAfter)) {
-            decisions.add("admitted");
+            decisions.add(ADMITTED);
         } else if (statusBefore == null && "queued".equals(statusAfter)) {
-            decisions.add("queued");
+            decisions.add(QUEUED);
         } else if ("queued".equals(statusBefore) && "active".equals(statusAfter)) {
-            decisions.add("admitted from queue");
+            decisions.add(ADMITTED_FROM_QUEUE);
         }
         step.counterIncrements().forEach((id, delta) -> {
             String name = id.substring(0, id.indexOf('|'));
@@ -114,7 +205,7 @@ final class CallReplay {
                 case ProcessorMetrics.DUPLICATES_DROPPED -> "duplicate dropped";
                 case ProcessorMetrics.EVENTS_DROPPED -> "dropped (" + tag + ")";
                 case ProcessorMetrics.DEAD_LETTERS -> "dead-lettered (" + tag + ")";
-                case ProcessorMetrics.CALLS_REJECTED -> "rejected (" + tag + ")";
+                case ProcessorMetrics.CALLS_REJECTED -> REJECTED + " (" + tag + ")";
                 case ProcessorMetrics.CALLS_ARCHIVED -> "archived (" + tag + ")";
                 case ProcessorMetrics.EVENTS_APPLIED -> "applied";
                 case ProcessorMetrics.SOCKET_GRACE -> graceDecision(tag, statusBefore, statusAfter, graceMs);

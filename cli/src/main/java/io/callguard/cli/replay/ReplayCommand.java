@@ -157,6 +157,8 @@ public final class ReplayCommand implements Callable<Integer> {
         Long endMs = untilMs != null ? untilMs : Long.valueOf(System.currentTimeMillis());
         CallReplay.Result result = CallReplay.run(live, config.processor(), callId, events.records(), endMs);
         attachAnswers(result.entries(), responses.records());
+        ArrayNode liveAdmissions = CallReplay.liveAdmissions(liveView.history());
+        boolean admissionDiffers = CallReplay.annotateLive(result.entries(), liveAdmissions);
 
         ObjectNode timeline = Json.mapper().createObjectNode().put("call_id", callId)
                 .put("topic", events.partition().topic()).put("partition", events.partition().partition());
@@ -169,7 +171,10 @@ public final class ReplayCommand implements Callable<Integer> {
         ObjectNode replayed = timeline.putObject("replayed");
         replayed.set("final_state", Json.mapper().valueToTree(result.finalState()));
         replayed.put("archived", result.archiveReason());
-        timeline.set("live", liveView.json());
+        ObjectNode liveJson = liveView.json();
+        liveJson.set("admission", liveAdmissions);
+        liveJson.put("admission_differs", admissionDiffers);
+        timeline.set("live", liveJson);
         timeline.put("matches_live", liveView.matches(result.finalState()));
         if (missing != null) {
             timeline.put("warning", missing);
@@ -307,20 +312,26 @@ public final class ReplayCommand implements Callable<Integer> {
         return events.records().size();
     }
 
-    /** What the live processor recorded for the call: its latest state on call-state and its archive record. */
-    record LiveView(CallState state, boolean removed, CallArchive archive) {
+    /**
+     * What the live processor recorded for the call: its latest state on call-state, every state it wrote there
+     * (oldest first, null for a tombstone) and its archive record.
+     */
+    record LiveView(CallState state, boolean removed, CallArchive archive, List<CallState> history) {
 
         static LiveView of(PartitionScan states, PartitionScan archives) {
             CallState state = null;
             boolean removed = false;
+            List<CallState> history = new ArrayList<>();
             for (ConsumerRecord<String, byte[]> r : states.records()) {
                 if (r.value() == null) {
                     removed = true;
+                    history.add(null);
                     continue;
                 }
                 try {
                     state = Topics.defaults().callState().valueSerde().deserializer().deserialize(r.topic(), r.value());
                     removed = false;
+                    history.add(state);
                 } catch (RuntimeException e) {
                     // An unreadable state record tells nothing; the archive may.
                 }
@@ -333,7 +344,7 @@ public final class ReplayCommand implements Callable<Integer> {
                     // idem
                 }
             }
-            return new LiveView(state, removed, archive);
+            return new LiveView(state, removed, archive, java.util.Collections.unmodifiableList(history));
         }
 
         /** The live final state: the latest call-state value, else the archive's. */

@@ -62,6 +62,16 @@ final class TimelineText {
                 }
                 s.append('\n');
             }
+            if (e.has("live_admission")) {
+                s.append("    live admission (call-state): ");
+                for (int i = 0; i < e.path("live_admission").size(); i++) {
+                    JsonNode d = e.path("live_admission").get(i);
+                    s.append(i == 0 ? "" : ", ").append(d.path("decision").asText()).append(" at ")
+                            .append(d.path("time").asText());
+                }
+                s.append("; re-made for this call alone: ").append(e.path("admission_remade").isEmpty() ? "(none)"
+                        : String.join(", ", texts(e.path("admission_remade")))).append('\n');
+            }
             answers(s, e.path("answers"));
         }
         JsonNode replayed = t.path("replayed").path("final_state");
@@ -75,6 +85,10 @@ final class TimelineText {
                 : matches.asBoolean() ? "the replay reached the live state\n"
                 : "the replay differs from the live state (capacity decisions depend on the partition's other calls, "
                         + "which a replay does not re-run; or events outside --since/--until)\n");
+        if (t.path("live").path("admission_differs").asBoolean()) {
+            s.append("admission: the live decisions (from call-state) differ from the ones re-made for this call alone; "
+                    + "the live ones are what the caller got\n");
+        }
         if (t.has("republished")) {
             s.append("re-published ").append(t.path("republished").path("events").asInt()).append(" events to ")
                     .append(t.path("republished").path("topic").asText()).append('\n');
@@ -128,9 +142,14 @@ final class TimelineText {
     }
 
     private static String joined(JsonNode effects) {
-        List<String> all = new ArrayList<>();
-        effects.forEach(x -> all.add(x.asText()));
+        List<String> all = texts(effects);
         return all.isEmpty() ? "(nothing)" : String.join(", ", all);
+    }
+
+    private static List<String> texts(JsonNode array) {
+        List<String> all = new ArrayList<>();
+        array.forEach(x -> all.add(x.asText()));
+        return all;
     }
 
     private static String summary(JsonNode state) {

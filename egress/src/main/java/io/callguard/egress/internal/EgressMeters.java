@@ -29,6 +29,8 @@ public final class EgressMeters {
     private final Counter superseded;
     private final Counter edgeTimeoutFallbacks;
     private final Counter edgeFillers;
+    private final Counter edgeBusyAtBegin;
+    private final Counter edgeBusyAtReconnect;
     private final Counter dialOutExhausted;
     private final Map<String, Counter> agentFramesSent = new HashMap<>();
     private final Counter agentFramesInvalid;
@@ -54,6 +56,8 @@ public final class EgressMeters {
         superseded = registry.counter(SOCKET_SUPERSEDED);
         edgeTimeoutFallbacks = registry.counter(FALLBACKS, TAG_REASON, REASON_EDGE_TIMEOUT);
         edgeFillers = registry.counter(EDGE_FILLERS);
+        edgeBusyAtBegin = registry.counter(EDGE_BUSY, TAG_AT, AT_BEGIN);
+        edgeBusyAtReconnect = registry.counter(EDGE_BUSY, TAG_AT, AT_RECONNECT);
         dialOutExhausted = registry.counter(DIALOUT_EXHAUSTED);
         for (String type : List.of(AgentFrame.TOOL_CALL_INVOCATION, AgentFrame.TOOL_CALL_RESULT,
                 AgentFrame.UPDATE_AGENT, AgentFrame.METADATA)) {
@@ -141,6 +145,11 @@ public final class EgressMeters {
 
     void edgeTimeoutFallback() {
         edgeTimeoutFallbacks.increment();
+    }
+
+    /** The edge said the busy line itself as a socket's begin: the call's first begin, or a later socket's. */
+    void edgeBusy(boolean firstBegin) {
+        (firstBegin ? edgeBusyAtBegin : edgeBusyAtReconnect).increment();
     }
 
     void edgeFiller() {

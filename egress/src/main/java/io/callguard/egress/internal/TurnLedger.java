@@ -318,6 +318,9 @@ public final class TurnLedger {
                 boolean owedOpen = turn.begin || turn.nextChunk > 0 || turn.content.length() > 0;
                 if (!(owedOpen && text.isEmpty() && !endCall)) {
                     written[0] = sayBegin(line, turn, text, endCall, nowMs);
+                    if (written[0] && endCall) {
+                        meters.edgeBusy(true);
+                    }
                 }
             } else if (!(turn.responseId == 0 && connection.equals(turn.completedOn))) {
                 ServerFrame.Response frame = ServerFrame.Response.of(0, text, true);
@@ -326,6 +329,9 @@ public final class TurnLedger {
                     frame = frame.withEndCall(Boolean.TRUE);
                 }
                 written[0] = line.socket.send(FrameWriter.write(frame));
+                if (written[0] && endCall) {
+                    meters.edgeBusy(false);
+                }
             }
             return line;
         });

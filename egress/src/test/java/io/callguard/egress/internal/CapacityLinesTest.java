@@ -53,6 +53,29 @@ class CapacityLinesTest {
         assertThat(late).isEqualTo(TurnLedger.Outcome.AFTER_COMPLETE);
         assertThat(fx.counter(EgressMetrics.ACTIONS_SENT, EgressMetrics.TAG_ACTION, "end_call",
                 EgressMetrics.TAG_SCOPE, "turn")).isEqualTo(1.0);
+        // And the edge counted the busy line it said, at the begin
+        assertThat(fx.counter(EgressMetrics.EDGE_BUSY, EgressMetrics.TAG_AT, EgressMetrics.AT_BEGIN)).isEqualTo(1.0);
+        assertThat(fx.counter(EgressMetrics.EDGE_BUSY, EgressMetrics.TAG_AT, EgressMetrics.AT_RECONNECT)).isZero();
+    }
+
+    @Test
+    void shouldCountTheEdgesBusyLineOnAReconnectOfARefusedCallAndNotTheGreeting() {
+        // Given a refused call that heard the busy line on its first socket
+        RecordingSocket first = fx.open("c1");
+        fx.sayBegin(first, BUSY, true);
+
+        // When Retell reconnects it and the edge says the busy line there too, and another call is greeted
+        RecordingSocket second = fx.open("c2");
+        fx.sayBegin(second, BUSY, true);
+        fx.sayBegin(second, BUSY, true);
+        RecordingSocket other = fx.open("other-call", "c3");
+        fx.sayBegin(other, GREETING, false);
+
+        // Then each busy line said is counted once, where it was said; the greeting is not a busy line
+        assertThat(second.frames()).containsExactly(response(0, BUSY, true, ",\"end_call\":true"));
+        assertThat(fx.counter(EgressMetrics.EDGE_BUSY, EgressMetrics.TAG_AT, EgressMetrics.AT_BEGIN)).isEqualTo(1.0);
+        assertThat(fx.counter(EgressMetrics.EDGE_BUSY, EgressMetrics.TAG_AT, EgressMetrics.AT_RECONNECT))
+                .isEqualTo(1.0);
     }
 
     @Test

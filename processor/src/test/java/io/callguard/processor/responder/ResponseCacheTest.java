@@ -88,13 +88,25 @@ class ResponseCacheTest {
     }
 
     @Test
-    void shouldShareBetweenUnknownAgentsOnlyWhenAllElseIsEqual() {
-        // Given / When / Then: no agent known for either, so the backend saw exactly the same input
-        assertThat(ResponseCache.fullKey(turn(null, null, Map.of(), FIRST_QUESTION)))
-                .isEqualTo(ResponseCache.fullKey(turn("", null, Map.of(), FIRST_QUESTION)))
-                .isNotEqualTo(ResponseCache.fullKey(turn(null, null, Map.of("name", "Bob"), FIRST_QUESTION)))
-                .startsWith(ResponseCache.KEY_VERSION + "/" + ResponseCache.FULL + "/" + ResponseCache.UNKNOWN_AGENT
-                        + "/");
+    void shouldNeitherStoreNorServeATurnWhoseAgentIsNotKnown() {
+        // Given a cache, and two turns of no known agent (perhaps two different agents) asking the same
+        ResponseCache cache = new ResponseCache(10, 60_000, Set.of("agent-7"), clock);
+        Turn first = turn(null, null, Map.of(), FIRST_QUESTION);
+        Turn second = turn("", null, Map.of(), FIRST_QUESTION);
+
+        // Then neither has a key, so the turn path neither reads nor writes the cache for them
+        assertThat(cache.key(first)).isNull();
+        assertThat(cache.key(second)).isNull();
+        // And an entry of no known agent left on the topic by an older version is not loaded back
+        String unknownFull = ResponseCache.fullKey(first);
+        String unknownTail = ResponseCache.tailKey(first);
+        assertThat(unknownFull).startsWith(ResponseCache.KEY_VERSION + "/" + ResponseCache.FULL + "/"
+                + ResponseCache.UNKNOWN_AGENT + "/");
+        assertThat(cache.restore(unknownFull, "Another agent's answer.", 60_000)).isFalse();
+        assertThat(cache.restore(unknownTail, "Another agent's answer.", 60_000)).isFalse();
+        assertThat(cache.restore(ResponseCache.fullKey(turn("agent-7", null, Map.of(), FIRST_QUESTION)), "Ours.",
+                60_000)).isTrue();
+        assertThat(cache.size()).isEqualTo(1);
     }
 
     @Test

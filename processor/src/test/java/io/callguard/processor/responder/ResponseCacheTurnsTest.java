@@ -31,6 +31,7 @@ class ResponseCacheTurnsTest {
     private final List<AgentResponse> out = new CopyOnWriteArrayList<>();
     private final Map<String, Object> settings = new HashMap<>();
     private final FakeBackend backend = new FakeBackend();
+    private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
     private TurnResponder responder;
 
     @AfterEach
@@ -42,7 +43,7 @@ class ResponseCacheTurnsTest {
 
     private void start() {
         responder = new TurnResponder(new ResponderConfig(settings), new CommonConfig(Map.of()), backend, scheduler,
-                clock, new SimpleMeterRegistry(), out::add);
+                clock, meters, out::add);
     }
 
     /** A call of an agent, with its dynamic variables, as call_details tells the responder. */
@@ -135,5 +136,28 @@ class ResponseCacheTurnsTest {
         assertThat(bob.content()).isEqualTo("Hello Alice.");
         assertThat(dave.kind()).isEqualTo(ResponseKind.GENERATED);
         assertThat(dave.content()).isEqualTo("Hello Dave.");
+    }
+
+    @Test
+    void shouldNeitherReadNorWriteTheCacheForATurnWhoseAgentIsNotKnown() {
+        // Given two calls whose agent the responder was never told (perhaps two different agents)
+        start();
+        AgentResponse first = ask("call-x", "Hi, how can I help?", "Who am I?");
+
+        // When the other asks exactly the same
+        AgentResponse second = ask("call-y", "Hi, how can I help?", "Who am I?");
+
+        // Then both were answered by the backend, and the cache was neither looked up nor filled
+        assertThat(first.kind()).isEqualTo(ResponseKind.GENERATED);
+        assertThat(second.kind()).isEqualTo(ResponseKind.GENERATED);
+        assertThat(backend.calls()).hasSize(2);
+        assertThat(responder.cache()).hasValueSatisfying(cache -> assertThat(cache.size()).isZero());
+        assertThat(meters.find(ResponderMetrics.CACHE_LOOKUPS).counters()).isEmpty();
+
+        // And once the agent is known, the same question is cached as usual
+        call("call-z", "agent-7", Map.of());
+        call("call-w", "agent-7", Map.of());
+        ask("call-z", "Hi, how can I help?", "Who am I?");
+        assertThat(ask("call-w", "Hi, how can I help?", "Who am I?").kind()).isEqualTo(ResponseKind.CACHED);
     }
 }

@@ -314,8 +314,10 @@ class TurnResponderTest {
 
     @Test
     void shouldWriteAnAnswerThatFinishesWithinTheCoalescingWindowAsOneRecord() {
-        // Given the default window (10 ms) and a backend that answers at once
+        // Given the default window (10 ms) and a backend that answers at once, calls of one agent
         responder(script());
+        responder.handle(callDetails("call-1", "agent-7"));
+        responder.handle(callDetails("call-2", "agent-7"));
 
         // When
         responder.handle(turn("call-1", 1));
@@ -436,9 +438,11 @@ class TurnResponderTest {
 
     @Test
     void shouldNotCacheAnswerThatEndedInFallback() {
-        // Given
+        // Given two calls of one agent
         FakeBackend backend = new FakeBackend();
         responder(backend);
+        responder.handle(callDetails("call-1", "agent-7"));
+        responder.handle(callDetails("call-2", "agent-7"));
         responder.handle(turn("call-1", 1));
         backend.call(0).stream("half an ans");
         scheduler.advance(WINDOW);

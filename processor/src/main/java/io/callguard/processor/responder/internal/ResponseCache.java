@@ -24,9 +24,9 @@ import java.util.TreeMap;
  * given the same thing (typically the first question after the greeting, asked by callers with the same
  * variables). An agent listed in {@code cache.tail-key-agents} uses the looser {@link #tailKey} instead: its
  * answers are shared by every caller whose last {@value #TAIL_ENTRIES} utterances match, whatever came before
- * and whatever their variables. An answer is never shared across agents. A turn whose agent is not known is
- * keyed like any other with "no agent" in place of the id: it shares only with another turn of no known agent
- * that matches in everything else, so the backend got exactly the same input both times.
+ * and whatever their variables. An answer is never shared across agents. A turn whose agent is not known (a call
+ * known only by its socket, before any call_details or call_started told the agent) has no key ({@link #key} is
+ * null): it is neither read from nor written to the cache, as two such turns may be of two different agents.
  *
  * <p>Every key starts with {@value #KEY_VERSION}{@code /}: entries written through under an older scheme
  * (today's changelog may hold them until their TTL) are not loaded by {@link #restore}, so they can never be
@@ -40,7 +40,10 @@ public final class ResponseCache {
 
     /** How many of the latest transcript entries make the tail key. */
     public static final int TAIL_ENTRIES = 2;
-    /** The agent part of the key when the call's agent is not known (yet). */
+    /**
+     * The agent part of {@link #fullKey}/{@link #tailKey} when the turn's agent is not known; {@link #key} gives such
+     * a turn no key at all, so no entry of the cache is ever stored under it.
+     */
     public static final String UNKNOWN_AGENT = "?";
     /** The scheme of the keys: the first segment of every key; entries of another scheme are not loaded. */
     public static final String KEY_VERSION = "k2";
@@ -95,10 +98,16 @@ public final class ResponseCache {
         };
     }
 
-    /** The key of a turn: the {@link #tailKey} when its agent opted in, else the {@link #fullKey}. */
+    /**
+     * The key of a turn: the {@link #tailKey} when its agent opted in, else the {@link #fullKey}; null when the turn's
+     * agent is not known (an unknown agent may be any agent: such a turn is not cached, nor served from the cache).
+     */
     public String key(Turn turn) {
-        String agent = turn.agentId();
-        return agent != null && tailKeyAgents.contains(agent) ? tailKey(turn) : fullKey(turn);
+        String agent = agentOf(turn);
+        if (agent == null) {
+            return null;
+        }
+        return tailKeyAgents.contains(agent) ? tailKey(turn) : fullKey(turn);
     }
 
     /**
@@ -129,6 +138,12 @@ public final class ResponseCache {
     /** Whether a key is of the current scheme ({@value #KEY_VERSION}); only such keys are loaded back. */
     public static boolean currentScheme(String key) {
         return key != null && key.startsWith(KEY_PREFIX);
+    }
+
+    /** Whether a key names no agent ({@code k2/<kind>/?/...}: written by a version that cached such turns). */
+    private static boolean ofUnknownAgent(String key) {
+        int kindEnd = key.indexOf('/', KEY_PREFIX.length());
+        return kindEnd >= 0 && key.startsWith(UNKNOWN_AGENT + "/", kindEnd + 1);
     }
 
     /** The turn's agent id; null when not known (an empty id is not known either). */
@@ -253,13 +268,13 @@ public final class ResponseCache {
     }
 
     /**
-     * Loads an entry written through earlier (not written through again). An expired one, or one whose key is
-     * of another scheme (see {@link #currentScheme}), is skipped.
+     * Loads an entry written through earlier (not written through again). An expired one, one whose key is of
+     * another scheme (see {@link #currentScheme}), or one of no known agent (never served), is skipped.
      *
      * @return whether the entry was loaded
      */
     public synchronized boolean restore(String key, String answer, long expiresAtMs) {
-        if (!currentScheme(key) || expiresAtMs <= clock.millis()) {
+        if (!currentScheme(key) || ofUnknownAgent(key) || expiresAtMs <= clock.millis()) {
             return false;
         }
         entries.put(key, new Entry(answer, expiresAtMs));
