@@ -515,7 +515,7 @@ public final class TurnResponder implements AutoCloseable {
         long now = clock.millis();
         AgentResponse record;
         synchronized (calls) {
-            CallTrack track = calls.get(callId);
+            CallTrack track = admissionGated ? calls.get(callId) : track(callId);
             if (track == null || track.status != CallStatus.ACTIVE || track.moved) {
                 // A call not admitted (queued, refused, not decided), or one whose partition another member took:
                 // the backend has nothing to say to its caller.
