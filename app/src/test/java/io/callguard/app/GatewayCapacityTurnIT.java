@@ -103,13 +103,10 @@ class GatewayCapacityTurnIT {
         try (Gateway gateway = new Gateway(config, Clock.systemUTC()).start()) {
             await().atMost(Duration.ofSeconds(90)).until(() -> Boolean.TRUE.equals(gateway.readiness().get("ready")));
             client.start();
-            RetellSocketClient a = RetellSocketClient.connect(client, gateway.httpUri(), "call-a", TOKEN);
-            await().atMost(WAIT).until(() -> completes(a.responses(0)) == 1);
-
             // Given call B queued behind A: its begin message is the hold line, and its turns too, not the backend
-            RetellSocketClient b = RetellSocketClient.connect(client, gateway.httpUri(), "call-b", TOKEN);
-            await().atMost(WAIT).until(() -> completes(b.responses(0)) == 1);
-            assertThat(content(b.responses(0))).isEqualTo(HOLD);
+            RetellSocketClient[] ab = aThenQueuedB(gateway, client);
+            RetellSocketClient a = ab[0];
+            RetellSocketClient b = ab[1];
             b.sendResponseRequired(1, "are you there");
             await().atMost(WAIT).until(() -> completes(b.responses(1)) == 1);
             assertThat(content(b.responses(1))).isEqualTo(HOLD);
@@ -216,11 +213,9 @@ class GatewayCapacityTurnIT {
         try (Gateway gateway = new Gateway(GatewayConfig.of(settings), Clock.systemUTC()).start()) {
             await().atMost(Duration.ofSeconds(90)).until(() -> Boolean.TRUE.equals(gateway.readiness().get("ready")));
             client.start();
-            RetellSocketClient a = RetellSocketClient.connect(client, gateway.httpUri(), "call-a", TOKEN);
-            await().atMost(WAIT).until(() -> completes(a.responses(0)) == 1);
-            RetellSocketClient b = RetellSocketClient.connect(client, gateway.httpUri(), "call-b", TOKEN);
-            await().atMost(WAIT).until(() -> completes(b.responses(0)) == 1);
-            assertThat(content(b.responses(0))).isEqualTo(HOLD);
+            RetellSocketClient[] ab = aThenQueuedB(gateway, client);
+            RetellSocketClient a = ab[0];
+            RetellSocketClient b = ab[1];
 
             // When A keeps its slot past B's queue timeout
             await().atMost(WAIT).until(() -> gateway.processor().callState("call-b")
@@ -243,6 +238,16 @@ class GatewayCapacityTurnIT {
         } finally {
             client.stop();
         }
+    }
+
+    /** Call A's socket, greeted, then call B's, queued behind it: its begin message is exactly the hold line. */
+    private static RetellSocketClient[] aThenQueuedB(Gateway gateway, WebSocketClient client) throws Exception {
+        RetellSocketClient a = RetellSocketClient.connect(client, gateway.httpUri(), "call-a", TOKEN);
+        await().atMost(WAIT).until(() -> completes(a.responses(0)) == 1);
+        RetellSocketClient b = RetellSocketClient.connect(client, gateway.httpUri(), "call-b", TOKEN);
+        await().atMost(WAIT).until(() -> completes(b.responses(0)) == 1);
+        assertThat(content(b.responses(0))).isEqualTo(HOLD);
+        return new RetellSocketClient[] {a, b};
     }
 
     private static List<JsonNode> interrupts(RetellSocketClient socket) {

@@ -436,26 +436,9 @@ class AdmissionGateTest {
     @Test
     void shouldHoldCallDetailsUntilAdmissionAndDropWhatTheBackendSaysToACallNotAdmitted() {
         // Given a backend that records what it is given and may speak unprompted
-        List<String> given = new CopyOnWriteArrayList<>();
-        java.util.concurrent.atomic.AtomicReference<java.util.function.BiConsumer<String, AgentEvent>> unprompted =
-                new java.util.concurrent.atomic.AtomicReference<>();
-        AgentBackend recording = new AgentBackend() {
-            @Override
-            public java.util.concurrent.CompletableFuture<Void> generate(Turn turn,
-                    java.util.function.Consumer<AgentEvent> sink) {
-                return backend.generate(turn, sink);
-            }
-
-            @Override
-            public void callEvent(String callId, String interactionType, com.fasterxml.jackson.databind.JsonNode p) {
-                given.add(callId + ":" + interactionType + ":" + p.path("n").asInt());
-            }
-
-            @Override
-            public void unprompted(java.util.function.BiConsumer<String, AgentEvent> sink) {
-                unprompted.set(sink);
-            }
-        };
+        SpeakingBackend recording = new SpeakingBackend();
+        List<String> given = recording.given;
+        var unprompted = recording.unprompted;
         responder = new TurnResponder(new ResponderConfig(settings), new CommonConfig(Map.of()), recording, null,
                 scheduler, clock, meters, out::add, true);
 
@@ -500,22 +483,9 @@ class AdmissionGateTest {
 
     @Test
     void shouldShiftTheBackendsInterruptIdsPastTheRespondersOwn() {
-        // Given a backend that speaks unprompted, and a call that heard a hold repeat (interrupt 0) and its begin
-        // after the queue (interrupt 1)
-        java.util.concurrent.atomic.AtomicReference<java.util.function.BiConsumer<String, AgentEvent>> unprompted =
-                new java.util.concurrent.atomic.AtomicReference<>();
-        AgentBackend speaking = new AgentBackend() {
-            @Override
-            public java.util.concurrent.CompletableFuture<Void> generate(Turn turn,
-                    java.util.function.Consumer<AgentEvent> sink) {
-                return backend.generate(turn, sink);
-            }
-
-            @Override
-            public void unprompted(java.util.function.BiConsumer<String, AgentEvent> sink) {
-                unprompted.set(sink);
-            }
-        };
+        // Given a backend that speaks unprompted, and a call that heard a hold repeat and its begin after the queue
+        SpeakingBackend speaking = new SpeakingBackend();
+        var unprompted = speaking.unprompted;
         responder = new TurnResponder(new ResponderConfig(settings), new CommonConfig(Map.of()), speaking, null,
                 scheduler, clock, meters, out::add, true);
         state(CallStatus.QUEUED);
@@ -533,5 +503,28 @@ class AdmissionGateTest {
         assertThat(out).extracting(AgentResponse::interruptId).containsExactly(null, START + 15_000, START + 15_001,
                 START + 15_002, START + 15_002, START + 15_003);
         assertThat(out.subList(3, 6)).extracting(AgentResponse::chunkIndex).containsExactly(0, 1, 0);
+    }
+
+    /** The fake backend's answers, and it records the call events it is given and keeps its unprompted channel. */
+    private final class SpeakingBackend implements AgentBackend {
+        final List<String> given = new CopyOnWriteArrayList<>();
+        final java.util.concurrent.atomic.AtomicReference<java.util.function.BiConsumer<String, AgentEvent>>
+                unprompted = new java.util.concurrent.atomic.AtomicReference<>();
+
+        @Override
+        public java.util.concurrent.CompletableFuture<Void> generate(Turn turn,
+                java.util.function.Consumer<AgentEvent> sink) {
+            return backend.generate(turn, sink);
+        }
+
+        @Override
+        public void callEvent(String callId, String interactionType, com.fasterxml.jackson.databind.JsonNode payload) {
+            given.add(callId + ":" + interactionType + ":" + payload.path("n").asInt());
+        }
+
+        @Override
+        public void unprompted(java.util.function.BiConsumer<String, AgentEvent> sink) {
+            unprompted.set(sink);
+        }
     }
 }

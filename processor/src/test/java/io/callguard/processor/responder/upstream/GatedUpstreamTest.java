@@ -76,10 +76,7 @@ class GatedUpstreamTest {
     @Test
     void shouldOpenNoUpstreamForAQueuedCallAndForwardItsCallDetailsWhenAdmitted() throws Exception {
         // Given a queued call whose socket opened and sent call_details, then a turn
-        start();
-        responder.handleState(CALL, state(CallStatus.QUEUED));
-        responder.handle(opened());
-        responder.handle(callDetails());
+        openedWithCallDetails(CallStatus.QUEUED);
         responder.handle(turn(1, "are you there"));
 
         // Then it heard the hold line twice, and no upstream socket was opened for it
@@ -110,10 +107,7 @@ class GatedUpstreamTest {
     @Test
     void shouldOpenNoUpstreamForARejectedCallAndDropWhatTheBackendSaysUnprompted() throws Exception {
         // Given a refused call whose socket sent call_details and a turn
-        start();
-        responder.handleState(CALL, state(CallStatus.REJECTED));
-        responder.handle(opened());
-        responder.handle(callDetails());
+        openedWithCallDetails(CallStatus.REJECTED);
         responder.handle(update());
         responder.handle(turn(1, "interrupt me"));
 
@@ -128,6 +122,14 @@ class GatedUpstreamTest {
         backend.unprompted(CALL, new io.callguard.processor.responder.AgentEvent.Interrupt(7, "One more thing!", true,
                 null, null, null, false));
         assertThat(out).hasSize(2);
+    }
+
+    /** Starts the upstream and responder; a call decided {@code status} whose socket opened and sent call_details. */
+    private void openedWithCallDetails(CallStatus status) throws Exception {
+        start();
+        responder.handleState(CALL, state(status));
+        responder.handle(opened());
+        responder.handle(callDetails());
     }
 
     private CallState state(CallStatus status) {
