@@ -78,8 +78,11 @@ import org.slf4j.LoggerFactory;
  * variables, latest response id) is rebuilt before any of its turns is read, so a restart or a rebalance never
  * sends a prompt with a literal {@code {{name}}}, nor loses which agent a call belongs to. Only each call's latest
  * state of the rebuild is applied, at its end, so no old decision is acted on again; calls ended or expired are
- * dropped. Live call-state records go to {@link TurnResponder#handleState}, before the call-events records of the
- * same poll.
+ * dropped; a rebuilt call whose call-state names its socket open is on the line (its hold repeats go on, its
+ * admission or rejection is said). Live call-state records go to {@link TurnResponder#handleState}, before the
+ * call-events records of the same poll. The calls of partitions revoked and not assigned back are forgotten
+ * ({@link TurnResponder#forgetMoved}: their hold repeats stop, the new owner speaks to them), as are all calls when the
+ * member leaves the group.
  *
  * <p>Threads: one poll thread, one timer thread (time limits, backoffs, the script backend's delays) and,
  * for the OpenAI backend, the HTTP client's callbacks. {@link #close()} stops them all.

@@ -93,8 +93,11 @@ import org.slf4j.LoggerFactory;
  *       first-words deadline; a turn is bridged with a filler at the budget as usual; still unknown then, it is
  *       closed with the timeout line, reason {@code admission_unknown}.</li>
  * </ul>
- * The responder's own interrupts (hold, busy, the begin after the queue) take interrupt ids above any id sent for
- * the call; a backend's later interrupt ids are shifted past them, so they always increase.
+ * Every interrupt id sent for a call (the responder's own: hold, busy, the begin after the queue; and each new id of a
+ * backend's) is the wall clock's milliseconds, or one more than the call's last when that is higher: they always
+ * increase, also across a move of the call's partition to another member (the edge drops a lower id than the last).
+ * A backend's interrupts, updates and metadata reach only an admitted call, as do {@code call_details} (held until
+ * the admission) and {@code update_only}.
  *
  * <p>A socket that moved (a reconnect, perhaps to another edge node, which reads no state of its own): the call's
  * sockets are known from its {@code socket_opened} events, read in order, and from call-state (connection id,
@@ -770,9 +773,7 @@ public final class TurnResponder implements AutoCloseable {
         for (String callId : idle) {
             eachBackend(b -> b.callMoved(callId));
         }
-        if (!idle.isEmpty()) {
-            LOG.info("responder forgot {} call(s) of partitions another member took", callIds.size());
-        }
+        LOG.debug("responder forgot {} call(s) of partitions another member took", idle.size());
         return idle.size();
     }
 
