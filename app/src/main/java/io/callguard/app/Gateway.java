@@ -230,6 +230,13 @@ public final class Gateway implements AutoCloseable {
             }
             ingress.withSockets(egress != null ? egress.edgeListener() : EdgeListener.NONE,
                     new GreetingPolicy(callStates, config.processor().busyMessage()));
+            if (egress != null) {
+                // A late begin is bridged with the greeting only for a call known admitted: a queued or refused caller
+                // must not hear the agent greet them before the hold or busy line.
+                Function<String, Optional<CallState>> admission = callStates;
+                egress.admissionFrom(callId -> admission.apply(callId)
+                        .map(s -> s.status() == io.callguard.schemas.CallStatus.ACTIVE).orElse(false));
+            }
         }
         routes(queries);
 

@@ -112,7 +112,11 @@ class ResponderContextIT {
     }
 
     private ResponderRole startRole(String node) {
-        ResponderRole role = new ResponderRole(new ResponderConfig(Map.of()), new CommonConfig(Map.of()),
+        return startRole(node, Map.of());
+    }
+
+    private ResponderRole startRole(String node, Map<String, Object> settings) {
+        ResponderRole role = new ResponderRole(new ResponderConfig(settings), new CommonConfig(Map.of()),
                 new KafkaClients(broker.bootstrapServers(), node), topics, new SimpleMeterRegistry(),
                 Clock.systemUTC(), backend, timer);
         roles.add(role);
@@ -207,6 +211,134 @@ class ResponderContextIT {
                 assertThat(t.agentId()).isEqualTo("agent-" + partition);
                 assertThat(t.dynamicVariables()).containsEntry("name", "caller-" + partition);
             });
+        }
+    }
+
+    private static final String GREETING = "Hello! How can I help you today?";
+
+    /** A responder whose hold line names it, said again every second. */
+    private ResponderRole holdingRole(String node) {
+        return startRole(node, Map.of(ResponderConfig.CAPACITY_HOLD_MESSAGE_CONFIG, "Please hold (" + node + ").",
+                ResponderConfig.CAPACITY_HOLD_REPEAT_MS_CONFIG, 1_000));
+    }
+
+    /** The call's state with its socket open (as the processor writes it once the socket_opened is applied). */
+    private void stateOnSocket(String callId, CallStatus status, String rejectionReason) throws Exception {
+        CallState state = CallState.builder(callId).status(status).agentId("agent-1").connectionId("conn-" + callId)
+                .socketOpenedAtMs(System.currentTimeMillis()).rejectionReason(rejectionReason).build();
+        producer.send(new ProducerRecord<>(topics.callState().name(), callId,
+                topics.callState().valueSerde().serializer().serialize(topics.callState().name(), state))).get();
+    }
+
+    private void socketOpened(String callId) throws Exception {
+        ObjectNode payload = Json.mapper().createObjectNode().put("connection_id", "conn-" + callId)
+                .put("begin", CallEvent.BEGIN_OWED);
+        CallEvent event = new CallEvent(CallEvent.SCHEMA_VERSION, "o-" + callId, callId, EventSource.SOCKET,
+                CallEvent.TYPE_SOCKET_OPENED, null, System.currentTimeMillis(), null, "node-a", payload);
+        producer.send(new ProducerRecord<>(topics.callEvents().name(), callId,
+                topics.callEvents().valueSerde().serializer().serialize(topics.callEvents().name(), event))).get();
+    }
+
+    private List<AgentResponse> responses(String callId) {
+        try (TopicReader<AgentResponse> reader = new TopicReader<>(broker.bootstrapServers(),
+                topics.responses().name(), topics.responses().valueSerde().deserializer())) {
+            return reader.valuesFor(callId);
+        }
+    }
+
+    private static List<AgentResponse> holds(List<AgentResponse> records, String line, boolean interrupts) {
+        return records.stream().filter(r -> r.kind() == ResponseKind.HOLD && line.equals(r.content())
+                && (r.interruptId() != null) == interrupts).toList();
+    }
+
+    private static long maxInterruptId(List<AgentResponse> records) {
+        return records.stream().filter(r -> r.interruptId() != null).mapToLong(AgentResponse::interruptId).max()
+                .orElse(-1);
+    }
+
+    @Test
+    void shouldHandAQueuedCallsHoldToTheMemberThatTookItsPartitionThenAdmitOrRefuseItThere() throws Exception {
+        // Given one responder holding two queued callers on each partition, each said the hold line and its repeats
+        String firstHold = "Please hold (first).";
+        String secondHold = "Please hold (second).";
+        ResponderRole first = holdingRole("first");
+        await().atMost(WAIT).until(() -> first.hasJoinedGroup() && first.assignedPartitions().size() == 2 * PARTITIONS);
+        List<String> calls = new ArrayList<>();
+        for (int p = 0; p < PARTITIONS; p++) {
+            for (String kind : List.of("admit", "refuse")) {
+                String callId = callIdOn(p, kind);
+                calls.add(callId);
+                stateOnSocket(callId, CallStatus.QUEUED, null);
+                socketOpened(callId);
+            }
+        }
+        for (String callId : calls) {
+            await().atMost(WAIT).until(() -> {
+                List<AgentResponse> said = responses(callId);
+                return holds(said, firstHold, false).size() == 1 && !holds(said, firstHold, true).isEmpty();
+            });
+        }
+
+        // When a second member joins and takes one partition of each topic (the same number)
+        ResponderRole second = holdingRole("second");
+        await().atMost(WAIT).until(() -> second.hasJoinedGroup() && first.hasJoinedGroup()
+                && second.assignedPartitions().size() == 2 && first.assignedPartitions().size() == 2);
+        long movedAtMs = System.currentTimeMillis();
+        int moved = numbers(second, topics.callEvents().name()).iterator().next();
+        String admitted = callIdOn(moved, "admit");
+        String refused = callIdOn(moved, "refuse");
+        String stayed = callIdOn(1 - moved, "admit");
+
+        // Then the new owner, rebuilding the calls from call-state (their sockets open), says the hold line again
+        await().atMost(WAIT).until(() -> !holds(responses(admitted), secondHold, true).isEmpty()
+                && !holds(responses(refused), secondHold, true).isEmpty());
+
+        // When one moved call is admitted and the other times out in the queue
+        long firstsAdmitted = maxInterruptId(holds(responses(admitted), firstHold, true));
+        long firstsRefused = maxInterruptId(holds(responses(refused), firstHold, true));
+        stateOnSocket(admitted, CallStatus.ACTIVE, null);
+        stateOnSocket(refused, CallStatus.REJECTED, CallState.REJECTED_QUEUE_TIMEOUT);
+
+        // Then the admitted caller hears the agent's begin message, the refused one the busy line with end_call,
+        // both as agent interrupts above every interrupt id the old member sent (the edge drops a lower one)
+        await().atMost(WAIT).until(() -> responses(admitted).stream()
+                .anyMatch(r -> r.interruptId() != null && GREETING.equals(r.content())));
+        assertThat(responses(admitted).stream().filter(r -> GREETING.equals(r.content())).toList()).singleElement()
+                .satisfies(r -> {
+                    assertThat(r.contentComplete()).isTrue();
+                    assertThat(r.interruptId()).isGreaterThan(firstsAdmitted);
+                });
+        await().atMost(WAIT).until(() -> responses(refused).stream().anyMatch(r -> r.kind() == ResponseKind.BUSY));
+        assertThat(responses(refused).stream().filter(r -> r.kind() == ResponseKind.BUSY).toList()).singleElement()
+                .satisfies(r -> {
+                    assertThat(r.endCall()).isTrue();
+                    assertThat(r.contentComplete()).isTrue();
+                    assertThat(r.reason()).isEqualTo(CallState.REJECTED_QUEUE_TIMEOUT);
+                    assertThat(r.interruptId()).isGreaterThan(firstsRefused);
+                });
+
+        // And the old member said no hold line to the moved calls after the move, while it still holds its own
+        long checkedFromMs = System.currentTimeMillis();
+        await().atMost(WAIT).until(() -> holds(responses(stayed), firstHold, true).stream()
+                .anyMatch(r -> r.createdAtMs() > checkedFromMs + 1_000));
+        for (String callId : List.of(admitted, refused)) {
+            assertThat(holds(responses(callId), firstHold, true)).allSatisfy(r ->
+                    assertThat(r.createdAtMs()).isLessThanOrEqualTo(movedAtMs));
+        }
+        // nor did the new owner go on holding them once admitted or refused
+        for (String callId : List.of(admitted, refused)) {
+            assertThat(holds(responses(callId), secondHold, true)).allSatisfy(r ->
+                    assertThat(r.createdAtMs()).isLessThan(checkedFromMs));
+        }
+    }
+
+    /** A call id of the given kind on that partition. */
+    private static String callIdOn(int partition, String kind) {
+        for (int i = 0; ; i++) {
+            String id = "call-" + kind + "-p" + partition + "-" + i;
+            if (Utils.toPositive(Utils.murmur2(id.getBytes(StandardCharsets.UTF_8))) % PARTITIONS == partition) {
+                return id;
+            }
         }
     }
 

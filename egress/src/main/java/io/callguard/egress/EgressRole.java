@@ -234,6 +234,15 @@ public final class EgressRole implements Role {
         }
     }
 
+    /**
+     * Where the edge learns whether a call is admitted (active on call-state, as this node sees it): an owed begin is
+     * bridged with the greeting only then, else with a neutral filler line (see {@link TurnLedger#admissionFrom}).
+     * Without it every call counts as admitted. Call before {@link #start()}.
+     */
+    public void admissionFrom(java.util.function.Predicate<String> admitted) {
+        edge.ledger().admissionFrom(admitted);
+    }
+
     /** What the ingress endpoint (and the dial-out client) must tell about sockets and turns. */
     public EdgeListener edgeListener() {
         return edge.registry();

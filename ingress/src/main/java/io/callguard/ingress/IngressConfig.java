@@ -136,7 +136,9 @@ public final class IngressConfig extends AbstractConfig {
     public static final String SOCKET_GREETING_CONFIG = "socket.greeting";
     private static final String SOCKET_GREETING_DOC = "The greeting: a call's first begin message (response_id 0) "
             + "when the agent says none of its own (see socket.begin-message), and the edge's bridge of an owed begin "
-            + "message; empty lets the caller speak first.";
+            + "message of a call known admitted (one not known admitted yet is bridged with the first of "
+            + "turn.filler-messages, so a queued or refused caller is not greeted before the hold or busy line); "
+            + "empty lets the caller speak first.";
 
     public static final String SOCKET_BEGIN_MESSAGE_CONFIG = "socket.begin-message";
     public static final String BEGIN_AUTO = "auto";

@@ -16,6 +16,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 
 /**
  * Per call, the socket that currently carries it and the state of its latest turn; applies Retell's
@@ -57,7 +58,7 @@ import java.util.function.Consumer;
  * responses: said now by the edge ({@link #begin(CallSocket, String, boolean, long)}: the busy line with
  * {@code end_call}, a reconnect's empty begin, or the greeting) as turn 0's one complete frame, or owed to the
  * pipeline ({@link #begin(CallSocket, long)}): turn 0 is then watched like a turn, bridged at the budget by the
- * greeting and, when the pipeline's begin has not come by the first-words deadline, completed with nothing more
+ * greeting (a neutral filler line while the call is not known admitted here: {@link #admissionFrom}) and, when the pipeline's begin has not come by the first-words deadline, completed with nothing more
  * (the greeting was said; no closing line). Records of kind {@code hold} and {@code busy} are answers like any
  * other: a busy record with {@code end_call} on the latest response id completes that turn with {@code end_call}.
  *
@@ -144,11 +145,38 @@ public final class TurnLedger {
     private final long budgetMs;
     private final EgressMeters meters;
 
+    /**
+     * Whether this node knows the call as admitted (active on call-state); see {@link #admissionFrom}. Until one is
+     * given every call counts as admitted (an edge with no view of call-state bridges with the greeting).
+     */
+    private volatile Predicate<String> admitted = callId -> true;
+
     /** @param deadlines the turn's deadlines, filler lines and closing line */
     public TurnLedger(EdgeDeadlines deadlines, EgressMeters meters) {
         this.deadlines = Objects.requireNonNull(deadlines, "deadlines");
         this.budgetMs = deadlines.budgetMs();
         this.meters = Objects.requireNonNull(meters, "meters");
+    }
+
+    /**
+     * Where the begin's bridge learns whether a call is admitted, from the call state this node sees (its processor's
+     * store, or a view of call-state). An owed begin is bridged at the budget with the greeting only for a call known
+     * admitted: the greeting commits to a service that a queued caller (who hears the hold line next) or a refused one
+     * (the busy line) will not get. Any other call's begin is bridged with the first of the filler lines (one that
+     * commits to nothing, such as the default "One moment."), then the pipeline's begin, hold or busy line follows.
+     *
+     * @param admitted true when the call is known admitted here; must be fast and must not block
+     */
+    public void admissionFrom(Predicate<String> admitted) {
+        this.admitted = Objects.requireNonNull(admitted, "admitted");
+    }
+
+    private boolean knownAdmitted(String callId) {
+        try {
+            return admitted.test(callId);
+        } catch (RuntimeException e) {
+            return false;
+        }
     }
 
     /**
@@ -160,6 +188,7 @@ public final class TurnLedger {
      */
     public Attached attach(CallSocket socket, long nowMs) {
         Attached[] result = new Attached[1];
+        boolean admittedHere = knownAdmitted(socket.callId());
         lines.compute(socket.callId(), (callId, line) -> {
             if (line == null) {
                 line = new CallLine(newTurn(0, 0, null));
@@ -175,14 +204,14 @@ public final class TurnLedger {
             result[0] = new Attached(line.socket, true, false);
             line.socket = socket;
             line.detachSeq++;
-            settleOwed(line, nowMs);
+            settleOwed(line, nowMs, admittedHere);
             return line;
         });
         handOverIfDraining(socket.callId(), nowMs);
         return result[0];
     }
 
-    private void settleOwed(CallLine line, long nowMs) {
+    private void settleOwed(CallLine line, long nowMs, boolean admittedHere) {
         Turn turn = line.turn;
         if (turn.completedOn != null) {
             return;
@@ -201,7 +230,7 @@ public final class TurnLedger {
             } else if (nowMs >= turn.startMs + deadlines.firstWordsDeadlineMs()) {
                 sendClosing(line, turn, nowMs);
             } else {
-                sendFiller(line, turn, nowMs);
+                sendFiller(line, turn, nowMs, admittedHere);
             }
         } else if (turn.content.length() > 0) {
             // Only part of the answer is here: catch the new socket up and let the rest stream after it.
@@ -591,6 +620,8 @@ public final class TurnLedger {
      */
     public long check(TurnTicket ticket, long nowMs) {
         long[] next = {-1};
+        // Looked up outside the call's critical section; only a begin message's bridge needs it.
+        boolean admittedHere = ticket.responseId() != 0 || knownAdmitted(ticket.callId());
         lines.computeIfPresent(ticket.callId(), (callId, line) -> {
             Turn turn = line.turn;
             if (turn.seq != ticket.turnSeq() || turn.completedOn != null) {
@@ -609,7 +640,7 @@ public final class TurnLedger {
                         sendClosing(line, turn, nowMs);
                     }
                 } else if (turn.content.length() == 0 && nowMs >= turn.bridgeAtMs) {
-                    sendFiller(line, turn, nowMs);
+                    sendFiller(line, turn, nowMs, admittedHere);
                     next[0] = giveUp;
                 } else {
                     next[0] = turn.content.length() == 0 ? turn.bridgeAtMs : giveUp;
@@ -628,10 +659,17 @@ public final class TurnLedger {
         return next[0];
     }
 
-    /** The bridge: the next filler line, or the greeting for a begin message (nothing when it is empty). */
-    private void sendFiller(CallLine line, Turn turn, long nowMs) {
-        String filler = turn.begin ? deadlines.greeting()
-                : deadlines.fillers().get(Math.floorMod(line.nextFiller++, deadlines.fillers().size()));
+    /**
+     * The bridge: the next filler line; for a begin message the greeting (nothing when it is empty) when the call is
+     * known admitted here, else the first filler line (see {@link #admissionFrom}).
+     */
+    private void sendFiller(CallLine line, Turn turn, long nowMs, boolean admittedHere) {
+        String filler;
+        if (turn.begin) {
+            filler = admittedHere || deadlines.greeting().isEmpty() ? deadlines.greeting() : deadlines.fillers().get(0);
+        } else {
+            filler = deadlines.fillers().get(Math.floorMod(line.nextFiller++, deadlines.fillers().size()));
+        }
         if (!filler.isEmpty() && send(line, filler, false, null)) {
             turn.content.append(filler);
             turn.fillerSent = true;

@@ -45,6 +45,35 @@ class BeginMessageTest {
     }
 
     @Test
+    void shouldBridgeTheBeginOfACallNotKnownAdmittedWithANeutralFillerNotTheGreeting() {
+        // Given an edge that knows only call-1 admitted, and begins owed for a queued and a refused call
+        java.util.Set<String> admitted = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        admitted.add(CALL);
+        fx.edge.ledger().admissionFrom(admitted::contains);
+        RecordingSocket queued = fx.open("call-q", "q1");
+        RecordingSocket refused = fx.open("call-r", "r1");
+        RecordingSocket active = fx.open("a1");
+        fx.begin(queued);
+        fx.begin(refused);
+        fx.begin(active);
+
+        // When the budget passes before the pipeline's answers, which then come: the hold line, the busy line
+        fx.scheduler.advance(BUDGET_MS);
+        fx.deliver(chunk("call-q", 0, 0, "Please hold.", true, ResponseKind.HOLD));
+        fx.deliver(chunk("call-r", 0, 0, "Every line is busy.", true, ResponseKind.BUSY)
+                .withActions(true, null, null, null));
+        fx.scheduler.advance(60_000);
+
+        // Then the queued and refused callers heard a filler that commits to nothing, never the agent's greeting
+        assertThat(queued.frames()).containsExactly(begin(FILLER, false), begin("Please hold.", true));
+        assertThat(refused.frames()).containsExactly(begin(FILLER, false),
+                "{\"response_type\":\"response\",\"response_id\":0,\"content\":\"Every line is busy.\","
+                        + "\"content_complete\":true,\"end_call\":true}");
+        // And the admitted call is greeted as before
+        assertThat(active.frames()).startsWith(begin(GREETING, false));
+    }
+
+    @Test
     void shouldSayTheAgentsBeginAsItIsWhenItComesBeforeTheBudget() {
         // Given
         RecordingSocket socket = fx.open("c1");

@@ -57,6 +57,14 @@ public interface AgentBackend extends AutoCloseable {
     }
 
     /**
+     * Another responder took the call's partition (it goes on there, not here), and no turn of it is open here:
+     * release what is held for it, but unlike {@link #callEnded}, be ready to serve it again should it come back.
+     * Must not block.
+     */
+    default void callMoved(String callId) {
+    }
+
+    /**
      * Where the backend sends what it says outside any turn: {@link AgentEvent.Interrupt},
      * {@link AgentEvent.UpdateAgent} and {@link AgentEvent.Metadata}, with the call id. Set once, before the first
      * turn.

@@ -78,8 +78,11 @@ import org.slf4j.LoggerFactory;
  * variables, latest response id) is rebuilt before any of its turns is read, so a restart or a rebalance never
  * sends a prompt with a literal {@code {{name}}}, nor loses which agent a call belongs to. Only each call's latest
  * state of the rebuild is applied, at its end, so no old decision is acted on again; calls ended or expired are
- * dropped. Live call-state records go to {@link TurnResponder#handleState}, before the call-events records of the
- * same poll.
+ * dropped; a rebuilt call whose call-state names its socket open is on the line (its hold repeats go on, its
+ * admission or rejection is said). Live call-state records go to {@link TurnResponder#handleState}, before the
+ * call-events records of the same poll. The calls of partitions revoked and not assigned back are forgotten
+ * ({@link TurnResponder#forgetMoved}: their hold repeats stop, the new owner speaks to them), as are all calls when the
+ * member leaves the group.
  *
  * <p>Threads: one poll thread, one timer thread (time limits, backoffs, the script backend's delays) and,
  * for the OpenAI backend, the HTTP client's callbacks. {@link #close()} stops them all.
@@ -154,6 +157,18 @@ public final class ResponderRole implements Role {
     /** Poll-thread only: the latest state per call read by the rebuild so far, applied at its end. */
     private final Map<String, CallState> rebuilt = new LinkedHashMap<>();
     private final Set<TopicPartition> pausedForRebuild = new HashSet<>();
+    /**
+     * Poll-thread only: the partition number of each call read here (both topics are co-partitioned), the least
+     * recently read dropped first, so the calls of a partition that moved away are forgotten.
+     */
+    private final LinkedHashMap<String, Integer> callPartitions = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Integer> eldest) {
+            return size() > TurnResponder.MAX_TRACKED_CALLS;
+        }
+    };
+    /** Poll-thread only: partition numbers revoked and not (yet) assigned back; forgotten at the next assignment. */
+    private final Set<Integer> revokedNumbers = new TreeSet<>();
     private long rebuildDeadlineMs;
     private volatile boolean running;
 
@@ -396,6 +411,12 @@ public final class ResponderRole implements Role {
                     Set<TopicPartition> left = new HashSet<>(assigned);
                     left.removeAll(partitions);
                     assigned = Set.copyOf(left);
+                    // The eager protocol revokes everything before each assignment: what is given back is kept, the
+                    // rest forgotten once the assignment is known (at once when leaving the group).
+                    partitions.forEach(p -> revokedNumbers.add(p.partition()));
+                    if (!running) {
+                        forgetRevoked();
+                    }
                 }
 
                 @Override
@@ -407,6 +428,8 @@ public final class ResponderRole implements Role {
                                 + "it until their first-words deadline", topics.callEvents().name(),
                                 topics.callState().name(), partitions);
                     }
+                    partitions.forEach(p -> revokedNumbers.remove(p.partition()));
+                    forgetRevoked();
                     startRebuild(partitions);
                     Set<TopicPartition> now = new HashSet<>(assigned);
                     now.addAll(partitions);
@@ -418,6 +441,8 @@ public final class ResponderRole implements Role {
                 public void onPartitionsLost(Collection<TopicPartition> partitions) {
                     joinedGroup = false;
                     assigned = Set.of();
+                    partitions.forEach(p -> revokedNumbers.add(p.partition()));
+                    forgetRevoked();
                 }
             });
             while (running) {
@@ -458,6 +483,43 @@ public final class ResponderRole implements Role {
             } catch (RuntimeException e) {
                 LOG.warn("responder consumer did not close cleanly: {}", e.toString());
             }
+            // Out of the group: every call is another member's now (a draining member finishes its open turns).
+            forgetCalls(new ArrayList<>(callPartitions.keySet()));
+            callPartitions.clear();
+        }
+    }
+
+    /**
+     * Forgets the calls of the partitions revoked and not assigned back ({@link TurnResponder#forgetMoved}): their
+     * new owner speaks to them, not this member. A rebuild under way drops what it read of them.
+     */
+    private void forgetRevoked() {
+        if (revokedNumbers.isEmpty()) {
+            return;
+        }
+        List<String> moved = new ArrayList<>();
+        callPartitions.forEach((callId, partition) -> {
+            if (revokedNumbers.contains(partition)) {
+                moved.add(callId);
+            }
+        });
+        moved.forEach(callPartitions::remove);
+        rebuildUntil.keySet().removeIf(p -> revokedNumbers.contains(p.partition()));
+        rebuilt.keySet().removeAll(moved);
+        LOG.info("responder partitions {} moved to another member: {} call(s) forgotten here", revokedNumbers,
+                moved.size());
+        revokedNumbers.clear();
+        forgetCalls(moved);
+    }
+
+    private void forgetCalls(List<String> callIds) {
+        if (turns == null || callIds.isEmpty()) {
+            return;
+        }
+        try {
+            turns.forgetMoved(callIds);
+        } catch (RuntimeException e) {
+            LOG.warn("responder could not forget the calls of moved partitions: {}", e.toString(), e);
         }
     }
 
@@ -526,7 +588,7 @@ public final class ResponderRole implements Role {
         int calls = rebuilt.size();
         Map<String, CallState> latest = new LinkedHashMap<>(rebuilt);
         rebuilt.clear();
-        latest.forEach(this::applyState);
+        latest.forEach((callId, state) -> applyState(callId, state, true));
         LOG.info("responder call context rebuilt: {} live calls", calls);
         resumeEvents();
     }
@@ -545,6 +607,7 @@ public final class ResponderRole implements Role {
         if (record.key() == null) {
             return;
         }
+        callPartitions.put(record.key(), record.partition());
         CallState state;
         try {
             state = record.value() == null ? null
@@ -564,12 +627,12 @@ public final class ResponderRole implements Role {
             return;
         }
         rebuilt.remove(record.key());
-        applyState(record.key(), state);
+        applyState(record.key(), state, false);
     }
 
-    private void applyState(String callId, CallState state) {
+    private void applyState(String callId, CallState state, boolean rebuilt) {
         try {
-            turns.handleState(callId, state);
+            turns.handleState(callId, state, rebuilt);
         } catch (RuntimeException e) {
             LOG.warn("responder could not apply the state of call {}: {}", callId, e.toString(), e);
             meters.counter(ResponderMetrics.RECORDS_DROPPED, ResponderMetrics.TAG_REASON, "handler_error")
@@ -604,6 +667,9 @@ public final class ResponderRole implements Role {
         }
         if (event == null) {
             return;
+        }
+        if (event.callId() != null) {
+            callPartitions.put(event.callId(), record.partition());
         }
         try {
             turns.handle(event);

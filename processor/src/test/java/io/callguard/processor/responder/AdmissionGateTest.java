@@ -128,7 +128,9 @@ class AdmissionGateTest {
         assertThat(out).extracting(AgentResponse::scope).containsExactly(AgentResponse.SCOPE_TURN,
                 AgentResponse.SCOPE_TURN, AgentResponse.SCOPE_INTERRUPT, AgentResponse.SCOPE_INTERRUPT);
         assertThat(out.subList(0, 2)).extracting(AgentResponse::responseId).containsExactly(0L, 1L);
-        assertThat(out.subList(2, 4)).extracting(AgentResponse::interruptId).containsExactly(0L, 1L);
+        // (interrupt ids are time-based, so a member that takes the call over never falls below them)
+        assertThat(out.subList(2, 4)).extracting(AgentResponse::interruptId)
+                .containsExactly(START + 20_000, START + 35_000);
         assertThat(out.subList(2, 4)).extracting(AgentResponse::createdAtMs)
                 .containsExactly(START + 20_000, START + 35_000);
         // And the backend was never asked
@@ -153,7 +155,7 @@ class AdmissionGateTest {
         assertThat(out).hasSize(2);
         AgentResponse begin = out.get(1);
         assertThat(begin.scope()).isEqualTo(AgentResponse.SCOPE_INTERRUPT);
-        assertThat(begin.interruptId()).isZero();
+        assertThat(begin.interruptId()).isEqualTo(START + 2_000);
         assertThat(begin.kind()).isEqualTo(ResponseKind.GENERATED);
         assertThat(begin.content()).isEqualTo(GREETING);
         assertThat(begin.contentComplete()).isTrue();
@@ -210,7 +212,7 @@ class AdmissionGateTest {
         // Then the busy line ends the call as a new agent interrupt (response 0 is complete)
         AgentResponse busy = out.get(2);
         assertThat(busy.scope()).isEqualTo(AgentResponse.SCOPE_INTERRUPT);
-        assertThat(busy.interruptId()).isEqualTo(1);
+        assertThat(busy.interruptId()).isEqualTo(START + 16_000);
         assertThat(busy.kind()).isEqualTo(ResponseKind.BUSY);
         assertThat(busy.reason()).isEqualTo("queue_timeout");
         assertThat(busy.content()).isEqualTo(BUSY);
@@ -311,8 +313,8 @@ class AdmissionGateTest {
     }
 
     @Test
-    void shouldSayNothingWhileRebuildingAndForgetAnEndedCall() {
-        // Given states read back after a restart, before any socket event of the call
+    void shouldSayNothingToACallKnownOnlyByItsWebhooksAndForgetAnEndedCall() {
+        // Given states read back after a restart of calls no socket is known for (webhooks only)
         responder();
         state(CallStatus.QUEUED);
         responder.handleState("call-1", state(CallStatus.REJECTED, "queue_timeout"));
@@ -334,24 +336,156 @@ class AdmissionGateTest {
         assertThat(out).singleElement().satisfies(r -> assertThat(r.kind()).isEqualTo(ResponseKind.HOLD));
     }
 
+    /** A state as a rebuild reads it: the call's socket open by call-state (connection id, no socket_lost_at). */
+    private static CallState onSocket(String callId, CallStatus status, String rejectionReason) {
+        return CallState.builder(callId).status(status).agentId("agent-7").connectionId("c-" + callId)
+                .socketOpenedAtMs(START - 10_000).latestResponseId(1L).rejectionReason(rejectionReason).build();
+    }
+
+    @Test
+    void shouldHoldAdmitAndRefuseCallsRebuiltFromCallStateWhoseSocketIsOpen() {
+        // Given a new owner (a restart, a rebalance) that read back two queued calls on the line, and no socket event
+        responder();
+        responder.handleState("call-a", onSocket("call-a", CallStatus.QUEUED, null), true);
+        responder.handleState("call-b", onSocket("call-b", CallStatus.QUEUED, null), true);
+
+        // Then both hear they are still waiting at the next hold repeat
+        scheduler.advance(15_000);
+        assertThat(out).hasSize(2).allSatisfy(r -> {
+            assertThat(r.kind()).isEqualTo(ResponseKind.HOLD);
+            assertThat(r.scope()).isEqualTo(AgentResponse.SCOPE_INTERRUPT);
+            assertThat(r.responseId()).isEqualTo(1);
+        });
+
+        // When one is admitted and the other times out in the queue
+        responder.handleState("call-a", onSocket("call-a", CallStatus.ACTIVE, null));
+        responder.handleState("call-b", onSocket("call-b", CallStatus.REJECTED, "queue_timeout"));
+
+        // Then the admitted one hears the agent's begin message, the other the busy line with end_call, as interrupts
+        assertThat(out).hasSize(4);
+        assertThat(out.get(2)).satisfies(r -> {
+            assertThat(r.callId()).isEqualTo("call-a");
+            assertThat(r.kind()).isEqualTo(ResponseKind.GENERATED);
+            assertThat(r.content()).isEqualTo(GREETING);
+            assertThat(r.scope()).isEqualTo(AgentResponse.SCOPE_INTERRUPT);
+        });
+        assertThat(out.get(3)).satisfies(r -> {
+            assertThat(r.callId()).isEqualTo("call-b");
+            assertThat(r.kind()).isEqualTo(ResponseKind.BUSY);
+            assertThat(r.reason()).isEqualTo("queue_timeout");
+            assertThat(r.endCall()).isTrue();
+            assertThat(r.contentComplete()).isTrue();
+            assertThat(r.scope()).isEqualTo(AgentResponse.SCOPE_INTERRUPT);
+        });
+        // And no more hold repeats
+        scheduler.advance(60_000);
+        assertThat(out).hasSize(4);
+    }
+
+    @Test
+    void shouldSayNothingToACallWhoseSocketCallStateSaysIsLost() {
+        // Given a queued call whose socket closed (call-state: socket_lost_at set), read back by a rebuild
+        responder();
+        responder.handleState("call-a", onSocket("call-a", CallStatus.QUEUED, null).toBuilder()
+                .socketLostAtMs(START - 1_000).build(), true);
+
+        // When time passes and it times out in the queue
+        scheduler.advance(30_000);
+        responder.handleState("call-a", onSocket("call-a", CallStatus.REJECTED, "queue_timeout").toBuilder()
+                .socketLostAtMs(START - 1_000).build());
+
+        // Then nothing was said: nobody is on the line
+        assertThat(out).isEmpty();
+    }
+
+    @Test
+    void shouldStopHoldingTheCallsOfAPartitionThatMovedAndStartAboveTheOldOwnersInterruptIds() {
+        // Given a queued call held here, that heard a hold repeat
+        responder();
+        state(CallStatus.QUEUED);
+        responder.handle(opened(CallEvent.BEGIN_OWED));
+        scheduler.advance(15_000);
+        assertThat(out).hasSize(2);
+        long oldOwnersId = out.get(1).interruptId();
+
+        // When its partition moves to another member
+        assertThat(responder.forgetMoved(List.of("call-1", "call-unknown"))).isEqualTo(1);
+
+        // Then no hold line is said here any more
+        scheduler.advance(60_000);
+        assertThat(out).hasSize(2);
+
+        // And a new owner that rebuilds it (its socket open by call-state) says its interrupts above the old owner's
+        List<AgentResponse> other = new CopyOnWriteArrayList<>();
+        TurnResponder newOwner = new TurnResponder(new ResponderConfig(settings), new CommonConfig(Map.of()), backend,
+                null, scheduler, clock, meters, other::add, true);
+        try {
+            newOwner.handleState("call-1", onSocket("call-1", CallStatus.QUEUED, null), true);
+            newOwner.handleState("call-1", onSocket("call-1", CallStatus.REJECTED, "queue_timeout"));
+            assertThat(other).singleElement().satisfies(r -> {
+                assertThat(r.kind()).isEqualTo(ResponseKind.BUSY);
+                assertThat(r.endCall()).isTrue();
+                assertThat(r.interruptId()).isGreaterThan(oldOwnersId);
+            });
+        } finally {
+            newOwner.close();
+        }
+        assertThat(out).hasSize(2);
+    }
+
+    @Test
+    void shouldHoldCallDetailsUntilAdmissionAndDropWhatTheBackendSaysToACallNotAdmitted() {
+        // Given a backend that records what it is given and may speak unprompted
+        SpeakingBackend recording = new SpeakingBackend();
+        List<String> given = recording.given;
+        var unprompted = recording.unprompted;
+        responder = new TurnResponder(new ResponderConfig(settings), new CommonConfig(Map.of()), recording, null,
+                scheduler, clock, meters, out::add, true);
+
+        // When a queued call sends call_details twice and update_only, and the backend speaks to it
+        state(CallStatus.QUEUED);
+        responder.handle(opened(CallEvent.BEGIN_OWED));
+        for (int n = 1; n <= 2; n++) {
+            responder.handle(socketEvent("call-1", "call_details", n));
+        }
+        responder.handle(socketEvent("call-1", "update_only", 3));
+        unprompted.get().accept("call-1", new AgentEvent.Interrupt(0, "Hi!", true, null, null, null, null));
+        unprompted.get().accept("call-9", new AgentEvent.Interrupt(0, "Hi!", true, null, null, null, null));
+
+        // Then nothing reached the backend and the caller heard only the hold line
+        assertThat(given).isEmpty();
+        assertThat(out).singleElement().satisfies(r -> assertThat(r.kind()).isEqualTo(ResponseKind.HOLD));
+
+        // When the call is admitted
+        state(CallStatus.ACTIVE);
+
+        // Then the latest call_details is forwarded, and what is said from then on reaches the backend
+        assertThat(given).containsExactly("call-1:call_details:2");
+        responder.handle(socketEvent("call-1", "update_only", 4));
+        assertThat(given).containsExactly("call-1:call_details:2", "call-1:update_only:4");
+        unprompted.get().accept("call-1", new AgentEvent.Interrupt(0, "Hi!", true, null, null, null, null));
+        assertThat(out.get(out.size() - 1)).satisfies(r -> {
+            assertThat(r.content()).isEqualTo("Hi!");
+            assertThat(r.scope()).isEqualTo(AgentResponse.SCOPE_INTERRUPT);
+        });
+
+        // And a refused call's call_details never reaches it
+        responder.handleState("call-2", CallState.builder("call-2").status(CallStatus.REJECTED).build());
+        responder.handle(socketEvent("call-2", "call_details", 5));
+        assertThat(given).hasSize(2);
+    }
+
+    private CallEvent socketEvent(String callId, String type, int n) {
+        ObjectNode payload = Json.mapper().createObjectNode().put("interaction_type", type).put("n", n);
+        return new CallEvent(CallEvent.SCHEMA_VERSION, type + "-" + n, callId, EventSource.SOCKET, type, null,
+                clock.millis(), null, "node-a", payload);
+    }
+
     @Test
     void shouldShiftTheBackendsInterruptIdsPastTheRespondersOwn() {
-        // Given a backend that speaks unprompted, and a call that heard a hold repeat (interrupt 0) and its begin
-        // after the queue (interrupt 1)
-        java.util.concurrent.atomic.AtomicReference<java.util.function.BiConsumer<String, AgentEvent>> unprompted =
-                new java.util.concurrent.atomic.AtomicReference<>();
-        AgentBackend speaking = new AgentBackend() {
-            @Override
-            public java.util.concurrent.CompletableFuture<Void> generate(Turn turn,
-                    java.util.function.Consumer<AgentEvent> sink) {
-                return backend.generate(turn, sink);
-            }
-
-            @Override
-            public void unprompted(java.util.function.BiConsumer<String, AgentEvent> sink) {
-                unprompted.set(sink);
-            }
-        };
+        // Given a backend that speaks unprompted, and a call that heard a hold repeat and its begin after the queue
+        SpeakingBackend speaking = new SpeakingBackend();
+        var unprompted = speaking.unprompted;
         responder = new TurnResponder(new ResponderConfig(settings), new CommonConfig(Map.of()), speaking, null,
                 scheduler, clock, meters, out::add, true);
         state(CallStatus.QUEUED);
@@ -366,7 +500,31 @@ class AdmissionGateTest {
         unprompted.get().accept("call-1", new AgentEvent.Interrupt(1, "Still there?", true, null, null, null, null));
 
         // Then its ids come after the responder's, still increasing
-        assertThat(out).extracting(AgentResponse::interruptId).containsExactly(null, 0L, 1L, 2L, 2L, 3L);
+        assertThat(out).extracting(AgentResponse::interruptId).containsExactly(null, START + 15_000, START + 15_001,
+                START + 15_002, START + 15_002, START + 15_003);
         assertThat(out.subList(3, 6)).extracting(AgentResponse::chunkIndex).containsExactly(0, 1, 0);
+    }
+
+    /** The fake backend's answers, and it records the call events it is given and keeps its unprompted channel. */
+    private final class SpeakingBackend implements AgentBackend {
+        final List<String> given = new CopyOnWriteArrayList<>();
+        final java.util.concurrent.atomic.AtomicReference<java.util.function.BiConsumer<String, AgentEvent>>
+                unprompted = new java.util.concurrent.atomic.AtomicReference<>();
+
+        @Override
+        public java.util.concurrent.CompletableFuture<Void> generate(Turn turn,
+                java.util.function.Consumer<AgentEvent> sink) {
+            return backend.generate(turn, sink);
+        }
+
+        @Override
+        public void callEvent(String callId, String interactionType, com.fasterxml.jackson.databind.JsonNode payload) {
+            given.add(callId + ":" + interactionType + ":" + payload.path("n").asInt());
+        }
+
+        @Override
+        public void unprompted(java.util.function.BiConsumer<String, AgentEvent> sink) {
+            unprompted.set(sink);
+        }
     }
 }

@@ -93,8 +93,11 @@ import org.slf4j.LoggerFactory;
  *       first-words deadline; a turn is bridged with a filler at the budget as usual; still unknown then, it is
  *       closed with the timeout line, reason {@code admission_unknown}.</li>
  * </ul>
- * The responder's own interrupts (hold, busy, the begin after the queue) take interrupt ids above any id sent for
- * the call; a backend's later interrupt ids are shifted past them, so they always increase.
+ * Every interrupt id sent for a call (the responder's own: hold, busy, the begin after the queue; and each new id of a
+ * backend's) is the wall clock's milliseconds, or one more than the call's last when that is higher: they always
+ * increase, also across a move of the call's partition to another member (the edge drops a lower id than the last).
+ * A backend's interrupts, updates and metadata reach only an admitted call, as do {@code call_details} (held until
+ * the admission) and {@code update_only}.
  *
  * <p>A socket that moved (a reconnect, perhaps to another edge node, which reads no state of its own): the call's
  * sockets are known from its {@code socket_opened} events, read in order, and from call-state (connection id,
@@ -120,7 +123,7 @@ public final class TurnResponder implements AutoCloseable {
     public static final String CALL_ENDED = WebhookEvent.CALL_ENDED;
 
     /** Calls tracked at once (latest response id, agent, in-flight turn); the least recently active goes first. */
-    static final int MAX_TRACKED_CALLS = 100_000;
+    public static final int MAX_TRACKED_CALLS = 100_000;
 
     private final AgentBackend backend;
     private final ScheduledExecutorService scheduler;
@@ -255,8 +258,31 @@ public final class TurnResponder implements AutoCloseable {
             opened(event);
         }
         if (event.source() == EventSource.SOCKET && (CALL_DETAILS.equals(type) || UPDATE_ONLY.equals(type))) {
-            eachBackend(b -> b.callEvent(event.callId(), type, event.payload()));
+            forward(event);
         }
+    }
+
+    /**
+     * Passes {@code call_details} and {@code update_only} to the backends of an admitted call only: a socket backend
+     * opens its upstream for what it is given, and a queued or refused call must reach no backend. A queued call's
+     * (or one not decided yet) latest {@code call_details} is kept and forwarded when it is admitted; its
+     * {@code update_only} frames are dropped (every later turn carries the whole transcript).
+     */
+    private void forward(CallEvent event) {
+        String type = event.type();
+        synchronized (calls) {
+            CallTrack track = track(event.callId());
+            if (track.status != CallStatus.ACTIVE) {
+                if (CALL_DETAILS.equals(type) && track.status != CallStatus.REJECTED) {
+                    track.heldCallDetails = event.payload();
+                } else {
+                    meters.counter(ResponderMetrics.RECORDS_DROPPED, ResponderMetrics.TAG_REASON, "not_admitted")
+                            .increment();
+                }
+                return;
+            }
+        }
+        eachBackend(b -> b.callEvent(event.callId(), type, event.payload()));
     }
 
     private void eachBackend(Consumer<AgentBackend> hook) {
@@ -376,7 +402,7 @@ public final class TurnResponder implements AutoCloseable {
             call = new Turn(callId, 0, CallEvent.TYPE_SOCKET_OPENED, List.of(), track.agentId,
                     track.dynamicVariables, track.agentVersion);
             if (asInterrupt) {
-                interruptId = nextOwnInterrupt(track);
+                interruptId = nextInterruptId(track);
                 responseId = latestResponseId(track);
             }
         }
@@ -492,16 +518,31 @@ public final class TurnResponder implements AutoCloseable {
         long now = clock.millis();
         AgentResponse record;
         synchronized (calls) {
-            CallTrack track = track(callId);
+            CallTrack track = admissionGated ? calls.get(callId) : track(callId);
+            if (track == null || track.status != CallStatus.ACTIVE || track.moved) {
+                // A call not admitted (queued, refused, not decided), or one whose partition another member took:
+                // the backend has nothing to say to its caller.
+                LOG.debug("call {}: {} of the backend dropped: the call is not admitted here", callId,
+                        e.getClass().getSimpleName());
+                meters.counter(ResponderMetrics.RECORDS_DROPPED, ResponderMetrics.TAG_REASON, "not_admitted")
+                        .increment();
+                return;
+            }
             long latest = latestResponseId(track);
             if (e instanceof AgentEvent.Interrupt interrupt) {
+                if (track.interruptId >= 0 && interrupt.interruptId() < track.interruptId) {
+                    // An older interrupt than the backend's latest: Retell would discard it anyway.
+                    meters.counter(ResponderMetrics.RECORDS_DROPPED, ResponderMetrics.TAG_REASON, "stale_interrupt")
+                            .increment();
+                    return;
+                }
                 if (interrupt.interruptId() != track.interruptId) {
                     track.interruptId = interrupt.interruptId();
                     track.interruptChunk = 0;
+                    // Past every interrupt id sent for the call, the responder's own included (see nextInterruptId).
+                    track.interruptWireId = nextInterruptId(track);
                 }
-                // Past the responder's own interrupts of this call (hold, busy, the begin after the queue).
-                long wireId = track.interruptOffset + interrupt.interruptId();
-                track.lastInterruptId = Math.max(track.lastInterruptId, wireId);
+                long wireId = track.interruptWireId;
                 record = new AgentResponse(AgentResponse.SCHEMA_VERSION, callId, latest, ResponseKind.GENERATED, null,
                         interrupt.content(), interrupt.contentComplete(), null, track.interruptChunk++, now, now,
                         track.edgeNode)
@@ -569,9 +610,21 @@ public final class TurnResponder implements AutoCloseable {
      * dynamic variables, latest response id, rejection reason) and acts on a change of its admission: a waiting
      * begin or turn is answered; admitted from the queue, the agent's begin message is said as an interrupt;
      * rejected, the busy line with {@code end_call} is said as an interrupt when nothing waited; ended or expired,
-     * the call is forgotten. A call no socket event was read for yet (a rebuild after a restart) hears nothing.
+     * the call is forgotten. An interrupt is said only to a call on the line: one a socket event was read for here,
+     * or, read back by a rebuild, whose call-state names its socket open (a connection id, no
+     * {@code socket_lost_at_ms}); a call known by its webhooks alone hears nothing. Admitted, the call's held
+     * {@code call_details} go to the backends first. A live state does not put a call on the line by itself: its
+     * socket event is read after it (a poll's states go first), and answers the owed begin by the state.
      */
     public void handleState(String callId, CallState state) {
+        handleState(callId, state, false);
+    }
+
+    /**
+     * {@link #handleState(String, CallState)}, for a state read back by a rebuild ({@code rebuilt}: its partition was
+     * just assigned here, the call's socket events were read by another member or before a restart).
+     */
+    public void handleState(String callId, CallState state, boolean rebuilt) {
         if (closed || callId == null) {
             return;
         }
@@ -585,9 +638,9 @@ public final class TurnResponder implements AutoCloseable {
         CallStatus before;
         AdmissionWait wait;
         TurnRun inFlight = null;
-        boolean heldBefore;
         boolean onSocket;
         String edgeNode;
+        JsonNode callDetails = null;
         synchronized (calls) {
             CallTrack track = track(callId);
             if (state.agentId() != null) {
@@ -608,11 +661,24 @@ public final class TurnResponder implements AutoCloseable {
             }
             track.socketKnown(state.connectionId(),
                     state.socketOpenedAtMs() == null ? Long.MIN_VALUE : state.socketOpenedAtMs(), state.reconnects() > 0);
+            if (state.connectionId() != null) {
+                // On the line by call-state (a rebuild reads no socket event): its socket open and not lost. A lost
+                // socket counts only when it is the latest known: call-state lags the events of a newer one.
+                if (state.socketLostAtMs() == null) {
+                    track.onSocket |= rebuilt;
+                } else if (state.connectionId().equals(track.connectionId)) {
+                    track.onSocket = false;
+                }
+            }
             before = track.status;
             if (before == now) {
                 return;
             }
             track.status = now;
+            if (now == CallStatus.ACTIVE) {
+                callDetails = track.heldCallDetails;
+            }
+            track.heldCallDetails = null;
             wait = track.waiting;
             track.waiting = null;
             if (now != CallStatus.QUEUED) {
@@ -624,11 +690,15 @@ public final class TurnResponder implements AutoCloseable {
                 inFlight = track.inFlight;
                 track.inFlight = null;
             }
-            heldBefore = track.holdSaid;
             onSocket = track.onSocket;
             edgeNode = track.edgeNode;
         }
         LOG.debug("call {}: admission {} -> {}", callId, before, now);
+        if (callDetails != null) {
+            // Held while the call was not admitted: the backends get it before its begin message or first turn.
+            JsonNode details = callDetails;
+            eachBackend(b -> b.callEvent(callId, CALL_DETAILS, details));
+        }
         if (wait != null) {
             wait.decided(now);
             return;
@@ -639,7 +709,7 @@ public final class TurnResponder implements AutoCloseable {
         if (!onSocket) {
             return;
         }
-        if (now == CallStatus.ACTIVE && before == CallStatus.QUEUED && heldBefore) {
+        if (now == CallStatus.ACTIVE && before == CallStatus.QUEUED) {
             sayBegin(callId, clock.millis(), edgeNode, true);
         } else if (now == CallStatus.REJECTED) {
             sayBusyInterrupt(callId);
@@ -655,13 +725,56 @@ public final class TurnResponder implements AutoCloseable {
         return Map.copyOf(values);
     }
 
-    /** The call's track, made when new. Guarded by {@code calls}. */
+    /**
+     * The call's track, made when new, or anew when the call's partition moved away and came back (what was known
+     * then is stale; its open turn, if any, goes on). Guarded by {@code calls}.
+     */
     private CallTrack track(String callId) {
-        return calls.computeIfAbsent(callId, id -> {
-            CallTrack track = new CallTrack();
-            track.status = admissionGated ? null : CallStatus.ACTIVE;
-            return track;
-        });
+        CallTrack known = calls.get(callId);
+        if (known != null && !known.moved) {
+            return known;
+        }
+        CallTrack track = new CallTrack();
+        track.status = admissionGated ? null : CallStatus.ACTIVE;
+        if (known != null) {
+            track.inFlight = known.inFlight;
+            track.waiting = known.waiting;
+            track.lastInterruptId = known.lastInterruptId;
+        }
+        calls.put(callId, track);
+        return track;
+    }
+
+    /**
+     * The calls' partition went to another member (a rebalance, a drain): what this member knew of them is dropped,
+     * and their hold repeats stop, so the new owner, which rebuilds them from call-state, is the only one to speak to
+     * them. A turn still generating (or waiting for its admission) here is finished here, its answer still sent; the
+     * backends are told ({@link AgentBackend#callMoved}) of the calls with none.
+     *
+     * @return how many of the calls were known here
+     */
+    public int forgetMoved(java.util.Collection<String> callIds) {
+        List<String> idle = new ArrayList<>();
+        synchronized (calls) {
+            for (String callId : callIds) {
+                CallTrack track = calls.get(callId);
+                if (track == null) {
+                    continue;
+                }
+                cancelHoldRepeat(track);
+                if (track.inFlight == null && track.waiting == null) {
+                    calls.remove(callId);
+                    idle.add(callId);
+                } else {
+                    track.moved = true;
+                }
+            }
+        }
+        for (String callId : idle) {
+            eachBackend(b -> b.callMoved(callId));
+        }
+        LOG.debug("responder forgot {} call(s) of partitions another member took", idle.size());
+        return idle.size();
     }
 
     /** The latest response id known of the call, for an interrupt's record (information only). Under {@code calls}. */
@@ -669,11 +782,15 @@ public final class TurnResponder implements AutoCloseable {
         return Math.max(0, Math.max(track.latestResponseId, track.stateResponseId));
     }
 
-    /** A new interrupt id of the responder's own, above every id sent for the call. Under {@code calls}. */
-    private static long nextOwnInterrupt(CallTrack track) {
-        long id = track.lastInterruptId + 1;
+    /**
+     * A new interrupt id for the call, above every id sent for it by this member and, time-based (the wall clock's
+     * milliseconds when that is higher), above those another member sent before the call's partition moved here: the
+     * edge drops an interrupt id below the call's latest, so a new owner counting from 0 would go unheard. Under
+     * {@code calls}.
+     */
+    private long nextInterruptId(CallTrack track) {
+        long id = Math.max(track.lastInterruptId + 1, clock.millis());
         track.lastInterruptId = id;
-        track.interruptOffset = id + 1;
         return id;
     }
 
@@ -697,14 +814,16 @@ public final class TurnResponder implements AutoCloseable {
         AgentResponse record;
         synchronized (calls) {
             CallTrack track = calls.get(callId);
-            if (closed || track == null || track.status != CallStatus.QUEUED || !track.onSocket) {
+            if (track != null) {
+                track.holdTimer = null;
+            }
+            if (closed || track == null || track.status != CallStatus.QUEUED || !track.onSocket || track.moved) {
                 return;
             }
-            track.holdTimer = null;
             long now = clock.millis();
             record = new AgentResponse(AgentResponse.SCHEMA_VERSION, callId, latestResponseId(track),
                     ResponseKind.HOLD, null, holdLine, true, null, 0, now, now, track.edgeNode)
-                    .withScope(AgentResponse.SCOPE_INTERRUPT, nextOwnInterrupt(track));
+                    .withScope(AgentResponse.SCOPE_INTERRUPT, nextInterruptId(track));
             armHoldRepeat(callId, track);
         }
         meters.counter(ResponderMetrics.HOLDS, ResponderMetrics.TAG_AT, ResponderMetrics.AT_REPEAT).increment();
@@ -715,7 +834,6 @@ public final class TurnResponder implements AutoCloseable {
     private void sayHold(CallEvent event, long responseId, String at, CharSequence heard, int chunk) {
         synchronized (calls) {
             CallTrack track = track(event.callId());
-            track.holdSaid = true;
             armHoldRepeat(event.callId(), track);
         }
         meters.counter(ResponderMetrics.HOLDS, ResponderMetrics.TAG_AT, at).increment();
@@ -740,7 +858,7 @@ public final class TurnResponder implements AutoCloseable {
             long now = clock.millis();
             record = new AgentResponse(AgentResponse.SCHEMA_VERSION, callId, latestResponseId(track),
                     ResponseKind.BUSY, busyReason(track), busyLine, true, Boolean.TRUE, 0, now, now, track.edgeNode)
-                    .withScope(AgentResponse.SCOPE_INTERRUPT, nextOwnInterrupt(track));
+                    .withScope(AgentResponse.SCOPE_INTERRUPT, nextInterruptId(track));
         }
         meters.counter(ResponderMetrics.BUSY, ResponderMetrics.TAG_AT, ResponderMetrics.AT_INTERRUPT).increment();
         write(record);
@@ -1147,18 +1265,23 @@ public final class TurnResponder implements AutoCloseable {
         Integer agentVersion;
         /** The highest response id call-state knows of (it may be ahead of the turns read here). */
         long stateResponseId = -1;
-        /** A socket event of the call was read here: someone is on the line to hear an interrupt. */
+        /**
+         * Someone is on the line to hear an interrupt: a socket event of the call was read here, or call-state names
+         * its socket open (a connection id and no socket_lost_at), as after a rebuild.
+         */
         boolean onSocket;
-        /** The hold line was said to the call: admitted, its begin message comes as an interrupt. */
-        boolean holdSaid;
+        /** The call's partition went to another member: nothing more is said for it here (its open turn ends). */
+        boolean moved;
+        /** The latest {@code call_details} of a call not admitted yet, forwarded to the backends at its admission. */
+        JsonNode heldCallDetails;
         /** The begin message or turn waiting for the call's admission; null when none. */
         AdmissionWait waiting;
         /** The next hold repeat while queued; null when none is due. */
         ScheduledFuture<?> holdTimer;
         /** The highest interrupt id sent for the call; the responder's own take the next one. */
         long lastInterruptId = -1;
-        /** Added to the backend's interrupt ids, so they come after the responder's own. */
-        long interruptOffset;
+        /** The wire id of the backend's latest interrupt ({@link #interruptId}). */
+        long interruptWireId;
         /** The call's latest socket known (its socket_opened, or call-state's connection id); null when none. */
         String connectionId;
         /** When the edge received that socket's opening; {@code Long.MIN_VALUE} when not known. */

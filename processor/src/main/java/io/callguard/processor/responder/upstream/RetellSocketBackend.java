@@ -179,6 +179,18 @@ public final class RetellSocketBackend implements AgentBackend {
         }
     }
 
+    /** Closes the call's socket with 1000 and forgets the call; unlike an end, a later event for it opens one again. */
+    @Override
+    public void callMoved(String callId) {
+        UpstreamCall call;
+        synchronized (calls) {
+            call = calls.remove(callId);
+        }
+        if (call != null) {
+            call.end("call moved to another responder");
+        }
+    }
+
     @Override
     public void unprompted(BiConsumer<String, AgentEvent> sink) {
         this.unprompted = sink;
