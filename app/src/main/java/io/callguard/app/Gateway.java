@@ -218,18 +218,20 @@ public final class Gateway implements AutoCloseable {
         if (customSocketFrames != null) {
             ingress.withSocketFrames(customSocketFrames);
         } else if (runsIngress) {
-            // A socket's begin is decided from the shared call state: the local processor's store, or on an edge-only
-            // node a compact view of call-state, so a call reconnecting from another edge node is not greeted again.
+            // A socket's begin is decided from the shared call state: a compact view of call-state on every node that
+            // takes sockets, behind the local processor's store where one runs (fresher, for the partitions it owns),
+            // so a call reconnecting from another node is not greeted again whichever node owns its partition.
             ProcessorRole states = processor;
-            Function<String, Optional<CallState>> callStates;
-            if (states != null) {
-                callStates = states::callState;
-            } else {
-                callStateView = new CallStateView(clients, topics);
-                callStates = callStateView;
+            callStateView = new CallStateView(clients, topics);
+            Function<String, Optional<CallState>> callStates = states == null ? callStateView
+                    : callId -> states.callState(callId).or(() -> callStateView.apply(callId));
+            GreetingPolicy begins = new GreetingPolicy(callStates, config.processor().busyMessage());
+            ingress.withSockets(egress != null ? egress.edgeListener() : EdgeListener.NONE, begins);
+            if (egress != null) {
+                // An owed begin the pipeline has not answered by the budget is bridged with the greeting, unless the
+                // call state shows by then that the socket is a reconnect: then it is completed empty.
+                egress.withKnownReconnects(begins::knownReconnect);
             }
-            ingress.withSockets(egress != null ? egress.edgeListener() : EdgeListener.NONE,
-                    new GreetingPolicy(callStates, config.processor().busyMessage()));
         }
         routes(queries);
 
@@ -514,6 +516,11 @@ public final class Gateway implements AutoCloseable {
 
     public ResponderRole responder() {
         return responder;
+    }
+
+    /** This node's view of call-state behind its sockets' begin messages; null when it takes no sockets. */
+    public CallStateView callStateView() {
+        return callStateView;
     }
 
     /** The JIT warm-up run before this gateway reports ready ({@link Warmup}). */

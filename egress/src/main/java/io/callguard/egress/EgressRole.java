@@ -30,6 +30,7 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiPredicate;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -232,6 +233,16 @@ public final class EgressRole implements Role {
         } finally {
             sweep.cancel(false);
         }
+    }
+
+    /**
+     * How the watchdog tells, from the shared call state, that the socket of an owed begin it would bridge with the
+     * greeting is a reconnect ({@code (callId, connectionId) -> true}): such a begin is completed empty instead. By
+     * default none is (a begin is bridged with the greeting). Returns this.
+     */
+    public EgressRole withKnownReconnects(BiPredicate<String, String> knownReconnects) {
+        edge.knownReconnects(knownReconnects);
+        return this;
     }
 
     /** What the ingress endpoint (and the dial-out client) must tell about sockets and turns. */

@@ -57,4 +57,28 @@ class GreetingPolicyTest {
         assertThat(policy.apply("a").firstOpen()).as("forgotten, so a first open again").isTrue();
         assertThat(policy.apply("c")).isEqualTo(GreetingPolicy.Begin.RECONNECT);
     }
+
+    @Test
+    void shouldTellAnOwedBeginsSocketIsAReconnectOnceTheCallStateShowsAnotherSocketOrTurns() {
+        // Given a call whose state shows only this socket, no turn, no reconnect: a first open
+        states.put("call-new", CallState.builder("call-new").status(CallStatus.ACTIVE).connectionId("conn-2").build());
+        // And calls whose state shows an earlier socket, a counted reconnect, or turns
+        states.put("call-behind", CallState.builder("call-behind").status(CallStatus.ACTIVE)
+                .connectionId("conn-1").build());
+        states.put("call-counted", CallState.builder("call-counted").status(CallStatus.ACTIVE)
+                .connectionId("conn-2").reconnects(1).build());
+        states.put("call-talked", CallState.builder("call-talked").status(CallStatus.ACTIVE)
+                .connectionId("conn-2").latestResponseId(2L).build());
+        // And a refused call that talked (its begin is the busy line, not an empty one)
+        states.put("call-busy", CallState.builder("call-busy").status(CallStatus.REJECTED)
+                .connectionId("conn-1").latestResponseId(2L).build());
+
+        // Then
+        assertThat(policy.knownReconnect("call-new", "conn-2")).isFalse();
+        assertThat(policy.knownReconnect("call-unknown", "conn-2")).isFalse();
+        assertThat(policy.knownReconnect("call-behind", "conn-2")).isTrue();
+        assertThat(policy.knownReconnect("call-counted", "conn-2")).isTrue();
+        assertThat(policy.knownReconnect("call-talked", "conn-2")).isTrue();
+        assertThat(policy.knownReconnect("call-busy", "conn-2")).isFalse();
+    }
 }

@@ -1,8 +1,11 @@
 package io.callguard.egress.internal;
 
+import io.callguard.retell.socket.CallSocket;
 import java.time.Clock;
+import java.util.Objects;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiPredicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -11,6 +14,11 @@ import org.slf4j.LoggerFactory;
  * still the latest, a filler goes out from here; at the first-words deadline, a stall or the hard cap, the closing
  * line. It reads nothing from Kafka, so a stopped broker, processor or responder still does not leave the caller
  * in silence.
+ *
+ * <p>A begin message owed to the pipeline ({@code response_id} 0) that nothing was said of by its budget is asked
+ * about first ({@link #knownReconnects}): when the shared call state shows by then that its socket is a reconnect (the
+ * edge could not tell at the open: call-state was behind), it is completed empty, as the responder answers a
+ * reconnect's begin, and never bridged with the greeting.
  */
 public final class TurnWatchdog {
 
@@ -19,11 +27,20 @@ public final class TurnWatchdog {
     private final TurnLedger ledger;
     private final ScheduledExecutorService scheduler;
     private final Clock clock;
+    private volatile BiPredicate<String, String> knownReconnects = (callId, connectionId) -> false;
 
     public TurnWatchdog(TurnLedger ledger, ScheduledExecutorService scheduler, Clock clock) {
         this.ledger = ledger;
         this.scheduler = scheduler;
         this.clock = clock;
+    }
+
+    /**
+     * Sets how an owed begin's socket is told to be a reconnect, {@code (callId, connectionId)}, from the shared call
+     * state; by default none is. Asked on a watchdog thread, once or twice per owed begin.
+     */
+    public void knownReconnects(BiPredicate<String, String> knownReconnects) {
+        this.knownReconnects = Objects.requireNonNull(knownReconnects, "knownReconnects");
     }
 
     /** Checks the turn at its deadline (at once when the deadline already passed), and at each one after. */
@@ -34,6 +51,9 @@ public final class TurnWatchdog {
 
     private void check(TurnLedger.TurnTicket ticket) {
         try {
+            if (ticket.responseId() == 0 && reconnectBegin(ticket)) {
+                return;
+            }
             long next = ledger.check(ticket, clock.millis());
             if (next >= 0) {
                 watch(ticket.at(next));
@@ -41,5 +61,17 @@ public final class TurnWatchdog {
         } catch (RuntimeException e) {
             LOG.error("watchdog check failed for call {} response_id {}", ticket.callId(), ticket.responseId(), e);
         }
+    }
+
+    /** Completes an owed begin empty when its socket is known to be a reconnect by now; whether it did. */
+    private boolean reconnectBegin(TurnLedger.TurnTicket ticket) {
+        String connection = ledger.socket(ticket.callId()).map(CallSocket::connectionId).orElse(null);
+        if (connection == null || !knownReconnects.test(ticket.callId(), connection)
+                || !ledger.completeBeginEmpty(ticket, clock.millis())) {
+            return false;
+        }
+        LOG.debug("call {}: the begin owed on socket {} is a reconnect's: completed empty, not bridged with the "
+                + "greeting", ticket.callId(), connection);
+        return true;
     }
 }
