@@ -176,7 +176,7 @@ public final class Gateway implements AutoCloseable {
         started.push(() -> admin.close(Duration.ofSeconds(2)));
         TopicBootstrap.ensure(admin, topics, config.common().partitions(), clients.replication(),
                 config.responder().cacheTtlMs(), clients.maxRecordBytes(),
-                List.of(config.processor().applicationId() + "-"), ADMIN_TIMEOUT_MS);
+                List.of(config.processor().applicationId() + "-"), ADMIN_TIMEOUT_MS, broker != null);
 
         boolean runsIngress = app.runs(AppConfig.ROLE_INGRESS);
         if (runsIngress && !app.runs(AppConfig.ROLE_EGRESS)) {
