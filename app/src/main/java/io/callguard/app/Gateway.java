@@ -99,6 +99,8 @@ public final class Gateway implements AutoCloseable {
     private DialOutRole dialOut;
     /** The edge's view of call-state, on a node serving sockets without the processor; null otherwise. */
     private CallStateView callStateView;
+    /** The most calls {@code GET /calls} lists. */
+    static final int CALL_LIST_LIMIT = 1_000;
     private Dashboard dashboard;
     /** The socket token in force: configured, or kept in the data dir; null before start or when none is used. */
     private volatile String socketToken;
@@ -330,10 +332,43 @@ public final class Gateway implements AutoCloseable {
                 meters.scrape().getBytes(StandardCharsets.UTF_8)));
         ingress.adminRoute("GET", "/calls/", q -> reply(queries.call(
                 URLDecoder.decode(q.path().substring("/calls/".length()), StandardCharsets.UTF_8), local(q))));
+        ingress.adminRoute("GET", "/calls", q -> callList());
         ingress.adminRoute("GET", "/capacity", q -> reply(queries.capacity(local(q))));
         ingress.adminRoute("GET", "/dashboard", q -> HttpReply.json(200, dashboard.snapshot()));
         byte[] page = resource("/io/callguard/app/dashboard/index.html");
         ingress.adminRoute("GET", "/", q -> new HttpReply(200, "text/html; charset=utf-8", page));
+    }
+
+    /**
+     * {@code GET /calls}: the live calls this node knows from its view of call-state (every partition's, so the whole
+     * cluster's, about 100 ms behind), at most {@link #CALL_LIST_LIMIT}, with what the begin needs of each; a node
+     * that follows no view (it takes no sockets) says so, 404. A call's whole state is {@code GET /calls/{call_id}}.
+     */
+    private HttpReply callList() {
+        CallStateView view = callStateView;
+        if (view == null) {
+            return HttpReply.json(404, Map.of("error", "no call list on this node",
+                    "detail", "this node takes no sockets, so it follows no view of " + config.common().topics()
+                            .callState().name() + "; GET /calls/{call_id} answers one call's state"));
+        }
+        List<Map<String, Object>> calls = new ArrayList<>();
+        for (CallState state : view.live(CALL_LIST_LIMIT)) {
+            Map<String, Object> call = new LinkedHashMap<>();
+            call.put("call_id", state.callId());
+            call.put("status", state.status());
+            call.put("connection_id", state.connectionId());
+            call.put("latest_response_id", state.latestResponseId());
+            call.put("reconnects", state.reconnects());
+            calls.add(call);
+        }
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("known", view.size());
+        body.put("limit", CALL_LIST_LIMIT);
+        body.put("truncated", view.size() > calls.size());
+        body.put("source", "this node's view of " + config.common().topics().callState().name()
+                + ": live calls of every partition, about 100 ms behind; GET /calls/{call_id} for a call's whole state");
+        body.put("calls", calls);
+        return HttpReply.json(200, body);
     }
 
     private static boolean local(HttpQuery query) {

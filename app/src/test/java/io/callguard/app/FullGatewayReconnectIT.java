@@ -7,9 +7,14 @@ import io.callguard.app.config.GatewayConfig;
 import io.callguard.processor.PartitionCapacity;
 import io.callguard.schemas.CallEvent;
 import io.callguard.schemas.CallState;
+import io.callguard.schemas.Json;
 import io.callguard.schemas.Topics;
 import io.callguard.testkit.RetellSocketClient;
 import io.callguard.testkit.TopicReader;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -128,6 +133,45 @@ class FullGatewayReconnectIT {
         after.close();
     }
 
+    @Test
+    void shouldListTheLiveCallsOfEveryPartitionOnEitherNodesAdminListener() throws Exception {
+        // Given a live call on each gateway's partitions, with a socket on gateway A
+        String onA = callOn(auto, "listed");
+        String onB = callOn(greeting, "listed");
+        RetellSocketClient first = RetellSocketClient.connect(retell, auto.httpUri(), onA, TOKEN);
+        RetellSocketClient second = RetellSocketClient.connect(retell, auto.httpUri(), onB, TOKEN);
+        complete(first, 0);
+        complete(second, 0);
+
+        // When GET /calls is asked of either admin listener
+        // Then each lists both calls, whichever node owns their partition, with their status and socket
+        for (Gateway node : List.of(auto, greeting)) {
+            await().atMost(WAIT).untilAsserted(() -> {
+                JsonNode list = getJson(node, "/calls", 200);
+                assertThat(list.path("limit").asInt()).isEqualTo(1000);
+                assertThat(list.path("truncated").asBoolean()).isFalse();
+                assertThat(list.path("known").asInt()).isGreaterThanOrEqualTo(2);
+                assertThat(list.path("source").asText()).contains("/calls/{call_id}");
+                for (String callId : List.of(onA, onB)) {
+                    assertThat(list.path("calls")).anySatisfy(c -> {
+                        assertThat(c.path("call_id").asText()).isEqualTo(callId);
+                        assertThat(c.path("status").asText()).isEqualTo("active");
+                        assertThat(c.path("connection_id").asText()).isNotEmpty();
+                    });
+                }
+            });
+        }
+        first.close();
+        second.close();
+    }
+
+    private static JsonNode getJson(Gateway node, String path, int status) throws Exception {
+        HttpResponse<String> reply = HttpClient.newHttpClient().send(HttpRequest.newBuilder(node.adminUri()
+                .resolve(path)).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(reply.statusCode()).as(reply.body()).isEqualTo(status);
+        return Json.mapper().readTree(reply.body());
+    }
+
     /** Partitions whose stores this gateway's processor serves right now. */
     private static List<Integer> owned(Gateway gateway) {
         return gateway.processor().localCapacity().partitions().stream().map(PartitionCapacity::partition).toList();
@@ -152,7 +196,7 @@ class FullGatewayReconnectIT {
                 .reduce("", String::concat);
     }
 
-    private static com.fasterxml.jackson.databind.JsonNode socketOpenedOn(Gateway node, String callId) {
+    private static JsonNode socketOpenedOn(Gateway node, String callId) {
         Topics topics = node.config().common().topics();
         try (TopicReader<CallEvent> events = new TopicReader<>(node.bootstrapServers(), topics.callEvents().name(),
                 topics.callEvents().valueSerde().deserializer())) {

@@ -107,9 +107,23 @@ public final class CallStateView implements Role, Function<String, Optional<Call
     @Override
     public Optional<CallState> apply(String callId) {
         Seen seen = callId == null ? null : calls.get(callId);
-        return seen == null ? Optional.empty() : Optional.of(CallState.builder(callId).status(seen.status())
-                .connectionId(seen.connectionId()).latestResponseId(seen.latestResponseId()).reconnects(seen.reconnects())
-                .build());
+        return seen == null ? Optional.empty() : Optional.of(state(callId, seen));
+    }
+
+    /**
+     * Up to {@code limit} of the live calls known now, ordered by call id among those taken (which ones, when more are
+     * known, is not defined): what the begin needs of each, no caller data.
+     */
+    public List<CallState> live(int limit) {
+        List<CallState> out = new ArrayList<>();
+        calls.entrySet().stream().limit(Math.max(0, limit)).forEach(e -> out.add(state(e.getKey(), e.getValue())));
+        out.sort(java.util.Comparator.comparing(CallState::callId));
+        return out;
+    }
+
+    private static CallState state(String callId, Seen seen) {
+        return CallState.builder(callId).status(seen.status()).connectionId(seen.connectionId())
+                .latestResponseId(seen.latestResponseId()).reconnects(seen.reconnects()).build();
     }
 
     /** Calls known now. */
