@@ -188,12 +188,10 @@ class FullGatewayReconnectIT {
         }
     }
 
-    /** The content of a response id on the socket once it completed, or fails after the wait. */
-    private static String complete(RetellSocketClient socket, long responseId) {
-        await().atMost(WAIT).until(() -> socket.responses(responseId).stream()
-                .anyMatch(j -> j.path("content_complete").asBoolean()));
-        return socket.responses(responseId).stream().map(j -> j.path("content").asText())
-                .reduce("", String::concat);
+    /** What was said of a response id on the socket, once its complete frame came (fails after the wait). */
+    private static String complete(RetellSocketClient socket, long responseId) throws InterruptedException {
+        socket.nextComplete(responseId, WAIT);
+        return String.join("", socket.responses(responseId).stream().map(j -> j.path("content").asText()).toList());
     }
 
     private static JsonNode socketOpenedOn(Gateway node, String callId) {

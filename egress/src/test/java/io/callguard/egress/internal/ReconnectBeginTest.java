@@ -31,11 +31,6 @@ class ReconnectBeginTest {
         });
     }
 
-    private static String begin(String content, boolean complete) {
-        return "{\"response_type\":\"response\",\"response_id\":0,\"content\":\"" + content
-                + "\",\"content_complete\":" + complete + "}";
-    }
-
     @Test
     void shouldCompleteALateBeginOfAKnownReconnectEmptyInsteadOfGreeting() {
         // Given a socket whose begin is owed to the pipeline, and which call-state shows as a reconnect by the budget
