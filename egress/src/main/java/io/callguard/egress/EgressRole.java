@@ -8,6 +8,7 @@ import io.callguard.common.RoleHealth;
 import io.callguard.common.RoleLifecycle;
 import io.callguard.common.RoleState;
 import io.callguard.egress.internal.EdgeDelivery;
+import io.callguard.egress.internal.KnownReconnects;
 import io.callguard.egress.internal.EgressMeters;
 import io.callguard.egress.internal.ResponseConsumerLoop;
 import io.callguard.egress.internal.TurnLedger;
@@ -30,7 +31,6 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BiPredicate;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -237,10 +237,10 @@ public final class EgressRole implements Role {
 
     /**
      * How the watchdog tells, from the shared call state, that the socket of an owed begin it would bridge with the
-     * greeting is a reconnect ({@code (callId, connectionId) -> true}): such a begin is completed empty instead. By
-     * default none is (a begin is bridged with the greeting). Returns this.
+     * greeting is a reconnect: such a begin is completed empty instead. By default none is (a begin is bridged with
+     * the greeting). Returns this.
      */
-    public EgressRole withKnownReconnects(BiPredicate<String, String> knownReconnects) {
+    public EgressRole withKnownReconnects(KnownReconnects knownReconnects) {
         edge.knownReconnects(knownReconnects);
         return this;
     }

@@ -65,7 +65,8 @@ public final class CallStateView implements Role, Function<String, Optional<Call
     private static final long RETRY_PAUSE_MS = 1_000;
 
     /** What the begin message needs of a call's state (the rest of the record is not kept). */
-    record Seen(CallStatus status, String connectionId, Long latestResponseId, long reconnects) {
+    record Seen(CallStatus status, String connectionId, Long socketOpenedAtMs, Long latestResponseId,
+            long reconnects) {
     }
 
     private final RoleLifecycle lifecycle = new RoleLifecycle("call-state-view");
@@ -103,7 +104,10 @@ public final class CallStateView implements Role, Function<String, Optional<Call
         return lifecycle.role();
     }
 
-    /** The call's state as this view knows it: status, current socket, latest response id and reconnects only. */
+    /**
+     * The call's state as this view knows it: status, current socket and its opening, latest response id and
+     * reconnects only.
+     */
     @Override
     public Optional<CallState> apply(String callId) {
         Seen seen = callId == null ? null : calls.get(callId);
@@ -123,7 +127,8 @@ public final class CallStateView implements Role, Function<String, Optional<Call
 
     private static CallState state(String callId, Seen seen) {
         return CallState.builder(callId).status(seen.status()).connectionId(seen.connectionId())
-                .latestResponseId(seen.latestResponseId()).reconnects(seen.reconnects()).build();
+                .socketOpenedAtMs(seen.socketOpenedAtMs()).latestResponseId(seen.latestResponseId())
+                .reconnects(seen.reconnects()).build();
     }
 
     /** Calls known now. */

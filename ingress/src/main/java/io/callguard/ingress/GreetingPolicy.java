@@ -82,16 +82,26 @@ public final class GreetingPolicy implements Function<String, GreetingPolicy.Beg
     }
 
     /**
-     * Whether the shared call state shows, now, that socket {@code connectionId} of the call is not its first: the
-     * call had turns, a reconnect was counted, or another socket is known. Asked of a begin owed to the pipeline
-     * when the edge would bridge it with the greeting (the state has caught up with the sockets by then): a
-     * reconnect's begin is empty. False for a call refused for capacity (its begin is the busy line) or unknown.
+     * Whether the shared call state shows, now, that socket {@code connectionId} of the call, opened at
+     * {@code openedAtMs} (edge receipt time), is not its first: the call had turns; or the state's current socket is
+     * this one and a reconnect was counted (a socket came before it); or the state's current socket is another one
+     * that opened before this one (the state has not caught up with this socket yet). A later socket (this one was
+     * superseded) says nothing of what came before. Asked of a begin owed to the pipeline when the edge would bridge
+     * it with the greeting (the state has caught up with the sockets by then): a reconnect's begin is empty. False
+     * for a call refused for capacity (its begin is the busy line) or unknown.
      */
-    public boolean knownReconnect(String callId, String connectionId) {
-        Optional<CallState> state = callStates.apply(callId);
-        return state.isPresent() && state.get().status() != CallStatus.REJECTED
-                && (state.get().latestResponseId() != null && state.get().latestResponseId() > 0
-                || state.get().reconnects() > 0
-                || state.get().connectionId() != null && !state.get().connectionId().equals(connectionId));
+    public boolean knownReconnect(String callId, String connectionId, long openedAtMs) {
+        CallState state = callStates.apply(callId).orElse(null);
+        if (state == null || state.status() == CallStatus.REJECTED) {
+            return false;
+        }
+        if (state.latestResponseId() != null && state.latestResponseId() > 0) {
+            return true;
+        }
+        if (state.connectionId() == null) {
+            return false;
+        }
+        return state.connectionId().equals(connectionId) ? state.reconnects() > 0
+                : state.socketOpenedAtMs() != null && state.socketOpenedAtMs() < openedAtMs;
     }
 }

@@ -5,7 +5,6 @@ import io.callguard.egress.EgressMetrics;
 import io.micrometer.core.instrument.Gauge;
 import java.time.Clock;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.function.BiPredicate;
 
 /**
  * The turn path at the edge, wired: ledger, socket registry, watchdog and response delivery sharing one
@@ -31,7 +30,7 @@ public final class EdgeDelivery {
     }
 
     /** See {@link TurnWatchdog#knownReconnects}. */
-    public void knownReconnects(BiPredicate<String, String> knownReconnects) {
+    public void knownReconnects(KnownReconnects knownReconnects) {
         watchdog.knownReconnects(knownReconnects);
     }
 

@@ -1,11 +1,9 @@
 package io.callguard.egress.internal;
 
-import io.callguard.retell.socket.CallSocket;
 import java.time.Clock;
 import java.util.Objects;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BiPredicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,7 +25,7 @@ public final class TurnWatchdog {
     private final TurnLedger ledger;
     private final ScheduledExecutorService scheduler;
     private final Clock clock;
-    private volatile BiPredicate<String, String> knownReconnects = (callId, connectionId) -> false;
+    private volatile KnownReconnects knownReconnects = KnownReconnects.NONE;
 
     public TurnWatchdog(TurnLedger ledger, ScheduledExecutorService scheduler, Clock clock) {
         this.ledger = ledger;
@@ -36,10 +34,10 @@ public final class TurnWatchdog {
     }
 
     /**
-     * Sets how an owed begin's socket is told to be a reconnect, {@code (callId, connectionId)}, from the shared call
-     * state; by default none is. Asked on a watchdog thread, once or twice per owed begin.
+     * Sets how an owed begin's socket is told to be a reconnect from the shared call state; by default none is. Asked
+     * on a watchdog thread, once per owed begin, at its budget.
      */
-    public void knownReconnects(BiPredicate<String, String> knownReconnects) {
+    public void knownReconnects(KnownReconnects knownReconnects) {
         this.knownReconnects = Objects.requireNonNull(knownReconnects, "knownReconnects");
     }
 
@@ -49,11 +47,28 @@ public final class TurnWatchdog {
         scheduler.schedule(() -> check(ticket), ticket.deadlineMs() - clock.millis(), TimeUnit.MILLISECONDS);
     }
 
+    /**
+     * Watches the begin message owed to socket {@code connectionId}, opened at {@code openedAtMs}: at its budget, a
+     * begin the call state shows by then to be a reconnect's is completed empty; otherwise it is checked as any turn.
+     */
+    public void watchBegin(TurnLedger.TurnTicket ticket, String connectionId, long openedAtMs) {
+        scheduler.schedule(() -> {
+            try {
+                if (!knownReconnects.test(ticket.callId(), connectionId, openedAtMs)
+                        || !ledger.completeBeginEmpty(ticket, clock.millis())) {
+                    check(ticket);
+                    return;
+                }
+                LOG.debug("call {}: the begin owed to socket {} is a reconnect's: completed empty, not bridged with "
+                        + "the greeting", ticket.callId(), connectionId);
+            } catch (RuntimeException e) {
+                LOG.error("watchdog check failed for the begin of call {}", ticket.callId(), e);
+            }
+        }, ticket.deadlineMs() - clock.millis(), TimeUnit.MILLISECONDS);
+    }
+
     private void check(TurnLedger.TurnTicket ticket) {
         try {
-            if (ticket.responseId() == 0 && reconnectBegin(ticket)) {
-                return;
-            }
             long next = ledger.check(ticket, clock.millis());
             if (next >= 0) {
                 watch(ticket.at(next));
@@ -61,17 +76,5 @@ public final class TurnWatchdog {
         } catch (RuntimeException e) {
             LOG.error("watchdog check failed for call {} response_id {}", ticket.callId(), ticket.responseId(), e);
         }
-    }
-
-    /** Completes an owed begin empty when its socket is known to be a reconnect by now; whether it did. */
-    private boolean reconnectBegin(TurnLedger.TurnTicket ticket) {
-        String connection = ledger.socket(ticket.callId()).map(CallSocket::connectionId).orElse(null);
-        if (connection == null || !knownReconnects.test(ticket.callId(), connection)
-                || !ledger.completeBeginEmpty(ticket, clock.millis())) {
-            return false;
-        }
-        LOG.debug("call {}: the begin owed on socket {} is a reconnect's: completed empty, not bridged with the "
-                + "greeting", ticket.callId(), connection);
-        return true;
     }
 }

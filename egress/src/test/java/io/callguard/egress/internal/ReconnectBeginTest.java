@@ -22,11 +22,12 @@ class ReconnectBeginTest {
     private final EdgeFixture fx = new EdgeFixture();
     /** The sockets the shared call state shows as reconnects, as {@code callId/connectionId}. */
     private final Set<String> reconnects = new HashSet<>();
+    /** What the watchdog asked, as {@code callId/connectionId@openedAtMs}. */
     private final List<String> asked = new ArrayList<>();
 
     ReconnectBeginTest() {
-        fx.edge.knownReconnects((callId, connectionId) -> {
-            asked.add(callId + "/" + connectionId);
+        fx.edge.knownReconnects((callId, connectionId, openedAtMs) -> {
+            asked.add(callId + "/" + connectionId + "@" + openedAtMs);
             return reconnects.contains(callId + "/" + connectionId);
         });
     }
@@ -46,7 +47,7 @@ class ReconnectBeginTest {
         // Then the begin was completed empty at the budget, once, and the caller was not greeted
         assertThat(socket.frames()).containsExactly(begin("", true));
         assertThat(late).isEqualTo(TurnLedger.Outcome.AFTER_COMPLETE);
-        assertThat(asked).contains(CALL + "/c2");
+        assertThat(asked).containsExactly(CALL + "/c2@" + T0);
         assertThat(fx.counter(EgressMetrics.FALLBACKS, EgressMetrics.TAG_REASON, "edge_timeout")).isZero();
     }
 
@@ -61,7 +62,27 @@ class ReconnectBeginTest {
 
         // Then it is bridged with the greeting, as before, after the call state was asked about this socket
         assertThat(socket.frames()).containsExactly(begin(GREETING + " ", false));
-        assertThat(asked).containsExactly(CALL + "/c1");
+        assertThat(asked).containsExactly(CALL + "/c1@" + T0);
+    }
+
+    @Test
+    void shouldAskAboutTheSocketTheBeginWasOwedToWhenANewSocketTookItOver() {
+        // Given a first socket whose begin is owed, and a second socket of the call (a reconnect to this node before
+        // anything was said) that takes the owed begin over; the call state shows the second as a reconnect
+        RecordingSocket first = fx.open("c1");
+        fx.begin(first);
+        fx.clock.advance(200);
+        RecordingSocket second = fx.open("c2");
+        fx.sayBegin(second, "", false);
+        reconnects.add(CALL + "/c2");
+
+        // When the budget passes with nothing from the pipeline
+        fx.scheduler.advance(BUDGET_MS);
+
+        // Then the call state was asked about the first socket, which was the call's first: the caller, who heard
+        // nothing yet, is greeted on the second
+        assertThat(asked).containsExactly(CALL + "/c1@" + T0);
+        assertThat(second.frames()).containsExactly(begin(GREETING + " ", false));
     }
 
     @Test
