@@ -99,6 +99,8 @@ public final class Gateway implements AutoCloseable {
     private DialOutRole dialOut;
     /** The edge's view of call-state, on a node serving sockets without the processor; null otherwise. */
     private CallStateView callStateView;
+    /** The most calls {@code GET /calls} lists. */
+    static final int CALL_LIST_LIMIT = 1_000;
     private Dashboard dashboard;
     /** The socket token in force: configured, or kept in the data dir; null before start or when none is used. */
     private volatile String socketToken;
@@ -176,7 +178,7 @@ public final class Gateway implements AutoCloseable {
         started.push(() -> admin.close(Duration.ofSeconds(2)));
         TopicBootstrap.ensure(admin, topics, config.common().partitions(), clients.replication(),
                 config.responder().cacheTtlMs(), clients.maxRecordBytes(),
-                List.of(config.processor().applicationId() + "-"), ADMIN_TIMEOUT_MS);
+                List.of(config.processor().applicationId() + "-"), ADMIN_TIMEOUT_MS, broker != null);
 
         boolean runsIngress = app.runs(AppConfig.ROLE_INGRESS);
         if (runsIngress && !app.runs(AppConfig.ROLE_EGRESS)) {
@@ -218,23 +220,22 @@ public final class Gateway implements AutoCloseable {
         if (customSocketFrames != null) {
             ingress.withSocketFrames(customSocketFrames);
         } else if (runsIngress) {
-            // A socket's begin is decided from the shared call state: the local processor's store, or on an edge-only
-            // node a compact view of call-state, so a call reconnecting from another edge node is not greeted again.
+            // A socket's begin is decided from the shared call state: a compact view of call-state on every node that
+            // takes sockets, behind the local processor's store where one runs (fresher, for the partitions it owns),
+            // so a call reconnecting from another node is not greeted again whichever node owns its partition.
             ProcessorRole states = processor;
-            Function<String, Optional<CallState>> callStates;
-            if (states != null) {
-                callStates = states::callState;
-            } else {
-                callStateView = new CallStateView(clients, topics);
-                callStates = callStateView;
-            }
-            ingress.withSockets(egress != null ? egress.edgeListener() : EdgeListener.NONE,
-                    new GreetingPolicy(callStates, config.processor().busyMessage()));
+            callStateView = new CallStateView(clients, topics);
+            Function<String, Optional<CallState>> callStates = states == null ? callStateView
+                    : callId -> states.callState(callId).or(() -> callStateView.apply(callId));
+            GreetingPolicy begins = new GreetingPolicy(callStates, config.processor().busyMessage());
+            ingress.withSockets(egress != null ? egress.edgeListener() : EdgeListener.NONE, begins);
             if (egress != null) {
+                // An owed begin the pipeline has not answered by the budget is bridged with the greeting, unless the
+                // call state shows by then that the socket is a reconnect: then it is completed empty.
+                egress.withKnownReconnects(begins::knownReconnect);
                 // A late begin is bridged with the greeting only for a call known admitted: a queued or refused caller
                 // must not hear the agent greet them before the hold or busy line.
-                Function<String, Optional<CallState>> admission = callStates;
-                egress.admissionFrom(callId -> admission.apply(callId)
+                egress.admissionFrom(callId -> callStates.apply(callId)
                         .map(s -> s.status() == io.callguard.schemas.CallStatus.ACTIVE).orElse(false));
             }
         }
@@ -335,10 +336,43 @@ public final class Gateway implements AutoCloseable {
                 meters.scrape().getBytes(StandardCharsets.UTF_8)));
         ingress.adminRoute("GET", "/calls/", q -> reply(queries.call(
                 URLDecoder.decode(q.path().substring("/calls/".length()), StandardCharsets.UTF_8), local(q))));
+        ingress.adminRoute("GET", "/calls", q -> callList());
         ingress.adminRoute("GET", "/capacity", q -> reply(queries.capacity(local(q))));
         ingress.adminRoute("GET", "/dashboard", q -> HttpReply.json(200, dashboard.snapshot()));
         byte[] page = resource("/io/callguard/app/dashboard/index.html");
         ingress.adminRoute("GET", "/", q -> new HttpReply(200, "text/html; charset=utf-8", page));
+    }
+
+    /**
+     * {@code GET /calls}: the live calls this node knows from its view of call-state (every partition's, so the whole
+     * cluster's, about 100 ms behind), at most {@link #CALL_LIST_LIMIT}, with what the begin needs of each; a node
+     * that follows no view (it takes no sockets) says so, 404. A call's whole state is {@code GET /calls/{call_id}}.
+     */
+    private HttpReply callList() {
+        CallStateView view = callStateView;
+        if (view == null) {
+            return HttpReply.json(404, Map.of("error", "no call list on this node",
+                    "detail", "this node takes no sockets, so it follows no view of " + config.common().topics()
+                            .callState().name() + "; GET /calls/{call_id} answers one call's state"));
+        }
+        List<Map<String, Object>> calls = new ArrayList<>();
+        for (CallState state : view.live(CALL_LIST_LIMIT)) {
+            Map<String, Object> call = new LinkedHashMap<>();
+            call.put("call_id", state.callId());
+            call.put("status", state.status());
+            call.put("connection_id", state.connectionId());
+            call.put("latest_response_id", state.latestResponseId());
+            call.put("reconnects", state.reconnects());
+            calls.add(call);
+        }
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("known", view.size());
+        body.put("limit", CALL_LIST_LIMIT);
+        body.put("truncated", view.size() > calls.size());
+        body.put("source", "this node's view of " + config.common().topics().callState().name()
+                + ": live calls of every partition, about 100 ms behind; GET /calls/{call_id} for a call's whole state");
+        body.put("calls", calls);
+        return HttpReply.json(200, body);
     }
 
     private static boolean local(HttpQuery query) {
@@ -521,6 +555,11 @@ public final class Gateway implements AutoCloseable {
 
     public ResponderRole responder() {
         return responder;
+    }
+
+    /** This node's view of call-state behind its sockets' begin messages; null when it takes no sockets. */
+    public CallStateView callStateView() {
+        return callStateView;
     }
 
     /** The JIT warm-up run before this gateway reports ready ({@link Warmup}). */

@@ -1,6 +1,7 @@
 package io.callguard.app;
 
 import io.callguard.common.CommonConfig;
+import io.callguard.common.RecordLimits;
 import io.callguard.common.TopicReplication;
 import io.callguard.schemas.Topic;
 import io.callguard.schemas.Topics;
@@ -15,6 +16,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -28,9 +30,14 @@ import org.slf4j.LoggerFactory;
 /**
  * Creates the topics of DESIGN.md when they are missing, replicated as configured; leaves existing ones as they
  * are, but says (a warning) where they disagree with the configuration: partitions, replication factor,
- * {@code min.insync.replicas}, Kafka Streams' internal topics included. A topic whose
- * {@code max.message.bytes} is below the largest record callguard writes is named too (a large webhook would then be
- * refused by Kafka and answered 503 until its retries run out).
+ * {@code min.insync.replicas}, Kafka Streams' internal topics included.
+ *
+ * <p>An existing topic whose {@code max.message.bytes} is below the largest record callguard writes would refuse a
+ * large webhook (an hour-long call's {@code call_ended}) with 503 until Retell's retries run out, and the call would
+ * keep its capacity slot: found hours after a deploy, on the longest calls. So it is settled at start: on a cluster
+ * callguard runs itself (the embedded broker) the topic's limit is raised; on any other the start is refused, with an
+ * error naming each such topic, its limit, the one needed, the {@code kafka-configs} command that raises it, and the
+ * {@code webhook.max-body-bytes} that would fit the limit instead (an explicit choice of smaller webhooks).
  */
 public final class TopicBootstrap {
 
@@ -55,6 +62,21 @@ public final class TopicBootstrap {
     public static List<String> ensure(Admin admin, Topics topics, int partitions, TopicReplication replication,
                                       long responseCacheRetentionMs, int maxMessageBytes, List<String> internalPrefixes,
                                       long timeoutMs) {
+        return ensure(admin, topics, partitions, replication, responseCacheRetentionMs, maxMessageBytes,
+                internalPrefixes, timeoutMs, false);
+    }
+
+    /**
+     * Ensures every topic exists, as {@link #ensure(Admin, Topics, int, TopicReplication, long, int, List, long)}.
+     *
+     * @param raiseRecordLimits whether an existing topic whose {@code max.message.bytes} is too small is raised
+     *                          (a cluster callguard runs itself) rather than refused
+     * @throws IllegalStateException when an existing topic's {@code max.message.bytes} is below
+     *                               {@code maxMessageBytes} and {@code raiseRecordLimits} is false, naming it
+     */
+    public static List<String> ensure(Admin admin, Topics topics, int partitions, TopicReplication replication,
+                                      long responseCacheRetentionMs, int maxMessageBytes, List<String> internalPrefixes,
+                                      long timeoutMs, boolean raiseRecordLimits) {
         short replicationFactor = replication.factor();
         try {
             Set<String> existing = new HashSet<>(admin.listTopics().names().get(timeoutMs, TimeUnit.MILLISECONDS));
@@ -91,7 +113,7 @@ public final class TopicBootstrap {
                 LOG.info("created topics {} with {} partitions", created, partitions);
             }
             warnOnPartitionMismatch(admin, topics, partitions, timeoutMs);
-            warnOnSmallRecordLimit(admin, topics, existing, maxMessageBytes, timeoutMs);
+            settleSmallRecordLimits(admin, topics, existing, maxMessageBytes, raiseRecordLimits, timeoutMs);
             List<String> checked = new ArrayList<>(topics.all().stream().map(Topic::name).toList());
             for (String name : existing) {
                 if (internalPrefixes.stream().anyMatch(name::startsWith) && !checked.contains(name)) {
@@ -173,9 +195,12 @@ public final class TopicBootstrap {
         return out;
     }
 
-    /** Existing topics keep their settings; one that would refuse callguard's largest records is named. */
-    private static void warnOnSmallRecordLimit(Admin admin, Topics topics, Set<String> existing, int maxMessageBytes,
-                                               long timeoutMs)
+    /**
+     * Existing topics whose {@code max.message.bytes} would refuse callguard's largest records: raised when
+     * {@code raise}, else the start is refused naming them.
+     */
+    private static void settleSmallRecordLimits(Admin admin, Topics topics, Set<String> existing, int maxMessageBytes,
+                                                boolean raise, long timeoutMs)
             throws ExecutionException, TimeoutException, InterruptedException {
         List<ConfigResource> resources = topics.all().stream().map(Topic::name).filter(existing::contains)
                 .map(name -> new ConfigResource(ConfigResource.Type.TOPIC, name)).toList();
@@ -184,16 +209,44 @@ public final class TopicBootstrap {
         }
         Map<ConfigResource, Config> described = admin.describeConfigs(resources).all()
                 .get(timeoutMs, TimeUnit.MILLISECONDS);
-        described.forEach((resource, config) -> {
-            ConfigEntry entry = config.get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG);
+        Map<ConfigResource, Long> small = new java.util.LinkedHashMap<>();
+        for (ConfigResource resource : resources) {
+            ConfigEntry entry = described.get(resource).get(TopicConfig.MAX_MESSAGE_BYTES_CONFIG);
             if (entry != null && entry.value() != null && Long.parseLong(entry.value()) < maxMessageBytes) {
-                LOG.warn("topic {} has {}={}, below the {} bytes of callguard's largest record (a webhook body at "
-                        + "webhook.max-body-bytes, base64 in a dead letter): such a record is refused. Raise it, e.g. "
-                        + "kafka-configs --alter --entity-type topics --entity-name {} --add-config {}={}",
-                        resource.name(), TopicConfig.MAX_MESSAGE_BYTES_CONFIG, entry.value(), maxMessageBytes,
-                        resource.name(), TopicConfig.MAX_MESSAGE_BYTES_CONFIG, maxMessageBytes);
+                small.put(resource, Long.parseLong(entry.value()));
             }
-        });
+        }
+        if (small.isEmpty()) {
+            return;
+        }
+        if (raise) {
+            Map<ConfigResource, java.util.Collection<AlterConfigOp>> raised = new java.util.LinkedHashMap<>();
+            small.keySet().forEach(r -> raised.put(r, List.of(new AlterConfigOp(new ConfigEntry(
+                    TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(maxMessageBytes)), AlterConfigOp.OpType.SET))));
+            admin.incrementalAlterConfigs(raised).all().get(timeoutMs, TimeUnit.MILLISECONDS);
+            small.forEach((r, limit) -> LOG.info("topic {}: {} raised from {} to {}, the largest record callguard "
+                    + "writes (webhook.max-body-bytes)", r.name(), TopicConfig.MAX_MESSAGE_BYTES_CONFIG, limit,
+                    maxMessageBytes));
+            return;
+        }
+        StringBuilder message = new StringBuilder("refusing to start: ");
+        long smallest = Long.MAX_VALUE;
+        for (Map.Entry<ConfigResource, Long> e : small.entrySet()) {
+            smallest = Math.min(smallest, e.getValue());
+            message.append("topic ").append(e.getKey().name()).append(" has ")
+                    .append(TopicConfig.MAX_MESSAGE_BYTES_CONFIG).append('=').append(e.getValue()).append("; ");
+        }
+        message.append("callguard's largest record (a webhook body at webhook.max-body-bytes, base64 in a dead letter) "
+                + "is ").append(maxMessageBytes).append(" bytes, and Kafka would refuse it (a long call's call_ended "
+                + "answered 503 until Retell gives up, its capacity slot held). Raise it: ");
+        for (ConfigResource r : small.keySet()) {
+            message.append("kafka-configs --bootstrap-server <broker> --alter --entity-type topics --entity-name ")
+                    .append(r.name()).append(" --add-config ").append(TopicConfig.MAX_MESSAGE_BYTES_CONFIG).append('=')
+                    .append(maxMessageBytes).append("; ");
+        }
+        message.append("or accept smaller webhooks with webhook.max-body-bytes=")
+                .append(RecordLimits.maxBodyBytesFor(smallest)).append(" (a larger body is then refused with 413)");
+        throw new IllegalStateException(message.toString());
     }
 
     private static void warnOnPartitionMismatch(Admin admin, Topics topics, int partitions, long timeoutMs)

@@ -12,6 +12,9 @@ import io.callguard.schemas.ResponseKind;
 import io.callguard.schemas.Topics;
 import io.callguard.testkit.RetellSocketClient;
 import io.callguard.testkit.TopicReader;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -154,6 +157,19 @@ class CrossNodeReconnectIT {
         assertThat(onB.responses(1)).filteredOn(j -> j.path("content_complete").asBoolean()).hasSize(1);
         assertThat(resent(ResponderMetrics.AT_RECONNECT)).isGreaterThanOrEqualTo(1);
         onB.close();
+    }
+
+    @Test
+    void shouldSayWhyANodeWithoutSocketsHasNoCallList() throws Exception {
+        // When GET /calls is asked of the processor-only node, which follows no view of call-state
+        HttpResponse<String> reply = HttpClient.newHttpClient().send(HttpRequest.newBuilder(backend.adminUri()
+                .resolve("/calls")).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+
+        // Then it says so, and where one call's state is
+        assertThat(reply.statusCode()).isEqualTo(404);
+        JsonNode body = io.callguard.schemas.Json.mapper().readTree(reply.body());
+        assertThat(body.path("error").asText()).isEqualTo("no call list on this node");
+        assertThat(body.path("detail").asText()).contains("GET /calls/{call_id}");
     }
 
     /** The content of a response id on the socket once it completed, or fails after the wait. */

@@ -188,6 +188,47 @@ class DocsAndDeploymentTest {
     }
 
     /** A compose service's environment, secrets from the shell as {@code compose-secret}. */
+    @Test
+    void shouldGiveTheImageTheLaunchersClassDataArchiveTrainedWithTheOptionsThatMapIt() throws Exception {
+        // Given the Dockerfile, its continued lines joined, and its ENTRYPOINT
+        String dockerfile = Files.readString(ROOT.resolve("Dockerfile")).replace("\\\n", " ");
+        java.util.regex.Matcher entrypoint = java.util.regex.Pattern.compile("(?m)^ENTRYPOINT (\\[.*\\])$")
+                .matcher(dockerfile);
+        assertThat(entrypoint.find()).isTrue();
+        List<String> entry = new ArrayList<>();
+        YAML.readTree(entrypoint.group(1)).forEach(arg -> entry.add(arg.asText()));
+        assertThat(entry.get(0)).isEqualTo("java");
+        int jar = entry.indexOf("-jar");
+        List<String> options = new ArrayList<>(entry.subList(1, jar));
+
+        // Then it maps one archive, as bin/callguard maps its own (Java 17: an AppCDS dynamic archive)
+        List<String> mapped = options.stream().filter(o -> o.startsWith("-XX:SharedArchiveFile=")).toList();
+        assertThat(mapped).hasSize(1);
+        String archive = mapped.get(0).substring("-XX:SharedArchiveFile=".length());
+        options.remove(mapped.get(0));
+        String launcher = Files.readString(ROOT.resolve("bin/callguard"));
+        assertThat(launcher).contains("-XX:ArchiveClassesAtExit=").contains("-XX:SharedArchiveFile=");
+
+        // And the image build records that archive with the training script, run with exactly the ENTRYPOINT's other
+        // JVM options and jar (an archive recorded otherwise is ignored), after the jar and lib/ are in place
+        java.util.regex.Matcher training = java.util.regex.Pattern
+                .compile("(?m)^RUN callguard-cds-archive (\\S+) java (.*) -jar (\\S+)\\s*$").matcher(dockerfile);
+        assertThat(training.find()).as("the training run of the image build").isTrue();
+        assertThat(training.group(1)).isEqualTo(archive);
+        assertThat(List.of(training.group(2).trim().split("\\s+"))).isEqualTo(options);
+        assertThat(training.group(3)).isEqualTo(entry.get(jar + 1));
+        assertThat(dockerfile).containsPattern("(?m)^COPY deploy/cds-archive.sh /usr/local/bin/callguard-cds-archive$");
+        assertThat(dockerfile.indexOf("COPY --from=build /src/cli/target/lib lib")).isNotNegative()
+                .isLessThan(training.start());
+        assertThat(options).contains("-XX:+UseZGC");
+
+        // And the script is the launcher's mechanism: `run` recorded at its exit with -XX:ArchiveClassesAtExit
+        Path script = ROOT.resolve("deploy/cds-archive.sh");
+        assertThat(Files.isExecutable(script)).isTrue();
+        assertThat(Files.readString(script)).contains("-XX:ArchiveClassesAtExit=\"$archive\"").contains(" run ")
+                .contains("kill -TERM");
+    }
+
     private static Map<String, String> environment(JsonNode service) {
         Map<String, String> env = new HashMap<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = service.get("environment").fields(); it.hasNext(); ) {

@@ -28,6 +28,9 @@ import picocli.CommandLine.Spec;
                     + "(and RETELL_API_KEY), --set key=value, the named flags."})
 public final class RunCommand implements Callable<Integer> {
 
+    /** The exit code of a start refused with a message ({@code IllegalStateException} from the gateway). */
+    static final int EXIT_CANNOT_START = 1;
+
     private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
 
     @Spec
@@ -117,6 +120,13 @@ public final class RunCommand implements Callable<Integer> {
         } catch (RuntimeException | Error e) {
             if (baseline != null) {
                 baseline.close();
+            }
+            if (e instanceof IllegalStateException) {
+                // A start refused for a reason the message names (a topic's record limit, the token file, a broker
+                // that does not answer): the message, not a stack trace; the trace at debug.
+                LOG.debug("start failed", e);
+                spec.commandLine().getErr().println("callguard: cannot start: " + e.getMessage());
+                return EXIT_CANNOT_START;
             }
             throw e;
         }

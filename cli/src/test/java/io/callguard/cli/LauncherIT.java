@@ -97,6 +97,29 @@ class LauncherIT {
     }
 
     @Test
+    void shouldRefuseAStartWithTheReasonInOneLineNotAStackTrace() throws Exception {
+        // Given a data dir whose socket token file others may read
+        java.nio.file.Files.createDirectories(dataDir);
+        Path token = dataDir.resolve("socket-token");
+        java.nio.file.Files.writeString(token, "0123456789abcdefghijklmnopqrstuv\n");
+        java.nio.file.Files.setPosixFilePermissions(token, java.nio.file.attribute.PosixFilePermissions.fromString(
+                "rw-r--r--"));
+
+        // When it is run on it
+        Process p = new ProcessBuilder(java(), "-jar", JAR.toString(), "run", "--data-dir", dataDir.toString(),
+                "--set", "warmup.enabled=false", "--set", "http.port=0", "--set", "admin.port=0",
+                "--set", "broker.port=0", "--insecure-skip-signature").redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+
+        // Then the start is refused with a line naming the file, and no exception escapes to the JVM
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(output).isEqualTo(1);
+        assertThat(output).containsPattern("(?m)^callguard: cannot start: .*" + java.util.regex.Pattern.quote(
+                token.toString()));
+        assertThat(output).doesNotContain("Exception in thread");
+    }
+
+    @Test
     void shouldRefuseUnknownKeyNamingIt() throws Exception {
         Process p = new ProcessBuilder(java(), "-jar", JAR.toString(), "run", "--data-dir", dataDir.toString(),
                 "--set", "capacity.max-activ-calls=3").redirectErrorStream(true).start();

@@ -45,4 +45,13 @@ public final class RecordLimits {
         }
         return (int) bytes;
     }
+
+    /**
+     * The largest {@code webhook.max-body-bytes} whose records fit a topic taking records of up to
+     * {@code maxMessageBytes} (the inverse of {@link #maxRecordBytes}); 0 when not even the envelope fits.
+     */
+    public static int maxBodyBytesFor(long maxMessageBytes) {
+        long groups = (maxMessageBytes - ENVELOPE_BYTES) / 4;
+        return groups <= 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, 3 * groups);
+    }
 }

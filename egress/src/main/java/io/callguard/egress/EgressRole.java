@@ -8,6 +8,7 @@ import io.callguard.common.RoleHealth;
 import io.callguard.common.RoleLifecycle;
 import io.callguard.common.RoleState;
 import io.callguard.egress.internal.EdgeDelivery;
+import io.callguard.egress.internal.KnownReconnects;
 import io.callguard.egress.internal.EgressMeters;
 import io.callguard.egress.internal.ResponseConsumerLoop;
 import io.callguard.egress.internal.TurnLedger;
@@ -241,6 +242,16 @@ public final class EgressRole implements Role {
      */
     public void admissionFrom(java.util.function.Predicate<String> admitted) {
         edge.ledger().admissionFrom(admitted);
+    }
+
+    /**
+     * How the watchdog tells, from the shared call state, that the socket of an owed begin it would bridge with the
+     * greeting is a reconnect: such a begin is completed empty instead. By default none is (a begin is bridged with
+     * the greeting). Returns this.
+     */
+    public EgressRole withKnownReconnects(KnownReconnects knownReconnects) {
+        edge.knownReconnects(knownReconnects);
+        return this;
     }
 
     /** What the ingress endpoint (and the dial-out client) must tell about sockets and turns. */

@@ -36,8 +36,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * An edge node's compact view of {@code callguard.call-state}, for its {@link GreetingPolicy} where no processor runs
- * (edge roles {@code ingress,egress}): what a socket's begin message depends on, per live call: its status, whether it
+ * A node's compact view of {@code callguard.call-state}, for its {@link GreetingPolicy}: on an edge-only node (roles
+ * {@code ingress,egress}) all it knows of the calls, on a node that runs the processor too what it knows of the calls
+ * whose partitions another node owns (or none owns right now, in a rebalance): what a socket's begin message depends on, per live call: its status, whether it
  * had a socket, whether it had turns. A call that reconnects here from another edge node is then known as a reconnect
  * (an empty begin, not the greeting), and a refused one hears the busy line, decided from the shared call state
  * rather than from what this node saw.
@@ -64,7 +65,8 @@ public final class CallStateView implements Role, Function<String, Optional<Call
     private static final long RETRY_PAUSE_MS = 1_000;
 
     /** What the begin message needs of a call's state (the rest of the record is not kept). */
-    record Seen(CallStatus status, String connectionId, Long latestResponseId) {
+    record Seen(CallStatus status, String connectionId, Long socketOpenedAtMs, Long latestResponseId,
+            long reconnects) {
     }
 
     private final RoleLifecycle lifecycle = new RoleLifecycle("call-state-view");
@@ -102,12 +104,31 @@ public final class CallStateView implements Role, Function<String, Optional<Call
         return lifecycle.role();
     }
 
-    /** The call's state as this view knows it: status, current socket and latest response id only. */
+    /**
+     * The call's state as this view knows it: status, current socket and its opening, latest response id and
+     * reconnects only.
+     */
     @Override
     public Optional<CallState> apply(String callId) {
         Seen seen = callId == null ? null : calls.get(callId);
-        return seen == null ? Optional.empty() : Optional.of(CallState.builder(callId).status(seen.status())
-                .connectionId(seen.connectionId()).latestResponseId(seen.latestResponseId()).build());
+        return seen == null ? Optional.empty() : Optional.of(state(callId, seen));
+    }
+
+    /**
+     * Up to {@code limit} of the live calls known now, ordered by call id among those taken (which ones, when more are
+     * known, is not defined): what the begin needs of each, no caller data.
+     */
+    public List<CallState> live(int limit) {
+        List<CallState> out = new ArrayList<>();
+        calls.entrySet().stream().limit(Math.max(0, limit)).forEach(e -> out.add(state(e.getKey(), e.getValue())));
+        out.sort(java.util.Comparator.comparing(CallState::callId));
+        return out;
+    }
+
+    private static CallState state(String callId, Seen seen) {
+        return CallState.builder(callId).status(seen.status()).connectionId(seen.connectionId())
+                .socketOpenedAtMs(seen.socketOpenedAtMs()).latestResponseId(seen.latestResponseId())
+                .reconnects(seen.reconnects()).build();
     }
 
     /** Calls known now. */

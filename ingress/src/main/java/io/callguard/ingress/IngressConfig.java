@@ -152,10 +152,12 @@ public final class IngressConfig extends AbstractConfig {
             + "turn.first-words-deadline-ms), agent (the same as auto, kept for existing configs) or greeting (the "
             + "edge says socket.greeting at once; admission cannot then hold or refuse the call at its begin). "
             + "A reconnect (an empty begin) and a call already known refused (the busy line with end_call) are "
-            + "always said at once, told from the shared call state (on an edge-only node a view of call-state), "
-            + "so a call moving to another edge node is not greeted again; one the edge cannot tell yet (call-state "
-            + "is about 100 ms behind) is owed in auto and answered empty by the responder, but greeted again with "
-            + "greeting. Every begin goes through the egress's turn ledger, the socket's one writer.";
+            + "always said at once, told from the shared call state (every node's view of call-state, behind its "
+            + "own processor's store), so a call moving to another node is not greeted again; one the edge cannot "
+            + "tell yet (call-state is about 100 ms behind) is owed in auto and answered empty by the responder (or "
+            + "by the edge at turn.budget-ms once call-state shows it, never bridged with the greeting), but "
+            + "greeted again with greeting. Every begin goes through the egress's turn ledger, the socket's one "
+            + "writer.";
 
     public static final String SOCKET_AUTO_RECONNECT_CONFIG = "socket.auto-reconnect";
     private static final String SOCKET_AUTO_RECONNECT_DOC = "Whether the config message asks Retell for "

@@ -28,7 +28,7 @@ class CallStateViewTest {
     void shouldTellAReconnectFromAnotherNodeFromTheSharedStateAlone() throws Exception {
         // Given call-state says call-1 had a socket and a turn (on another node), call-2 only started
         view.accept("call-1", record(CallState.builder("call-1").status(CallStatus.ACTIVE).connectionId("conn-a")
-                .latestResponseId(2L).agentId("agent-7").build()));
+                .socketOpenedAtMs(1234L).latestResponseId(2L).reconnects(1).agentId("agent-7").build()));
         view.accept("call-2", record(CallState.builder("call-2").status(CallStatus.ACTIVE).build()));
 
         // Then this node, which never saw either socket, greets call-2's first socket and not call-1's
@@ -39,6 +39,8 @@ class CallStateViewTest {
             assertThat(s.status()).isEqualTo(CallStatus.ACTIVE);
             assertThat(s.connectionId()).isEqualTo("conn-a");
             assertThat(s.latestResponseId()).isEqualTo(2L);
+            assertThat(s.reconnects()).isEqualTo(1L);
+            assertThat(s.socketOpenedAtMs()).isEqualTo(1234L);
             assertThat(s.agentId()).isNull();
         });
     }

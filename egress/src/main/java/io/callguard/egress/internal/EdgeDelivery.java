@@ -15,17 +15,23 @@ public final class EdgeDelivery {
     private final TurnLedger ledger;
     private final SocketRegistry registry;
     private final ResponseDelivery delivery;
+    private final TurnWatchdog watchdog;
 
     /** @param deadlines the watchdog's deadlines, fillers and closing line */
     public EdgeDelivery(EgressConfig config, EdgeDeadlines deadlines, ScheduledExecutorService scheduler, Clock clock,
                         EgressMeters meters) {
         this.ledger = new TurnLedger(deadlines, meters);
-        TurnWatchdog watchdog = new TurnWatchdog(ledger, scheduler, clock);
+        this.watchdog = new TurnWatchdog(ledger, scheduler, clock);
         this.registry = new SocketRegistry(ledger, watchdog, scheduler, clock, meters, config.supersededCloseCode(),
                 config.detachedRetentionMs());
         this.delivery = new ResponseDelivery(ledger, watchdog, clock);
         Gauge.builder(EgressMetrics.SOCKET_CONNECTIONS, ledger, TurnLedger::attachedCount)
                 .description("Call sockets held by this edge node").register(meters.registry());
+    }
+
+    /** See {@link TurnWatchdog#knownReconnects}. */
+    public void knownReconnects(KnownReconnects knownReconnects) {
+        watchdog.knownReconnects(knownReconnects);
     }
 
     public TurnLedger ledger() {

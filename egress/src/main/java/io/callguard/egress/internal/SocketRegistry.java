@@ -98,7 +98,7 @@ public final class SocketRegistry implements EdgeListener {
     public void beginRequested(CallSocket socket, long receivedAtMs) {
         TurnLedger.TurnTicket ticket = ledger.begin(socket, receivedAtMs);
         if (ticket != null) {
-            watchdog.watch(ticket);
+            watchdog.watchBegin(ticket, socket.connectionId(), receivedAtMs);
         }
     }
 

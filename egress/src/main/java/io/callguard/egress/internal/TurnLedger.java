@@ -412,6 +412,26 @@ public final class TurnLedger {
         return ticket[0];
     }
 
+    /**
+     * Completes the begin message owed on {@code ticket} with an empty one when nothing of it was said yet (the
+     * socket is known by now to be a reconnect's, whose begin is empty: not to be bridged with the greeting). The
+     * pipeline's begin that comes later is dropped as after complete.
+     *
+     * @return whether it was completed
+     */
+    public boolean completeBeginEmpty(TurnTicket ticket, long nowMs) {
+        boolean[] done = {false};
+        lines.computeIfPresent(ticket.callId(), (callId, line) -> {
+            Turn turn = line.turn;
+            if (line.socket != null && turn.seq == ticket.turnSeq() && turn.begin && turn.completedOn == null
+                    && !turn.answerArrived && turn.content.length() == 0) {
+                done[0] = sayBegin(line, turn, "", false, nowMs);
+            }
+            return line;
+        });
+        return done[0];
+    }
+
     /** Applies the turn rules to one answer or chunk and writes it to the call's socket when they allow. */
     public Delivered deliver(AgentResponse response, long nowMs) {
         Delivered[] result = {new Delivered(Outcome.NOT_HELD, null)};

@@ -18,11 +18,6 @@ class BeginMessageTest {
 
     private final EdgeFixture fx = new EdgeFixture();
 
-    private static String begin(String content, boolean complete) {
-        return "{\"response_type\":\"response\",\"response_id\":0,\"content\":\"" + content
-                + "\",\"content_complete\":" + complete + "}";
-    }
-
     @Test
     void shouldBridgeALateBeginWithTheGreetingAndLetTheAgentContinueAndCompleteIt() {
         // Given

@@ -85,6 +85,12 @@ final class EdgeFixture {
                 index, 0, T0, "node-a");
     }
 
+    /** The frame of a begin message ({@code response_id} 0) as the ledger writes it. */
+    static String begin(String content, boolean complete) {
+        return "{\"response_type\":\"response\",\"response_id\":0,\"content\":\"" + content
+                + "\",\"content_complete\":" + complete + "}";
+    }
+
     static JsonNode parse(String frame) {
         try {
             return Json.mapper().readTree(frame);
