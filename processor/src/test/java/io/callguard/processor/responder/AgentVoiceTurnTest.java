@@ -273,9 +273,10 @@ class AgentVoiceTurnTest {
         // Then the interrupts carry their ids and chunk numbers; the metadata is call-scoped; a lone action dropped
         assertThat(out).hasSize(3);
         assertThat(out.get(0).scope()).isEqualTo(AgentResponse.SCOPE_INTERRUPT);
-        // (on the wire, each new id of the backend's is a new id above every one sent for the call, time-based)
-        assertThat(out.get(0).interruptId()).isEqualTo(START);
-        assertThat(out.get(1).interruptId()).isEqualTo(START + 1);
+        // (on the wire, each new id of the backend's is a new id above every one sent for the call: time-based once
+        // the call's state is known, counting up from 0 until then, as here)
+        assertThat(out.get(0).interruptId()).isZero();
+        assertThat(out.get(1).interruptId()).isEqualTo(1L);
         assertThat(out.get(1).chunkIndex()).isZero();
         assertThat(out.get(1).endCall()).isTrue();
         assertThat(out.get(1).edgeNode()).isEqualTo("node-a");

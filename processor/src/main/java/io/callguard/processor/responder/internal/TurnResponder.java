@@ -94,7 +94,8 @@ import org.slf4j.LoggerFactory;
  *       closed with the timeout line, reason {@code admission_unknown}.</li>
  * </ul>
  * Every interrupt id sent for a call (the responder's own: hold, busy, the begin after the queue; and each new id of a
- * backend's) is the wall clock's milliseconds, or one more than the call's last when that is higher: they always
+ * backend's) is the tenths of a second since the call's first event, or one more than the call's last when that is
+ * higher (see nextInterruptId): they always
  * increase, also across a move of the call's partition to another member (the edge drops a lower id than the last).
  * A backend's interrupts, updates and metadata reach only an admitted call, as do {@code call_details} (held until
  * the admission) and {@code update_only}.
@@ -656,6 +657,9 @@ public final class TurnResponder implements AutoCloseable {
             if (state.latestResponseId() != null) {
                 track.stateResponseId = Math.max(track.stateResponseId, state.latestResponseId());
             }
+            if (track.idEpochMs == Long.MIN_VALUE && state.firstEventAtMs() > 0) {
+                track.idEpochMs = state.firstEventAtMs();
+            }
             if (state.rejectionReason() != null) {
                 track.rejectionReason = state.rejectionReason();
             }
@@ -740,6 +744,7 @@ public final class TurnResponder implements AutoCloseable {
             track.inFlight = known.inFlight;
             track.waiting = known.waiting;
             track.lastInterruptId = known.lastInterruptId;
+            track.idEpochMs = known.idEpochMs;
         }
         calls.put(callId, track);
         return track;
@@ -783,16 +788,24 @@ public final class TurnResponder implements AutoCloseable {
     }
 
     /**
-     * A new interrupt id for the call, above every id sent for it by this member and, time-based (the wall clock's
-     * milliseconds when that is higher), above those another member sent before the call's partition moved here: the
-     * edge drops an interrupt id below the call's latest, so a new owner counting from 0 would go unheard. Under
-     * {@code calls}.
+     * A new interrupt id for the call, above every id sent for it by this member and, time-based, above those another
+     * member sent before the call's partition moved here: the edge drops an interrupt id below the call's latest, so a
+     * new owner counting from 0 would go unheard. The time is tenths of a second since the call's first event (from
+     * call-state, the same on every member), when that is higher than the last id plus one: small numbers like
+     * Retell's own response ids (a two-hour call stays under 72,000; a wall clock's milliseconds would not fit the
+     * 32-bit integer a strict reader may parse it into, and a frame Retell cannot read is dropped silently). Until the
+     * call's state is known, ids count up from the last. Under {@code calls}.
      */
     private long nextInterruptId(CallTrack track) {
-        long id = Math.max(track.lastInterruptId + 1, clock.millis());
+        long sinceStart = track.idEpochMs == Long.MIN_VALUE ? 0
+                : Math.max(0, (clock.millis() - track.idEpochMs) / INTERRUPT_ID_TICK_MS);
+        long id = Math.max(track.lastInterruptId + 1, sinceStart);
         track.lastInterruptId = id;
         return id;
     }
+
+    /** The time step of interrupt ids (see {@link #nextInterruptId}). */
+    static final long INTERRUPT_ID_TICK_MS = 100;
 
     /** (Re)starts the hold repeat: the hold line again {@code capacity.hold-repeat-ms} from now. Under {@code calls}. */
     private void armHoldRepeat(String callId, CallTrack track) {
@@ -1280,6 +1293,8 @@ public final class TurnResponder implements AutoCloseable {
         ScheduledFuture<?> holdTimer;
         /** The highest interrupt id sent for the call; the responder's own take the next one. */
         long lastInterruptId = -1;
+        /** The call's first event (call-state's firstEventAtMs), the origin of its time-based interrupt ids. */
+        long idEpochMs = Long.MIN_VALUE;
         /** The wire id of the backend's latest interrupt ({@link #interruptId}). */
         long interruptWireId;
         /** The call's latest socket known (its socket_opened, or call-state's connection id); null when none. */
