@@ -8,14 +8,20 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="$1"; shift
 rm -rf "$dir"; mkdir -p "$dir"
-"${GATEWAY_ROOT:-$root}/bin/callguard" run --data-dir "$dir/data" --http-port 0 --admin-port 0 --set broker.port=0 "$@" \
+launcher="${GATEWAY_ROOT:-$root}/bin/callguard"
+# A gateway older than the admin listener (issue 15) serves /metrics on its public one: no --admin-port for it.
+admin_flags=(--admin-port 0)
+grep -q 'ADMIN_PORT' "${GATEWAY_ROOT:-$root}/ingress/src/main/java/io/callguard/ingress/IngressConfig.java" 2>/dev/null \
+    || admin_flags=()
+"$launcher" run --data-dir "$dir/data" --http-port 0 ${admin_flags[@]+"${admin_flags[@]}"} --set broker.port=0 "$@" \
   > "$dir/stdout.log" 2> "$dir/stderr.log" &
 pid=$!
 for _ in $(seq 600); do
   if line=$(grep -m1 '^callguard ready:' "$dir/stdout.log" 2>/dev/null); then
     url=$(sed -E 's/^callguard ready: (http:[^ ]+) .*/\1/' <<<"$line")
     token=$(sed -E 's/.*\?token=([^ ]+).*/\1/' <<<"$line")
-    admin=$(sed -E 's/.* admin=([^ ]+).*/\1/' <<<"$line")
+    admin=$(sed -nE 's/.* admin=([^ ]+).*/\1/p' <<<"$line")
+    admin="${admin:-$url}"
     echo "$url $token $pid $admin"
     exit 0
   fi

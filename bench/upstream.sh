@@ -5,7 +5,8 @@
 # killed mid-call and started again.
 # Usage: bench/upstream.sh OUT_DIR CALLS
 #   env: WARMUP (default 20s) and DURATION (default 30s) of the two drills of each proxy row; KILL_AT (default
-#   20) and DOWN_FOR (default 5) seconds into the 60 s outage drill.
+#   20) and DOWN_FOR (default 5) seconds into the 60 s outage drill; GATEWAY_FLAGS: more `run` flags for the gateway,
+#   e.g. GATEWAY_FLAGS="--set agent.fallback.backend=script" for the outage with a fallback backend.
 # Each proxy row: a fresh upstream (and gateway), a warm-up drill (unreported), then the measured drill, with the
 # CPU seconds (utime+stime from /proc) of the upstream and the gateway over the measured drill.
 set -euo pipefail
@@ -62,7 +63,8 @@ kill "$upid"; wait "$upid" 2>/dev/null || true
 read -r port upid < <(upstream 0)
 read -r url token gpid admin < <("$root/bench/gateway.sh" "$out/gateway" --retell-api-key drillkey \
     --set capacity.max-active-calls=5000 --set capacity.queue-size=1000 --set agent.backend=retell-socket \
-    --set "agent.upstream.url-template=ws://127.0.0.1:$port/llm-websocket/{call_id}" --set cache.enabled=false)
+    --set "agent.upstream.url-template=ws://127.0.0.1:$port/llm-websocket/{call_id}" --set cache.enabled=false \
+    ${GATEWAY_FLAGS:-})
 ws="${url/http/ws}llm-websocket/{call_id}?token=$token"
 row through-callguard "$ws" "$upid" "$gpid"
 
