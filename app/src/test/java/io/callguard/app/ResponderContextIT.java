@@ -223,9 +223,14 @@ class ResponderContextIT {
     }
 
     /** The call's state with its socket open (as the processor writes it once the socket_opened is applied). */
+    /** Each call's first event, as the processor keeps it in every state of the call (interrupt ids count from it). */
+    private final Map<String, Long> firstEventAtMs = new java.util.concurrent.ConcurrentHashMap<>();
+
     private void stateOnSocket(String callId, CallStatus status, String rejectionReason) throws Exception {
+        long first = firstEventAtMs.computeIfAbsent(callId, id -> System.currentTimeMillis());
         CallState state = CallState.builder(callId).status(status).agentId("agent-1").connectionId("conn-" + callId)
-                .socketOpenedAtMs(System.currentTimeMillis()).rejectionReason(rejectionReason).build();
+                .socketOpenedAtMs(System.currentTimeMillis()).rejectionReason(rejectionReason)
+                .firstEventAtMs(first).build();
         producer.send(new ProducerRecord<>(topics.callState().name(), callId,
                 topics.callState().valueSerde().serializer().serialize(topics.callState().name(), state))).get();
     }

@@ -128,9 +128,9 @@ class AdmissionGateTest {
         assertThat(out).extracting(AgentResponse::scope).containsExactly(AgentResponse.SCOPE_TURN,
                 AgentResponse.SCOPE_TURN, AgentResponse.SCOPE_INTERRUPT, AgentResponse.SCOPE_INTERRUPT);
         assertThat(out.subList(0, 2)).extracting(AgentResponse::responseId).containsExactly(0L, 1L);
-        // (interrupt ids are time-based, tenths of a second since the call's first event, so a member that takes the call over never falls below them)
+        // (interrupt ids are time-based, milliseconds since the call's first event, so a member that takes the call over never falls below them)
         assertThat(out.subList(2, 4)).extracting(AgentResponse::interruptId)
-                .containsExactly(200L, 350L);
+                .containsExactly(20_000L, 35_000L);
         assertThat(out.subList(2, 4)).extracting(AgentResponse::createdAtMs)
                 .containsExactly(START + 20_000, START + 35_000);
         // And the backend was never asked
@@ -155,7 +155,7 @@ class AdmissionGateTest {
         assertThat(out).hasSize(2);
         AgentResponse begin = out.get(1);
         assertThat(begin.scope()).isEqualTo(AgentResponse.SCOPE_INTERRUPT);
-        assertThat(begin.interruptId()).isEqualTo(20L);
+        assertThat(begin.interruptId()).isEqualTo(2_000L);
         assertThat(begin.kind()).isEqualTo(ResponseKind.GENERATED);
         assertThat(begin.content()).isEqualTo(GREETING);
         assertThat(begin.contentComplete()).isTrue();
@@ -212,7 +212,7 @@ class AdmissionGateTest {
         // Then the busy line ends the call as a new agent interrupt (response 0 is complete)
         AgentResponse busy = out.get(2);
         assertThat(busy.scope()).isEqualTo(AgentResponse.SCOPE_INTERRUPT);
-        assertThat(busy.interruptId()).isEqualTo(160L);
+        assertThat(busy.interruptId()).isEqualTo(16_000L);
         assertThat(busy.kind()).isEqualTo(ResponseKind.BUSY);
         assertThat(busy.reason()).isEqualTo("queue_timeout");
         assertThat(busy.content()).isEqualTo(BUSY);
@@ -501,7 +501,8 @@ class AdmissionGateTest {
         unprompted.get().accept("call-1", new AgentEvent.Interrupt(1, "Still there?", true, null, null, null, null));
 
         // Then its ids come after the responder's, still increasing
-        assertThat(out).extracting(AgentResponse::interruptId).containsExactly(null, 150L, 151L, 152L, 152L, 153L);
+        assertThat(out).extracting(AgentResponse::interruptId).containsExactly(null, 15_000L, 15_001L, 15_002L, 15_002L,
+                15_003L);
         assertThat(out.subList(3, 6)).extracting(AgentResponse::chunkIndex).containsExactly(0, 1, 0);
     }
 

@@ -94,7 +94,7 @@ import org.slf4j.LoggerFactory;
  *       closed with the timeout line, reason {@code admission_unknown}.</li>
  * </ul>
  * Every interrupt id sent for a call (the responder's own: hold, busy, the begin after the queue; and each new id of a
- * backend's) is the tenths of a second since the call's first event, or one more than the call's last when that is
+ * backend's) is the milliseconds since the call's first event, or one more than the call's last when that is
  * higher (see nextInterruptId): they always
  * increase, also across a move of the call's partition to another member (the edge drops a lower id than the last).
  * A backend's interrupts, updates and metadata reach only an admitted call, as do {@code call_details} (held until
@@ -790,22 +790,19 @@ public final class TurnResponder implements AutoCloseable {
     /**
      * A new interrupt id for the call, above every id sent for it by this member and, time-based, above those another
      * member sent before the call's partition moved here: the edge drops an interrupt id below the call's latest, so a
-     * new owner counting from 0 would go unheard. The time is tenths of a second since the call's first event (from
-     * call-state, the same on every member), when that is higher than the last id plus one: small numbers like
-     * Retell's own response ids (a two-hour call stays under 72,000; a wall clock's milliseconds would not fit the
-     * 32-bit integer a strict reader may parse it into, and a frame Retell cannot read is dropped silently). Until the
-     * call's state is known, ids count up from the last. Under {@code calls}.
+     * new owner counting from 0 would go unheard. The time is milliseconds since the call's first event (from
+     * call-state, the same on every member), when that is higher than the last id plus one: numbers a 32-bit reader
+     * takes (24 days of call), where a wall clock's milliseconds would not fit the integer a strict reader of
+     * Retell's frames may parse them into (a frame Retell cannot read is dropped silently). Until the call's state is
+     * known, ids count up from the last. Under {@code calls}.
      */
     private long nextInterruptId(CallTrack track) {
-        long sinceStart = track.idEpochMs == Long.MIN_VALUE ? 0
-                : Math.max(0, (clock.millis() - track.idEpochMs) / INTERRUPT_ID_TICK_MS);
+        long sinceStart = track.idEpochMs == Long.MIN_VALUE ? 0 : Math.max(0, clock.millis() - track.idEpochMs);
         long id = Math.max(track.lastInterruptId + 1, sinceStart);
         track.lastInterruptId = id;
         return id;
     }
 
-    /** The time step of interrupt ids (see {@link #nextInterruptId}). */
-    static final long INTERRUPT_ID_TICK_MS = 100;
 
     /** (Re)starts the hold repeat: the hold line again {@code capacity.hold-repeat-ms} from now. Under {@code calls}. */
     private void armHoldRepeat(String callId, CallTrack track) {
