@@ -172,7 +172,7 @@ public final class Gateway implements AutoCloseable {
             bootstrapServers = broker.bootstrapServers();
         }
         KafkaClients clients = new KafkaClients(bootstrapServers, config.nodeId(), maxRecordBytes,
-                config.common().topicReplication());
+                config.common().topicReplication()).withTurnLingerMs(config.common().turnKafkaLingerMs());
 
         admin = Admin.create(clients.admin("callguard-admin"));
         started.push(() -> admin.close(Duration.ofSeconds(2)));

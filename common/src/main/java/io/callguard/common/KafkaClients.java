@@ -25,6 +25,7 @@ public final class KafkaClients {
     private final String nodeId;
     private final int maxRecordBytes;
     private final TopicReplication replication;
+    private final int turnLingerMs;
 
     /**
      * Clients for records of bodies up to {@link RecordLimits#DEFAULT_MAX_BODY_BYTES}, whose topics (Streams'
@@ -52,6 +53,15 @@ public final class KafkaClients {
      *                       repartition topics included)
      */
     public KafkaClients(String bootstrapServers, String nodeId, int maxRecordBytes, TopicReplication replication) {
+        this(bootstrapServers, nodeId, maxRecordBytes, replication, 0);
+    }
+
+    private KafkaClients(String bootstrapServers, String nodeId, int maxRecordBytes, TopicReplication replication,
+            int turnLingerMs) {
+        if (turnLingerMs < 0) {
+            throw new IllegalArgumentException("turnLingerMs must not be negative, was " + turnLingerMs);
+        }
+        this.turnLingerMs = turnLingerMs;
         this.bootstrapServers = Objects.requireNonNull(bootstrapServers, "bootstrapServers");
         this.nodeId = nodeId == null ? "" : nodeId.trim();
         if (maxRecordBytes <= 0) {
@@ -59,6 +69,19 @@ public final class KafkaClients {
         }
         this.maxRecordBytes = maxRecordBytes;
         this.replication = Objects.requireNonNull(replication, "replication");
+    }
+
+    /**
+     * These clients with the turn path's producers lingering {@code lingerMs} ({@code turn.kafka-linger-ms}); the
+     * constructors' clients send every record at once.
+     */
+    public KafkaClients withTurnLingerMs(int lingerMs) {
+        return new KafkaClients(bootstrapServers, nodeId, maxRecordBytes, replication, lingerMs);
+    }
+
+    /** {@code linger.ms} of the producers on a turn's path (the ingress's and the responder's answers). */
+    public int turnLingerMs() {
+        return turnLingerMs;
     }
 
     /** How callguard's topics are replicated. */

@@ -24,6 +24,28 @@ class KafkaClientsTest {
     }
 
     @Test
+    void shouldCarryTheTurnLingerFromConfigKeepingEverythingElse() {
+        // Given the default config and one that sends every record at once
+        int lingerByDefault = new CommonConfig(Map.of()).turnKafkaLingerMs();
+        int none = new CommonConfig(Map.of(CommonConfig.TURN_KAFKA_LINGER_MS_CONFIG, "0")).turnKafkaLingerMs();
+        KafkaClients clients = new KafkaClients("k:9092", "edge-a", 4096);
+
+        // When
+        KafkaClients lingering = clients.withTurnLingerMs(lingerByDefault);
+
+        // Then: Kafka's own producer default, and nothing else changed
+        assertThat(lingerByDefault).isEqualTo(5);
+        assertThat(none).isZero();
+        assertThat(clients.turnLingerMs()).isZero();
+        assertThat(lingering.turnLingerMs()).isEqualTo(5);
+        assertThat(lingering.producer("p")).isEqualTo(clients.producer("p"));
+        assertThat(lingering.maxRecordBytes()).isEqualTo(4096);
+        assertThatThrownBy(() -> new CommonConfig(Map.of(CommonConfig.TURN_KAFKA_LINGER_MS_CONFIG, "-1")))
+                .hasMessageContaining(CommonConfig.TURN_KAFKA_LINGER_MS_CONFIG);
+        assertThatThrownBy(() -> clients.withTurnLingerMs(-1)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void shouldLeaveTheNodeOutWhenThereIsNoneAndHandOutFreshMaps() {
         KafkaClients clients = new KafkaClients("k:9092", "");
 

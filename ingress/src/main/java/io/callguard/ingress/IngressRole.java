@@ -90,7 +90,8 @@ public final class IngressRole implements Role {
         // Acknowledge only what is durable: all in-sync replicas, no duplicates from producer retries.
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-        p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+        // turn.kafka-linger-ms: a Kafka request costs about the same whatever it carries (KafkaClients#turnLingerMs).
+        p.put(ProducerConfig.LINGER_MS_CONFIG, clients.turnLingerMs());
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 2_000);
         p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
         p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);

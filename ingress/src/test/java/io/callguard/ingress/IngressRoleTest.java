@@ -90,6 +90,19 @@ class IngressRoleTest {
     }
 
     @Test
+    void shouldLingerTheProducerForTheTurnPathLingerOnly() {
+        io.callguard.common.KafkaClients clients = new io.callguard.common.KafkaClients("127.0.0.1:9092", "n1");
+
+        assertThat(IngressRole.producerConfig(clients.withTurnLingerMs(5))
+                .get(org.apache.kafka.clients.producer.ProducerConfig.LINGER_MS_CONFIG)).isEqualTo(5);
+        assertThat(IngressRole.producerConfig(clients)
+                .get(org.apache.kafka.clients.producer.ProducerConfig.LINGER_MS_CONFIG)).isEqualTo(0);
+        // Durability is not traded for it
+        assertThat(IngressRole.producerConfig(clients.withTurnLingerMs(5))
+                .get(org.apache.kafka.clients.producer.ProducerConfig.ACKS_CONFIG)).isEqualTo("all");
+    }
+
+    @Test
     void shouldCloseWithoutStart() {
         role(true).close();
         role.close();

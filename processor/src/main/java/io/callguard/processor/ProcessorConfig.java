@@ -96,6 +96,15 @@ public final class ProcessorConfig extends AbstractConfig {
     private static final String CALL_EXPIRY_SCAN_INTERVAL_MS_DOC = "How often the call timers (TTL, queue timeout, "
             + "socket-lost grace, archive grace, closed-call markers) are checked, in ms of wall-clock time.";
 
+    public static final String CALL_STATE_COUNTERS_INTERVAL_MS_CONFIG = "call.state-counters-interval-ms";
+    private static final String CALL_STATE_COUNTERS_INTERVAL_MS_DOC = "How often a live call's counter-only changes "
+            + "(turn count, latest response id, transcript length, events applied, event times) are published to "
+            + "call-state, in ms of wall-clock time. Every other change (status, admission, socket, call details, the "
+            + "call's first turn) and the final state are published at once, carrying the counters with them; the "
+            + "state store (GET /calls/{call_id}) and the archive are always exact. 0: every change at once, one "
+            + "call-state record per event (what a turn cost before: a record written, then read by the responder "
+            + "and every node's view).";
+
     public static final String CALL_ARCHIVE_GRACE_MS_CONFIG = "call.archive-grace-ms";
     private static final String CALL_ARCHIVE_GRACE_MS_DOC = "How long an archived call's state is kept so late "
             + "events (call_analyzed) still update it; then it is deleted and a tombstone is written to call-state.";
@@ -133,6 +142,8 @@ public final class ProcessorConfig extends AbstractConfig {
             .define(CALL_TTL_MS_CONFIG, Type.LONG, 3_600_000L, Range.atLeast(1), Importance.MEDIUM, CALL_TTL_MS_DOC)
             .define(CALL_EXPIRY_SCAN_INTERVAL_MS_CONFIG, Type.LONG, 10_000L, Range.atLeast(1), Importance.LOW,
                     CALL_EXPIRY_SCAN_INTERVAL_MS_DOC)
+            .define(CALL_STATE_COUNTERS_INTERVAL_MS_CONFIG, Type.LONG, 5_000L, Range.atLeast(0), Importance.LOW,
+                    CALL_STATE_COUNTERS_INTERVAL_MS_DOC)
             .define(CALL_ARCHIVE_GRACE_MS_CONFIG, Type.LONG, 600_000L, Range.atLeast(0), Importance.LOW,
                     CALL_ARCHIVE_GRACE_MS_DOC);
 
@@ -240,5 +251,9 @@ public final class ProcessorConfig extends AbstractConfig {
 
     public long archiveGraceMs() {
         return getLong(CALL_ARCHIVE_GRACE_MS_CONFIG);
+    }
+
+    public long stateCountersIntervalMs() {
+        return getLong(CALL_STATE_COUNTERS_INTERVAL_MS_CONFIG);
     }
 }

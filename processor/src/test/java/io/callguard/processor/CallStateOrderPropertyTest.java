@@ -31,7 +31,8 @@ import net.jqwik.api.lifecycle.BeforeProperty;
 
 /**
  * Whatever order a call's events arrive in, and however often the deduplicated ones are redelivered, the
- * call ends in the same state.
+ * call ends in the same state, as long as its turns keep the order Retell asks them in on a socket (a turn below the
+ * call's latest response id is dropped as superseded: {@code CallLifecycleTopologyTest}).
  *
  * <p>Order-independent: every field except the ones normalised below. Flags are or-ed, counters added,
  * event times and transcript length are min/max, response ids max, and call-object fields come from the
@@ -173,9 +174,26 @@ class CallStateOrderPropertyTest {
                         List<EventTemplate> arrivals = new ArrayList<>(canonical);
                         redelivered.forEach(i -> arrivals.add(canonical.get(i)));
                         return Arbitraries.shuffle(arrivals)
-                                .map(order -> new Script(canonical, order, redelivered.size()));
+                                .map(order -> new Script(canonical, turnsInOrder(order), redelivered.size()));
                     });
                 });
+    }
+
+    /**
+     * The arrival order with its turns (redeliveries included) put back in response-id order in the places turns
+     * hold: Retell asks them in order on a socket, and a turn below the call's latest is dropped as superseded.
+     */
+    private static List<EventTemplate> turnsInOrder(List<EventTemplate> order) {
+        List<EventTemplate> turns = order.stream().filter(t -> t.responseId() != null)
+                .sorted(Comparator.comparingLong(EventTemplate::responseId)).toList();
+        List<EventTemplate> arranged = new ArrayList<>(order);
+        int next = 0;
+        for (int i = 0; i < arranged.size(); i++) {
+            if (arranged.get(i).responseId() != null) {
+                arranged.set(i, turns.get(next++));
+            }
+        }
+        return arranged;
     }
 
     /** A lifecycle event present three times in four, reporting a random subset of call-object fields. */

@@ -84,7 +84,8 @@ final class TimelineText {
         s.append(matches.isNull() || matches.isMissingNode() ? "no live state to compare (removed and archive not found)\n"
                 : matches.asBoolean() ? "the replay reached the live state\n"
                 : "the replay differs from the live state (capacity decisions depend on the partition's other calls, "
-                        + "which a replay does not re-run; or events outside --since/--until)\n");
+                        + "which a replay does not re-run; or events outside --since/--until; or a live call's latest "
+                        + "turns, whose counters call-state publishes every call.state-counters-interval-ms)\n");
         if (t.path("live").path("admission_differs").asBoolean()) {
             s.append("admission: the live decisions (from call-state) differ from the ones re-made for this call alone; "
                     + "the live ones are what the caller got\n");

@@ -14,7 +14,9 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import org.apache.kafka.common.errors.SerializationException;
@@ -33,7 +35,10 @@ import org.slf4j.LoggerFactory;
  * rest into the call's state, admits calls to this partition's capacity (slot, FIFO queue or rejection),
  * archives calls that end, expire, lose their socket or are rejected, and deletes them after a grace period.
  * Every change of a call's state is forwarded to the call-state topic, the only place admission is told: the
- * responder reads it and says the hold or busy line (this processor writes no answers).
+ * responder reads it and says the hold or busy line (this processor writes no answers). A change of counters only
+ * (a turn, mostly) is forwarded with the next other change or every {@code call.state-counters-interval-ms}, the
+ * call's latest state once; a socket turn is deduped by the call's latest response id, not by an idempotency key
+ * (both cut the records a turn costs: {@link CallStateChanges}).
  *
  * <p>Status: a call's first event, whatever it is (a {@code call_started}, or {@code socket_opened} for a call
  * known only by its socket), admits it (ACTIVE), queues it (QUEUED) or rejects it (REJECTED, queue_full),
@@ -60,6 +65,12 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
     private final MeterRegistry meters;
     private final JsonSerde<CallEvent> eventSerde = JsonSerde.of(CallEvent.class);
     private final List<Gauge> gauges = new ArrayList<>();
+    /**
+     * Calls whose stored state is ahead of call-state by counters only, with that state: published together every
+     * {@code call.state-counters-interval-ms}. In memory: after a restart a call's counters catch up at its next event.
+     */
+    private final Map<String, CallState> unpublished = new LinkedHashMap<>();
+    private final long countersIntervalMs;
 
     private ProcessorContext<String, Object> context;
     private KeyValueStore<String, CallState> states;
@@ -78,6 +89,7 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         this.config = config;
         this.capacityPerPartition = capacityPerPartition;
         this.meters = meters;
+        this.countersIntervalMs = config.stateCountersIntervalMs();
     }
 
     @Override
@@ -97,6 +109,10 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
                 nowMs -> dedupe.purge(nowMs, PUNCTUATION_BATCH));
         context.schedule(Duration.ofMillis(config.expiryScanIntervalMs()), PunctuationType.WALL_CLOCK_TIME,
                 this::fireTimers);
+        if (countersIntervalMs > 0) {
+            context.schedule(Duration.ofMillis(countersIntervalMs), PunctuationType.WALL_CLOCK_TIME,
+                    this::publishCounters);
+        }
     }
 
     @Override
@@ -127,18 +143,28 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
                     + event.callId() + "'", nowMs);
             return;
         }
-        String idempotencyKey = event.idempotencyKey();
-        if (idempotencyKey != null && dedupe.seen(idempotencyKey, nowMs)) {
-            dropDuplicate(event);
+        String callId = event.callId();
+        CallState prior = states.get(callId);
+        // A socket turn is deduped by the call's latest response id (CallStateChanges.turnResponseId); every other
+        // keyed event by its idempotency key, remembered for dedupe.ttl-ms.
+        Long turnResponseId = CallStateChanges.turnResponseId(event);
+        String idempotencyKey = turnResponseId == null ? event.idempotencyKey() : null;
+        boolean duplicate = turnResponseId != null ? CallStateChanges.turnAlreadyApplied(prior, turnResponseId)
+                : idempotencyKey != null && dedupe.seen(idempotencyKey, nowMs);
+        if (duplicate) {
+            dropDuplicate(event, prior);
             return;
         }
-        Long closedUntil = closedCalls.get(event.callId());
-        if (closedUntil != null && closedUntil > nowMs) {
-            // The call was archived and removed: a straggler must not open it again and take a slot.
-            meters.counter(ProcessorMetrics.EVENTS_DROPPED, ProcessorMetrics.TAG_REASON, "call_closed").increment();
-            return;
+        if (prior == null) {
+            // Removing a call deletes its state and leaves this marker: a call with a state is not a removed one.
+            Long closedUntil = closedCalls.get(callId);
+            if (closedUntil != null && closedUntil > nowMs) {
+                // The call was archived and removed: a straggler must not open it again and take a slot.
+                meters.counter(ProcessorMetrics.EVENTS_DROPPED, ProcessorMetrics.TAG_REASON, "call_closed").increment();
+                return;
+            }
         }
-        apply(event, nowMs);
+        apply(event, prior, nowMs);
         // Under exactly_once_v2 the state, the key, the outputs and the input offset commit in one transaction,
         // so a redelivery after a crash finds all of them or none. Under at_least_once the state and the key go
         // to different changelog partitions and a crash can keep either one without the other (applied twice,
@@ -148,8 +174,7 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         }
     }
 
-    private void apply(CallEvent event, long nowMs) {
-        CallState prior = states.get(event.callId());
+    private void apply(CallEvent event, CallState prior, long nowMs) {
         CallState folded = foldWithDetails(prior, event, nowMs);
         CallState next;
         if (prior == null) {
@@ -159,7 +184,7 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         } else {
             next = folded;
         }
-        save(next, nowMs);
+        saveChange(prior, next, nowMs);
         meters.counter(ProcessorMetrics.EVENTS_APPLIED, ProcessorMetrics.TAG_KIND, ProcessorMetrics.kindTag(event.type()))
                 .increment();
         CallStatus before = prior == null ? null : prior.status();
@@ -387,6 +412,7 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
             return;
         }
         states.delete(callId);
+        unpublished.remove(callId);
         for (DetailsSource source : DetailsSource.values()) {
             details.delete(source.storeKey(callId));
         }
@@ -404,9 +430,40 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         }
     }
 
+    /** Stores a change and publishes it to call-state at once. */
     private void save(CallState state, long nowMs) {
         states.put(state.callId(), state);
+        publish(state, nowMs);
+    }
+
+    /**
+     * Stores an event's change; publishes it at once unless it changed counters only, which wait for the next
+     * {@link #publishCounters} (or go with the call's next other change).
+     */
+    private void saveChange(CallState prior, CallState next, long nowMs) {
+        if (prior != null && countersIntervalMs > 0 && CallStateChanges.countersOnly(prior, next)) {
+            states.put(next.callId(), next);
+            unpublished.put(next.callId(), next);
+            return;
+        }
+        save(next, nowMs);
+    }
+
+    private void publish(CallState state, long nowMs) {
+        unpublished.remove(state.callId());
         context.forward(new Record<String, Object>(state.callId(), state, nowMs), CallTopologyNames.CALL_STATE_SINK);
+    }
+
+    /** Publishes the counter changes held since the last time, each call's latest state once. */
+    private void publishCounters(long nowMs) {
+        if (unpublished.isEmpty()) {
+            return;
+        }
+        List<CallState> held = new ArrayList<>(unpublished.values());
+        unpublished.clear();
+        for (CallState state : held) {
+            context.forward(new Record<String, Object>(state.callId(), state, nowMs), CallTopologyNames.CALL_STATE_SINK);
+        }
     }
 
     private void archive(CallState call, ArchiveReason reason, long nowMs) {
@@ -427,11 +484,12 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         meters.counter(ProcessorMetrics.CALLS_REJECTED, ProcessorMetrics.TAG_REASON, reason).increment();
     }
 
-    private void dropDuplicate(CallEvent event) {
-        CallState state = states.get(event.callId());
+    private void dropDuplicate(CallEvent event, CallState state) {
         if (state != null) {
             // Counted on the state for the archive, but not forwarded: a duplicate is not a change of the call.
-            states.put(state.callId(), state.toBuilder().duplicatesDropped(state.duplicatesDropped() + 1).build());
+            CallState counted = state.toBuilder().duplicatesDropped(state.duplicatesDropped() + 1).build();
+            states.put(state.callId(), counted);
+            unpublished.computeIfPresent(state.callId(), (id, held) -> counted);
         }
         meters.counter(ProcessorMetrics.DUPLICATES_DROPPED, ProcessorMetrics.TAG_KIND,
                 ProcessorMetrics.kindTag(event.type())).increment();

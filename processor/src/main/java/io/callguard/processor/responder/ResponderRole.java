@@ -308,7 +308,8 @@ public final class ResponderRole implements Role {
         Map<String, Object> p = clients.producer("callguard-responder-producer");
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-        p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+        // turn.kafka-linger-ms: answers sent together (KafkaClients#turnLingerMs).
+        p.put(ProducerConfig.LINGER_MS_CONFIG, clients.turnLingerMs());
         // Sends happen on timer and HTTP threads: never block them for long on missing metadata.
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 1_000);
         p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 3_000);

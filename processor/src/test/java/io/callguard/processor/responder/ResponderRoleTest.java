@@ -200,6 +200,18 @@ class ResponderRoleTest {
     }
 
     @Test
+    void shouldBatchAnswersForTheTurnLingerAndTheCacheOffThePath() {
+        // Given clients lingering 5 ms on the turn path (turn.kafka-linger-ms), and ones that do not
+        io.callguard.common.KafkaClients clients = new io.callguard.common.KafkaClients("127.0.0.1:9092", "n1");
+
+        // When / Then: the answers' producer lingers exactly that long, every record at once without it
+        assertThat(ResponderRole.producerConfig(clients.withTurnLingerMs(5))
+                .get(org.apache.kafka.clients.producer.ProducerConfig.LINGER_MS_CONFIG)).isEqualTo(5);
+        assertThat(ResponderRole.producerConfig(clients)
+                .get(org.apache.kafka.clients.producer.ProducerConfig.LINGER_MS_CONFIG)).isEqualTo(0);
+    }
+
+    @Test
     void shouldGiveUpADeadMemberSoon() {
         // Given a responder session of 7 s
         Map<String, Object> c = ResponderRole.consumerConfig(
