@@ -22,11 +22,7 @@ public final class CallStateChanges {
      * past: the call's state decides, where an idempotency key per turn would cost two changelog records a turn.
      */
     public static Long turnResponseId(CallEvent event) {
-        if (event.source() != EventSource.SOCKET) {
-            return null;
-        }
-        if (!InteractionType.RESPONSE_REQUIRED.equals(event.type())
-                && !InteractionType.REMINDER_REQUIRED.equals(event.type())) {
+        if (event.source() != EventSource.SOCKET || !InteractionType.isTurn(event.type())) {
             return null;
         }
         return CallEventFold.responseId(event);

@@ -459,10 +459,8 @@ public final class CallStateProcessor implements Processor<String, byte[], Strin
         if (unpublished.isEmpty()) {
             return;
         }
-        List<CallState> held = new ArrayList<>(unpublished.values());
-        unpublished.clear();
-        for (CallState state : held) {
-            context.forward(new Record<String, Object>(state.callId(), state, nowMs), CallTopologyNames.CALL_STATE_SINK);
+        for (CallState state : new ArrayList<>(unpublished.values())) {
+            publish(state, nowMs);
         }
     }
 
